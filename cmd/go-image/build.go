@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"dagger/go-image/internal/imagefile"
+	"dagger/go-image/internal/local"
+)
+
+func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("build", stderr)
+	src := fs.String("source", ".", "Go module root of the service (the directory with go.mod)")
+	out := fs.String("output", "", "image tarball to write (required), e.g. service.tar")
+	platform := fs.String("platform", "linux/amd64", "target platform os/arch[/variant]")
+	baseRef := fs.String("base-image", local.DefaultAlpineRef, "alpine base image reference, pulled when --base=alpine")
+	tag := fs.String("tag", "", "tag recorded in the tarball for `docker load` (default NAME:VERSION or NAME:latest)")
+	rf := addRecipeFlags(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *out == "" {
+		return usageError{fmt.Errorf("--output is required: the image tarball to write, e.g. --output service.tar")}
+	}
+	rf.o.Platform = *platform
+	o, err := rf.options()
+	if err != nil {
+		return err
+	}
+	img, err := local.Build(ctx, local.Request{Source: *src, Options: o, BaseRef: *baseRef, Log: stderr})
+	if err != nil {
+		return err
+	}
+	if *tag == "" {
+		cf, err := img.ConfigFile()
+		if err != nil {
+			return err
+		}
+		v := o.Version
+		if v == "" {
+			v = "latest"
+		}
+		*tag = cf.Config.Labels["org.opencontainers.image.title"] + ":" + v
+	}
+	if err := imagefile.Write(*out, *tag, img); err != nil {
+		return err
+	}
+	d, err := img.Digest()
+	if err != nil {
+		return err
+	}
+	st, _ := os.Stat(*out)
+	fmt.Fprintf(stderr, "go-image: wrote %s (%s, %d bytes)\n", *out, *tag, st.Size())
+	fmt.Fprintln(stdout, d)
+	return nil
+}

@@ -1,0 +1,118 @@
+// Package compile runs the recipe's go build with the local toolchain (the
+// daemonless executor) and turns the go command's failures into errors that
+// name the cause and the fix.
+package compile
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/mod/modfile"
+
+	"dagger/go-image/internal/recipe"
+)
+
+// ModulePath returns the module path declared in dir/go.mod.
+func ModulePath(dir string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+	if err != nil {
+		return "", err
+	}
+	if p := modfile.ModulePath(b); p != "" {
+		return p, nil
+	}
+	return "", fmt.Errorf("%s: no module line", filepath.Join(dir, "go.mod"))
+}
+
+// Source checks that dir is a Go module root and returns its absolute path.
+func Source(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("source %s: %w", dir, err)
+	}
+	st, err := os.Stat(abs)
+	if err != nil {
+		return "", fmt.Errorf("source %s: %w", dir, err)
+	}
+	if !st.IsDir() {
+		return "", fmt.Errorf("source %s: not a directory: pass the module root (the directory with go.mod)", dir)
+	}
+	if _, err := os.Stat(filepath.Join(abs, "go.mod")); err != nil {
+		return "", fmt.Errorf("source %s: no go.mod: pass the module root, or run `go mod init` there first", dir)
+	}
+	return abs, nil
+}
+
+// Package is what `go list` says about the main package.
+type Package struct {
+	ImportPath string
+	Name       string
+	CgoFiles   []string
+	Error      *struct{ Err string }
+}
+
+// CheckMain verifies that o.Main is a main package without cgo, before a
+// compile whose errors would say less.
+func CheckMain(ctx context.Context, dir string, o recipe.Options) error {
+	cmd := exec.CommandContext(ctx, "go", "list", "-e", "-json", o.Main)
+	cmd.Dir = dir
+	// CGO_ENABLED=1 here so cgo files are listed rather than silently excluded.
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=1", "GOFLAGS=-mod=readonly")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return fmt.Errorf("inspect %s in %s: %w: %s", o.Main, dir, err, strings.TrimSpace(stderr.String()))
+	}
+	var p Package
+	if err := json.Unmarshal(out, &p); err != nil {
+		return fmt.Errorf("inspect %s: %w", o.Main, err)
+	}
+	return Diagnose(o.Main, p)
+}
+
+// Diagnose turns go list's view of the main package into an actionable error.
+func Diagnose(main string, p Package) error {
+	switch {
+	case p.Error != nil && strings.Contains(p.Error.Err, "no Go files"):
+		return fmt.Errorf("main package %s: no Go files there: point --main at the directory of package main, e.g. ./cmd/server", main)
+	case p.Error != nil && (strings.Contains(p.Error.Err, "cannot find") || strings.Contains(p.Error.Err, "directory not found") || strings.Contains(p.Error.Err, "does not contain package")):
+		return fmt.Errorf("main package %s: not found in the module: %s", main, p.Error.Err)
+	case p.Name != "" && p.Name != "main":
+		return fmt.Errorf("main package %s: is package %s, not main: point --main at the directory of package main, e.g. ./cmd/server", main, p.Name)
+	case len(p.CgoFiles) > 0:
+		return fmt.Errorf("main package %s: uses cgo (import \"C\" in %s), but go-image builds static binaries with CGO_ENABLED=0: replace the cgo dependency with a pure-Go one", main, strings.Join(p.CgoFiles, ", "))
+	}
+	return nil
+}
+
+// Build compiles o.Main in dir to out.
+func Build(ctx context.Context, dir string, o recipe.Options, out string) error {
+	if err := CheckMain(ctx, dir, o); err != nil {
+		return err
+	}
+	c := o.Compile(out)
+	cmd := exec.CommandContext(ctx, c.Args[0], c.Args[1:]...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), c.Env...)
+	// The output goes into the error, not to log: go build is silent on
+	// success, and on failure the error must carry the cause by itself.
+	var combined bytes.Buffer
+	cmd.Stdout = &combined
+	cmd.Stderr = &combined
+	if err := cmd.Run(); err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return fmt.Errorf("compile %s: go build failed:\n%s", o.Main, strings.TrimSpace(combined.String()))
+		}
+		return fmt.Errorf("compile %s: %w (is the go command on PATH?)", o.Main, err)
+	}
+	return nil
+}

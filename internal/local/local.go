@@ -1,0 +1,115 @@
+// Package local is the daemonless executor: it runs the recipe with the
+// local Go toolchain and assembles the image in memory, for machines (and CI
+// runners) without a container engine.
+package local
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"dagger/go-image/internal/assemble"
+	"dagger/go-image/internal/compile"
+	"dagger/go-image/internal/recipe"
+)
+
+// DefaultAlpineRef is the alpine base pulled when the user names none.
+const DefaultAlpineRef = "alpine:" + recipe.DefaultAlpine
+
+// Request is one daemonless build.
+type Request struct {
+	Source  string
+	Options recipe.Options
+	// BaseRef is the alpine base image reference; ignored for scratch.
+	BaseRef string
+	// Remote options for pulling the base (auth, transport, insecure hosts).
+	Remote []remote.Option
+	// Log receives progress lines and the go command's output.
+	Log io.Writer
+}
+
+// Build compiles and assembles one platform's image.
+func Build(ctx context.Context, r Request) (v1.Image, error) {
+	src, err := compile.Source(r.Source)
+	if err != nil {
+		return nil, err
+	}
+	o := r.Options
+	if o.Name == "" {
+		mod, err := compile.ModulePath(src)
+		if err != nil {
+			return nil, fmt.Errorf("source %s: %w", r.Source, err)
+		}
+		o.Name = recipe.DefaultName(o.Main, mod)
+	}
+	o, err = o.Normalize()
+	if err != nil {
+		return nil, err
+	}
+	log := r.Log
+	if log == nil {
+		log = io.Discard
+	}
+	p, _ := recipe.ParsePlatform(o.Platform)
+	base, err := Base(ctx, o.Base, r.BaseRef, p, r.Remote...)
+	if err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp("", "go-image-build-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	bin := filepath.Join(tmp, o.Name)
+	start := time.Now()
+	fmt.Fprintf(log, "go-image: compile %s for %s\n", o.Main, o.Platform)
+	if err := compile.Build(ctx, src, o, bin); err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(log, "go-image: compiled %s (%d bytes) in %s\n", o.Name, len(data), time.Since(start).Round(time.Millisecond))
+	img, err := assemble.Image(base, o, data)
+	if err != nil {
+		return nil, fmt.Errorf("assemble on %s: %w", o.Base, err)
+	}
+	return img, nil
+}
+
+// Base returns the base image for the platform: an empty image for scratch,
+// or ref pulled from its registry for alpine.
+func Base(ctx context.Context, b recipe.Base, ref string, p recipe.Platform, opts ...remote.Option) (v1.Image, error) {
+	switch b {
+	case recipe.Scratch, "":
+		return assemble.Scratch(p)
+	case recipe.Alpine:
+		if ref == "" {
+			ref = DefaultAlpineRef
+		}
+		r, err := name.ParseReference(ref)
+		if err != nil {
+			return nil, fmt.Errorf("base image %q: %w", ref, err)
+		}
+		opts = append([]remote.Option{
+			remote.WithContext(ctx),
+			remote.WithAuthFromKeychain(authn.DefaultKeychain),
+			remote.WithPlatform(v1.Platform{OS: p.OS, Architecture: p.Arch, Variant: p.Variant}),
+		}, opts...)
+		img, err := remote.Image(r, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("pull base image %s: %w (is the registry reachable? set --base-image to a mirror)", r, err)
+		}
+		return img, nil
+	}
+	return nil, fmt.Errorf("base %q: unknown base image; use %q or %q", b, recipe.Scratch, recipe.Alpine)
+}

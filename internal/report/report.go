@@ -1,0 +1,191 @@
+// Package report is the one result format of every gate: each check yields a
+// Result, and a Report renders them for a terminal, a machine, or a CI job
+// summary. Gates never print; they return Results.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+// Status is a check's verdict.
+type Status string
+
+const (
+	Pass    Status = "pass"
+	Warn    Status = "warn"
+	Fail    Status = "fail"
+	Skipped Status = "skipped"
+)
+
+// Result is one check's verdict.
+type Result struct {
+	// Gate is the gate the check belongs to: size, scan, upx, harden, smoke, lint.
+	Gate string `json:"gate"`
+	// ID names the check, stable across releases, e.g. "harden/user-nonroot".
+	ID      string `json:"id"`
+	Status  Status `json:"status"`
+	Message string `json:"message"`
+	// Details are lines that explain the verdict: a layer breakdown, findings.
+	Details []string `json:"details,omitempty"`
+	// Metrics are measured figures (bytes, seconds) behind the verdict.
+	Metrics map[string]float64 `json:"metrics,omitempty"`
+}
+
+// Report collects Results in the order the gates ran.
+type Report struct {
+	Image   string   `json:"image,omitempty"`
+	Results []Result `json:"results"`
+}
+
+// Add appends results.
+func (r *Report) Add(rs ...Result) { r.Results = append(r.Results, rs...) }
+
+// Count returns how many results have status s.
+func (r *Report) Count(s Status) int {
+	n := 0
+	for _, res := range r.Results {
+		if res.Status == s {
+			n++
+		}
+	}
+	return n
+}
+
+// Failed returns the failed results.
+func (r *Report) Failed() []Result {
+	var out []Result
+	for _, res := range r.Results {
+		if res.Status == Fail {
+			out = append(out, res)
+		}
+	}
+	return out
+}
+
+// GateError is returned when at least one check failed.
+type GateError struct{ Failed []Result }
+
+func (e *GateError) Error() string {
+	ids := make([]string, len(e.Failed))
+	for i, f := range e.Failed {
+		ids[i] = f.ID + ": " + f.Message
+	}
+	return fmt.Sprintf("%d gate check(s) failed:\n  %s", len(e.Failed), strings.Join(ids, "\n  "))
+}
+
+// Err is nil when nothing failed, else a *GateError naming each failure.
+func (r *Report) Err() error {
+	if f := r.Failed(); len(f) > 0 {
+		return &GateError{Failed: f}
+	}
+	return nil
+}
+
+// Summary is the one-line tally.
+func (r *Report) Summary() string {
+	verdict := "PASS"
+	if len(r.Failed()) > 0 {
+		verdict = "FAIL"
+	}
+	return fmt.Sprintf("%s: %d passed, %d warned, %d failed, %d skipped",
+		verdict, r.Count(Pass), r.Count(Warn), r.Count(Fail), r.Count(Skipped))
+}
+
+var textMark = map[Status]string{Pass: "PASS", Warn: "WARN", Fail: "FAIL", Skipped: "SKIP"}
+
+// WriteText renders the report for a terminal.
+func (r *Report) WriteText(w io.Writer) error {
+	var b strings.Builder
+	if r.Image != "" {
+		fmt.Fprintf(&b, "go-image report for %s\n", r.Image)
+	}
+	for _, res := range r.Results {
+		fmt.Fprintf(&b, "[%s] %-28s %s\n", textMark[res.Status], res.ID, res.Message)
+		for _, d := range res.Details {
+			fmt.Fprintf(&b, "       %s\n", d)
+		}
+		if len(res.Metrics) > 0 {
+			fmt.Fprintf(&b, "       metrics: %s\n", formatMetrics(res.Metrics))
+		}
+	}
+	fmt.Fprintln(&b, r.Summary())
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// WriteJSON renders the report for machines.
+func (r *Report) WriteJSON(w io.Writer) error {
+	out := struct {
+		*Report
+		Passed  bool   `json:"passed"`
+		Summary string `json:"summary"`
+	}{r, len(r.Failed()) == 0, r.Summary()}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+var mdMark = map[Status]string{Pass: "✅ pass", Warn: "⚠️ warn", Fail: "❌ fail", Skipped: "⏭️ skipped"}
+
+// WriteMarkdown renders the report for a CI job summary.
+func (r *Report) WriteMarkdown(w io.Writer) error {
+	var b strings.Builder
+	title := "go-image report"
+	if r.Image != "" {
+		title += " for `" + r.Image + "`"
+	}
+	fmt.Fprintf(&b, "## %s\n\n**%s**\n\n", title, r.Summary())
+	b.WriteString("| check | status | message |\n|---|---|---|\n")
+	for _, res := range r.Results {
+		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", res.ID, mdMark[res.Status], mdEscape(res.Message))
+	}
+	for _, res := range r.Results {
+		if len(res.Details) == 0 && len(res.Metrics) == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "\n<details><summary><code>%s</code></summary>\n\n```\n", res.ID)
+		for _, d := range res.Details {
+			b.WriteString(d + "\n")
+		}
+		if len(res.Metrics) > 0 {
+			b.WriteString("metrics: " + formatMetrics(res.Metrics) + "\n")
+		}
+		b.WriteString("```\n\n</details>\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// Write renders in the named format: text, json or markdown.
+func (r *Report) Write(w io.Writer, format string) error {
+	switch format {
+	case "", "text":
+		return r.WriteText(w)
+	case "json":
+		return r.WriteJSON(w)
+	case "markdown", "md":
+		return r.WriteMarkdown(w)
+	}
+	return fmt.Errorf("report format %q: use text, json or markdown", format)
+}
+
+func mdEscape(s string) string {
+	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
+}
+
+func formatMetrics(m map[string]float64) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%g", k, m[k])
+	}
+	return strings.Join(parts, " ")
+}

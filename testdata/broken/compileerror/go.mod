@@ -1,0 +1,3 @@
+module example.com/compileerror
+
+go 1.24

@@ -1,0 +1,6 @@
+package main
+
+func main() {
+	var x int = "not an int"
+	_ = x
+}
