@@ -25,10 +25,15 @@ func ModulePath(dir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if p := modfile.ModulePath(b); p != "" {
+	return ModulePathOf(b)
+}
+
+// ModulePathOf returns the module path declared in the go.mod contents.
+func ModulePathOf(gomod []byte) (string, error) {
+	if p := modfile.ModulePath(gomod); p != "" {
 		return p, nil
 	}
-	return "", fmt.Errorf("%s: no module line", filepath.Join(dir, "go.mod"))
+	return "", errors.New("go.mod has no module line")
 }
 
 // Source checks that dir is a Go module root and returns its absolute path.
@@ -71,11 +76,16 @@ func CheckMain(ctx context.Context, dir string, o recipe.Options) error {
 	if err != nil {
 		return fmt.Errorf("inspect %s in %s: %w: %s", o.Main, dir, err, strings.TrimSpace(stderr.String()))
 	}
+	return DiagnoseJSON(o.Main, out)
+}
+
+// DiagnoseJSON is Diagnose over `go list -e -json` output.
+func DiagnoseJSON(main string, listJSON []byte) error {
 	var p Package
-	if err := json.Unmarshal(out, &p); err != nil {
-		return fmt.Errorf("inspect %s: %w", o.Main, err)
+	if err := json.Unmarshal(listJSON, &p); err != nil {
+		return fmt.Errorf("inspect %s: %w", main, err)
 	}
-	return Diagnose(o.Main, p)
+	return Diagnose(main, p)
 }
 
 // Diagnose turns go list's view of the main package into an actionable error.

@@ -1,0 +1,267 @@
+// go-image turns a Go service repository into a hardened, minimal,
+// Kubernetes-ready container image and pushes it only when every gate passes.
+//
+// The decisions (compile flags, final-stage files, gates, push policy) live
+// in the pure-Go packages under internal/; this file only wires containers
+// and hands images to them, so the daemonless CLI (cmd/go-image) and this
+// module behave the same.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"dagger/go-image/internal/compile"
+	"dagger/go-image/internal/dagger"
+	"dagger/go-image/internal/imagefile"
+	"dagger/go-image/internal/recipe"
+)
+
+// GoImage builds a Go service into a hardened image and gates it.
+type GoImage struct {
+	Source          *dagger.Directory
+	Main            string
+	Name            string
+	GoVersion       string
+	Platform        string
+	Base            string
+	Version         string
+	VersionVar      string
+	Ldflags         []string
+	Tags            []string
+	Labels          []string
+	SourceURL       string
+	Revision        string
+	SourceDateEpoch int
+}
+
+func New(
+	// The Go module root of the service (the directory with go.mod).
+	// +defaultPath="/"
+	// +ignore=["**/.git", "**/*.tar", "**/node_modules", "**/.dagger"]
+	source *dagger.Directory,
+	// Main package, relative to the source.
+	// +optional
+	// +default="."
+	main string,
+	// Binary name (default: the main package's directory, or the module's last path element).
+	// +optional
+	name string,
+	// golang builder image tag.
+	// +optional
+	// +default="1.26"
+	goVersion string,
+	// Target platform os/arch[/variant]; cross-compiled, never emulated.
+	// +optional
+	// +default="linux/amd64"
+	platform string,
+	// Final stage base: scratch or alpine.
+	// +optional
+	// +default="scratch"
+	base string,
+	// Version injected with -X (see versionVar) and set as the OCI version label.
+	// +optional
+	version string,
+	// String variable that receives version.
+	// +optional
+	// +default="main.version"
+	versionVar string,
+	// Extra linker flags, after -s -w.
+	// +optional
+	ldflags []string,
+	// Go build tags.
+	// +optional
+	tags []string,
+	// Extra OCI labels, key=value.
+	// +optional
+	labels []string,
+	// org.opencontainers.image.source label.
+	// +optional
+	sourceUrl string,
+	// org.opencontainers.image.revision label.
+	// +optional
+	revision string,
+	// Timestamp (Unix seconds) for every file and the image config, so the same inputs give the same digest.
+	// +optional
+	sourceDateEpoch int,
+) *GoImage {
+	return &GoImage{
+		Source: source, Main: main, Name: name, GoVersion: goVersion, Platform: platform,
+		Base: base, Version: version, VersionVar: versionVar, Ldflags: ldflags, Tags: tags,
+		Labels: labels, SourceURL: sourceUrl, Revision: revision, SourceDateEpoch: sourceDateEpoch,
+	}
+}
+
+// options turns the module's arguments into the normalized recipe.
+func (m *GoImage) options(ctx context.Context) (recipe.Options, error) {
+	o := recipe.Options{
+		Main: m.Main, Name: m.Name, GoVersion: m.GoVersion, Platform: m.Platform,
+		Base: recipe.Base(m.Base), Version: m.Version, VersionVar: m.VersionVar,
+		Ldflags: m.Ldflags, Tags: m.Tags, Source: m.SourceURL, Revision: m.Revision,
+		SourceDateEpoch: int64(m.SourceDateEpoch),
+	}
+	if len(m.Labels) > 0 {
+		o.Labels = map[string]string{}
+		for _, kv := range m.Labels {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok || k == "" {
+				return o, fmt.Errorf("label %q: want key=value", kv)
+			}
+			o.Labels[k] = v
+		}
+	}
+	if o.Name == "" {
+		gomod, err := m.Source.File("go.mod").Contents(ctx)
+		if err != nil {
+			return o, fmt.Errorf("source: no go.mod: pass the module root of the service as --source")
+		}
+		mod, err := compile.ModulePathOf([]byte(gomod))
+		if err != nil {
+			return o, fmt.Errorf("source: %w", err)
+		}
+		o.Name = recipe.DefaultName(o.Main, mod)
+	}
+	return o.Normalize()
+}
+
+// builder is the golang stage with the module and build caches mounted.
+func (m *GoImage) builder(o recipe.Options) *dagger.Container {
+	return dag.Container().
+		From("golang:"+o.GoVersion+"-alpine").
+		WithMountedCache("/go/pkg/mod", dag.CacheVolume("go-image-gomod")).
+		WithMountedCache("/root/.cache/go-build", dag.CacheVolume("go-image-gobuild")).
+		WithEnvVariable("GOMODCACHE", "/go/pkg/mod").
+		WithEnvVariable("GOCACHE", "/root/.cache/go-build").
+		WithDirectory("/src", m.Source).
+		WithWorkdir("/src")
+}
+
+// Binary compiles the service: a static, stripped binary built with
+// CGO_ENABLED=0 go build -trimpath -ldflags="-s -w …" in a golang builder.
+func (m *GoImage) Binary(ctx context.Context) (*dagger.File, error) {
+	o, err := m.options(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return m.binary(ctx, o)
+}
+
+func (m *GoImage) binary(ctx context.Context, o recipe.Options) (*dagger.File, error) {
+	b := m.builder(o)
+	// The same pre-flight as the CLI: a library or cgo package fails with the
+	// cause, not with a linker error.
+	listed, err := b.WithEnvVariable("CGO_ENABLED", "1").
+		WithExec([]string{"go", "list", "-e", "-json", o.Main}).Stdout(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("inspect %s: %w", o.Main, err)
+	}
+	if err := compile.DiagnoseJSON(o.Main, []byte(listed)); err != nil {
+		return nil, err
+	}
+	out := "/out/" + o.Name
+	c := o.Compile(out)
+	for _, kv := range c.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		b = b.WithEnvVariable(k, v)
+	}
+	return b.WithExec(c.Args).File(out), nil
+}
+
+// Build returns the final image: the binary on scratch (or alpine) with the
+// CA bundle, a 65532 passwd/group entry, USER 65532:65532, an exec-form
+// entrypoint and OCI labels. Chain it: build export --path=app.tar,
+// build as-service up --ports 8080:8080, build publish --address ….
+func (m *GoImage) Build(ctx context.Context) (*dagger.Container, error) {
+	o, err := m.options(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return m.build(ctx, o)
+}
+
+func (m *GoImage) build(ctx context.Context, o recipe.Options) (*dagger.Container, error) {
+	bin, err := m.binary(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	ctr := dag.Container(dagger.ContainerOpts{Platform: dagger.Platform(o.Platform)})
+	var passwd, group string
+	if o.Base == recipe.Alpine {
+		ctr = ctr.From("alpine:" + recipe.DefaultAlpine)
+		if passwd, err = ctr.File(recipe.PasswdPath).Contents(ctx); err != nil {
+			return nil, fmt.Errorf("alpine base: %w", err)
+		}
+		if group, err = ctr.File(recipe.GroupPath).Contents(ctx); err != nil {
+			return nil, fmt.Errorf("alpine base: %w", err)
+		}
+	}
+	files, err := o.Files(passwd, group, nil)
+	if err != nil {
+		return nil, err
+	}
+	// One directory holds go-image's files with the recipe's modes and owners,
+	// stamped with the source date, so the layer is the same on every run.
+	layer := dag.Directory()
+	for _, f := range files {
+		rel := strings.TrimPrefix(f.Path, "/")
+		switch {
+		case f.Dir:
+			layer = layer.WithNewDirectory(rel, dagger.DirectoryWithNewDirectoryOpts{Permissions: int(f.Mode)})
+		case f.Path == o.BinaryPath():
+			layer = layer.WithFile(rel, bin, dagger.DirectoryWithFileOpts{Permissions: int(f.Mode)})
+		default:
+			layer = layer.WithNewFile(rel, string(f.Data), dagger.DirectoryWithNewFileOpts{Permissions: int(f.Mode)})
+		}
+	}
+	layer = layer.WithTimestamps(m.SourceDateEpoch)
+	ctr = ctr.WithDirectory("/", layer, dagger.ContainerWithDirectoryOpts{Owner: "0:0"})
+	for _, f := range files {
+		if f.Dir && (f.UID != 0 || f.GID != 0) {
+			ctr = ctr.WithDirectory(f.Path, layer.Directory(strings.TrimPrefix(f.Path, "/")),
+				dagger.ContainerWithDirectoryOpts{Owner: fmt.Sprintf("%d:%d", f.UID, f.GID)})
+		}
+	}
+	cfg := o.ImageConfig()
+	ctr = ctr.WithUser(cfg.User).
+		WithWorkdir(cfg.WorkingDir).
+		WithEntrypoint(cfg.Entrypoint).
+		WithoutDefaultArgs()
+	for _, kv := range cfg.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		ctr = ctr.WithEnvVariable(k, v)
+	}
+	for _, k := range sortedKeys(cfg.Labels) {
+		ctr = ctr.WithLabel(k, cfg.Labels[k])
+	}
+	return ctr, nil
+}
+
+// image exports the container as an OCI tarball into this function's own
+// filesystem and opens it, so the pure-Go gates read exactly what a registry
+// would receive.
+func image(ctx context.Context, ctr *dagger.Container) (v1.Image, error) {
+	dir, err := os.MkdirTemp("", "go-image-")
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, "image.tar")
+	if _, err := ctr.AsTarball().Export(ctx, path); err != nil {
+		return nil, fmt.Errorf("export image: %w", err)
+	}
+	return imagefile.Read(path)
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
