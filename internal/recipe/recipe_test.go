@@ -1,0 +1,242 @@
+package recipe
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestNormalize(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      Options
+		want    Options
+		wantErr string
+	}{
+		{"defaults", Options{}, Options{Main: ".", Name: "app", GoVersion: DefaultGoVersion, Platform: "linux/amd64", Base: Scratch, VersionVar: DefaultVersionVar}, ""},
+		{"main dir names binary", Options{Main: "cmd/api"}, Options{Main: "./cmd/api", Name: "api", GoVersion: DefaultGoVersion, Platform: "linux/amd64", Base: Scratch, VersionVar: DefaultVersionVar}, ""},
+		{"arm gets v7", Options{Name: "x", Platform: "linux/arm"}, Options{Main: ".", Name: "x", GoVersion: DefaultGoVersion, Platform: "linux/arm/v7", Base: Scratch, VersionVar: DefaultVersionVar}, ""},
+		{"alpine", Options{Name: "x", Base: Alpine}, Options{Main: ".", Name: "x", GoVersion: DefaultGoVersion, Platform: "linux/amd64", Base: Alpine, VersionVar: DefaultVersionVar}, ""},
+		{"unknown base", Options{Base: "ubuntu"}, Options{}, `base "ubuntu": unknown base image; use "scratch" or "alpine"`},
+		{"windows", Options{Platform: "windows/amd64"}, Options{}, "only linux images"},
+		{"bad arch", Options{Platform: "linux/mips"}, Options{}, `unsupported architecture "mips"`},
+		{"bad platform", Options{Platform: "amd64"}, Options{}, "want os/arch"},
+		{"main outside source", Options{Main: "../other"}, Options{}, "inside the source directory"},
+		{"absolute main", Options{Main: "/src/cmd"}, Options{}, "inside the source directory"},
+		{"bad name", Options{Name: "my app"}, Options{}, "binary name"},
+		{"bad go version", Options{GoVersion: "latest"}, Options{}, "go version"},
+		{"bad version var", Options{VersionVar: "version"}, Options{}, "importpath.name"},
+		{"quote in version", Options{Version: `1.0"; rm`}, Options{}, "spaces or quotes"},
+		{"external linking", Options{Ldflags: []string{"-linkmode=external"}}, Options{}, "CGO_ENABLED=0"},
+		{"negative epoch", Options{SourceDateEpoch: -1}, Options{}, "not negative"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.in.Normalize()
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want it to contain %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Main != tt.want.Main || got.Name != tt.want.Name || got.GoVersion != tt.want.GoVersion ||
+				got.Platform != tt.want.Platform || got.Base != tt.want.Base || got.VersionVar != tt.want.VersionVar {
+				t.Errorf("Normalize() = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestCompile(t *testing.T) {
+	tests := []struct {
+		name     string
+		in       Options
+		wantArgs []string
+		wantEnv  []string
+	}{
+		{
+			"hardening flags",
+			Options{Name: "svc"},
+			[]string{"go", "build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w", "-o", "/out/svc", "."},
+			[]string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64", "GOFLAGS=-mod=readonly"},
+		},
+		{
+			"version injection, user ldflags after, tags",
+			Options{Main: "./cmd/api", Version: "1.2.3", VersionVar: "example.com/x/version.V", Ldflags: []string{"-X main.commit=abc"}, Tags: []string{"netgo", "osusergo"}},
+			[]string{"go", "build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w -X example.com/x/version.V=1.2.3 -X main.commit=abc", "-tags=netgo,osusergo", "-o", "/out/svc", "./cmd/api"},
+			[]string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64", "GOFLAGS=-mod=readonly"},
+		},
+		{
+			"cross compile arm",
+			Options{Platform: "linux/arm/v6"},
+			[]string{"go", "build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w", "-o", "/out/svc", "."},
+			[]string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm", "GOFLAGS=-mod=readonly", "GOARM=6"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o, err := tt.in.Normalize()
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := o.Compile("/out/svc")
+			if !slices.Equal(c.Args, tt.wantArgs) {
+				t.Errorf("args:\n got %q\nwant %q", c.Args, tt.wantArgs)
+			}
+			if !slices.Equal(c.Env, tt.wantEnv) {
+				t.Errorf("env:\n got %q\nwant %q", c.Env, tt.wantEnv)
+			}
+		})
+	}
+}
+
+func TestFiles(t *testing.T) {
+	o, err := Options{Name: "svc"}.Normalize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := o.Files("", "", []byte("\x7fELF"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	byPath := map[string]File{}
+	var paths []string
+	for _, f := range files {
+		byPath[f.Path] = f
+		paths = append(paths, f.Path)
+	}
+	if !slices.IsSorted(paths) {
+		t.Errorf("files not sorted: %v", paths)
+	}
+	want := []string{"/etc", "/etc/group", "/etc/passwd", "/etc/ssl", "/etc/ssl/certs", CABundlePath, "/home", HomeDir, "/usr", "/usr/local", BinDir, "/usr/local/bin/svc"}
+	slices.Sort(want)
+	if !slices.Equal(paths, want) {
+		t.Fatalf("paths:\n got %v\nwant %v", paths, want)
+	}
+	bin := byPath["/usr/local/bin/svc"]
+	if bin.Mode != 0o555 || bin.UID != 0 || string(bin.Data) != "\x7fELF" {
+		t.Errorf("binary = mode %o uid %d, want 0555 root-owned", bin.Mode, bin.UID)
+	}
+	if home := byPath[HomeDir]; home.UID != UID || home.GID != GID || !home.Dir {
+		t.Errorf("home = %+v, want a dir owned by %d:%d", home, UID, GID)
+	}
+	if !strings.Contains(string(byPath[PasswdPath].Data), "nonroot:x:65532:65532:") {
+		t.Errorf("passwd has no 65532 entry:\n%s", byPath[PasswdPath].Data)
+	}
+	if !strings.Contains(string(byPath[GroupPath].Data), "nonroot:x:65532:") {
+		t.Errorf("group has no 65532 entry:\n%s", byPath[GroupPath].Data)
+	}
+}
+
+func TestPasswdMergesWithBase(t *testing.T) {
+	alpine := "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/sbin/nologin\n"
+	tests := []struct {
+		name, base, wantErr string
+		wantLines           int
+	}{
+		{"scratch", "", "", 2},
+		{"alpine keeps its accounts", alpine, "", 3},
+		{"no trailing newline", strings.TrimSuffix(alpine, "\n"), "", 3},
+		{"already present is idempotent", alpine + "nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n", "", 3},
+		{"uid taken by another account", alpine + "app:x:65532:65532::/:/bin/sh\n", "conflicts", 0},
+		{"name taken with another uid", alpine + "nonroot:x:1000:1000::/:/bin/sh\n", "conflicts", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Passwd(tt.base)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := strings.Count(got, "\n"); n != tt.wantLines {
+				t.Errorf("got %d lines, want %d:\n%s", n, tt.wantLines, got)
+			}
+		})
+	}
+}
+
+func TestImageConfig(t *testing.T) {
+	o, err := Options{Name: "svc", Version: "1.2.3", Revision: "abc", Source: "https://example.com/svc", SourceDateEpoch: 1700000000,
+		Labels: map[string]string{"team": "payments", "org.opencontainers.image.title": "override"}}.Normalize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := o.ImageConfig()
+	if c.User != "65532:65532" {
+		t.Errorf("user = %q", c.User)
+	}
+	if !slices.Equal(c.Entrypoint, []string{"/usr/local/bin/svc"}) {
+		t.Errorf("entrypoint = %q, want exec form of the binary", c.Entrypoint)
+	}
+	want := map[string]string{
+		"org.opencontainers.image.version":  "1.2.3",
+		"org.opencontainers.image.revision": "abc",
+		"org.opencontainers.image.source":   "https://example.com/svc",
+		"org.opencontainers.image.created":  "2023-11-14T22:13:20Z",
+		"org.opencontainers.image.title":    "override",
+		"team":                              "payments",
+	}
+	for k, v := range want {
+		if c.Labels[k] != v {
+			t.Errorf("label %s = %q, want %q", k, c.Labels[k], v)
+		}
+	}
+}
+
+func TestCABundle(t *testing.T) {
+	b := CABundle()
+	n := 0
+	for {
+		var block *pem.Block
+		block, b = pem.Decode(b)
+		if block == nil {
+			break
+		}
+		if _, err := x509.ParseCertificate(block.Bytes); err != nil {
+			t.Fatalf("certificate %d: %v", n, err)
+		}
+		n++
+	}
+	if n < 100 {
+		t.Errorf("bundle has %d certificates, want the NSS roots (over 100)", n)
+	}
+	if len(b) != 0 {
+		t.Errorf("trailing bytes after PEM blocks")
+	}
+}
+
+func TestDefaultName(t *testing.T) {
+	tests := []struct{ main, mod, want string }{
+		{".", "example.com/service", "service"},
+		{".", "example.com/service/v2", "service"},
+		{"./cmd/api", "example.com/service", "api"},
+		{".", "", "app"},
+	}
+	for _, tt := range tests {
+		if got := DefaultName(tt.main, tt.mod); got != tt.want {
+			t.Errorf("DefaultName(%q, %q) = %q, want %q", tt.main, tt.mod, got, tt.want)
+		}
+	}
+}
+
+func TestParsePlatforms(t *testing.T) {
+	ps, err := ParsePlatforms("linux/amd64, linux/arm64")
+	if err != nil || len(ps) != 2 || ps[1].Arch != "arm64" {
+		t.Fatalf("ParsePlatforms = %v, %v", ps, err)
+	}
+	for _, bad := range []string{"", "linux/amd64,linux/amd64", "linux/amd64,darwin/arm64"} {
+		if _, err := ParsePlatforms(bad); err == nil {
+			t.Errorf("ParsePlatforms(%q) accepted", bad)
+		}
+	}
+}
