@@ -125,36 +125,9 @@ func Push(ctx context.Context, a Artifact, addrs []string, o Options) (Result, e
 	if err != nil {
 		return Result{}, err
 	}
-	d, err := a.Digest()
+	res, err := upload(ctx, a, tags, o)
 	if err != nil {
-		return Result{}, fmt.Errorf("digest of the image to push: %w", err)
-	}
-	log := o.Log
-	if log == nil {
-		log = io.Discard
-	}
-	res := Result{Digest: d}
-	var repos []name.Repository
-	seen := map[string]bool{}
-	for _, t := range tags {
-		if !seen[t.Context().String()] {
-			seen[t.Context().String()] = true
-			repos = append(repos, t.Context())
-		}
-	}
-	for _, repo := range repos {
-		ref := repo.Digest(d.String())
-		opts, who, err := o.remoteOptions(ctx, repo)
-		if err != nil {
-			return res, o.redact(err)
-		}
-		fmt.Fprintf(log, "go-image: push %s (%s)\n", ref, who)
-		// remote.Push is remote.Write for an image and remote.WriteIndex for
-		// an index: children and blobs first, the manifest last.
-		if err := remote.Push(ref, a, opts...); err != nil {
-			return res, o.redact(explain(err, "push", ref.String(), repo, who))
-		}
-		res.References = append(res.References, ref.String())
+		return res, err
 	}
 	for _, t := range tags {
 		opts, who, err := o.remoteOptions(ctx, t.Context())
@@ -164,10 +137,57 @@ func Push(ctx context.Context, a Artifact, addrs []string, o Options) (Result, e
 		if err := remote.Tag(t, a, opts...); err != nil {
 			return res, o.redact(explain(err, "tag", t.String(), t.Context(), who))
 		}
-		fmt.Fprintf(log, "go-image: tagged %s -> %s\n", t, d)
+		fmt.Fprintf(o.log(), "go-image: tagged %s -> %s\n", t, res.Digest)
 		res.Tags = append(res.Tags, t.String())
 	}
 	return res, nil
+}
+
+// Upload writes a by digest to the repository of every address, without
+// touching any tag: for artifacts found through their subject, such as an
+// SBOM referrer.
+func Upload(ctx context.Context, a Artifact, addrs []string, o Options) (Result, error) {
+	tags, err := ParseAddresses(addrs, o.Insecure)
+	if err != nil {
+		return Result{}, err
+	}
+	return upload(ctx, a, tags, o)
+}
+
+func upload(ctx context.Context, a Artifact, tags []name.Tag, o Options) (Result, error) {
+	d, err := a.Digest()
+	if err != nil {
+		return Result{}, fmt.Errorf("digest of the image to push: %w", err)
+	}
+	res := Result{Digest: d}
+	seen := map[string]bool{}
+	for _, t := range tags {
+		repo := t.Context()
+		if seen[repo.String()] {
+			continue
+		}
+		seen[repo.String()] = true
+		ref := repo.Digest(d.String())
+		opts, who, err := o.remoteOptions(ctx, repo)
+		if err != nil {
+			return res, o.redact(err)
+		}
+		fmt.Fprintf(o.log(), "go-image: push %s (%s)\n", ref, who)
+		// remote.Push is remote.Write for an image and remote.WriteIndex for
+		// an index: children and blobs first, the manifest last.
+		if err := remote.Push(ref, a, opts...); err != nil {
+			return res, o.redact(explain(err, "push", ref.String(), repo, who))
+		}
+		res.References = append(res.References, ref.String())
+	}
+	return res, nil
+}
+
+func (o Options) log() io.Writer {
+	if o.Log == nil {
+		return io.Discard
+	}
+	return o.Log
 }
 
 // remoteOptions returns the options for one repository and a description of

@@ -428,3 +428,23 @@ func TestTransient(t *testing.T) {
 		}
 	}
 }
+
+func TestUploadWritesNoTag(t *testing.T) {
+	host := serve(t, newRegistry())
+	img := testImage(t)
+	d, _ := img.Digest()
+	res, err := Upload(context.Background(), img, []string{host + "/acme/api:v1"}, opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Ref() != host+"/acme/api@"+d.String() || len(res.Tags) != 0 {
+		t.Errorf("result = %+v", res)
+	}
+	if got, err := pulled(t, res.Ref()); err != nil || got != d {
+		t.Errorf("by digest: %s %v", got, err)
+	}
+	repo, _ := name.NewRepository(host + "/acme/api")
+	if tags, err := remote.List(repo); err != nil || len(tags) != 0 {
+		t.Errorf("tags = %v (%v), want none", tags, err)
+	}
+}
