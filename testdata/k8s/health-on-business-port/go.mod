@@ -1,0 +1,3 @@
+module example.com/health-on-business-port
+
+go 1.24

@@ -1,0 +1,3 @@
+module example.com/no-sigterm
+
+go 1.24

@@ -1,0 +1,3 @@
+module example.com/shutdown-no-timeout
+
+go 1.24
