@@ -1,0 +1,72 @@
+package scan
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"dagger/go-image/internal/imagefile"
+	"dagger/go-image/internal/report"
+)
+
+// Output is what one Trivy run produced.
+type Output struct {
+	// JSON is Trivy's --format json report over all severities with
+	// nothing ignored: the policy is applied afterwards, by Evaluate.
+	JSON []byte
+	// SARIF is the same findings as SARIF 2.1.0 for code-scanning upload,
+	// or nil if the runner was not asked for it.
+	SARIF []byte
+}
+
+// Runner runs Trivy. The CLI runs a local binary (internal/trivy); the
+// Dagger module runs the Trivy release image.
+type Runner interface {
+	// Scan scans the image tarball at imageTar.
+	Scan(ctx context.Context, imageTar string) (Output, error)
+}
+
+// Gate is the vulnerability gate over an image.
+type Gate struct {
+	Runner Runner
+	Policy Policy
+	// Keep, if set, receives Trivy's raw output of each scan, e.g. to write
+	// the --json and --sarif files; the gate itself never writes them.
+	Keep func(Output)
+}
+
+func (g *Gate) Name() string { return GateName }
+
+// Check writes img to a temporary tarball, which is what Trivy reads, and
+// scans it.
+func (g *Gate) Check(ctx context.Context, img v1.Image) ([]report.Result, error) {
+	dir, err := os.MkdirTemp("", "go-image-scan-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "image.tar")
+	if err := imagefile.Write(path, "go-image/scan:latest", img); err != nil {
+		return nil, fmt.Errorf("scan: %w", err)
+	}
+	return g.CheckFile(ctx, path)
+}
+
+// CheckFile scans an image tarball that is already on disk.
+func (g *Gate) CheckFile(ctx context.Context, imageTar string) ([]report.Result, error) {
+	out, err := g.Runner.Scan(ctx, imageTar)
+	if err != nil {
+		return nil, err
+	}
+	if g.Keep != nil {
+		g.Keep(out)
+	}
+	r, err := ParseReport(out.JSON)
+	if err != nil {
+		return nil, err
+	}
+	return []report.Result{g.Policy.Evaluate(r)}, nil
+}
