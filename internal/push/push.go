@@ -28,6 +28,7 @@ import (
 // Artifact is what can be pushed: a v1.Image or a v1.ImageIndex.
 type Artifact interface {
 	Digest() (v1.Hash, error)
+	Size() (int64, error)
 	MediaType() (types.MediaType, error)
 	RawManifest() ([]byte, error)
 }
