@@ -44,6 +44,9 @@ const (
 	Unstripped
 	// NoTrimpath leaves the builder's file system paths in the binary.
 	NoTrimpath
+	// Cgo is built with CGO_ENABLED=1: the net package then links libc
+	// dynamically. It needs a C compiler; Service skips the test without one.
+	Cgo
 )
 
 // File is one entry of a test layer. Mode may carry setuid (0o4000),
@@ -179,6 +182,11 @@ func Service(t testing.TB, v Variant) []byte {
 	if b, ok := built.bins[v]; ok {
 		return b
 	}
+	if v == Cgo {
+		if _, err := exec.LookPath("gcc"); err != nil {
+			t.Skip("SKIP: no gcc on PATH, so no CGO_ENABLED=1 build of testdata/service: the cgo case is untested here (apt-get install gcc)")
+		}
+	}
 	if err, ok := built.errs[v]; ok {
 		t.Fatalf("compile testdata/service (variant %d): %v", v, err)
 	}
@@ -226,6 +234,9 @@ func compileService(v Variant) ([]byte, error) {
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Dir = ServiceDir()
 	cmd.Env = append(os.Environ(), c.Env...)
+	if v == Cgo {
+		cmd.Env = append(cmd.Env, "CGO_ENABLED=1")
+	}
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return nil, &buildError{err: err, out: string(b)}
 	}
