@@ -23,7 +23,8 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"build": {"compile a Go service and assemble its image tarball", runBuild},
+		"build":   {"compile a Go service and assemble its image tarball", runBuild},
+		"release": {"build every platform, run the gates, push only if all pass (+ SBOM)", runRelease},
 	}
 }
 

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"dagger/go-image/internal/local"
+	"dagger/go-image/internal/push"
+	"dagger/go-image/internal/recipe"
+	"dagger/go-image/internal/release"
+	"dagger/go-image/internal/size"
+)
+
+func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("release", stderr)
+	src := fs.String("source", ".", "Go module root of the service (the directory with go.mod)")
+	var addrs listFlag
+	fs.Var(&addrs, "address", "REGISTRY/REPO:TAG to push to (repeatable; required); tags are written only after every address holds the image")
+	platforms := fs.String("platform", recipe.DefaultPlatform, "comma-separated target platforms, e.g. linux/amd64,linux/arm64 (several: an OCI image index)")
+	baseRef := fs.String("base-image", local.DefaultAlpineRef, "alpine base image reference, pulled when --base=alpine")
+	maxSize := fs.String("max-size", fmt.Sprintf("%dMB", size.DefaultMaxSize/size.MB), "size gate: compressed image budget, e.g. 25MB")
+	upxPolicy := fs.String("upx", "deny", "UPX gate: deny, warn or allow UPX-packed binaries")
+	username := fs.String("username", "", "registry username (default: the docker config / credential helpers)")
+	passwordEnv := fs.String("password-env", "", "NAME of the environment variable holding the registry password or token (never the value itself)")
+	insecure := fs.Bool("insecure", false, "allow plain HTTP and unverified TLS to the registry")
+	sbomFile := fs.String("sbom", "", "write the CycloneDX 1.5 SBOM (JSON) to this file")
+	attach := fs.Bool("attach-sbom", false, "push the SBOM as an OCI referrer of the image (artifactType application/vnd.cyclonedx+json)")
+	reportFile := fs.String("report", "", "write the gate report to this file (it is always printed to stderr)")
+	format := fs.String("format", "text", "--report format: text, json or markdown")
+	rf := addRecipeFlags(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if len(addrs) == 0 {
+		return usageError{errors.New("--address is required: where to push, e.g. --address ghcr.io/acme/api:1.2.3")}
+	}
+	if _, err := push.ParseAddresses(addrs, *insecure); err != nil {
+		return usageError{err}
+	}
+	switch *format {
+	case "text", "json", "markdown", "md":
+	default:
+		return usageError{fmt.Errorf("--format %q: use text, json or markdown", *format)}
+	}
+	ps, err := recipe.ParsePlatforms(*platforms)
+	if err != nil {
+		return usageError{err}
+	}
+	gs, err := release.Gates(release.GateOptions{MaxSize: *maxSize, UPX: *upxPolicy})
+	if err != nil {
+		return usageError{err}
+	}
+	creds, err := credentials(*username, *passwordEnv)
+	if err != nil {
+		return usageError{err}
+	}
+	rf.o.Platform = ps[0].String()
+	o, err := rf.options()
+	if err != nil {
+		return err
+	}
+	build := func(ctx context.Context, p recipe.Platform) (v1.Image, error) {
+		po := o
+		po.Platform = p.String()
+		return local.Build(ctx, local.Request{Source: *src, Options: po, BaseRef: *baseRef, Log: stderr})
+	}
+	res, err := release.Run(ctx, release.Request{
+		Platforms: ps, Build: build, Gates: gs, Addresses: addrs,
+		Push: push.Options{Credentials: creds, Insecure: *insecure, Log: stderr},
+		SBOM: *sbomFile != "", AttachSBOM: *attach,
+		Version: o.Version, Created: o.Created(), Log: stderr,
+	})
+	// The report is shown whether the release passed or was blocked: a
+	// blocked release must say what to fix.
+	if res != nil && len(res.Report.Results) > 0 {
+		if werr := res.Report.WriteText(stderr); werr != nil {
+			return werr
+		}
+		if *reportFile != "" {
+			if werr := writeFile(*reportFile, func(w io.Writer) error { return res.Report.Write(w, *format) }); werr != nil {
+				return werr
+			}
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if *sbomFile != "" {
+		if err := os.WriteFile(*sbomFile, res.SBOM, 0o644); err != nil {
+			return fmt.Errorf("write SBOM %s: %w", *sbomFile, err)
+		}
+		fmt.Fprintf(stderr, "go-image: wrote SBOM %s\n", *sbomFile)
+	}
+	fmt.Fprintf(stderr, "go-image: released %s as %s\n", res.Digest, strings.Join(res.Pushed.Tags, ", "))
+	fmt.Fprintln(stdout, res.Pushed.Ref())
+	return nil
+}
+
+// credentials reads the password from the named environment variable. The
+// flag takes a name, not a value, so the secret is never in argv (ps, shell
+// history, CI logs).
+func credentials(username, passwordEnv string) (push.Credentials, error) {
+	switch {
+	case username == "" && passwordEnv == "":
+		return push.Credentials{}, nil
+	case username == "":
+		return push.Credentials{}, fmt.Errorf("--password-env %s given without --username: registries need both (for a token, the username is often the account name or \"oauth2accesstoken\")", passwordEnv)
+	case passwordEnv == "":
+		return push.Credentials{}, fmt.Errorf("--username %s given without --password-env: name the environment variable holding the password, e.g. --password-env REGISTRY_TOKEN", username)
+	case strings.ContainsAny(passwordEnv, "= $"):
+		return push.Credentials{}, fmt.Errorf("--password-env takes the NAME of an environment variable (e.g. REGISTRY_TOKEN), not its value or $NAME")
+	}
+	pw, ok := os.LookupEnv(passwordEnv)
+	if !ok || pw == "" {
+		return push.Credentials{}, fmt.Errorf("--password-env %s: the environment variable is unset or empty: export it, or use the docker config instead of --username", passwordEnv)
+	}
+	return push.Credentials{Username: username, Password: pw, PasswordFrom: "$" + passwordEnv}, nil
+}
+
+func writeFile(path string, write func(io.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return f.Close()
+}

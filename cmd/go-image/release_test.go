@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"dagger/go-image/internal/sbom"
+)
+
+func testRegistry(t *testing.T, wrap func(http.Handler) http.Handler) string {
+	t.Helper()
+	var h http.Handler = registry.New(registry.Logger(log.New(io.Discard, "", 0)), registry.WithReferrersSupport(true))
+	if wrap != nil {
+		h = wrap(h)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+// noDockerConfig points the default keychain at an empty directory, so the
+// test never reads (or depends on) the machine's docker credentials.
+func noDockerConfig(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+}
+
+func TestRelease(t *testing.T) {
+	noDockerConfig(t)
+	host := testRegistry(t, nil)
+	dir := t.TempDir()
+	sbomFile, reportFile := filepath.Join(dir, "sbom.json"), filepath.Join(dir, "report.json")
+	code, stdout, stderr := goImage(t, "release", "--source", "../../testdata/service", "--version", "0.1.0",
+		"--address", host+"/acme/service:0.1.0", "--address", host+"/acme/service:latest",
+		"--sbom", sbomFile, "--attach-sbom", "--report", reportFile, "--format", "json")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	ref := strings.TrimSpace(stdout)
+	d, err := name.NewDigest(ref)
+	if err != nil || d.Context().String() != host+"/acme/service" {
+		t.Fatalf("stdout = %q, want %s/acme/service@sha256:… (%v)", stdout, host, err)
+	}
+	for _, tag := range []string{"0.1.0", "latest"} {
+		tr, err := name.NewTag(host + "/acme/service:" + tag)
+		if err != nil {
+			t.Fatal(err)
+		}
+		desc, err := remote.Head(tr)
+		if err != nil || desc.Digest.String() != d.DigestStr() {
+			t.Errorf("%s -> %v (%v), want %s", tag, desc, err, d.DigestStr())
+		}
+	}
+	var rep struct {
+		Passed  bool
+		Results []struct{ ID string }
+	}
+	b, err := os.ReadFile(reportFile)
+	if err != nil || json.Unmarshal(b, &rep) != nil || !rep.Passed || len(rep.Results) == 0 {
+		t.Errorf("report file: %s (%v)", b, err)
+	}
+	var doc sbom.Document
+	b, err = os.ReadFile(sbomFile)
+	if err != nil || json.Unmarshal(b, &doc) != nil || doc.Components[0].Name != "example.com/service" {
+		t.Errorf("sbom file: %.200s (%v)", b, err)
+	}
+	refs, err := remote.Referrers(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if im, _ := refs.IndexManifest(); len(im.Manifests) != 1 {
+		t.Errorf("referrers = %+v, want the SBOM", im.Manifests)
+	}
+	for _, want := range []string{"compile . for linux/amd64", "PASS", "released " + d.DigestStr()} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+}
+
+func TestReleaseBlockedByGate(t *testing.T) {
+	noDockerConfig(t)
+	host := testRegistry(t, nil)
+	code, stdout, stderr := goImage(t, "release", "--source", "../../testdata/service",
+		"--address", host+"/acme/service:1", "--max-size", "1kB")
+	if code != 1 || stdout != "" {
+		t.Fatalf("exit %d stdout %q, want 1 and nothing", code, stdout)
+	}
+	for _, want := range []string{"nothing pushed", "size/compressed", "[FAIL]"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	reg, err := name.NewRegistry(host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repos, err := remote.Catalog(context.Background(), reg)
+	if err != nil || len(repos) != 0 {
+		t.Errorf("registry holds %v (%v) after a blocked release", repos, err)
+	}
+}
+
+// TestReleaseSecret: the password reaches the registry, and nothing else —
+// not stdout, stderr, the report, the SBOM, the image's layers or config.
+func TestReleaseSecret(t *testing.T) {
+	noDockerConfig(t)
+	const secret = "tok-9f8e7d6c5b4a-never-print"
+	host := testRegistry(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if u, p, ok := r.BasicAuth(); !ok || u != "ci" || p != secret {
+				w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	t.Setenv("REGISTRY_TOKEN", secret)
+	dir := t.TempDir()
+	sbomFile, reportFile := filepath.Join(dir, "sbom.json"), filepath.Join(dir, "report.md")
+	var everything strings.Builder
+
+	code, stdout, stderr := goImage(t, "release", "--source", "../../testdata/service",
+		"--address", host+"/acme/service:1", "--username", "intruder", "--password-env", "REGISTRY_TOKEN")
+	everything.WriteString(stdout + stderr)
+	if code != 1 || !strings.Contains(stderr, "401") || !strings.Contains(stderr, `username "intruder"`) || !strings.Contains(stderr, "$REGISTRY_TOKEN") {
+		t.Errorf("wrong username: exit %d, want a 401 naming the username and the variable:\n%s", code, stderr)
+	}
+
+	code, stdout, stderr = goImage(t, "release", "--source", "../../testdata/service",
+		"--address", host+"/acme/service:1", "--username", "ci", "--password-env", "REGISTRY_TOKEN",
+		"--sbom", sbomFile, "--attach-sbom", "--report", reportFile, "--format", "markdown")
+	everything.WriteString(stdout + stderr)
+	if code != 0 {
+		t.Fatalf("right credentials: exit %d\n%s", code, stderr)
+	}
+	for _, f := range []string{sbomFile, reportFile} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		everything.Write(b)
+	}
+	// Pull the image back with the credentials and read every byte of it.
+	d, err := name.NewDigest(strings.TrimSpace(stdout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := remote.Image(d, remote.WithAuth(&authn.Basic{Username: "ci", Password: secret}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := img.RawConfigFile()
+	man, _ := img.RawManifest()
+	everything.Write(cfg)
+	everything.Write(man)
+	layers, _ := img.Layers()
+	for _, l := range layers {
+		rc, err := l.Uncompressed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		everything.Write(b)
+	}
+	if everything.Len() < 1000 {
+		t.Fatalf("only %d bytes inspected: the test is not looking at the image", everything.Len())
+	}
+	if strings.Contains(everything.String(), secret) {
+		t.Error("the password appears in the output, report, SBOM or image")
+	}
+}
+
+func TestReleaseUsage(t *testing.T) {
+	noDockerConfig(t)
+	t.Setenv("EMPTY_TOKEN", "")
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{"no address", nil, "--address is required"},
+		{"bad address", []string{"--address", "acme/api"}, "REGISTRY/REPO:TAG"},
+		{"username without password", []string{"--address", "r.example/a:b", "--username", "u"}, "without --password-env"},
+		{"password without username", []string{"--address", "r.example/a:b", "--password-env", "T"}, "without --username"},
+		{"password value instead of name", []string{"--address", "r.example/a:b", "--username", "u", "--password-env", "$TOKEN"}, "NAME of an environment variable"},
+		{"empty password", []string{"--address", "r.example/a:b", "--username", "u", "--password-env", "EMPTY_TOKEN"}, "unset or empty"},
+		{"bad platform", []string{"--address", "r.example/a:b", "--platform", "linux/amd64,windows/amd64"}, "only linux"},
+		{"bad size", []string{"--address", "r.example/a:b", "--max-size", "25M"}, "size"},
+		{"bad upx", []string{"--address", "r.example/a:b", "--upx", "maybe"}, "deny, warn or allow"},
+		{"bad format", []string{"--address", "r.example/a:b", "--format", "xml"}, "--format"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := goImage(t, append([]string{"release"}, tt.args...)...)
+			if code != 2 || !strings.Contains(stderr, tt.wantErr) {
+				t.Errorf("exit %d, want 2 with %q:\n%s", code, tt.wantErr, stderr)
+			}
+		})
+	}
+}
