@@ -20,7 +20,10 @@ import (
 	"dagger/go-image/internal/compile"
 	"dagger/go-image/internal/dagger"
 	"dagger/go-image/internal/imagefile"
+	"dagger/go-image/internal/push"
 	"dagger/go-image/internal/recipe"
+	"dagger/go-image/internal/release"
+	"dagger/go-image/internal/sbom"
 )
 
 // GoImage builds a Go service into a hardened image and gates it.
@@ -264,4 +267,118 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// Release builds the image for every platform, runs the gates on each
+// platform's image and — only if no check failed — pushes it (an OCI index
+// when several platforms are given) to every address, tags last. It returns
+// the pushed reference, repo@sha256:…. Retries, the credential handling and
+// the no-push-after-failure rule are the CLI's own code (internal/release).
+func (m *GoImage) Release(
+	ctx context.Context,
+	// Where to push, REGISTRY/REPO:TAG; one or more.
+	address []string,
+	// Registry username, used with password. Without it the push is anonymous.
+	// +optional
+	username string,
+	// Registry password or token. Read as plaintext only to authenticate; never printed.
+	// +optional
+	password *dagger.Secret,
+	// Comma-separated target platforms, e.g. linux/amd64,linux/arm64 (default: the module's platform).
+	// +optional
+	platforms string,
+	// Size gate: compressed image budget.
+	// +optional
+	// +default="25MB"
+	maxSize string,
+	// UPX gate: deny, warn or allow UPX-packed binaries.
+	// +optional
+	// +default="deny"
+	upx string,
+	// Push the CycloneDX SBOM as an OCI referrer of the image.
+	// +optional
+	attachSbom bool,
+	// Allow plain HTTP and unverified TLS to the registry.
+	// +optional
+	insecure bool,
+) (string, error) {
+	o, err := m.options(ctx)
+	if err != nil {
+		return "", err
+	}
+	if platforms == "" {
+		platforms = o.Platform
+	}
+	ps, err := recipe.ParsePlatforms(platforms)
+	if err != nil {
+		return "", err
+	}
+	gs, err := release.Gates(release.GateOptions{MaxSize: maxSize, UPX: upx})
+	if err != nil {
+		return "", err
+	}
+	var creds push.Credentials
+	if username != "" || password != nil {
+		if username == "" || password == nil {
+			return "", fmt.Errorf("registry credentials: give both username and password, or neither")
+		}
+		pw, err := password.Plaintext(ctx)
+		if err != nil {
+			return "", fmt.Errorf("registry password secret: %w", err)
+		}
+		creds = push.Credentials{Username: username, Password: pw, PasswordFrom: "the password secret"}
+	}
+	res, err := release.Run(ctx, release.Request{
+		Platforms: ps, Build: m.platformImage(o), Gates: gs, Addresses: address,
+		Push:       push.Options{Credentials: creds, Insecure: insecure, Log: os.Stderr},
+		AttachSBOM: attachSbom, Version: o.Version, Created: o.Created(), Log: os.Stderr,
+	})
+	if res != nil && len(res.Report.Results) > 0 {
+		_ = res.Report.WriteText(os.Stderr)
+	}
+	if err != nil {
+		return "", err
+	}
+	return res.Pushed.Ref(), nil
+}
+
+// platformImage builds the recipe for one platform with the module's
+// containers and opens the result for the pure-Go gates.
+func (m *GoImage) platformImage(o recipe.Options) release.Builder {
+	return func(ctx context.Context, p recipe.Platform) (v1.Image, error) {
+		po := o
+		po.Platform = p.String()
+		ctr, err := m.build(ctx, po)
+		if err != nil {
+			return nil, err
+		}
+		return image(ctx, ctr)
+	}
+}
+
+// Sbom returns the image's CycloneDX 1.5 SBOM (JSON), read from the service
+// binary's Go build information: the main module, every linked module with
+// its go.sum hash, and the Go standard library.
+func (m *GoImage) Sbom(ctx context.Context) (*dagger.File, error) {
+	o, err := m.options(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ctr, err := m.build(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	img, err := image(ctx, ctr)
+	if err != nil {
+		return nil, err
+	}
+	bi, err := sbom.BuildInfo(img)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := sbom.Generate(sbom.Subject{Name: o.Name, Version: o.Version, Platforms: []string{o.Platform}, Created: o.Created()}, bi)
+	if err != nil {
+		return nil, err
+	}
+	return dag.Directory().WithNewFile("sbom.cdx.json", string(doc)).File("sbom.cdx.json"), nil
 }
