@@ -24,6 +24,7 @@ type command struct {
 func commands() map[string]command {
 	return map[string]command{
 		"build":   {"compile a Go service and assemble its image tarball", runBuild},
+		"check":   {"run the size, upx and hardening gates on an image tarball", runCheck},
 		"release": {"build every platform, run the gates, push only if all pass (+ SBOM)", runRelease},
 	}
 }
