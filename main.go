@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -23,7 +24,10 @@ import (
 	"dagger/go-image/internal/push"
 	"dagger/go-image/internal/recipe"
 	"dagger/go-image/internal/release"
+	"dagger/go-image/internal/report"
 	"dagger/go-image/internal/sbom"
+	"dagger/go-image/internal/scan"
+	"dagger/go-image/internal/trivy"
 )
 
 // GoImage builds a Go service into a hardened image and gates it.
@@ -381,4 +385,158 @@ func (m *GoImage) Sbom(ctx context.Context) (*dagger.File, error) {
 		return nil, err
 	}
 	return dag.Directory().WithNewFile("sbom.cdx.json", string(doc)).File("sbom.cdx.json"), nil
+}
+
+// --- vulnerability gate (scan) ---
+
+// Scan builds the image and runs the vulnerability gate: the pinned Trivy
+// release image scans the image tarball, and go-image's policy (the same Go
+// code as `go-image scan`) decides. It returns the report; a failing gate is
+// an error that carries the report.
+func (m *GoImage) Scan(
+	ctx context.Context,
+	// Severities that fail the gate: a list (HIGH,CRITICAL) or a minimum (HIGH = HIGH and above).
+	// +optional
+	// +default="HIGH,CRITICAL"
+	severity string,
+	// Ignore vulnerabilities that have no fixed version.
+	// +optional
+	ignoreUnfixed bool,
+	// Accepted vulnerability IDs in .trivyignore format (default: .trivyignore at the source root, when present).
+	// +optional
+	ignorefile *dagger.File,
+	// Trivy release to run, as the aquasec/trivy image tag.
+	// +optional
+	// +default="0.67.2"
+	trivyVersion string,
+) (string, error) {
+	res, _, err := m.scan(ctx, severity, ignoreUnfixed, ignorefile, trivyVersion, false)
+	if err != nil {
+		return "", err
+	}
+	rep := &report.Report{Results: []report.Result{res}}
+	var b strings.Builder
+	if err := rep.WriteText(&b); err != nil {
+		return "", err
+	}
+	if err := rep.Err(); err != nil {
+		return "", fmt.Errorf("%s\n%w", b.String(), err)
+	}
+	return b.String(), nil
+}
+
+// ScanReport runs the same scan and returns Trivy's reports for upload:
+// trivy.json (every finding, before go-image's policy) and trivy.sarif
+// (SARIF 2.1.0, ignore file applied), plus go-image's verdict in
+// go-image-scan.json. It does not fail when the gate does.
+func (m *GoImage) ScanReport(
+	ctx context.Context,
+	// Severities that fail the gate: a list (HIGH,CRITICAL) or a minimum (HIGH = HIGH and above).
+	// +optional
+	// +default="HIGH,CRITICAL"
+	severity string,
+	// Ignore vulnerabilities that have no fixed version.
+	// +optional
+	ignoreUnfixed bool,
+	// Accepted vulnerability IDs in .trivyignore format (default: .trivyignore at the source root, when present).
+	// +optional
+	ignorefile *dagger.File,
+	// Trivy release to run, as the aquasec/trivy image tag.
+	// +optional
+	// +default="0.67.2"
+	trivyVersion string,
+) (*dagger.Directory, error) {
+	res, out, err := m.scan(ctx, severity, ignoreUnfixed, ignorefile, trivyVersion, true)
+	if err != nil {
+		return nil, err
+	}
+	var b strings.Builder
+	if err := (&report.Report{Results: []report.Result{res}}).WriteJSON(&b); err != nil {
+		return nil, err
+	}
+	return dag.Directory().
+		WithNewFile("trivy.json", string(out.JSON)).
+		WithNewFile("trivy.sarif", string(out.SARIF)).
+		WithNewFile("go-image-scan.json", b.String()), nil
+}
+
+// scan builds the image, runs Trivy over its tarball and evaluates the JSON
+// report with internal/scan.
+func (m *GoImage) scan(ctx context.Context, severity string, ignoreUnfixed bool, ignorefile *dagger.File, trivyVersion string, sarif bool) (report.Result, scan.Output, error) {
+	sev, err := scan.ParseSeverity(severity)
+	if err != nil {
+		return report.Result{}, scan.Output{}, err
+	}
+	policy := scan.Policy{Severities: sev, IgnoreUnfixed: ignoreUnfixed}
+	if ignorefile == nil {
+		if ok, err := m.Source.Exists(ctx, ".trivyignore"); err == nil && ok {
+			ignorefile = m.Source.File(".trivyignore")
+		}
+	}
+	if ignorefile != nil {
+		text, err := ignorefile.Contents(ctx)
+		if err != nil {
+			return report.Result{}, scan.Output{}, fmt.Errorf("ignorefile: %w", err)
+		}
+		if policy.Ignore, err = scan.ParseIgnore(".trivyignore", []byte(text)); err != nil {
+			return report.Result{}, scan.Output{}, err
+		}
+	}
+	o, err := m.options(ctx)
+	if err != nil {
+		return report.Result{}, scan.Output{}, err
+	}
+	ctr, err := m.build(ctx, o)
+	if err != nil {
+		return report.Result{}, scan.Output{}, err
+	}
+	out, err := trivyScan(ctx, ctr.AsTarball(), trivyVersion, ignorefile, sarif)
+	if err != nil {
+		return report.Result{}, scan.Output{}, err
+	}
+	r, err := scan.ParseReport(out.JSON)
+	if err != nil {
+		return report.Result{}, scan.Output{}, err
+	}
+	return policy.Evaluate(r), out, nil
+}
+
+// trivyScan runs the aquasec/trivy release image over an image tarball with
+// the same arguments as the CLI (internal/trivy.ImageArgs). The DB lives in
+// a cache volume; it is refreshed at most once an hour (the epoch variable
+// keeps Dagger from reusing an older DB step or scan), then the scan itself
+// runs with --skip-db-update, exactly as offline.
+func trivyScan(ctx context.Context, tarball *dagger.File, version string, ignorefile *dagger.File, sarif bool) (scan.Output, error) {
+	if version == "" {
+		version = strings.TrimPrefix(trivy.PinnedVersion, "v")
+	}
+	const cache, dir = "/trivy-cache", "/work"
+	c := dag.Container().
+		From("aquasec/trivy:"+strings.TrimPrefix(version, "v")).
+		WithMountedCache(cache, dag.CacheVolume("go-image-trivy-db"), dagger.ContainerWithMountedCacheOpts{Sharing: dagger.CacheSharingModeLocked}).
+		WithMountedFile(dir+"/image.tar", tarball).
+		WithWorkdir(dir).
+		WithEnvVariable("GOIMAGE_DB_EPOCH", time.Now().UTC().Format("2006-01-02T15")).
+		WithExec([]string{"trivy", "image", "--download-db-only", "--cache-dir", cache,
+			"--no-progress", "--quiet", "--skip-version-check", "--disable-telemetry"}).
+		WithExec(append([]string{"trivy"}, trivy.ImageArgs(dir+"/image.tar", cache, dir+"/report.json")...))
+	js, err := c.File(dir + "/report.json").Contents(ctx)
+	if err != nil {
+		return scan.Output{}, fmt.Errorf("trivy %s: %w", version, err)
+	}
+	out := scan.Output{JSON: []byte(js)}
+	if sarif {
+		ignore := ""
+		if ignorefile != nil {
+			ignore = dir + "/.trivyignore"
+			c = c.WithMountedFile(ignore, ignorefile)
+		}
+		s, err := c.WithExec(append([]string{"trivy"}, trivy.ConvertArgs(dir+"/report.json", dir+"/report.sarif", ignore)...)).
+			File(dir + "/report.sarif").Contents(ctx)
+		if err != nil {
+			return scan.Output{}, fmt.Errorf("trivy convert: %w", err)
+		}
+		out.SARIF = []byte(s)
+	}
+	return out, nil
 }

@@ -25,6 +25,7 @@ func commands() map[string]command {
 	return map[string]command{
 		"build":   {"compile a Go service and assemble its image tarball", runBuild},
 		"check":   {"run the size, upx and hardening gates on an image tarball", runCheck},
+		"scan":    {"vulnerability gate: Trivy (offline) over an image tarball, go-image's policy", runScan},
 		"release": {"build every platform, run the gates, push only if all pass (+ SBOM)", runRelease},
 	}
 }
