@@ -272,7 +272,11 @@ func (g Gate) Check(ctx context.Context, img v1.Image) ([]report.Result, error) 
 		if len(m.Largest) > 0 {
 			fix = fmt.Sprintf("remove what you do not need (largest: %s, %s)", m.Largest[0].Path, Format(m.Largest[0].Size))
 		}
-		res.Message = fmt.Sprintf("%s compressed is over the %s budget by %s: %s, use the scratch base, or raise --max-size",
+		if len(m.Layers) > 1 {
+			// go-image adds one layer; more come from the base image.
+			fix += ", use a smaller base (scratch)"
+		}
+		res.Message = fmt.Sprintf("%s compressed is over the %s budget by %s: %s, or raise --max-size",
 			Format(m.Compressed), Format(max), Format(m.Compressed-max), fix)
 	}
 	return []report.Result{res}, nil
