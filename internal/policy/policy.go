@@ -29,6 +29,10 @@ type Options struct {
 	// Harden tunes the hardening checks; the zero value is the recipe. Its
 	// Skip entries are added to Skip.
 	Harden harden.Options
+	// Scan is the vulnerability gate (a *scan.Gate with its Trivy runner);
+	// nil leaves it out, because it needs a trivy binary and a DB that the
+	// caller has to provide. [scan gate wiring, owner of internal/scan]
+	Scan gates.Gate
 }
 
 // Parse turns the flag values (--max-size 25MB, --upx deny, --skip id=reason…)
@@ -64,12 +68,11 @@ func Standard(o Options) []gates.Gate {
 		}
 	}
 	h.Skip = skip
-	return []gates.Gate{
-		size.Gate{Max: o.MaxSize},
-		// The scan gate (internal/scan, vulnerability scanning) goes here,
-		// between size and upx: scanning a packed binary finds nothing, and
-		// the upx gate after it explains why.
-		upx.Gate{Policy: o.UPX},
-		harden.New(h),
+	gs := []gates.Gate{size.Gate{Max: o.MaxSize}}
+	// The scan gate runs between size and upx: scanning a packed binary
+	// finds nothing, and the upx gate after it explains why.
+	if o.Scan != nil {
+		gs = append(gs, o.Scan)
 	}
+	return append(gs, upx.Gate{Policy: o.UPX}, harden.New(h))
 }
