@@ -10,6 +10,7 @@ import (
 	"dagger/go-image/internal/gates"
 	"dagger/go-image/internal/imagefile"
 	"dagger/go-image/internal/policy"
+	"dagger/go-image/internal/scan"
 )
 
 func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -22,6 +23,9 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	format := fs.String("format", "text", "report format: text, json or markdown")
 	output := fs.String("output", "", "write the report to this file instead of stdout")
 	noFail := fs.Bool("no-fail", false, "exit 0 even when a gate fails: report only")
+	// [scan gate wiring, owner of internal/scan] --scan adds the vulnerability gate (flags as in `go-image scan`).
+	withScan := fs.Bool("scan", false, "also run the vulnerability gate (needs trivy and its DB; see go-image scan -h)")
+	sf := addScanFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -36,6 +40,17 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	opts, err := policy.Parse(*maxSize, *upxPolicy, skip)
 	if err != nil {
 		return usageError{err}
+	}
+	if *withScan {
+		sp, _, err := sf.policy()
+		if err != nil {
+			return err
+		}
+		r, err := sf.runner(false, "", nil)
+		if err != nil {
+			return err
+		}
+		opts.Scan = &scan.Gate{Runner: r, Policy: sp}
 	}
 	img, err := imagefile.Read(*image)
 	if err != nil {

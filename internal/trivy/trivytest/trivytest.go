@@ -43,14 +43,17 @@ func Version(bin string) string {
 }
 
 var shared struct {
+	main bool // Main is running the tests: build once, remove at the end
 	once sync.Once
 	dir  string // holds the built DB in dir/cache/db
 	err  error
 }
 
 // Main runs the tests and removes the shared fixture DB afterwards. Call it
-// from TestMain in packages that use CacheDir.
+// from TestMain to build the fixture DB once per package; without it,
+// CacheDir builds one per test.
 func Main(m *testing.M) int {
+	shared.main = true
 	code := m.Run()
 	if shared.dir != "" {
 		os.RemoveAll(shared.dir)
@@ -65,37 +68,42 @@ func fixtureModule() string {
 	return filepath.Join(filepath.Dir(file), "..", "..", "tools", "trivydbfixture")
 }
 
-// build builds the fixture program once and writes the DB once per process.
-func build() (string, error) {
-	shared.once.Do(func() {
-		shared.dir, shared.err = os.MkdirTemp("", "go-image-trivydb-")
-		if shared.err != nil {
-			return
-		}
-		bin := filepath.Join(shared.dir, "trivydbfixture")
-		// A module of its own (trivy-db stays out of go-image's go.mod).
-		cmd := exec.Command("go", "build", "-o", bin, ".")
-		cmd.Dir = fixtureModule()
-		cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=readonly")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			shared.err = fmt.Errorf("build %s: %v\n%s", cmd.Dir, err, out)
-			return
-		}
-		var stderr bytes.Buffer
-		gen := exec.Command(bin, "-cache-dir", filepath.Join(shared.dir, "cache"))
-		gen.Stderr = &stderr
-		if err := gen.Run(); err != nil {
-			shared.err = fmt.Errorf("trivydbfixture: %v: %s", err, stderr.String())
-		}
-	})
-	return filepath.Join(shared.dir, "cache"), shared.err
+// build builds the fixture program into dir and writes the DB to dir/cache.
+func build(dir string) (string, error) {
+	bin := filepath.Join(dir, "trivydbfixture")
+	// A module of its own (trivy-db stays out of go-image's go.mod).
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Dir = fixtureModule()
+	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=readonly")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build %s: %v\n%s", cmd.Dir, err, out)
+	}
+	var stderr bytes.Buffer
+	cache := filepath.Join(dir, "cache")
+	gen := exec.Command(bin, "-cache-dir", cache)
+	gen.Stderr = &stderr
+	if err := gen.Run(); err != nil {
+		return "", fmt.Errorf("trivydbfixture: %v: %s", err, stderr.String())
+	}
+	return cache, nil
 }
 
 // CacheDir returns a fresh Trivy cache directory for this test holding the
 // fixture DB (db/trivy.db, db/metadata.json), a copy the test may damage.
 func CacheDir(t testing.TB) string {
 	t.Helper()
-	src, err := build()
+	var src string
+	var err error
+	if shared.main {
+		shared.once.Do(func() {
+			if shared.dir, shared.err = os.MkdirTemp("", "go-image-trivydb-"); shared.err == nil {
+				_, shared.err = build(shared.dir)
+			}
+		})
+		src, err = filepath.Join(shared.dir, "cache"), shared.err
+	} else {
+		src, err = build(t.TempDir())
+	}
 	if err != nil {
 		t.Fatalf("fixture Trivy DB: %v", err)
 	}
