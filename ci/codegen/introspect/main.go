@@ -512,8 +512,15 @@ func addLegacyIDs(schema *ast.Schema) {
 		if query.Fields.ForName(field.Name) != nil {
 			continue
 		}
-		// the engine reports Query's fields sorted by name
-		i := sort.Search(len(query.Fields), func(i int) bool { return query.Fields[i].Name > field.Name })
+		// the engine reports Query's fields sorted by name (gqlparser appends
+		// __schema and __type, which are not reported)
+		i := len(query.Fields)
+		for k, f := range query.Fields {
+			if !strings.HasPrefix(f.Name, "_") && f.Name > field.Name {
+				i = k
+				break
+			}
+		}
 		query.Fields = append(query.Fields, nil)
 		copy(query.Fields[i+1:], query.Fields[i:])
 		query.Fields[i] = field
