@@ -498,7 +498,9 @@ func (m *GoImage) scan(ctx context.Context, severity string, ignoreUnfixed bool,
 	if err != nil {
 		return report.Result{}, scan.Output{}, err
 	}
-	return policy.Evaluate(r), out, nil
+	res := policy.Evaluate(r)
+	policy.CheckDBAge(&res, out.DBUpdatedAt)
+	return res, out, nil
 }
 
 // trivyScan runs the aquasec/trivy release image over an image tarball with
@@ -525,6 +527,12 @@ func trivyScan(ctx context.Context, tarball *dagger.File, version string, ignore
 		return scan.Output{}, fmt.Errorf("trivy %s: %w", version, err)
 	}
 	out := scan.Output{JSON: []byte(js)}
+	// The cache volume is a mount, not part of the image: read it with cat.
+	if meta, err := c.WithExec([]string{"cat", cache + "/db/metadata.json"}).Stdout(ctx); err == nil {
+		if m, err := trivy.ReadDBMeta([]byte(meta)); err == nil {
+			out.DBUpdatedAt = m.UpdatedAt
+		}
+	}
 	if sarif {
 		ignore := ""
 		if ignorefile != nil {

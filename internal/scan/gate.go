@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -20,6 +21,9 @@ type Output struct {
 	// SARIF is the same findings as SARIF 2.1.0 for code-scanning upload,
 	// or nil if the runner was not asked for it.
 	SARIF []byte
+	// DBUpdatedAt is when the vulnerability DB was built (UpdatedAt of its
+	// metadata.json), zero if unknown.
+	DBUpdatedAt time.Time
 }
 
 // Runner runs Trivy. The CLI runs a local binary (internal/trivy); the
@@ -68,5 +72,7 @@ func (g *Gate) CheckFile(ctx context.Context, imageTar string) ([]report.Result,
 	if err != nil {
 		return nil, err
 	}
-	return []report.Result{g.Policy.Evaluate(r)}, nil
+	res := g.Policy.Evaluate(r)
+	g.Policy.CheckDBAge(&res, out.DBUpdatedAt)
+	return []report.Result{res}, nil
 }

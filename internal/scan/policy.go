@@ -65,6 +65,40 @@ type Policy struct {
 	Ignore *IgnoreList
 	// Now decides which ignore entries have expired; zero means time.Now().
 	Now time.Time
+	// MaxDBAge is how old the vulnerability DB may be before a pass turns
+	// into a warning; zero means DefaultMaxDBAge.
+	MaxDBAge time.Duration
+}
+
+// DefaultMaxDBAge: Trivy publishes a DB every 6 hours, and an offline scan
+// never refreshes it, so a week-old DB silently misses a week of advisories.
+const DefaultMaxDBAge = 7 * 24 * time.Hour
+
+// CheckDBAge records the DB's age on res and turns a pass into a warning
+// when the DB is older than MaxDBAge: a clean result from a stale DB is not
+// news the user should trust silently. A zero updated time is ignored.
+func (p Policy) CheckDBAge(res *report.Result, updated time.Time) {
+	if updated.IsZero() {
+		return
+	}
+	now, max := p.Now, p.MaxDBAge
+	if now.IsZero() {
+		now = time.Now()
+	}
+	if max == 0 {
+		max = DefaultMaxDBAge
+	}
+	age := now.Sub(updated)
+	if res.Metrics == nil {
+		res.Metrics = map[string]float64{}
+	}
+	res.Metrics["db_age_hours"] = float64(int(age.Hours()))
+	res.Details = append(res.Details, "vulnerability DB updated "+updated.UTC().Format(time.RFC3339))
+	if age > max && res.Status == report.Pass {
+		res.Status = report.Warn
+		res.Message += fmt.Sprintf("; but the vulnerability DB is %d days old (updated %s): refresh it with `trivy image --download-db-only`",
+			int(age.Hours()/24), updated.UTC().Format(time.DateOnly))
+	}
 }
 
 // finding is one vulnerability with the policy's verdict on it.

@@ -298,3 +298,41 @@ func TestParseIgnoreErrors(t *testing.T) {
 		t.Error("missing ignore file: no error")
 	}
 }
+
+func TestCheckDBAge(t *testing.T) {
+	now := time.Date(2026, 6, 10, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name    string
+		report  string
+		updated time.Time
+		max     time.Duration
+		status  report.Status
+	}{
+		{name: "fresh DB keeps the pass", report: "clean.json", updated: now.Add(-6 * time.Hour), status: report.Pass},
+		{name: "week-old DB warns", report: "clean.json", updated: now.Add(-8 * 24 * time.Hour), status: report.Warn},
+		{name: "a longer limit accepts it", report: "clean.json", updated: now.Add(-8 * 24 * time.Hour), max: 30 * 24 * time.Hour, status: report.Pass},
+		{name: "a failure stays a failure", report: "mixed.json", updated: now.Add(-80 * 24 * time.Hour), status: report.Fail},
+		{name: "unknown age changes nothing", report: "clean.json", status: report.Pass},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := Policy{Now: now, MaxDBAge: tc.max}
+			res := p.Evaluate(readReport(t, tc.report))
+			p.CheckDBAge(&res, tc.updated)
+			if res.Status != tc.status {
+				t.Errorf("status = %s (%s), want %s", res.Status, res.Message, tc.status)
+			}
+			if tc.updated.IsZero() {
+				if _, ok := res.Metrics["db_age_hours"]; ok {
+					t.Errorf("db_age_hours recorded for an unknown DB age")
+				}
+				return
+			}
+			if want := float64(int(now.Sub(tc.updated).Hours())); res.Metrics["db_age_hours"] != want {
+				t.Errorf("db_age_hours = %v, want %v", res.Metrics["db_age_hours"], want)
+			}
+			if res.Status == report.Warn && !strings.Contains(res.Message, "8 days old") {
+				t.Errorf("message %q does not give the DB's age", res.Message)
+			}
+		})
+	}
+}

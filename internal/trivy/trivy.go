@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"dagger/go-image/internal/scan"
 )
@@ -152,10 +153,11 @@ func (r *Runner) Scan(ctx context.Context, imageTar string) (scan.Output, error)
 	if r.Binary == "" {
 		return scan.Output{}, errors.New("trivy: no binary: " + InstallHint)
 	}
-	if err := CheckDB(r.CacheDir); err != nil {
+	meta, err := CheckDB(r.CacheDir)
+	if err != nil {
 		return scan.Output{}, err
 	}
-	imageTar, err := filepath.Abs(imageTar)
+	imageTar, err = filepath.Abs(imageTar)
 	if err != nil {
 		return scan.Output{}, err
 	}
@@ -176,7 +178,7 @@ func (r *Runner) Scan(ctx context.Context, imageTar string) (scan.Output, error)
 	if err := r.run(ctx, work, ImageArgs(imageTar, cacheDir, jsonPath)); err != nil {
 		return scan.Output{}, err
 	}
-	var out scan.Output
+	out := scan.Output{DBUpdatedAt: meta.UpdatedAt}
 	if out.JSON, err = os.ReadFile(jsonPath); err != nil {
 		return scan.Output{}, fmt.Errorf("trivy wrote no report: %w", err)
 	}
@@ -228,35 +230,50 @@ func (r *Runner) run(ctx context.Context, dir string, args []string) error {
 	return nil
 }
 
+// DBMeta is the part of the DB's metadata.json go-image reads.
+type DBMeta struct {
+	Version    int
+	UpdatedAt  time.Time
+	NextUpdate time.Time
+}
+
+// ReadDBMeta parses a DB's metadata.json.
+func ReadDBMeta(data []byte) (DBMeta, error) {
+	var m DBMeta
+	err := json.Unmarshal(data, &m)
+	return m, err
+}
+
 // CheckDB reports a missing or unreadable DB before Trivy runs, with the
-// fix; Trivy's own message for these names a flag go-image sets for it.
-func CheckDB(cacheDir string) error {
+// fix (Trivy's own message for these names a flag go-image sets for it),
+// and returns its metadata.
+func CheckDB(cacheDir string) (DBMeta, error) {
+	var meta DBMeta
 	if cacheDir == "" {
-		return errors.New("trivy: no cache directory: " + DBHint)
+		return meta, errors.New("trivy: no cache directory: " + DBHint)
 	}
 	dbDir := filepath.Join(cacheDir, "db")
 	for _, f := range []string{"trivy.db", "metadata.json"} {
 		st, err := os.Stat(filepath.Join(dbDir, f))
 		if err != nil {
-			return fmt.Errorf("no Trivy vulnerability DB in %s (missing %s): %s", dbDir, f, DBHint)
+			return meta, fmt.Errorf("no Trivy vulnerability DB in %s (missing %s): %s", dbDir, f, DBHint)
 		}
 		if st.Size() == 0 {
-			return fmt.Errorf("Trivy vulnerability DB in %s is corrupt (%s is empty): %s", dbDir, f, DBHint)
+			return meta, fmt.Errorf("Trivy vulnerability DB in %s is corrupt (%s is empty): %s", dbDir, f, DBHint)
 		}
 	}
 	data, err := os.ReadFile(filepath.Join(dbDir, "metadata.json"))
 	if err != nil {
-		return fmt.Errorf("Trivy vulnerability DB in %s: %w: %s", dbDir, err, DBHint)
+		return meta, fmt.Errorf("Trivy vulnerability DB in %s: %w: %s", dbDir, err, DBHint)
 	}
-	var meta struct{ Version int }
-	if err := json.Unmarshal(data, &meta); err != nil {
-		return fmt.Errorf("Trivy vulnerability DB in %s is corrupt (metadata.json: %v): %s", dbDir, err, DBHint)
+	if meta, err = ReadDBMeta(data); err != nil {
+		return meta, fmt.Errorf("Trivy vulnerability DB in %s is corrupt (metadata.json: %v): %s", dbDir, err, DBHint)
 	}
 	if meta.Version != DBSchemaVersion {
-		return fmt.Errorf("Trivy vulnerability DB in %s has schema %d, Trivy %s reads schema %d: %s",
+		return meta, fmt.Errorf("Trivy vulnerability DB in %s has schema %d, Trivy %s reads schema %d: %s",
 			dbDir, meta.Version, PinnedVersion, DBSchemaVersion, DBHint)
 	}
-	return nil
+	return meta, nil
 }
 
 func mentionsDB(s string) bool {

@@ -133,10 +133,10 @@ func TestCheckDB(t *testing.T) {
 		{name: "old schema", files: map[string]string{"trivy.db": "bolt", "metadata.json": `{"Version":1}`}, want: "has schema 1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := trivy.CheckDB(write(t, tc.files))
+			meta, err := trivy.CheckDB(write(t, tc.files))
 			if tc.want == "" {
-				if err != nil {
-					t.Errorf("CheckDB: %v", err)
+				if err != nil || meta.Version != 2 || meta.NextUpdate.Year() != 2099 {
+					t.Errorf("CheckDB = %+v, %v", meta, err)
 				}
 				return
 			}
