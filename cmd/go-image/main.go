@@ -23,10 +23,13 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"build":   {"compile a Go service and assemble its image tarball", runBuild},
-		"check":   {"run the size, upx and hardening gates on an image tarball", runCheck},
-		"scan":    {"vulnerability gate: Trivy (offline) over an image tarball, go-image's policy", runScan},
-		"release": {"build every platform, run the gates, push only if all pass (+ SBOM)", runRelease},
+		"build":    {"compile a Go service and assemble its image tarball", runBuild},
+		"check":    {"run the size, upx and hardening gates on an image tarball", runCheck},
+		"scan":     {"vulnerability gate: Trivy (offline) over an image tarball, go-image's policy", runScan},
+		"release":  {"build every platform, run the gates, push only if all pass (+ SBOM)", runRelease},
+		"smoke":    {"run an image tarball and check its Kubernetes behaviour: probes, readiness, SIGTERM drain", runSmoke},
+		"manifest": {"render a hardened Deployment + Service for an image pinned by digest", runManifest},
+		"lint":     {"go/analysis checks for Kubernetes mistakes in a service's source", runLint},
 	}
 }
 

@@ -24,7 +24,9 @@ func Evaluate(cfg Config, o Observations) []report.Result {
 	runner := "runner: " + o.Runner
 	var out []report.Result
 	add := func(id string, st report.Status, msg string, metrics map[string]float64, details ...string) {
-		details = append(details, runner)
+		if len(out) == 0 {
+			details = append(details, runner)
+		}
 		out = append(out, report.Result{Gate: "smoke", ID: "smoke/" + id, Status: st, Message: msg, Details: details, Metrics: metrics})
 	}
 	budget := cfg.StartupBudget.Seconds()

@@ -105,9 +105,9 @@ func TestSmokeGateOnServices(t *testing.T) {
 				if r.ID == "smoke/sigterm-exit" && r.Status == report.Pass && !(r.Metrics["shutdown_seconds"] > 0) {
 					t.Errorf("sigterm-exit passed without a measured shutdown time: %v", r.Metrics)
 				}
-				if !strings.Contains(strings.Join(r.Details, "\n"), "runner: process") {
-					t.Errorf("%s does not say which runner ran it: %v", r.ID, r.Details)
-				}
+			}
+			if !strings.Contains(strings.Join(rs[0].Details, "\n"), "runner: process") {
+				t.Errorf("%s does not say which runner ran it: %v", rs[0].ID, rs[0].Details)
 			}
 			if tt.runner.NoIsolation && os.Geteuid() == 0 && !strings.Contains(strings.Join(rs[0].Details, " "), "no chroot") {
 				t.Errorf("NoIsolation runner did not report running without chroot: %v", rs[0].Details)

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"dagger/go-image/internal/gates"
+	"dagger/go-image/internal/imagefile"
+	"dagger/go-image/internal/report"
+	"dagger/go-image/internal/smoke"
+)
+
+func runSmoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("smoke", stderr)
+	image := fs.String("image", "", "image tarball to run (required), from `go-image build --output`")
+	cfg := addSmokeFlags(fs)
+	noIsolation := fs.Bool("no-isolation", false, "as root, still run without chroot and as the current user (default: chroot into the image filesystem as the image's user)")
+	format := fs.String("format", "text", "report format: text, json or markdown")
+	output := fs.String("output", "", "write the report to this file instead of stdout")
+	noFail := fs.Bool("no-fail", false, "exit 0 even when a check fails: report only")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *image == "" {
+		return usageError{fmt.Errorf("--image is required: the image tarball to run, e.g. --image service.tar")}
+	}
+	if err := checkFormat(*format); err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return usageError{err}
+	}
+	img, err := imagefile.Read(*image)
+	if err != nil {
+		return err
+	}
+	r := gates.Run(ctx, img, smoke.Gate{Runner: smoke.ProcessRunner{NoIsolation: *noIsolation}, Config: *cfg})
+	r.Image = *image
+	return writeK8sReport(r, *format, *output, *noFail, stdout, stderr)
+}
+
+// addSmokeFlags registers the smoke configuration, defaulted for go-image's
+// example service.
+func addSmokeFlags(fs *flag.FlagSet) *smoke.Config {
+	c := smoke.DefaultConfig()
+	fs.IntVar(&c.BusinessPort, "business-port", c.BusinessPort, "port the service serves business traffic on (when --business-env is empty)")
+	fs.IntVar(&c.ProbePort, "probe-port", c.ProbePort, "port the service serves probes on (when --probe-env is empty); must differ from --business-port")
+	fs.StringVar(&c.HealthPath, "health-path", c.HealthPath, "liveness endpoint on the probe port")
+	fs.StringVar(&c.ReadyPath, "ready-path", c.ReadyPath, "readiness endpoint on the probe port; empty disables the readiness checks")
+	fs.StringVar(&c.SlowPath, "slow-path", c.SlowPath, "business request in flight when SIGTERM is sent; empty sends SIGTERM to an idle service")
+	fs.DurationVar(&c.StartupBudget, "startup-budget", c.StartupBudget, "how long the health endpoint may take to answer 200 after start")
+	fs.DurationVar(&c.Grace, "grace", c.Grace, "termination grace period: the process must exit this long after SIGTERM at the latest")
+	fs.StringVar(&c.BusinessEnv, "business-env", c.BusinessEnv, "how the service is told its business port: NAME (NAME=127.0.0.1:PORT) or NAME=VALUE with {port}, e.g. PORT={port}; empty: the fixed --business-port")
+	fs.StringVar(&c.ProbeEnv, "probe-env", c.ProbeEnv, "how the service is told its probe port, like --business-env; empty: the fixed --probe-port")
+	return &c
+}
+
+func checkFormat(format string) error {
+	switch format {
+	case "text", "json", "markdown", "md":
+		return nil
+	}
+	return usageError{fmt.Errorf("--format %q: use text, json or markdown", format)}
+}
+
+// writeK8sReport writes the report to output (or stdout) and returns the
+// gate error unless noFail.
+func writeK8sReport(r *report.Report, format, output string, noFail bool, stdout, stderr io.Writer) error {
+	var buf bytes.Buffer
+	if err := r.Write(&buf, format); err != nil {
+		return err
+	}
+	if output != "" {
+		if err := os.WriteFile(output, buf.Bytes(), 0o644); err != nil {
+			return fmt.Errorf("write report: %w", err)
+		}
+		fmt.Fprintf(stderr, "go-image: wrote report to %s: %s\n", output, r.Summary())
+	} else if _, err := stdout.Write(buf.Bytes()); err != nil {
+		return err
+	}
+	if err := r.Err(); err != nil && !noFail {
+		return err
+	}
+	return nil
+}
