@@ -1,0 +1,119 @@
+package smoke
+
+import (
+	"context"
+	"net"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"dagger/go-image/internal/report"
+)
+
+// runScript runs ClientScript the way the Dagger module's client container
+// does, against a service on loopback.
+func runScript(t *testing.T, cfg Config, phase string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.StartupBudget+cfg.Grace+20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "sh", "-c", ClientScript)
+	for k, v := range ClientEnv(cfg, "127.0.0.1", phase) {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Env = append(cmd.Env, "PATH=/usr/local/bin:/usr/bin:/bin")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("client script %s: %v\n%s", phase, err, out)
+	}
+	return string(out)
+}
+
+// The Dagger path, without Dagger: a service run by the process runner,
+// observed only through ClientScript and host uptime, judged by Evaluate.
+// The exit status is invisible on that path, so sigterm-exit cannot tell a
+// clean exit from a kill there; the drain and readiness checks still catch
+// a missing SIGTERM handler.
+func TestClientScript(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("SKIPPED: needs linux (/proc/uptime)")
+	}
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Skip("SKIPPED: curl is not installed (apt-get install curl); the Dagger client container installs it itself")
+	}
+	tests := []struct {
+		dir  string
+		fail []string
+	}{
+		{"service", nil},
+		{"k8s/no-sigterm", []string{"sigterm-drain", "sigterm-readiness"}},
+		{"k8s/readiness-always-200", []string{"readiness", "sigterm-readiness"}},
+		{"k8s/health-on-business-port", []string{"health-independent"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.dir, func(t *testing.T) {
+			img := image(t, tt.dir)
+			t.Parallel()
+			cfg := DefaultConfig()
+			started, err := Uptime()
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := ProcessRunner{}.Start(context.Background(), img, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			// The script addresses the service by its own ports.
+			sc := cfg
+			sc.BusinessPort, sc.ProbePort = portOf(t, p.Info().BusinessAddr), portOf(t, p.Info().ProbeAddr)
+			run := ClientRun{Runner: "client script", Started: started, Grace: cfg.Grace}
+			run.Start = runScript(t, sc, "start")
+			term := make(chan string, 1)
+			go func() { term <- runScript(t, sc, "term") }()
+			time.Sleep(time.Second)
+			run.TermSent, _ = Uptime()
+			if err := p.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-p.Done():
+			case <-time.After(cfg.Grace):
+				run.StopErr = context.DeadlineExceeded
+			}
+			run.Stopped, _ = Uptime()
+			run.Term = <-term
+			obs := run.Observe(cfg)
+			rs := Evaluate(cfg, obs)
+			got := statuses(rs)
+			for _, id := range allChecks {
+				want := report.Pass
+				for _, f := range tt.fail {
+					if f == id {
+						want = report.Fail
+					}
+				}
+				if got["smoke/"+id] != want {
+					t.Errorf("%s = %q, want %q", id, got["smoke/"+id], want)
+				}
+			}
+			for _, r := range rs {
+				t.Logf("[%s] %s: %s %v", r.Status, r.ID, r.Message, r.Metrics)
+			}
+			if t.Failed() {
+				t.Logf("start phase:\n%s\nterm phase:\n%s", run.Start, run.Term)
+			}
+		})
+	}
+}
+
+func portOf(t *testing.T, addr string) int {
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := strconv.Atoi(p)
+	return n
+}
