@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# ko-vs-go-image.sh: build and push testdata/service with ko and with
+# go-image's CLI, in one run, and print a side-by-side table:
+#   cold   = fresh GOCACHE (the standard library is compiled too)
+#   no-op  = the same source again (warm cache): also the reproducibility check
+#   warm   = after a one-line change to main.go
+#   stored = manifest + config + compressed layers, as the registry stores them
+# Both push to a loopback registry (bench/registry, go-containerregistry's
+# pkg/registry). ko's default base, cgr.dev/chainguard/static, is unreachable
+# here, so ko's base is an empty linux/amd64 OCI image served by that same
+# registry (KO_DEFAULTBASEIMAGE); go-image uses its own scratch base.
+#
+# Usage: bench/ko-vs-go-image.sh          (from anywhere; needs go and network
+#                                          access to the Go module proxy once,
+#                                          to install ko)
+set -euo pipefail
+
+KO_VERSION=v0.19.1 # the latest the module proxy served when this was written
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+WORK=$(mktemp -d /tmp/ko-vs-go-image.XXXXXX)
+REG_PID=""
+cleanup() {
+	if [[ -n "$REG_PID" ]]; then kill "$REG_PID" 2>/dev/null || true; wait "$REG_PID" 2>/dev/null || true; fi
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+log() { echo "bench: $*" >&2; }
+
+log "installing ko $KO_VERSION from the module proxy and building go-image + the loopback registry"
+GOBIN="$WORK/bin" go install "github.com/google/ko@$KO_VERSION"
+(cd "$ROOT" && go build -o "$WORK/bin/go-image" ./cmd/go-image && go build -o "$WORK/bin/registry" ./bench/registry)
+KO="$WORK/bin/ko"
+GOIMAGE="$WORK/bin/go-image"
+
+"$WORK/bin/registry" serve -addr 127.0.0.1:0 -ready "$WORK/addr" &
+REG_PID=$!
+for _ in $(seq 100); do [[ -s "$WORK/addr" ]] && break; sleep 0.1; done
+[[ -s "$WORK/addr" ]] || { echo "bench: the loopback registry did not start" >&2; exit 1; }
+REG=$(cat "$WORK/addr")
+log "registry at $REG; ko base = $REG/base/static:latest (empty OCI image, linux/amd64)"
+
+# now_ms: wall clock in milliseconds.
+now_ms() { date +%s%3N; }
+
+# build TOOL SRC TAG: build and push SRC, print the pushed reference.
+build() {
+	local tool=$1 src=$2 tag=$3
+	case $tool in
+	ko | ko-sw)
+		(cd "$src" && KO_DOCKER_REPO="$REG/$tool" KO_DEFAULTBASEIMAGE="$REG/base/static:latest" \
+			"$KO" build --bare --platform=linux/amd64 --sbom=none --tags="$tag" . 2>>"$WORK/$tool.log")
+		;;
+	go-image)
+		"$GOIMAGE" release --source "$src" --address "$REG/$tool:$tag" 2>>"$WORK/$tool.log"
+		grep -h 'compiled' "$WORK/$tool.log" | tail -1 >&2
+		;;
+	esac
+}
+
+# seconds START END
+seconds() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) / 1000 }'; }
+
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+ROWS=()
+for tool in ko ko-sw go-image; do
+	src="$WORK/src-$tool"
+	cp -r "$ROOT/testdata/service" "$src"
+	if [[ $tool == ko-sw ]]; then
+		# ko does not strip by default; this row gives it go-image's -s -w.
+		printf 'builds:\n- id: service\n  main: .\n  ldflags: ["-s", "-w"]\n' >"$src/.ko.yaml"
+	fi
+	export GOCACHE="$WORK/gocache-$tool" # fresh and empty: a cold build
+	log "$tool: cold build"
+	t0=$(now_ms); ref1=$(build "$tool" "$src" cold); t1=$(now_ms)
+	log "$tool: no-op rebuild"
+	ref2=$(build "$tool" "$src" again); t2=$(now_ms)
+	sed -i 's/hello from service/hello again from service/' "$src/main.go"
+	grep -q 'hello again from service' "$src/main.go" || { echo "bench: the one-line change did not apply" >&2; exit 1; }
+	log "$tool: warm build after a one-line change"
+	t3=$(now_ms); ref3=$(build "$tool" "$src" changed); t4=$(now_ms)
+	read -r d1 stored layers < <("$WORK/bin/registry" inspect "$ref1")
+	read -r d2 _ _ < <("$WORK/bin/registry" inspect "$ref2")
+	read -r d3 _ _ < <("$WORK/bin/registry" inspect "$ref3")
+	same=no; [[ $d1 == "$d2" ]] && same=yes
+	[[ $d3 != "$d1" ]] || { echo "bench: $tool: the changed source gave the same digest" >&2; exit 1; }
+	ROWS+=("| $tool | $(seconds "$t0" "$t1") | $(seconds "$t1" "$t2") | $(seconds "$t3" "$t4") | $(awk -v n="$stored" 'BEGIN { printf "%.2f MB (%d B)", n / 1e6, n }') | $layers | $same (${d1:7:12}) |")
+	unset GOCACHE
+done
+
+echo
+echo "ko $KO_VERSION vs go-image on testdata/service, linux/amd64, push to a loopback registry"
+echo "($(go version | awk '{print $3}'), $(nproc) CPUs, load average at start $LOAD0 / end $(cut -d' ' -f1-3 /proc/loadavg);"
+echo " times are wall seconds including the push; a loaded machine makes them noisy, compare within one run)"
+echo
+echo "| tool | cold (fresh GOCACHE) s | no-op rebuild s | warm, 1-line change s | stored size | layers | same digest twice |"
+echo "|---|---|---|---|---|---|---|"
+printf '%s\n' "${ROWS[@]}"
+echo
+echo "ko:       ko build --bare --platform=linux/amd64 --sbom=none, KO_DEFAULTBASEIMAGE=<loopback>/base/static (empty image)"
+echo "ko-sw:    the same plus .ko.yaml ldflags -s -w (go-image's stripping)"
+echo "go-image: go-image release --address <loopback>/go-image:TAG (scratch + CA bundle + passwd/group; size and upx gates run before the push)"
