@@ -21,6 +21,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
 var fast = remote.Backoff{Duration: time.Millisecond, Factor: 2, Steps: 5}
@@ -421,6 +422,10 @@ func TestTransient(t *testing.T) {
 		{context.Canceled, false},
 		{context.DeadlineExceeded, false},
 		{errors.New("manifest invalid"), false},
+		{&net.OpError{Op: "read", Net: "tcp", Err: timeout{}}, true},
+		{&transport.Error{StatusCode: http.StatusServiceUnavailable}, true},
+		{&transport.Error{StatusCode: http.StatusUnauthorized}, false},
+		{&transport.Error{StatusCode: http.StatusNotFound, Errors: []transport.Diagnostic{{Code: transport.NameUnknownErrorCode}}}, false},
 	}
 	for _, tt := range tests {
 		if got := Transient(tt.err); got != tt.want {
@@ -448,3 +453,9 @@ func TestUploadWritesNoTag(t *testing.T) {
 		t.Errorf("tags = %v (%v), want none", tags, err)
 	}
 }
+
+type timeout struct{}
+
+func (timeout) Error() string   { return "i/o timeout" }
+func (timeout) Timeout() bool   { return true }
+func (timeout) Temporary() bool { return true }
