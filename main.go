@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,12 +22,16 @@ import (
 	"dagger/go-image/internal/compile"
 	"dagger/go-image/internal/dagger"
 	"dagger/go-image/internal/imagefile"
+	"dagger/go-image/internal/lint"
+	"dagger/go-image/internal/manifest"
+	"dagger/go-image/internal/policy"
 	"dagger/go-image/internal/push"
 	"dagger/go-image/internal/recipe"
 	"dagger/go-image/internal/release"
 	"dagger/go-image/internal/report"
 	"dagger/go-image/internal/sbom"
 	"dagger/go-image/internal/scan"
+	"dagger/go-image/internal/smoke"
 	"dagger/go-image/internal/trivy"
 )
 
@@ -299,6 +304,9 @@ func (m *GoImage) Release(
 	// +optional
 	// +default="deny"
 	upx string,
+	// Skip a hardening check with a reason, id=reason, e.g. "harden/no-setuid=base ships ping".
+	// +optional
+	skip []string,
 	// Push the CycloneDX SBOM as an OCI referrer of the image.
 	// +optional
 	attachSbom bool,
@@ -317,10 +325,12 @@ func (m *GoImage) Release(
 	if err != nil {
 		return "", err
 	}
-	gs, err := release.Gates(release.GateOptions{MaxSize: maxSize, UPX: upx})
+	// The same gates, in the same order, as Check and `go-image release`.
+	gopts, err := policy.Parse(maxSize, upx, skip)
 	if err != nil {
 		return "", err
 	}
+	gs := policy.Standard(gopts)
 	var creds push.Credentials
 	if username != "" || password != nil {
 		if username == "" || password == nil {
@@ -547,4 +557,283 @@ func trivyScan(ctx context.Context, tarball *dagger.File, version string, ignore
 		out.SARIF = []byte(s)
 	}
 	return out, nil
+}
+
+// Smoke builds the image, runs it as a Dagger service and checks what a
+// Kubernetes pod needs from it, with the same checks as `go-image smoke`:
+// the health path answers 200 on the probe port within the start-up budget,
+// the business port does not serve it, the ready path answers 200 only once
+// the business port accepts, and on SIGTERM (Service.Stop without kill)
+// readiness turns 503, the in-flight slow request completes and the
+// service stops within the grace period. A client container bound to the
+// service drives it (internal/smoke.ClientScript); events are ordered by
+// host uptime. The exit status is not visible through Dagger, so a missing
+// SIGTERM handler shows as a dropped request and no 503, not as the kill.
+func (m *GoImage) Smoke(
+	ctx context.Context,
+	// Port the service serves business traffic on.
+	// +optional
+	// +default=8080
+	businessPort int,
+	// Port the service serves probes on; must differ from businessPort.
+	// +optional
+	// +default=8081
+	probePort int,
+	// Liveness endpoint on the probe port.
+	// +optional
+	// +default="/healthz"
+	healthPath string,
+	// Readiness endpoint on the probe port.
+	// +optional
+	// +default="/readyz"
+	readyPath string,
+	// Skip the readiness checks (the service has no readiness endpoint).
+	// +optional
+	noReadiness bool,
+	// Business request in flight when SIGTERM is sent. Longer than the
+	// CLI's 2 s: SIGTERM goes out 2 s after the client container starts.
+	// +optional
+	// +default="/slow?d=5s"
+	slowPath string,
+	// How long the health endpoint may take to answer 200 after start.
+	// +optional
+	// +default="10s"
+	startupBudget string,
+	// Termination grace period: the service must stop this long after SIGTERM.
+	// +optional
+	// +default="30s"
+	grace string,
+	// Report format: text, json or markdown.
+	// +optional
+	// +default="text"
+	format string,
+	// Return the report without failing when a check fails.
+	// +optional
+	noFail bool,
+) (string, error) {
+	cfg := smoke.DefaultConfig()
+	cfg.BusinessPort, cfg.ProbePort, cfg.HealthPath, cfg.ReadyPath, cfg.SlowPath = businessPort, probePort, healthPath, readyPath, slowPath
+	if noReadiness {
+		cfg.ReadyPath = ""
+	}
+	// The service has its own network namespace: it keeps its ports.
+	cfg.BusinessEnv, cfg.ProbeEnv = "", ""
+	var err error
+	if cfg.StartupBudget, err = time.ParseDuration(startupBudget); err != nil {
+		return "", fmt.Errorf("startupBudget %q: %w", startupBudget, err)
+	}
+	if cfg.Grace, err = time.ParseDuration(grace); err != nil {
+		return "", fmt.Errorf("grace %q: %w", grace, err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return "", err
+	}
+	ctr, err := m.Build(ctx)
+	if err != nil {
+		return "", err
+	}
+	// No health check on the ports: the client measures start-up itself,
+	// and a readiness lie before the business port opens stays visible.
+	skip := dagger.ContainerWithExposedPortOpts{ExperimentalSkipHealthcheck: true}
+	// A fresh service and fresh client runs on every call, never cached.
+	nonce := strconv.FormatInt(time.Now().UnixNano(), 10)
+	svc := ctr.WithExposedPort(cfg.BusinessPort, skip).WithExposedPort(cfg.ProbePort, skip).
+		WithEnvVariable("GO_IMAGE_SMOKE_RUN", nonce).
+		AsService(dagger.ContainerAsServiceOpts{UseEntrypoint: true})
+	run := smoke.ClientRun{Runner: "dagger service (Container.AsService, driven from a client container by service binding, SIGTERM by Service.Stop)", Grace: cfg.Grace}
+	if run.Started, err = smoke.Uptime(); err != nil {
+		return "", err
+	}
+	if svc, err = svc.Start(ctx); err != nil {
+		run.StartErr = err
+	} else {
+		defer svc.Stop(context.WithoutCancel(ctx), dagger.ServiceStopOpts{Kill: true})
+		client := dag.Container().From("alpine:"+recipe.DefaultAlpine).
+			WithExec([]string{"apk", "add", "--no-cache", "curl"}).
+			WithServiceBinding("app", svc).
+			WithEnvVariable("GO_IMAGE_SMOKE_RUN", nonce)
+		phase := func(ctx context.Context, name string) (string, error) {
+			env := smoke.ClientEnv(cfg, "app", name)
+			c := client
+			for _, k := range sortedKeys(env) {
+				c = c.WithEnvVariable(k, env[k])
+			}
+			return c.WithExec([]string{"sh", "-c", smoke.ClientScript}).Stdout(ctx)
+		}
+		if run.Start, err = phase(ctx, "start"); err != nil {
+			return "", fmt.Errorf("smoke client (start): %w", err)
+		}
+		type result struct {
+			out string
+			err error
+		}
+		term := make(chan result, 1)
+		go func() {
+			out, err := phase(ctx, "term")
+			term <- result{out, err}
+		}()
+		time.Sleep(2 * time.Second)
+		run.TermSent, _ = smoke.Uptime()
+		sctx, cancel := context.WithTimeout(ctx, cfg.Grace)
+		_, run.StopErr = svc.Stop(sctx, dagger.ServiceStopOpts{Kill: false})
+		cancel()
+		run.Stopped, _ = smoke.Uptime()
+		select {
+		case r := <-term:
+			if r.err != nil {
+				return "", fmt.Errorf("smoke client (term): %w", r.err)
+			}
+			run.Term = r.out
+		case <-time.After(cfg.Grace + 30*time.Second):
+			return "", fmt.Errorf("smoke client (term): no result %s after SIGTERM", cfg.Grace+30*time.Second)
+		}
+	}
+	r := &report.Report{}
+	r.Add(smoke.Evaluate(cfg, run.Observe(cfg))...)
+	return writeReport(r, format, noFail)
+}
+
+// Manifest renders a Deployment and Service for the image pinned by digest
+// (the address Release printed), with the probes, grace period and
+// restricted security context the gates checked. Same as `go-image manifest`.
+func (m *GoImage) Manifest(
+	// Image reference pinned by digest, e.g. registry.example/app@sha256:….
+	image string,
+	// Deployment and Service name (default: the image repository's last path element).
+	// +optional
+	name string,
+	// Namespace (default: none, kubectl's current).
+	// +optional
+	namespace string,
+	// +optional
+	// +default=2
+	replicas int,
+	// Container port named http.
+	// +optional
+	// +default=8080
+	businessPort int,
+	// Container port named probe, for liveness and readiness.
+	// +optional
+	// +default=8081
+	probePort int,
+	// Service port, forwarded to the http container port.
+	// +optional
+	// +default=80
+	servicePort int,
+	// livenessProbe path on the probe port.
+	// +optional
+	// +default="/healthz"
+	healthPath string,
+	// readinessProbe path on the probe port.
+	// +optional
+	// +default="/readyz"
+	readyPath string,
+	// Omit the readiness probe.
+	// +optional
+	noReadiness bool,
+	// Probes' initialDelaySeconds, 10-15 unless anyInitialDelay.
+	// +optional
+	// +default=10
+	initialDelay int,
+	// Accept an initialDelay outside 10-15.
+	// +optional
+	anyInitialDelay bool,
+	// Probes' failureThreshold.
+	// +optional
+	// +default=3
+	failureThreshold int,
+	// terminationGracePeriodSeconds; keep it equal to Smoke's grace.
+	// +optional
+	// +default=30
+	graceSeconds int,
+	// +optional
+	// +default="100m"
+	cpuRequest string,
+	// +optional
+	// +default="64Mi"
+	memoryRequest string,
+	// +optional
+	cpuLimit string,
+	// +optional
+	memoryLimit string,
+	// Container environment variables, NAME=VALUE.
+	// +optional
+	env []string,
+) (*dagger.File, error) {
+	o := manifest.Options{
+		Image: image, Name: name, Namespace: namespace, Replicas: int32(replicas),
+		BusinessPort: int32(businessPort), ProbePort: int32(probePort), ServicePort: int32(servicePort),
+		HealthPath: healthPath, ReadyPath: readyPath, InitialDelaySeconds: int32(initialDelay), AnyInitialDelay: anyInitialDelay,
+		FailureThreshold: int32(failureThreshold), GraceSeconds: int64(graceSeconds),
+		CPURequest: cpuRequest, MemoryRequest: memoryRequest, CPULimit: cpuLimit, MemoryLimit: memoryLimit, Env: env,
+	}
+	if noReadiness {
+		o.ReadyPath = ""
+	}
+	y, err := manifest.Render(o)
+	if err != nil {
+		return nil, err
+	}
+	return dag.Directory().WithNewFile("manifest.yaml", string(y)).File("manifest.yaml"), nil
+}
+
+// Lint runs go-image's Kubernetes analyzers (clients built per request,
+// uncancellable watches and informers, servers that cannot drain, health
+// routes on the business mux) over every package of the source, as
+// `go vet -vettool=k8slint` in the builder. Same checks as `go-image lint`.
+func (m *GoImage) Lint(
+	ctx context.Context,
+	// Report format: text, json or markdown.
+	// +optional
+	// +default="text"
+	format string,
+	// Return the report without failing when an analyzer reports.
+	// +optional
+	noFail bool,
+) (string, error) {
+	o, err := m.options(ctx)
+	if err != nil {
+		return "", err
+	}
+	tool := dag.Container().From("golang:"+o.GoVersion+"-alpine").
+		WithMountedCache("/go/pkg/mod", dag.CacheVolume("go-image-gomod")).
+		WithMountedCache("/root/.cache/go-build", dag.CacheVolume("go-image-gobuild")).
+		WithDirectory("/go-image", dag.CurrentModule().Source()).
+		WithWorkdir("/go-image").
+		WithEnvVariable("CGO_ENABLED", "0").
+		WithExec([]string{"go", "build", "-o", "/out/k8slint", "./cmd/k8slint"}).
+		File("/out/k8slint")
+	vet := m.builder(o).
+		WithFile("/usr/local/bin/k8slint", tool).
+		WithExec([]string{"go", "vet", "-vettool=/usr/local/bin/k8slint", "-json", "./..."}, dagger.ContainerWithExecOpts{Expect: dagger.ReturnTypeAny})
+	code, err := vet.ExitCode(ctx)
+	if err != nil {
+		return "", fmt.Errorf("go vet: %w", err)
+	}
+	out, err := vet.Stderr(ctx)
+	if err != nil {
+		return "", err
+	}
+	if code != 0 {
+		return "", fmt.Errorf("go vet -vettool=k8slint exited %d (does the source build?):\n%s", code, out)
+	}
+	findings, err := lint.ParseVetJSON(strings.NewReader(out))
+	if err != nil {
+		return "", err
+	}
+	r := &report.Report{}
+	r.Add(lint.Results("/src", -1, lint.Analyzers(), findings)...)
+	return writeReport(r, format, noFail)
+}
+
+// writeReport renders r and fails when a check failed, unless noFail.
+func writeReport(r *report.Report, format string, noFail bool) (string, error) {
+	var b strings.Builder
+	if err := r.Write(&b, format); err != nil {
+		return "", err
+	}
+	if err := r.Err(); err != nil && !noFail {
+		return "", fmt.Errorf("%s\n%w", b.String(), err)
+	}
+	return b.String(), nil
 }

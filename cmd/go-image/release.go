@@ -11,10 +11,10 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"dagger/go-image/internal/local"
+	"dagger/go-image/internal/policy"
 	"dagger/go-image/internal/push"
 	"dagger/go-image/internal/recipe"
 	"dagger/go-image/internal/release"
-	"dagger/go-image/internal/size"
 )
 
 func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -24,8 +24,10 @@ func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.Var(&addrs, "address", "REGISTRY/REPO:TAG to push to (repeatable; required); tags are written only after every address holds the image")
 	platforms := fs.String("platform", recipe.DefaultPlatform, "comma-separated target platforms, e.g. linux/amd64,linux/arm64 (several: an OCI image index)")
 	baseRef := fs.String("base-image", local.DefaultAlpineRef, "alpine base image reference, pulled when --base=alpine")
-	maxSize := fs.String("max-size", fmt.Sprintf("%dMB", size.DefaultMaxSize/size.MB), "size gate: compressed image budget, e.g. 25MB")
-	upxPolicy := fs.String("upx", "deny", "UPX gate: deny, warn or allow UPX-packed binaries")
+	maxSize := fs.String("max-size", policy.DefaultMaxSize, "size gate: compressed size budget (registry size): B, kB, MB, GB (decimal) or KiB, MiB, GiB")
+	upxPolicy := fs.String("upx", policy.DefaultUPX, "UPX gate: deny (fail), warn (pass with a warning) or allow")
+	var skip listFlag
+	fs.Var(&skip, "skip", "skip a hardening check, id=reason (repeatable), e.g. --skip 'harden/no-setuid=base ships ping'")
 	username := fs.String("username", "", "registry username (default: the docker config / credential helpers)")
 	passwordEnv := fs.String("password-env", "", "NAME of the environment variable holding the registry password or token (never the value itself)")
 	insecure := fs.Bool("insecure", false, "allow plain HTTP and unverified TLS to the registry")
@@ -52,10 +54,12 @@ func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return usageError{err}
 	}
-	gs, err := release.Gates(release.GateOptions{MaxSize: *maxSize, UPX: *upxPolicy})
+	// The same gates, in the same order, as `go-image check`.
+	gopts, err := policy.Parse(*maxSize, *upxPolicy, skip)
 	if err != nil {
 		return usageError{err}
 	}
+	gs := policy.Standard(gopts)
 	creds, err := credentials(*username, *passwordEnv)
 	if err != nil {
 		return usageError{err}

@@ -21,10 +21,12 @@ import (
 
 	"dagger/go-image/internal/gates"
 	"dagger/go-image/internal/local"
+	"dagger/go-image/internal/policy"
 	"dagger/go-image/internal/push"
 	"dagger/go-image/internal/recipe"
 	"dagger/go-image/internal/report"
 	"dagger/go-image/internal/sbom"
+	"dagger/go-image/internal/size"
 )
 
 const service = "../../testdata/service"
@@ -97,13 +99,10 @@ func platforms(t *testing.T, s string) []recipe.Platform {
 	return ps
 }
 
+// standard is the gate list the CLI and Dagger run by default.
 func standard(t *testing.T) []gates.Gate {
 	t.Helper()
-	gs, err := Gates(GateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return gs
+	return policy.Standard(policy.Options{})
 }
 
 // seen is a gate that records the platform of every image it checked.
@@ -196,7 +195,7 @@ func TestFailedGatePushesNothing(t *testing.T) {
 	}{
 		{"failing check", "linux/amd64", failing{}, "harden/user-nonroot: runs as root"},
 		{"one platform of two", "linux/amd64,linux/arm64", failing{}, "harden/user-nonroot: linux/arm64: runs as root"},
-		{"size budget", "linux/amd64", sizeOnly(t, "1kB"), "size/compressed"},
+		{"size budget", "linux/amd64", size.Gate{Max: 1000}, "size/compressed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -223,14 +222,6 @@ func TestFailedGatePushesNothing(t *testing.T) {
 			}
 		})
 	}
-}
-
-func sizeOnly(t *testing.T, max string) gates.Gate {
-	gs, err := Gates(GateOptions{MaxSize: max})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return gs[0]
 }
 
 func TestMultiPlatform(t *testing.T) {
@@ -339,12 +330,6 @@ func TestBadRequests(t *testing.T) {
 				t.Errorf("err = %v, want %q", err, tt.wantErr)
 			}
 		})
-	}
-	if _, err := Gates(GateOptions{MaxSize: "25M"}); err == nil {
-		t.Error("ambiguous size accepted")
-	}
-	if _, err := Gates(GateOptions{UPX: "sometimes"}); err == nil {
-		t.Error("unknown upx policy accepted")
 	}
 }
 
