@@ -98,7 +98,8 @@ func Check(ctx context.Context, dir string) ([]report.Result, error) {
 	return Results(dir, len(pkgs), as, fs), nil
 }
 
-// Results turns findings into the report: one result per analyzer.
+// Results turns findings into the report: one result per analyzer. npkgs
+// is how many packages were analysed, -1 if unknown.
 func Results(dir string, npkgs int, as []*analysis.Analyzer, fs []Finding) []report.Result {
 	var out []report.Result
 	for _, a := range as {
@@ -113,9 +114,14 @@ func Results(dir string, npkgs int, as []*analysis.Analyzer, fs []Finding) []rep
 			}
 			details = append(details, fmt.Sprintf("%s: %s", pos, f.Message))
 		}
-		r := report.Result{Gate: "lint", ID: "lint/" + a.Name, Metrics: map[string]float64{"findings": float64(len(details)), "packages": float64(npkgs)}}
+		r := report.Result{Gate: "lint", ID: "lint/" + a.Name, Metrics: map[string]float64{"findings": float64(len(details))}}
+		where := "the module"
+		if npkgs >= 0 {
+			r.Metrics["packages"] = float64(npkgs)
+			where = fmt.Sprintf("%d package(s)", npkgs)
+		}
 		if len(details) == 0 {
-			r.Status, r.Message = report.Pass, fmt.Sprintf("no findings in %d package(s): %s", npkgs, firstLine(a.Doc))
+			r.Status, r.Message = report.Pass, fmt.Sprintf("no findings in %s: %s", where, firstLine(a.Doc))
 		} else {
 			r.Status, r.Message, r.Details = report.Fail, fmt.Sprintf("%d finding(s): %s", len(details), firstLine(a.Doc)), details
 		}
