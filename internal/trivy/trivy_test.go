@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/v1/random"
+
 	"dagger/go-image/internal/imagefile"
 	"dagger/go-image/internal/local"
 	"dagger/go-image/internal/recipe"
@@ -439,4 +441,26 @@ func TestScanErrors(t *testing.T) {
 			t.Errorf("error = %v, want trivy's failure", err)
 		}
 	})
+}
+
+// An image without a package DB or a Go binary with build info gives Trivy
+// nothing to match: the gate warns instead of passing.
+func TestNothingToScanWarns(t *testing.T) {
+	bin := trivytest.Binary(t)
+	img, err := random.Image(1024, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tar := filepath.Join(t.TempDir(), "random.tar")
+	if err := imagefile.Write(tar, "random:latest", img); err != nil {
+		t.Fatal(err)
+	}
+	g := &scan.Gate{Runner: &trivy.Runner{Binary: bin, CacheDir: trivytest.CacheDir(t)}}
+	res, err := g.CheckFile(context.Background(), tar)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 1 || res[0].Status != report.Warn || !strings.Contains(res[0].Message, "nothing to scan") {
+		t.Errorf("results = %+v, want one warning that Trivy found nothing to scan", res)
+	}
 }
