@@ -18,7 +18,8 @@ func runSmoke(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := newFlagSet("smoke", stderr)
 	image := fs.String("image", "", "image tarball to run (required), from `go-image build --output`")
 	cfg := addSmokeFlags(fs)
-	noIsolation := fs.Bool("no-isolation", false, "as root, still run without chroot and as the current user (default: chroot into the image filesystem as the image's user)")
+	runner := fs.String("runner", "process", "process: extract the image and run its entrypoint as a local process (chroot and the image's user when root); runc: run it under runc (root, package runc) in its own namespaces, read-only root, no capabilities")
+	noIsolation := fs.Bool("no-isolation", false, "process runner: as root, still run without chroot and as the current user")
 	format := fs.String("format", "text", "report format: text, json or markdown")
 	output := fs.String("output", "", "write the report to this file instead of stdout")
 	noFail := fs.Bool("no-fail", false, "exit 0 even when a check fails: report only")
@@ -34,11 +35,23 @@ func runSmoke(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := cfg.Validate(); err != nil {
 		return usageError{err}
 	}
+	var rn smoke.Runner
+	switch *runner {
+	case "process":
+		rn = smoke.ProcessRunner{NoIsolation: *noIsolation}
+	case "runc":
+		if why := smoke.RuncAvailable(); why != "" {
+			return fmt.Errorf("--runner runc: %s; or use --runner process", why)
+		}
+		rn = smoke.RuncRunner{}
+	default:
+		return usageError{fmt.Errorf("--runner %q: use process or runc", *runner)}
+	}
 	img, err := imagefile.Read(*image)
 	if err != nil {
 		return err
 	}
-	r := gates.Run(ctx, img, smoke.Gate{Runner: smoke.ProcessRunner{NoIsolation: *noIsolation}, Config: *cfg})
+	r := gates.Run(ctx, img, smoke.Gate{Runner: rn, Config: *cfg})
 	r.Image = *image
 	return writeK8sReport(r, *format, *output, *noFail, stdout, stderr)
 }

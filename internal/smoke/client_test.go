@@ -37,6 +37,7 @@ func runScript(t *testing.T, cfg Config, phase string) string {
 // clean exit from a kill there; the drain and readiness checks still catch
 // a missing SIGTERM handler.
 func TestClientScript(t *testing.T) {
+	t.Parallel()
 	if runtime.GOOS != "linux" {
 		t.Skip("SKIPPED: needs linux (/proc/uptime)")
 	}

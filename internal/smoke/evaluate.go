@@ -128,7 +128,7 @@ func Evaluate(cfg Config, o Observations) []report.Result {
 	case o.Exit.Signal != "":
 		add("sigterm-exit", report.Fail, fmt.Sprintf("the process was killed by %s after %.2fs: it has no SIGTERM handler, so in-flight requests are cut; %s, %s", o.Exit.Signal, o.ShutdownSeconds, fixSignal, fixShutdown), m, tail(o.Output)...)
 	case o.Exit.Code != 0:
-		add("sigterm-exit", report.Fail, fmt.Sprintf("the process exited with status %d %.2fs after SIGTERM: a clean drain exits 0 (is http.ErrServerClosed treated as an error?)", o.Exit.Code, o.ShutdownSeconds), m, tail(o.Output)...)
+		add("sigterm-exit", report.Fail, fmt.Sprintf("the process exited with status %d %.2fs after SIGTERM: a clean drain exits 0 (a Go program without a SIGTERM handler exits 2 when it runs as PID 1, as in a pod; otherwise, is http.ErrServerClosed treated as an error?); %s, %s", o.Exit.Code, o.ShutdownSeconds, fixSignal, fixShutdown), m, tail(o.Output)...)
 	default:
 		add("sigterm-exit", report.Pass, fmt.Sprintf("the process exited 0 %.2fs after SIGTERM (grace %gs)", o.ShutdownSeconds, grace), m)
 	}

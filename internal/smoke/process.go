@@ -156,6 +156,8 @@ type process struct {
 	done    chan struct{}
 	exit    Exit
 	cleanup func()
+	// statusIsRunc: the exit status is runc's, 128+n for a signal.
+	statusIsRunc bool
 
 	mu     sync.Mutex
 	output []string
@@ -186,6 +188,9 @@ func (p *process) wait() {
 	var ee *exec.ExitError
 	if err != nil && !errors.As(err, &ee) {
 		e.Code = -1
+	}
+	if p.statusIsRunc {
+		e = runcExit(e)
 	}
 	p.exit = e
 	close(p.done)

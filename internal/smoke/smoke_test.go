@@ -54,6 +54,7 @@ func statuses(rs []report.Result) map[string]report.Status {
 var allChecks = []string{"startup", "health-independent", "business-port", "readiness", "sigterm-drain", "sigterm-readiness", "sigterm-exit"}
 
 func TestSmokeGateOnServices(t *testing.T) {
+	t.Parallel()
 	if runtime.GOOS != "linux" {
 		t.Skip("SKIPPED: the daemonless runner runs linux images as local processes; this is " + runtime.GOOS)
 	}
