@@ -37,9 +37,9 @@ type Config struct {
 	// ReadyPath is the readiness endpoint on the probe port; "" disables the
 	// readiness checks.
 	ReadyPath string
-	// SlowPath is a business request that takes a while (the example serves
-	// /slow?d=2s); it is in flight when SIGTERM arrives. "" sends SIGTERM to
-	// an idle service.
+	// SlowPath is a business request that takes a while, at least a
+	// second (the example serves /slow?d=2s); SIGTERM is sent 0.5 s after it.
+	// "" sends SIGTERM to an idle service.
 	SlowPath string
 	// StartupBudget bounds the wait for the first 200 from HealthPath.
 	StartupBudget time.Duration

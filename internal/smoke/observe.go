@@ -174,7 +174,7 @@ func terminate(ctx context.Context, cfg Config, p Process, obs *Observations) {
 			obs.InFlight = true
 			// Let the server read the request: Shutdown waits for requests
 			// it has started, which is what this checks.
-			time.Sleep(200 * time.Millisecond)
+			time.Sleep(500 * time.Millisecond)
 		case <-time.After(2 * time.Second):
 		}
 	}
