@@ -89,7 +89,11 @@ func (r ProcessRunner) Start(ctx context.Context, img v1.Image, cfg Config) (Pro
 		} else {
 			cmd.Dir = rootfs
 		}
-		desc = fmt.Sprintf("process (daemonless: image filesystem extracted, no chroot, uid %d: not root, so the image's user is not applied)", os.Geteuid())
+		why := "not root, so the image's user is not applied"
+		if os.Geteuid() == 0 {
+			why = "isolation turned off, so the image's user is not applied"
+		}
+		desc = fmt.Sprintf("process (daemonless: image filesystem extracted, no chroot, uid %d: %s)", os.Geteuid(), why)
 	}
 	pr, pw, err := os.Pipe()
 	if err != nil {
