@@ -2,7 +2,7 @@
 # ko-vs-go-image.sh: build and push testdata/service with ko and with
 # go-image's CLI, in one run, and print a side-by-side table:
 #   cold   = fresh GOCACHE (the standard library is compiled too)
-#   no-op  = the same source again (warm cache): also the reproducibility check
+#   no-op  = the same source again (warm cache)
 #   warm   = after a one-line change to main.go
 #   stored = manifest + config + compressed layers, as the registry stores them
 # Both push to a loopback registry (bench/registry, go-containerregistry's
@@ -10,9 +10,11 @@
 # here, so ko's base is an empty linux/amd64 OCI image served by that same
 # registry (KO_DEFAULTBASEIMAGE); go-image uses its own scratch base.
 #
-# Usage: bench/ko-vs-go-image.sh          (from anywhere; needs go and network
-#                                          access to the Go module proxy once,
-#                                          to install ko)
+# Every round uses a fresh GOCACHE, so the cold and no-op digests of all
+# rounds must be one digest per tool ("same digest every build").
+#
+# Usage: [ROUNDS=3] bench/ko-vs-go-image.sh   (from anywhere; needs go and the
+#                                              Go module proxy once, to install ko)
 set -euo pipefail
 
 KO_VERSION=v0.19.1 # the latest the module proxy served when this was written
@@ -62,42 +64,75 @@ build() {
 # seconds START END
 seconds() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) / 1000 }'; }
 
-LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
-ROWS=()
-for tool in ko ko-sw go-image; do
-	src="$WORK/src-$tool"
+# median of the numbers on stdin.
+median() { sort -n | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.1f", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+
+# run TOOL ROUND: one cold / no-op / warm sequence on a fresh copy of the
+# service and a fresh GOCACHE; appends "cold noop warm" to times-TOOL and the
+# digests to digests-TOOL.
+run() {
+	local tool=$1 round=$2 src="$WORK/src-$1-$2"
 	cp -r "$ROOT/testdata/service" "$src"
 	if [[ $tool == ko-sw ]]; then
 		# ko does not strip by default; this row gives it go-image's -s -w.
 		printf 'builds:\n- id: service\n  main: .\n  ldflags: ["-s", "-w"]\n' >"$src/.ko.yaml"
 	fi
-	export GOCACHE="$WORK/gocache-$tool" # fresh and empty: a cold build
-	log "$tool: cold build"
-	t0=$(now_ms); ref1=$(build "$tool" "$src" cold); t1=$(now_ms)
-	log "$tool: no-op rebuild"
-	ref2=$(build "$tool" "$src" again); t2=$(now_ms)
+	export GOCACHE="$WORK/gocache-$tool-$round" # fresh and empty: a cold build
+	log "round $round, $tool: cold build, no-op rebuild, warm build after a one-line change"
+	local t0 t1 t2 t3 t4 ref1 ref2 ref3 d1 d2 d3 stored layers
+	t0=$(now_ms); ref1=$(build "$tool" "$src" "cold$round"); t1=$(now_ms)
+	ref2=$(build "$tool" "$src" "again$round"); t2=$(now_ms)
 	sed -i 's/hello from service/hello again from service/' "$src/main.go"
 	grep -q 'hello again from service' "$src/main.go" || { echo "bench: the one-line change did not apply" >&2; exit 1; }
-	log "$tool: warm build after a one-line change"
-	t3=$(now_ms); ref3=$(build "$tool" "$src" changed); t4=$(now_ms)
+	t3=$(now_ms); ref3=$(build "$tool" "$src" "changed$round"); t4=$(now_ms)
+	unset GOCACHE
 	read -r d1 stored layers < <("$WORK/bin/registry" inspect "$ref1")
 	read -r d2 _ _ < <("$WORK/bin/registry" inspect "$ref2")
 	read -r d3 _ _ < <("$WORK/bin/registry" inspect "$ref3")
-	same=no; [[ $d1 == "$d2" ]] && same=yes
 	[[ $d3 != "$d1" ]] || { echo "bench: $tool: the changed source gave the same digest" >&2; exit 1; }
-	ROWS+=("| $tool | $(seconds "$t0" "$t1") | $(seconds "$t1" "$t2") | $(seconds "$t3" "$t4") | $(awk -v n="$stored" 'BEGIN { printf "%.2f MB (%d B)", n / 1e6, n }') | $layers | $same (${d1:7:12}) |")
-	unset GOCACHE
+	echo "$(seconds "$t0" "$t1") $(seconds "$t1" "$t2") $(seconds "$t3" "$t4")" >>"$WORK/times-$tool"
+	printf '%s\n%s\n' "$d1" "$d2" >>"$WORK/digests-$tool"
+	echo "$stored $layers" >"$WORK/size-$tool"
+	rm -rf "$WORK/gocache-$tool-$round"
+}
+
+TOOLS=(ko ko-sw go-image)
+ROUNDS=${ROUNDS:-3}
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+for round in $(seq "$ROUNDS"); do
+	# Rotate the order each round, so no tool always runs first (or while
+	# the machine is busiest).
+	for i in "${!TOOLS[@]}"; do
+		run "${TOOLS[$(((i + round - 1) % ${#TOOLS[@]}))]}" "$round"
+	done
+done
+
+ROWS=()
+for tool in "${TOOLS[@]}"; do
+	cell() { # column: min / median
+		local col=$1
+		local min med
+		min=$(awk -v c="$col" '{ print $c }' "$WORK/times-$tool" | sort -n | head -1)
+		med=$(awk -v c="$col" '{ print $c }' "$WORK/times-$tool" | median)
+		echo "$min / $med"
+	}
+	read -r stored layers <"$WORK/size-$tool"
+	n=$(sort -u "$WORK/digests-$tool" | wc -l)
+	same="no ($n digests)"
+	[[ $n == 1 ]] && same="yes: $(head -1 "$WORK/digests-$tool" | cut -c8-19), $((ROUNDS * 2)) builds"
+	ROWS+=("| $tool | $(cell 1) | $(cell 2) | $(cell 3) | $(awk -v n="$stored" 'BEGIN { printf "%.2f MB (%d B)", n / 1e6, n }') | $layers | $same |")
 done
 
 echo
 echo "ko $KO_VERSION vs go-image on testdata/service, linux/amd64, push to a loopback registry"
 echo "($(go version | awk '{print $3}'), $(nproc) CPUs, load average at start $LOAD0 / end $(cut -d' ' -f1-3 /proc/loadavg);"
-echo " times are wall seconds including the push; a loaded machine makes them noisy, compare within one run)"
+echo " $ROUNDS rounds, order rotated; times are wall seconds including the push, min / median; each round"
+echo " starts from a fresh GOCACHE, so every cold build is independent and all cold + no-op digests must agree)"
 echo
-echo "| tool | cold (fresh GOCACHE) s | no-op rebuild s | warm, 1-line change s | stored size | layers | same digest twice |"
+echo "| tool | cold (fresh GOCACHE) s | no-op rebuild s | warm, 1-line change s | stored size | layers | same digest every build |"
 echo "|---|---|---|---|---|---|---|"
 printf '%s\n' "${ROWS[@]}"
 echo
 echo "ko:       ko build --bare --platform=linux/amd64 --sbom=none, KO_DEFAULTBASEIMAGE=<loopback>/base/static (empty image)"
 echo "ko-sw:    the same plus .ko.yaml ldflags -s -w (go-image's stripping)"
-echo "go-image: go-image release --address <loopback>/go-image:TAG (scratch + CA bundle + passwd/group; size and upx gates run before the push)"
+echo "go-image: go-image release --address <loopback>/go-image:TAG (scratch + CA bundle + passwd/group; size, upx and harden gates run before the push)"
