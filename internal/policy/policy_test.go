@@ -48,13 +48,102 @@ func TestParse(t *testing.T) {
 	}
 }
 
+// fake is a gate that reports one pass under its name.
+type fake string
+
+func (f fake) Name() string { return string(f) }
+func (f fake) Check(context.Context, v1.Image) ([]report.Result, error) {
+	return []report.Result{{Gate: string(f), ID: string(f) + "/fake", Status: report.Pass}}, nil
+}
+
 func TestStandardOrder(t *testing.T) {
-	var names []string
-	for _, g := range policy.Standard(policy.Options{}) {
-		names = append(names, g.Name())
+	full := policy.Options{Scan: fake("scan"), Lint: fake("lint"), Smoke: fake("smoke")}
+	tests := []struct {
+		name string
+		opts policy.Options
+		off  map[string]string
+		want string // gate names, in order
+		// results: gate name -> status, for the gates switched off
+		skipped []string
+	}{
+		{"defaults leave out the gates that need a caller", policy.Options{}, nil, "size upx harden", nil},
+		{"every gate", full, nil, "size scan upx harden lint smoke", nil},
+		{"only smoke", policy.Options{Smoke: fake("smoke")}, nil, "size upx harden smoke", nil},
+		{"scan off", full, map[string]string{"scan": "no trivy DB on this runner"}, "size scan upx harden lint smoke", []string{"scan"}},
+		{"off without a gate", policy.Options{}, map[string]string{"smoke": "not a server"}, "size upx harden smoke", []string{"smoke"}},
+		{"built-in gates off", full, map[string]string{"size": "debug image", "upx": "a", "harden": "b"}, "size scan upx harden lint smoke", []string{"size", "upx", "harden"}},
 	}
-	if got := strings.Join(names, " "); got != "size upx harden" {
-		t.Errorf("gates = %s, want size upx harden", got)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := tt.opts
+			for g, reason := range tt.off {
+				if err := o.SwitchOff(g, reason); err != nil {
+					t.Fatal(err)
+				}
+			}
+			gs := policy.Standard(o)
+			var names []string
+			for _, g := range gs {
+				names = append(names, g.Name())
+			}
+			if got := strings.Join(names, " "); got != tt.want {
+				t.Fatalf("gates = %s, want %s", got, tt.want)
+			}
+			r := gates.Run(context.Background(), imagetest.Compliant(t), gs...)
+			var skipped []string
+			for _, res := range r.Results {
+				if res.Status != report.Skipped {
+					continue
+				}
+				skipped = append(skipped, res.Gate)
+				if res.ID != res.Gate+"/off" || !strings.Contains(res.Message, tt.off[res.Gate]) || !strings.Contains(res.Message, res.Gate+" gate switched off") {
+					t.Errorf("skipped result %+v does not name the gate and the reason %q", res, tt.off[res.Gate])
+				}
+			}
+			sort.Strings(skipped)
+			sort.Strings(tt.skipped)
+			if strings.Join(skipped, " ") != strings.Join(tt.skipped, " ") {
+				t.Errorf("skipped gates = %v, want %v", skipped, tt.skipped)
+			}
+			if err := r.Err(); err != nil {
+				t.Errorf("switching gates off must not fail the report: %v", err)
+			}
+		})
+	}
+}
+
+func TestSwitchOff(t *testing.T) {
+	tests := []struct {
+		gate, reason, want string
+	}{
+		{"scan", "", "give the reason"},
+		{"smoke", "  ", "give the reason"},
+		{"sbom", "x", `no such gate; use one of size, scan, upx, harden, lint, smoke`},
+	}
+	for _, tt := range tests {
+		var o policy.Options
+		if err := o.SwitchOff(tt.gate, tt.reason); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("SwitchOff(%q, %q) = %v, want %q", tt.gate, tt.reason, err, tt.want)
+		}
+		if len(o.Off) != 0 {
+			t.Errorf("SwitchOff(%q, %q) recorded %v after an error", tt.gate, tt.reason, o.Off)
+		}
+	}
+	// Off set by hand with a misspelt gate fails the report instead of
+	// passing for a switched-off gate.
+	r := gates.Run(context.Background(), imagetest.Compliant(t), policy.Standard(policy.Options{Off: map[string]string{"scna": "typo"}})...)
+	if f := r.Failed(); len(f) != 1 || f[0].ID != "scna/off" || !strings.Contains(f[0].Message, "no such gate") {
+		t.Errorf("misspelt Off entry: failed = %+v", f)
+	}
+}
+
+func TestFunc(t *testing.T) {
+	g := policy.Func("lint", func(context.Context, v1.Image) ([]report.Result, error) {
+		return []report.Result{{Gate: "lint", ID: "lint/x", Status: report.Fail}}, nil
+	})
+	r := gates.Run(context.Background(), imagetest.Compliant(t), g)
+	if g.Name() != "lint" || len(r.Failed()) != 1 {
+		t.Errorf("Func gate: name %q, results %+v", g.Name(), r.Results)
 	}
 }
 

@@ -1,0 +1,30 @@
+package lint
+
+import (
+	"context"
+	"fmt"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"dagger/go-image/internal/report"
+)
+
+// Gate is the lint step of a release as a gates.Gate: it lints the service's
+// source in Dir and ignores the image, because the analyzers judge code
+// that the stripped binary no longer shows.
+type Gate struct {
+	// Dir is the Go module root of the service (the directory with go.mod).
+	Dir string
+}
+
+// Name implements gates.Gate.
+func (Gate) Name() string { return "lint" }
+
+// Check implements gates.Gate.
+func (g Gate) Check(ctx context.Context, _ v1.Image) ([]report.Result, error) {
+	res, err := Check(ctx, g.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("lint %s: %w", g.Dir, err)
+	}
+	return res, nil
+}
