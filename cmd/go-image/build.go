@@ -16,7 +16,7 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	out := fs.String("output", "", "image tarball to write (required), e.g. service.tar")
 	platform := fs.String("platform", "linux/amd64", "target platform os/arch[/variant]")
 	baseRef := fs.String("base-image", local.DefaultAlpineRef, "alpine base image reference, pulled when --base=alpine")
-	tag := fs.String("tag", "", "tag recorded in the tarball for `docker load` (default NAME:VERSION or NAME:latest)")
+	tag := fs.String("tag", "", "tag recorded in the tarball, used by docker load (default NAME:VERSION or NAME:latest)")
 	rf := addRecipeFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err

@@ -47,7 +47,7 @@ type recipeFlags struct {
 func addRecipeFlags(fs *flag.FlagSet) *recipeFlags {
 	r := &recipeFlags{}
 	fs.StringVar(&r.o.Main, "main", ".", "main package, relative to --source")
-	fs.StringVar(&r.o.Name, "name", "", "binary name (default: the main package's directory name)")
+	fs.StringVar(&r.o.Name, "name", "", "binary name (default: the main package's directory, or the module path's last element)")
 	fs.StringVar((*string)(&r.o.Base), "base", string(recipe.Scratch), "final stage base: scratch or alpine")
 	fs.StringVar(&r.o.Version, "version", "", "version injected with -X (see --version-var) and set as the OCI version label")
 	fs.StringVar(&r.o.VersionVar, "version-var", recipe.DefaultVersionVar, "string variable that receives --version")
