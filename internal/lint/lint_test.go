@@ -27,7 +27,7 @@ var loaded struct {
 
 var testPackages = []string{"clientperrequest", "watchcancel", "httpshutdown", "httpshutdownlib", "healthmux"}
 
-// The example service itself (no findings) is linted by cmd/go-image's TestLint
+// The example service itself (no findings) is linted by cmd/go-image's TestLintCLI
 // on testdata/service, not on a copy that could drift from it.
 
 func findings(t *testing.T) []Finding {
