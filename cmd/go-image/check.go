@@ -26,6 +26,8 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// [scan gate wiring, owner of internal/scan] --scan adds the vulnerability gate (flags as in `go-image scan`).
 	withScan := fs.Bool("scan", false, "also run the vulnerability gate (needs trivy and its DB; see go-image scan -h)")
 	sf := addScanFlags(fs)
+	withSmoke := fs.Bool("smoke", false, "also run the smoke gate: start the image and check probes and SIGTERM handling (flags as in `go-image smoke`)")
+	mf := addSmokeGateFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -51,6 +53,13 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		opts.Scan = &scan.Gate{Runner: r, Policy: sp}
+	}
+	if *withSmoke {
+		g, err := mf.gate()
+		if err != nil {
+			return err
+		}
+		opts.Smoke = g
 	}
 	img, err := imagefile.Read(*image)
 	if err != nil {

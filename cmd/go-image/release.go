@@ -6,15 +6,21 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"dagger/go-image/internal/gates"
+	"dagger/go-image/internal/lint"
 	"dagger/go-image/internal/local"
 	"dagger/go-image/internal/policy"
 	"dagger/go-image/internal/push"
 	"dagger/go-image/internal/recipe"
 	"dagger/go-image/internal/release"
+	"dagger/go-image/internal/report"
+	"dagger/go-image/internal/scan"
 )
 
 func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -36,6 +42,13 @@ func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	reportFile := fs.String("report", "", "write the gate report to this file (it is always printed to stderr)")
 	format := fs.String("format", "text", "--report format: text, json or markdown")
 	rf := addRecipeFlags(fs)
+	// Every gate is on by default; switching one off takes a reason, which
+	// the report shows as that gate's skipped result.
+	noScan := fs.String("no-scan", "", "switch the vulnerability gate off, with the REASON recorded in the report (default: on; needs trivy and its DB, see go-image scan -h)")
+	noLint := fs.String("no-lint", "", "switch the lint gate (Kubernetes analyzers over --source) off, with the REASON recorded in the report")
+	noSmoke := fs.String("no-smoke", "", "switch the smoke gate (run the image, check probes and SIGTERM) off, with the REASON recorded in the report")
+	sf := addScanFlags(fs)
+	mf := addSmokeGateFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -59,7 +72,6 @@ func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return usageError{err}
 	}
-	gs := policy.Standard(gopts)
 	creds, err := credentials(*username, *passwordEnv)
 	if err != nil {
 		return usageError{err}
@@ -69,6 +81,11 @@ func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	// Last of the checks before the build: usage errors come first.
+	if err := releaseGates(&gopts, *src, sf, mf, map[string]string{"scan": *noScan, "lint": *noLint, "smoke": *noSmoke}); err != nil {
+		return err
+	}
+	gs := policy.Standard(gopts)
 	build := func(ctx context.Context, p recipe.Platform) (v1.Image, error) {
 		po := o
 		po.Platform = p.String()
@@ -104,6 +121,64 @@ func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fmt.Fprintf(stderr, "go-image: released %s as %s\n", res.Digest, strings.Join(res.Pushed.Tags, ", "))
 	fmt.Fprintln(stdout, res.Pushed.Ref())
 	return nil
+}
+
+// releaseGates adds the scan, lint and smoke gates to o, or records them as
+// off where off gives a reason. A gate that cannot be set up (no trivy)
+// stops the release before the build: it could only block the push later.
+func releaseGates(o *policy.Options, src string, sf *scanFlags, mf *smokeGateFlags, off map[string]string) error {
+	for gate, reason := range off {
+		if reason != "" {
+			if err := o.SwitchOff(gate, reason); err != nil {
+				return usageError{err}
+			}
+		}
+	}
+	if off["scan"] == "" {
+		sp, ignoreFile, err := sf.policy()
+		if err != nil {
+			return err
+		}
+		r, err := sf.runner(false, ignoreFile, nil)
+		if err != nil {
+			return fmt.Errorf("scan gate: %w; or switch it off with --no-scan REASON", err)
+		}
+		o.Scan = &scan.Gate{Runner: r, Policy: sp}
+	}
+	if off["lint"] == "" {
+		dir, err := filepath.Abs(src)
+		if err != nil {
+			return err
+		}
+		o.Lint = lint.Gate{Dir: dir}
+	}
+	if off["smoke"] == "" {
+		g, err := mf.gate()
+		if err != nil {
+			return err
+		}
+		o.Smoke = hostOnly{g}
+	}
+	return nil
+}
+
+// hostOnly runs a gate only on images this machine can execute natively:
+// the smoke runners start the image as a local process, without emulation.
+// Another platform's image gets a skipped result saying so, never a silent
+// pass.
+type hostOnly struct{ gates.Gate }
+
+func (h hostOnly) Check(ctx context.Context, img v1.Image) ([]report.Result, error) {
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	if cf.OS != runtime.GOOS || cf.Architecture != runtime.GOARCH {
+		return []report.Result{{Gate: h.Name(), ID: h.Name() + "/platform", Status: report.Skipped,
+			Message: fmt.Sprintf("%s/%s image not run: the smoke runners start images natively on this %s/%s machine, without emulation; run the release (or go-image smoke) on a %s/%s machine to check it",
+				cf.OS, cf.Architecture, runtime.GOOS, runtime.GOARCH, cf.OS, cf.Architecture)}}, nil
+	}
+	return h.Gate.Check(ctx, img)
 }
 
 // credentials reads the password from the named environment variable. The

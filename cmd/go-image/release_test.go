@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -18,7 +19,67 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"dagger/go-image/internal/sbom"
+	"dagger/go-image/internal/trivy/trivytest"
 )
+
+// TestMain builds the fixture Trivy DB at most once for the package.
+func TestMain(m *testing.M) { os.Exit(trivytest.Main(m)) }
+
+type releaseReport struct {
+	Passed  bool
+	Results []struct {
+		Gate, ID, Status, Message string
+		Metrics                   map[string]float64
+	}
+}
+
+func (r *releaseReport) find(id string) *struct {
+	Gate, ID, Status, Message string
+	Metrics                   map[string]float64
+} {
+	for i := range r.Results {
+		if r.Results[i].ID == id {
+			return &r.Results[i]
+		}
+	}
+	return nil
+}
+
+func readReleaseReport(t *testing.T, path string) *releaseReport {
+	t.Helper()
+	var rep releaseReport
+	b, err := os.ReadFile(path)
+	if err != nil || json.Unmarshal(b, &rep) != nil || len(rep.Results) == 0 {
+		t.Fatalf("report file: %s (%v)", b, err)
+	}
+	return &rep
+}
+
+// checkGateOrder: the report holds every gate, in the standard order.
+func checkGateOrder(t *testing.T, rep *releaseReport, want string) {
+	t.Helper()
+	var order []string
+	for _, res := range rep.Results {
+		if len(order) == 0 || order[len(order)-1] != res.Gate {
+			order = append(order, res.Gate)
+		}
+	}
+	if got := strings.Join(order, " "); got != want {
+		t.Errorf("gates in the report = %s, want %s", got, want)
+	}
+}
+
+// checkSmokeMeasured: the smoke gate ran the image and measured start-up
+// and shutdown.
+func checkSmokeMeasured(t *testing.T, rep *releaseReport) {
+	t.Helper()
+	for id, metric := range map[string]string{"smoke/startup": "startup_seconds", "smoke/sigterm-exit": "shutdown_seconds"} {
+		res := rep.find(id)
+		if res == nil || res.Status != "pass" || !(res.Metrics[metric] > 0) {
+			t.Errorf("%s = %+v, want a pass with %s measured", id, res, metric)
+		}
+	}
+}
 
 func testRegistry(t *testing.T, wrap func(http.Handler) http.Handler) string {
 	t.Helper()
@@ -43,6 +104,7 @@ func TestRelease(t *testing.T) {
 	dir := t.TempDir()
 	sbomFile, reportFile := filepath.Join(dir, "sbom.json"), filepath.Join(dir, "report.json")
 	code, stdout, stderr := goImage(t, "release", "--source", "../../testdata/service", "--version", "0.1.0",
+		"--platform", "linux/"+runtime.GOARCH, "--no-scan", "trivy tested in TestReleaseEveryGate",
 		"--address", host+"/acme/service:0.1.0", "--address", host+"/acme/service:latest",
 		"--sbom", sbomFile, "--attach-sbom", "--report", reportFile, "--format", "json")
 	if code != 0 {
@@ -63,16 +125,17 @@ func TestRelease(t *testing.T) {
 			t.Errorf("%s -> %v (%v), want %s", tag, desc, err, d.DigestStr())
 		}
 	}
-	var rep struct {
-		Passed  bool
-		Results []struct{ ID string }
+	rep := readReleaseReport(t, reportFile)
+	if !rep.Passed {
+		t.Errorf("report does not pass: %+v", rep)
 	}
-	b, err := os.ReadFile(reportFile)
-	if err != nil || json.Unmarshal(b, &rep) != nil || !rep.Passed || len(rep.Results) == 0 {
-		t.Errorf("report file: %s (%v)", b, err)
+	checkGateOrder(t, rep, "size scan upx harden lint smoke")
+	checkSmokeMeasured(t, rep)
+	if res := rep.find("scan/off"); res == nil || res.Status != "skipped" || !strings.Contains(res.Message, "trivy tested in TestReleaseEveryGate") {
+		t.Errorf("scan switched off: result %+v, want skipped with the reason", res)
 	}
 	var doc sbom.Document
-	b, err = os.ReadFile(sbomFile)
+	b, err := os.ReadFile(sbomFile)
 	if err != nil || json.Unmarshal(b, &doc) != nil || doc.Components[0].Name != "example.com/service" {
 		t.Errorf("sbom file: %.200s (%v)", b, err)
 	}
@@ -93,7 +156,7 @@ func TestRelease(t *testing.T) {
 func TestReleaseBlockedByGate(t *testing.T) {
 	noDockerConfig(t)
 	host := testRegistry(t, nil)
-	code, stdout, stderr := goImage(t, "release", "--source", "../../testdata/service",
+	code, stdout, stderr := goImage(t, "release", "--source", "../../testdata/service", "--no-scan", "size gate under test",
 		"--address", host+"/acme/service:1", "--max-size", "1kB")
 	if code != 1 || stdout != "" {
 		t.Fatalf("exit %d stdout %q, want 1 and nothing", code, stdout)
@@ -133,16 +196,17 @@ func TestReleaseSecret(t *testing.T) {
 	sbomFile, reportFile := filepath.Join(dir, "sbom.json"), filepath.Join(dir, "report.md")
 	var everything strings.Builder
 
-	code, stdout, stderr := goImage(t, "release", "--source", "../../testdata/service",
-		"--address", host+"/acme/service:1", "--username", "intruder", "--password-env", "REGISTRY_TOKEN")
+	off := []string{"--no-scan", "not under test", "--no-smoke", "not under test"}
+	code, stdout, stderr := goImage(t, append([]string{"release", "--source", "../../testdata/service",
+		"--address", host + "/acme/service:1", "--username", "intruder", "--password-env", "REGISTRY_TOKEN"}, off...)...)
 	everything.WriteString(stdout + stderr)
 	if code != 1 || !strings.Contains(stderr, "401") || !strings.Contains(stderr, `username "intruder"`) || !strings.Contains(stderr, "$REGISTRY_TOKEN") {
 		t.Errorf("wrong username: exit %d, want a 401 naming the username and the variable:\n%s", code, stderr)
 	}
 
-	code, stdout, stderr = goImage(t, "release", "--source", "../../testdata/service",
-		"--address", host+"/acme/service:1", "--username", "ci", "--password-env", "REGISTRY_TOKEN",
-		"--sbom", sbomFile, "--attach-sbom", "--report", reportFile, "--format", "markdown")
+	code, stdout, stderr = goImage(t, append([]string{"release", "--source", "../../testdata/service",
+		"--address", host + "/acme/service:1", "--username", "ci", "--password-env", "REGISTRY_TOKEN",
+		"--sbom", sbomFile, "--attach-sbom", "--report", reportFile, "--format", "markdown"}, off...)...)
 	everything.WriteString(stdout + stderr)
 	if code != 0 {
 		t.Fatalf("right credentials: exit %d\n%s", code, stderr)
@@ -203,6 +267,9 @@ func TestReleaseUsage(t *testing.T) {
 		{"bad size", []string{"--address", "r.example/a:b", "--max-size", "25M"}, "size"},
 		{"bad upx", []string{"--address", "r.example/a:b", "--upx", "maybe"}, "deny, warn or allow"},
 		{"bad format", []string{"--address", "r.example/a:b", "--format", "xml"}, "--format"},
+		{"gate off without a reason", []string{"--address", "r.example/a:b", "--no-smoke", " "}, "give the reason"},
+		{"bad smoke flag", []string{"--address", "r.example/a:b", "--health-path", "healthz"}, "must start with /"},
+		{"bad severity", []string{"--address", "r.example/a:b", "--severity", "SEVERE"}, `severity "SEVERE"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -211,5 +278,95 @@ func TestReleaseUsage(t *testing.T) {
 				t.Errorf("exit %d, want 2 with %q:\n%s", code, tt.wantErr, stderr)
 			}
 		})
+	}
+}
+
+// TestReleaseEveryGate: a release with every gate on (scan against the
+// fixture DB) pushes, and its report shows each gate's verdict.
+func TestReleaseEveryGate(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("SKIPPED: the daemonless smoke runner runs linux images as local processes")
+	}
+	bin := trivytest.Binary(t)
+	t.Logf("trivy: %s", trivytest.Version(bin))
+	noDockerConfig(t)
+	host := testRegistry(t, nil)
+	reportFile := filepath.Join(t.TempDir(), "report.json")
+	code, stdout, stderr := goImage(t, "release", "--source", "../../testdata/service", "--platform", "linux/"+runtime.GOARCH,
+		"--trivy", bin, "--cache-dir", trivytest.CacheDir(t),
+		"--address", host+"/acme/service:1", "--report", reportFile, "--format", "json")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	if _, err := name.NewDigest(strings.TrimSpace(stdout)); err != nil {
+		t.Errorf("stdout = %q, want the pushed digest reference", stdout)
+	}
+	rep := readReleaseReport(t, reportFile)
+	checkGateOrder(t, rep, "size scan upx harden lint smoke")
+	checkSmokeMeasured(t, rep)
+	for _, res := range rep.Results {
+		if res.Status == "skipped" || res.Status == "fail" {
+			t.Errorf("%s = %s (%s): every gate should have run and passed", res.ID, res.Status, res.Message)
+		}
+	}
+}
+
+// TestReleaseMissingTrivy: scan is on by default; without a scanner the
+// release stops with the fix, and nothing is pushed.
+func TestReleaseMissingTrivy(t *testing.T) {
+	noDockerConfig(t)
+	host := testRegistry(t, nil)
+	code, stdout, stderr := goImage(t, "release", "--source", "../../testdata/service",
+		"--trivy", filepath.Join(t.TempDir(), "trivy"), "--address", host+"/acme/service:1")
+	if code != 1 || stdout != "" || !strings.Contains(stderr, "scan gate") || !strings.Contains(stderr, "--no-scan REASON") {
+		t.Errorf("exit %d stdout %q, want 1, nothing, and the fix:\n%s", code, stdout, stderr)
+	}
+	assertEmpty(t, host)
+}
+
+// TestReleaseRefusedBySmoke: a service without a SIGTERM handler is refused
+// by the smoke gate alone (lint, which also catches it, is off), and
+// nothing is pushed.
+func TestReleaseRefusedBySmoke(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("SKIPPED: the daemonless smoke runner runs linux images as local processes")
+	}
+	noDockerConfig(t)
+	host := testRegistry(t, nil)
+	reportFile := filepath.Join(t.TempDir(), "report.json")
+	code, stdout, stderr := goImage(t, "release", "--source", "../../testdata/k8s/no-sigterm", "--platform", "linux/"+runtime.GOARCH,
+		"--no-scan", "not under test", "--no-lint", "smoke under test alone",
+		"--address", host+"/acme/no-sigterm:1", "--report", reportFile, "--format", "json")
+	if code != 1 || stdout != "" || !strings.Contains(stderr, "nothing pushed") {
+		t.Fatalf("exit %d stdout %q, want 1 and nothing pushed:\n%s", code, stdout, stderr)
+	}
+	rep := readReleaseReport(t, reportFile)
+	var failed []string
+	for _, res := range rep.Results {
+		if res.Status == "fail" {
+			failed = append(failed, res.ID)
+			if res.Gate != "smoke" {
+				t.Errorf("%s failed: only smoke should refuse this image (%s)", res.ID, res.Message)
+			}
+		}
+	}
+	if res := rep.find("smoke/sigterm-drain"); res == nil || res.Status != "fail" {
+		t.Errorf("smoke/sigterm-drain = %+v, want fail (failed: %v)", res, failed)
+	}
+	if res := rep.find("lint/off"); res == nil || res.Status != "skipped" || !strings.Contains(res.Message, "smoke under test alone") {
+		t.Errorf("lint/off = %+v, want skipped with the reason", res)
+	}
+	assertEmpty(t, host)
+}
+
+func assertEmpty(t *testing.T, host string) {
+	t.Helper()
+	reg, err := name.NewRegistry(host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repos, err := remote.Catalog(context.Background(), reg)
+	if err != nil || len(repos) != 0 {
+		t.Errorf("registry holds %v (%v) after a refused release", repos, err)
 	}
 }

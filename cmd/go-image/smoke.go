@@ -17,9 +17,7 @@ import (
 func runSmoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("smoke", stderr)
 	image := fs.String("image", "", "image tarball to run (required), from `go-image build --output`")
-	cfg := addSmokeFlags(fs)
-	runner := fs.String("runner", "process", "process: extract the image and run its entrypoint as a local process (chroot and the image's user when root); runc: run it under runc (root, package runc) in its own namespaces, read-only root, no capabilities")
-	noIsolation := fs.Bool("no-isolation", false, "process runner: as root, still run without chroot and as the current user")
+	sf := addSmokeGateFlags(fs)
 	format := fs.String("format", "text", "report format: text, json or markdown")
 	output := fs.String("output", "", "write the report to this file instead of stdout")
 	noFail := fs.Bool("no-fail", false, "exit 0 even when a check fails: report only")
@@ -32,28 +30,49 @@ func runSmoke(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := checkFormat(*format); err != nil {
 		return err
 	}
-	if err := cfg.Validate(); err != nil {
-		return usageError{err}
-	}
-	var rn smoke.Runner
-	switch *runner {
-	case "process":
-		rn = smoke.ProcessRunner{NoIsolation: *noIsolation}
-	case "runc":
-		if why := smoke.RuncAvailable(); why != "" {
-			return fmt.Errorf("--runner runc: %s; or use --runner process", why)
-		}
-		rn = smoke.RuncRunner{}
-	default:
-		return usageError{fmt.Errorf("--runner %q: use process or runc", *runner)}
+	g, err := sf.gate()
+	if err != nil {
+		return err
 	}
 	img, err := imagefile.Read(*image)
 	if err != nil {
 		return err
 	}
-	r := gates.Run(ctx, img, smoke.Gate{Runner: rn, Config: *cfg})
+	r := gates.Run(ctx, img, g)
 	r.Image = *image
 	return writeK8sReport(r, *format, *output, *noFail, stdout, stderr)
+}
+
+// smokeGateFlags are the smoke gate's options (configuration and runner),
+// shared by smoke, check --smoke and release.
+type smokeGateFlags struct {
+	cfg         *smoke.Config
+	runner      string
+	noIsolation bool
+}
+
+func addSmokeGateFlags(fs *flag.FlagSet) *smokeGateFlags {
+	s := &smokeGateFlags{cfg: addSmokeFlags(fs)}
+	fs.StringVar(&s.runner, "runner", "process", "smoke runner: process: extract the image and run its entrypoint as a local process (chroot and the image's user when root); runc: run it under runc (root, package runc) in its own namespaces, read-only root, no capabilities")
+	fs.BoolVar(&s.noIsolation, "no-isolation", false, "process runner: as root, still run without chroot and as the current user")
+	return s
+}
+
+// gate validates the flags and returns the smoke gate.
+func (s *smokeGateFlags) gate() (smoke.Gate, error) {
+	if err := s.cfg.Validate(); err != nil {
+		return smoke.Gate{}, usageError{err}
+	}
+	switch s.runner {
+	case "process":
+		return smoke.Gate{Runner: smoke.ProcessRunner{NoIsolation: s.noIsolation}, Config: *s.cfg}, nil
+	case "runc":
+		if why := smoke.RuncAvailable(); why != "" {
+			return smoke.Gate{}, fmt.Errorf("--runner runc: %s; or use --runner process", why)
+		}
+		return smoke.Gate{Runner: smoke.RuncRunner{}, Config: *s.cfg}, nil
+	}
+	return smoke.Gate{}, usageError{fmt.Errorf("--runner %q: use process or runc", s.runner)}
 }
 
 // addSmokeFlags registers the smoke configuration, defaulted for go-image's
