@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -87,5 +88,27 @@ func TestCheckJSONOutput(t *testing.T) {
 		if (res.Status == "fail") != (res.ID == "harden/user-nonroot") {
 			t.Errorf("%s is %s", res.ID, res.Status)
 		}
+	}
+}
+
+// TestCheckSmoke: --smoke adds the smoke gate after the image gates; its
+// flags are validated like `go-image smoke`'s.
+func TestCheckSmoke(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("SKIPPED: the daemonless smoke runner runs linux images as local processes")
+	}
+	img := filepath.Join(t.TempDir(), "service.tar")
+	if code, _, stderr := goImage(t, "build", "--source", "../../testdata/service", "--output", img, "--platform", "linux/"+runtime.GOARCH); code != 0 {
+		t.Fatalf("build: exit %d\n%s", code, stderr)
+	}
+	code, stdout, stderr := goImage(t, "check", "--image", img, "--smoke")
+	if code != 0 || !strings.Contains(stdout, "[PASS] smoke/sigterm-exit") || strings.Index(stdout, "harden/") > strings.Index(stdout, "smoke/") {
+		t.Errorf("check --smoke: exit %d, want 0 with smoke after harden\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if code, stdout, _ := goImage(t, "check", "--image", img); code != 0 || strings.Contains(stdout, "smoke/") {
+		t.Errorf("check without --smoke ran smoke: exit %d\n%s", code, stdout)
+	}
+	if code, _, stderr := goImage(t, "check", "--image", img, "--smoke", "--health-path", "healthz"); code != 2 || !strings.Contains(stderr, "must start with /") {
+		t.Errorf("check --smoke with a bad flag: exit %d, want 2\n%s", code, stderr)
 	}
 }
