@@ -15,12 +15,14 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"dagger/go-image/internal/compile"
 	"dagger/go-image/internal/dagger"
+	"dagger/go-image/internal/gates"
 	"dagger/go-image/internal/imagefile"
 	"dagger/go-image/internal/lint"
 	"dagger/go-image/internal/manifest"
@@ -51,6 +53,8 @@ type GoImage struct {
 	SourceURL       string
 	Revision        string
 	SourceDateEpoch int
+	// UpxCompress packs the binary with UPX after compiling; see New.
+	UpxCompress bool
 }
 
 func New(
@@ -102,11 +106,18 @@ func New(
 	// Timestamp (Unix seconds) for every file and the image config, so the same inputs give the same digest.
 	// +optional
 	sourceDateEpoch int,
+	// Pack the binary with UPX (upx --best --lzma) after compiling: a
+	// smaller image for a slower, memory-hungrier start. Opt-in: the UPX
+	// gate's policy (upx argument of Check and Release, deny by default)
+	// then decides whether the packed binary may ship.
+	// +optional
+	upxCompress bool,
 ) *GoImage {
 	return &GoImage{
 		Source: source, Main: main, Name: name, GoVersion: goVersion, Platform: platform,
 		Base: base, Version: version, VersionVar: versionVar, Ldflags: ldflags, Tags: tags,
 		Labels: labels, SourceURL: sourceUrl, Revision: revision, SourceDateEpoch: sourceDateEpoch,
+		UpxCompress: upxCompress,
 	}
 }
 
@@ -182,7 +193,14 @@ func (m *GoImage) binary(ctx context.Context, o recipe.Options) (*dagger.File, e
 		k, v, _ := strings.Cut(kv, "=")
 		b = b.WithEnvVariable(k, v)
 	}
-	return b.WithExec(c.Args).File(out), nil
+	b = b.WithExec(c.Args)
+	if m.UpxCompress {
+		// The builder is golang:<v>-alpine, whose repositories carry upx.
+		// Packing hides the build info the SBOM and the harden gate read,
+		// so the UPX gate (deny by default) has the last word.
+		b = b.WithExec([]string{"apk", "add", "--no-cache", "upx"}).WithExec([]string{"upx", "--best", "--lzma", out})
+	}
+	return b.File(out), nil
 }
 
 // Build returns the final image: the binary on scratch (or alpine) with the
@@ -313,6 +331,60 @@ func (m *GoImage) Release(
 	// Allow plain HTTP and unverified TLS to the registry.
 	// +optional
 	insecure bool,
+	// Switch the vulnerability gate off, with the reason the report records.
+	// +optional
+	noScan string,
+	// Scan gate: severities that fail it, a list (HIGH,CRITICAL) or a minimum (HIGH = HIGH and above).
+	// +optional
+	// +default="HIGH,CRITICAL"
+	severity string,
+	// Scan gate: ignore vulnerabilities that have no fixed version.
+	// +optional
+	ignoreUnfixed bool,
+	// Scan gate: accepted vulnerability IDs in .trivyignore format (default: .trivyignore at the source root, when present).
+	// +optional
+	ignorefile *dagger.File,
+	// Scan gate: Trivy release to run, as the aquasec/trivy image tag.
+	// +optional
+	// +default="0.67.2"
+	trivyVersion string,
+	// Switch the lint gate (Kubernetes analyzers over the source) off, with the reason the report records.
+	// +optional
+	noLint string,
+	// Switch the smoke gate (the image run as a service) off, with the reason the report records.
+	// +optional
+	noSmoke string,
+	// Smoke gate: port the service serves business traffic on.
+	// +optional
+	// +default=8080
+	businessPort int,
+	// Smoke gate: port the service serves probes on; must differ from businessPort.
+	// +optional
+	// +default=8081
+	probePort int,
+	// Smoke gate: liveness endpoint on the probe port.
+	// +optional
+	// +default="/healthz"
+	healthPath string,
+	// Smoke gate: readiness endpoint on the probe port.
+	// +optional
+	// +default="/readyz"
+	readyPath string,
+	// Smoke gate: skip the readiness checks (the service has no readiness endpoint).
+	// +optional
+	noReadiness bool,
+	// Smoke gate: business request in flight when SIGTERM is sent.
+	// +optional
+	// +default="/slow?d=5s"
+	slowPath string,
+	// Smoke gate: how long the health endpoint may take to answer 200 after start.
+	// +optional
+	// +default="10s"
+	startupBudget string,
+	// Smoke gate: termination grace period; the service must stop this long after SIGTERM.
+	// +optional
+	// +default="30s"
+	grace string,
 ) (string, error) {
 	o, err := m.options(ctx)
 	if err != nil {
@@ -326,11 +398,16 @@ func (m *GoImage) Release(
 		return "", err
 	}
 	// The same gates, in the same order, as Check and `go-image release`.
-	gopts, err := policy.Parse(maxSize, upx, skip)
+	cs := &containers{}
+	gs, err := m.gates(ctx, o, cs, gateChoices{
+		maxSize: maxSize, upx: upx, skip: skip,
+		noScan: noScan, severity: severity, ignoreUnfixed: ignoreUnfixed, ignorefile: ignorefile, trivyVersion: trivyVersion,
+		noLint: noLint, noSmoke: noSmoke,
+		smoke: smokeArgs{businessPort, probePort, healthPath, readyPath, noReadiness, slowPath, startupBudget, grace},
+	})
 	if err != nil {
 		return "", err
 	}
-	gs := policy.Standard(gopts)
 	var creds push.Credentials
 	if username != "" || password != nil {
 		if username == "" || password == nil {
@@ -343,7 +420,7 @@ func (m *GoImage) Release(
 		creds = push.Credentials{Username: username, Password: pw, PasswordFrom: "the password secret"}
 	}
 	res, err := release.Run(ctx, release.Request{
-		Platforms: ps, Build: m.platformImage(o), Gates: gs, Addresses: address,
+		Platforms: ps, Build: m.platformImage(o, cs), Gates: gs, Addresses: address,
 		Push:       push.Options{Credentials: creds, Insecure: insecure, Log: os.Stderr},
 		AttachSBOM: attachSbom, Version: o.Version, Created: o.Created(), Log: os.Stderr,
 	})
@@ -358,7 +435,7 @@ func (m *GoImage) Release(
 
 // platformImage builds the recipe for one platform with the module's
 // containers and opens the result for the pure-Go gates.
-func (m *GoImage) platformImage(o recipe.Options) release.Builder {
+func (m *GoImage) platformImage(o recipe.Options, cs *containers) release.Builder {
 	return func(ctx context.Context, p recipe.Platform) (v1.Image, error) {
 		po := o
 		po.Platform = p.String()
@@ -366,8 +443,225 @@ func (m *GoImage) platformImage(o recipe.Options) release.Builder {
 		if err != nil {
 			return nil, err
 		}
-		return image(ctx, ctr)
+		return cs.image(ctx, ctr)
 	}
+}
+
+// Check builds the image and runs go-image's gates on it, in the same order
+// and with the same options as Release and `go-image release`
+// (internal/policy): size, scan, upx, harden, lint, smoke. A gate is
+// switched off only with a reason (noScan, noLint, noSmoke), which the
+// report shows. It returns the report, and fails when a check fails unless
+// noFail is set.
+func (m *GoImage) Check(
+	ctx context.Context,
+	// Compressed size budget (what a registry stores): B, kB, MB, GB (decimal) or KiB, MiB, GiB.
+	// +optional
+	// +default="25MB"
+	maxSize string,
+	// UPX-packed binaries: deny (fail), warn (pass with a warning) or allow.
+	// +optional
+	// +default="deny"
+	upx string,
+	// Skip a hardening check with a reason, id=reason, e.g. "harden/no-setuid=base ships ping".
+	// +optional
+	skip []string,
+	// Report format: text, json or markdown.
+	// +optional
+	// +default="text"
+	format string,
+	// Return the report without failing when a check fails.
+	// +optional
+	noFail bool,
+	// Switch the vulnerability gate off, with the reason the report records.
+	// +optional
+	noScan string,
+	// Scan gate: severities that fail it, a list (HIGH,CRITICAL) or a minimum (HIGH = HIGH and above).
+	// +optional
+	// +default="HIGH,CRITICAL"
+	severity string,
+	// Scan gate: ignore vulnerabilities that have no fixed version.
+	// +optional
+	ignoreUnfixed bool,
+	// Scan gate: accepted vulnerability IDs in .trivyignore format (default: .trivyignore at the source root, when present).
+	// +optional
+	ignorefile *dagger.File,
+	// Scan gate: Trivy release to run, as the aquasec/trivy image tag.
+	// +optional
+	// +default="0.67.2"
+	trivyVersion string,
+	// Switch the lint gate (Kubernetes analyzers over the source) off, with the reason the report records.
+	// +optional
+	noLint string,
+	// Switch the smoke gate (the image run as a service) off, with the reason the report records.
+	// +optional
+	noSmoke string,
+	// Smoke gate: port the service serves business traffic on.
+	// +optional
+	// +default=8080
+	businessPort int,
+	// Smoke gate: port the service serves probes on; must differ from businessPort.
+	// +optional
+	// +default=8081
+	probePort int,
+	// Smoke gate: liveness endpoint on the probe port.
+	// +optional
+	// +default="/healthz"
+	healthPath string,
+	// Smoke gate: readiness endpoint on the probe port.
+	// +optional
+	// +default="/readyz"
+	readyPath string,
+	// Smoke gate: skip the readiness checks (the service has no readiness endpoint).
+	// +optional
+	noReadiness bool,
+	// Smoke gate: business request in flight when SIGTERM is sent.
+	// +optional
+	// +default="/slow?d=5s"
+	slowPath string,
+	// Smoke gate: how long the health endpoint may take to answer 200 after start.
+	// +optional
+	// +default="10s"
+	startupBudget string,
+	// Smoke gate: termination grace period; the service must stop this long after SIGTERM.
+	// +optional
+	// +default="30s"
+	grace string,
+) (string, error) {
+	switch format {
+	case "", "text", "json", "markdown", "md":
+	default:
+		return "", fmt.Errorf("format %q: use text, json or markdown", format)
+	}
+	o, err := m.options(ctx)
+	if err != nil {
+		return "", err
+	}
+	// Parse before building: a typo should not cost a compile.
+	cs := &containers{}
+	gs, err := m.gates(ctx, o, cs, gateChoices{
+		maxSize: maxSize, upx: upx, skip: skip,
+		noScan: noScan, severity: severity, ignoreUnfixed: ignoreUnfixed, ignorefile: ignorefile, trivyVersion: trivyVersion,
+		noLint: noLint, noSmoke: noSmoke,
+		smoke: smokeArgs{businessPort, probePort, healthPath, readyPath, noReadiness, slowPath, startupBudget, grace},
+	})
+	if err != nil {
+		return "", err
+	}
+	ctr, err := m.build(ctx, o)
+	if err != nil {
+		return "", err
+	}
+	img, err := cs.image(ctx, ctr)
+	if err != nil {
+		return "", err
+	}
+	return writeReport(gates.Run(ctx, img, gs...), format, noFail)
+}
+
+// gateChoices are the gate arguments Check and Release share.
+type gateChoices struct {
+	maxSize, upx string
+	skip         []string
+
+	noScan, severity string
+	ignoreUnfixed    bool
+	ignorefile       *dagger.File
+	trivyVersion     string
+
+	noLint, noSmoke string
+	smoke           smokeArgs
+}
+
+// gates returns the standard gate list (internal/policy) with the module's
+// scan, lint and smoke as gates. Scan and smoke act on the container each
+// image was exported from (cs), so they judge the image the other gates read.
+func (m *GoImage) gates(ctx context.Context, o recipe.Options, cs *containers, c gateChoices) ([]gates.Gate, error) {
+	opts, err := policy.Parse(c.maxSize, c.upx, c.skip)
+	if err != nil {
+		return nil, err
+	}
+	for gate, reason := range map[string]string{"scan": c.noScan, "lint": c.noLint, "smoke": c.noSmoke} {
+		if reason != "" {
+			if err := opts.SwitchOff(gate, reason); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if c.noScan == "" {
+		sp, ignorefile, err := m.scanPolicy(ctx, c.severity, c.ignoreUnfixed, c.ignorefile)
+		if err != nil {
+			return nil, err
+		}
+		opts.Scan = policy.Func("scan", func(ctx context.Context, img v1.Image) ([]report.Result, error) {
+			ctr, err := cs.of(img)
+			if err != nil {
+				return nil, err
+			}
+			res, _, err := scanContainer(ctx, ctr, sp, ignorefile, c.trivyVersion, false)
+			return []report.Result{res}, err
+		})
+	}
+	if c.noLint == "" {
+		opts.Lint = policy.Func("lint", func(ctx context.Context, _ v1.Image) ([]report.Result, error) {
+			return m.lint(ctx, o)
+		})
+	}
+	if c.noSmoke == "" {
+		cfg, err := c.smoke.config()
+		if err != nil {
+			return nil, err
+		}
+		opts.Smoke = policy.Func("smoke", func(ctx context.Context, img v1.Image) ([]report.Result, error) {
+			ctr, err := cs.of(img)
+			if err != nil {
+				return nil, err
+			}
+			return smokeRun(ctx, ctr, cfg)
+		})
+	}
+	return policy.Standard(opts), nil
+}
+
+// containers remembers the container each gated image was exported from,
+// by digest: scan and smoke run in Dagger, on the very image the pure-Go
+// gates read.
+type containers struct {
+	mu sync.Mutex
+	m  map[v1.Hash]*dagger.Container
+}
+
+// image exports ctr (see image) and remembers it.
+func (cs *containers) image(ctx context.Context, ctr *dagger.Container) (v1.Image, error) {
+	img, err := image(ctx, ctr)
+	if err != nil {
+		return nil, err
+	}
+	d, err := img.Digest()
+	if err != nil {
+		return nil, err
+	}
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.m == nil {
+		cs.m = map[v1.Hash]*dagger.Container{}
+	}
+	cs.m[d] = ctr
+	return img, nil
+}
+
+func (cs *containers) of(img v1.Image) (*dagger.Container, error) {
+	d, err := img.Digest()
+	if err != nil {
+		return nil, err
+	}
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	ctr, ok := cs.m[d]
+	if !ok {
+		return nil, fmt.Errorf("image %s was not built by this call (module wiring bug)", d)
+	}
+	return ctr, nil
 }
 
 // Sbom returns the image's CycloneDX 1.5 SBOM (JSON), read from the service
@@ -473,24 +767,9 @@ func (m *GoImage) ScanReport(
 // scan builds the image, runs Trivy over its tarball and evaluates the JSON
 // report with internal/scan.
 func (m *GoImage) scan(ctx context.Context, severity string, ignoreUnfixed bool, ignorefile *dagger.File, trivyVersion string, sarif bool) (report.Result, scan.Output, error) {
-	sev, err := scan.ParseSeverity(severity)
+	p, ignorefile, err := m.scanPolicy(ctx, severity, ignoreUnfixed, ignorefile)
 	if err != nil {
 		return report.Result{}, scan.Output{}, err
-	}
-	policy := scan.Policy{Severities: sev, IgnoreUnfixed: ignoreUnfixed}
-	if ignorefile == nil {
-		if ok, err := m.Source.Exists(ctx, ".trivyignore"); err == nil && ok {
-			ignorefile = m.Source.File(".trivyignore")
-		}
-	}
-	if ignorefile != nil {
-		text, err := ignorefile.Contents(ctx)
-		if err != nil {
-			return report.Result{}, scan.Output{}, fmt.Errorf("ignorefile: %w", err)
-		}
-		if policy.Ignore, err = scan.ParseIgnore(".trivyignore", []byte(text)); err != nil {
-			return report.Result{}, scan.Output{}, err
-		}
 	}
 	o, err := m.options(ctx)
 	if err != nil {
@@ -500,6 +779,38 @@ func (m *GoImage) scan(ctx context.Context, severity string, ignoreUnfixed bool,
 	if err != nil {
 		return report.Result{}, scan.Output{}, err
 	}
+	return scanContainer(ctx, ctr, p, ignorefile, trivyVersion, sarif)
+}
+
+// scanPolicy reads the scan arguments into the gate's policy; the ignore
+// file is returned too (the source's .trivyignore when none is given), for
+// Trivy's SARIF rendering.
+func (m *GoImage) scanPolicy(ctx context.Context, severity string, ignoreUnfixed bool, ignorefile *dagger.File) (scan.Policy, *dagger.File, error) {
+	sev, err := scan.ParseSeverity(severity)
+	if err != nil {
+		return scan.Policy{}, nil, err
+	}
+	p := scan.Policy{Severities: sev, IgnoreUnfixed: ignoreUnfixed}
+	if ignorefile == nil {
+		if ok, err := m.Source.Exists(ctx, ".trivyignore"); err == nil && ok {
+			ignorefile = m.Source.File(".trivyignore")
+		}
+	}
+	if ignorefile != nil {
+		text, err := ignorefile.Contents(ctx)
+		if err != nil {
+			return p, nil, fmt.Errorf("ignorefile: %w", err)
+		}
+		if p.Ignore, err = scan.ParseIgnore(".trivyignore", []byte(text)); err != nil {
+			return p, nil, err
+		}
+	}
+	return p, ignorefile, nil
+}
+
+// scanContainer runs Trivy over the container's tarball and evaluates the
+// JSON report with internal/scan.
+func scanContainer(ctx context.Context, ctr *dagger.Container, p scan.Policy, ignorefile *dagger.File, trivyVersion string, sarif bool) (report.Result, scan.Output, error) {
 	out, err := trivyScan(ctx, ctr.AsTarball(), trivyVersion, ignorefile, sarif)
 	if err != nil {
 		return report.Result{}, scan.Output{}, err
@@ -508,8 +819,8 @@ func (m *GoImage) scan(ctx context.Context, severity string, ignoreUnfixed bool,
 	if err != nil {
 		return report.Result{}, scan.Output{}, err
 	}
-	res := policy.Evaluate(r)
-	policy.CheckDBAge(&res, out.DBUpdatedAt)
+	res := p.Evaluate(r)
+	p.CheckDBAge(&res, out.DBUpdatedAt)
 	return res, out, nil
 }
 
@@ -611,27 +922,52 @@ func (m *GoImage) Smoke(
 	// +optional
 	noFail bool,
 ) (string, error) {
-	cfg := smoke.DefaultConfig()
-	cfg.BusinessPort, cfg.ProbePort, cfg.HealthPath, cfg.ReadyPath, cfg.SlowPath = businessPort, probePort, healthPath, readyPath, slowPath
-	if noReadiness {
-		cfg.ReadyPath = ""
-	}
-	// The service has its own network namespace: it keeps its ports.
-	cfg.BusinessEnv, cfg.ProbeEnv = "", ""
-	var err error
-	if cfg.StartupBudget, err = time.ParseDuration(startupBudget); err != nil {
-		return "", fmt.Errorf("startupBudget %q: %w", startupBudget, err)
-	}
-	if cfg.Grace, err = time.ParseDuration(grace); err != nil {
-		return "", fmt.Errorf("grace %q: %w", grace, err)
-	}
-	if err := cfg.Validate(); err != nil {
+	cfg, err := smokeArgs{businessPort, probePort, healthPath, readyPath, noReadiness, slowPath, startupBudget, grace}.config()
+	if err != nil {
 		return "", err
 	}
 	ctr, err := m.Build(ctx)
 	if err != nil {
 		return "", err
 	}
+	res, err := smokeRun(ctx, ctr, cfg)
+	if err != nil {
+		return "", err
+	}
+	return writeReport(&report.Report{Results: res}, format, noFail)
+}
+
+// smokeArgs are Smoke's arguments, shared with Check and Release.
+type smokeArgs struct {
+	businessPort, probePort        int
+	healthPath, readyPath          string
+	noReadiness                    bool
+	slowPath, startupBudget, grace string
+}
+
+// config validates the arguments into the smoke configuration.
+func (a smokeArgs) config() (smoke.Config, error) {
+	cfg := smoke.DefaultConfig()
+	cfg.BusinessPort, cfg.ProbePort, cfg.HealthPath, cfg.ReadyPath, cfg.SlowPath = a.businessPort, a.probePort, a.healthPath, a.readyPath, a.slowPath
+	if a.noReadiness {
+		cfg.ReadyPath = ""
+	}
+	// The service has its own network namespace: it keeps its ports.
+	cfg.BusinessEnv, cfg.ProbeEnv = "", ""
+	var err error
+	if cfg.StartupBudget, err = time.ParseDuration(a.startupBudget); err != nil {
+		return cfg, fmt.Errorf("startupBudget %q: %w", a.startupBudget, err)
+	}
+	if cfg.Grace, err = time.ParseDuration(a.grace); err != nil {
+		return cfg, fmt.Errorf("grace %q: %w", a.grace, err)
+	}
+	return cfg, cfg.Validate()
+}
+
+// smokeRun runs ctr as a Dagger service, drives it from a client container
+// and judges what it observed (see Smoke).
+func smokeRun(ctx context.Context, ctr *dagger.Container, cfg smoke.Config) ([]report.Result, error) {
+	var err error
 	// No health check on the ports: the client measures start-up itself,
 	// and a readiness lie before the business port opens stays visible.
 	skip := dagger.ContainerWithExposedPortOpts{ExperimentalSkipHealthcheck: true}
@@ -642,7 +978,7 @@ func (m *GoImage) Smoke(
 		AsService(dagger.ContainerAsServiceOpts{UseEntrypoint: true})
 	run := smoke.ClientRun{Runner: "dagger service (Container.AsService, driven from a client container by service binding, SIGTERM by Service.Stop)", Grace: cfg.Grace}
 	if run.Started, err = smoke.Uptime(); err != nil {
-		return "", err
+		return nil, err
 	}
 	if svc, err = svc.Start(ctx); err != nil {
 		run.StartErr = err
@@ -661,7 +997,7 @@ func (m *GoImage) Smoke(
 			return c.WithExec([]string{"sh", "-c", smoke.ClientScript}).Stdout(ctx)
 		}
 		if run.Start, err = phase(ctx, "start"); err != nil {
-			return "", fmt.Errorf("smoke client (start): %w", err)
+			return nil, fmt.Errorf("smoke client (start): %w", err)
 		}
 		type result struct {
 			out string
@@ -681,16 +1017,14 @@ func (m *GoImage) Smoke(
 		select {
 		case r := <-term:
 			if r.err != nil {
-				return "", fmt.Errorf("smoke client (term): %w", r.err)
+				return nil, fmt.Errorf("smoke client (term): %w", r.err)
 			}
 			run.Term = r.out
 		case <-time.After(cfg.Grace + 30*time.Second):
-			return "", fmt.Errorf("smoke client (term): no result %s after SIGTERM", cfg.Grace+30*time.Second)
+			return nil, fmt.Errorf("smoke client (term): no result %s after SIGTERM", cfg.Grace+30*time.Second)
 		}
 	}
-	r := &report.Report{}
-	r.Add(smoke.Evaluate(cfg, run.Observe(cfg))...)
-	return writeReport(r, format, noFail)
+	return smoke.Evaluate(cfg, run.Observe(cfg)), nil
 }
 
 // Manifest renders a Deployment and Service for the image pinned by digest
@@ -795,6 +1129,15 @@ func (m *GoImage) Lint(
 	if err != nil {
 		return "", err
 	}
+	res, err := m.lint(ctx, o)
+	if err != nil {
+		return "", err
+	}
+	return writeReport(&report.Report{Results: res}, format, noFail)
+}
+
+// lint runs go vet with the k8slint tool over the source in the builder.
+func (m *GoImage) lint(ctx context.Context, o recipe.Options) ([]report.Result, error) {
 	tool := dag.Container().From("golang:"+o.GoVersion+"-alpine").
 		WithMountedCache("/go/pkg/mod", dag.CacheVolume("go-image-gomod")).
 		WithMountedCache("/root/.cache/go-build", dag.CacheVolume("go-image-gobuild")).
@@ -808,22 +1151,20 @@ func (m *GoImage) Lint(
 		WithExec([]string{"go", "vet", "-vettool=/usr/local/bin/k8slint", "-json", "./..."}, dagger.ContainerWithExecOpts{Expect: dagger.ReturnTypeAny})
 	code, err := vet.ExitCode(ctx)
 	if err != nil {
-		return "", fmt.Errorf("go vet: %w", err)
+		return nil, fmt.Errorf("go vet: %w", err)
 	}
 	out, err := vet.Stderr(ctx)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	if code != 0 {
-		return "", fmt.Errorf("go vet -vettool=k8slint exited %d (does the source build?):\n%s", code, out)
+		return nil, fmt.Errorf("go vet -vettool=k8slint exited %d (does the source build?):\n%s", code, out)
 	}
 	findings, err := lint.ParseVetJSON(strings.NewReader(out))
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	r := &report.Report{}
-	r.Add(lint.Results("/src", -1, lint.Analyzers(), findings)...)
-	return writeReport(r, format, noFail)
+	return lint.Results("/src", -1, lint.Analyzers(), findings), nil
 }
 
 // writeReport renders r and fails when a check failed, unless noFail.
