@@ -26,7 +26,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// [scan gate wiring, owner of internal/scan] --scan adds the vulnerability gate (flags as in `go-image scan`).
 	withScan := fs.Bool("scan", false, "also run the vulnerability gate (needs trivy and its DB; see go-image scan -h)")
 	sf := addScanFlags(fs)
-	withSmoke := fs.Bool("smoke", false, "also run the smoke gate: start the image and check probes and SIGTERM handling (flags as in `go-image smoke`)")
+	withSmoke := fs.Bool("smoke", false, "also run the smoke gate: start the image and check probes and SIGTERM handling (flags as in go-image smoke -h)")
 	mf := addSmokeGateFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
