@@ -44,7 +44,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError{err}
 	}
 	if *withScan {
-		sp, _, err := sf.policy()
+		sp, _, err := sf.policy(".")
 		if err != nil {
 			return err
 		}

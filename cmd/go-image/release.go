@@ -135,7 +135,7 @@ func releaseGates(o *policy.Options, src string, sf *scanFlags, mf *smokeGateFla
 		}
 	}
 	if off["scan"] == "" {
-		sp, ignoreFile, err := sf.policy()
+		sp, ignoreFile, err := sf.policy(src)
 		if err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 
 	"dagger/go-image/internal/report"
 	"dagger/go-image/internal/scan"
@@ -28,15 +29,17 @@ func addScanFlags(fs *flag.FlagSet) *scanFlags {
 	s := &scanFlags{}
 	fs.StringVar(&s.severity, "severity", scan.DefaultSeverity, "severities that fail the gate: a list (HIGH,CRITICAL) or a minimum (HIGH = HIGH and above)")
 	fs.BoolVar(&s.ignoreUnfixed, "ignore-unfixed", false, "ignore vulnerabilities that have no fixed version")
-	fs.StringVar(&s.ignoreFile, "ignorefile", "", "accepted vulnerability IDs in .trivyignore format (default: ./.trivyignore when present)")
+	fs.StringVar(&s.ignoreFile, "ignorefile", "", "accepted vulnerability IDs in .trivyignore format (default: .trivyignore in the current directory, for release in --source, when present)")
 	fs.StringVar(&s.trivy, "trivy", "", "trivy binary (default: $GOIMAGE_TRIVY, trivy on PATH, then ci/install-tools.sh's directory)")
 	fs.StringVar(&s.cacheDir, "cache-dir", trivy.DefaultCacheDir(), "Trivy cache directory holding the vulnerability DB (db/trivy.db, db/metadata.json); never downloaded")
 	return s
 }
 
 // policy reads the flags into the gate's policy; the ignore file path is
-// returned too, for Trivy's SARIF rendering.
-func (s *scanFlags) policy() (scan.Policy, string, error) {
+// returned too, for Trivy's SARIF rendering. Without --ignorefile, dir's
+// .trivyignore is used when present: the current directory for commands
+// that read a tarball, the --source of a release.
+func (s *scanFlags) policy(dir string) (scan.Policy, string, error) {
 	sev, err := scan.ParseSeverity(s.severity)
 	if err != nil {
 		return scan.Policy{}, "", usageError{fmt.Errorf("--severity: %w", err)}
@@ -44,9 +47,10 @@ func (s *scanFlags) policy() (scan.Policy, string, error) {
 	p := scan.Policy{Severities: sev, IgnoreUnfixed: s.ignoreUnfixed}
 	path := s.ignoreFile
 	if path == "" {
-		// Like Trivy, pick up ./.trivyignore when nobody names a file.
-		if _, err := os.Stat(".trivyignore"); err == nil {
-			path = ".trivyignore"
+		// Like Trivy, pick up .trivyignore when nobody names a file.
+		def := filepath.Join(dir, ".trivyignore")
+		if _, err := os.Stat(def); err == nil {
+			path = def
 		} else if !errors.Is(err, fs.ErrNotExist) {
 			return p, "", err
 		}
@@ -86,7 +90,7 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *format != "text" && *format != "json" && *format != "markdown" && *format != "md" {
 		return usageError{fmt.Errorf("--format %q: use text, json or markdown", *format)}
 	}
-	policy, ignoreFile, err := sf.policy()
+	policy, ignoreFile, err := sf.policy(".")
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -119,5 +120,40 @@ func TestScanCommand(t *testing.T) {
 	code, _, stderr = goImage(t, "scan", "--image", tar, "--cache-dir", t.TempDir())
 	if code != 1 || !strings.Contains(stderr, "trivy image --download-db-only --cache-dir") {
 		t.Errorf("no DB: exit %d\n%s", code, stderr)
+	}
+}
+
+// TestScanPolicyIgnoreFileDefault: without --ignorefile, the .trivyignore of
+// the given directory is used (a release's --source), and none is fine.
+func TestScanPolicyIgnoreFileDefault(t *testing.T) {
+	withFile, empty := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(withFile, ".trivyignore"), []byte("# accepted: not reachable\nCVE-2022-32149\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, dir, wantPath string
+		wantIDs             int
+	}{
+		{"source with .trivyignore", withFile, filepath.Join(withFile, ".trivyignore"), 1},
+		{"source without one", empty, "", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sf := addScanFlags(newFlagSet("scan", io.Discard))
+			p, path, err := sf.policy(tt.dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if path != tt.wantPath {
+				t.Errorf("ignore file = %q, want %q", path, tt.wantPath)
+			}
+			n := 0
+			if p.Ignore != nil {
+				n = len(p.Ignore.Entries)
+			}
+			if n != tt.wantIDs {
+				t.Errorf("%d ignore entries, want %d", n, tt.wantIDs)
+			}
+		})
 	}
 }
