@@ -15,7 +15,7 @@ import (
 
 func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("check", stderr)
-	image := fs.String("image", "", "image tarball to check (required), from `go-image build --output` or `dagger call build export`")
+	image := fs.String("image", "", "image tarball to check (required), from go-image build --output or dagger call build export")
 	maxSize := fs.String("max-size", policy.DefaultMaxSize, "compressed size budget (registry size): B, kB, MB, GB (decimal) or KiB, MiB, GiB")
 	upxPolicy := fs.String("upx", policy.DefaultUPX, "UPX-packed binaries: deny (fail), warn (pass with a warning) or allow")
 	var skip listFlag

@@ -25,7 +25,7 @@ func runManifest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	delay := fs.Int("initial-delay", int(o.InitialDelaySeconds), fmt.Sprintf("probes' initialDelaySeconds (%d-%d unless --any-initial-delay)", manifest.MinInitialDelaySeconds, manifest.MaxInitialDelaySeconds))
 	fs.BoolVar(&o.AnyInitialDelay, "any-initial-delay", false, "accept an --initial-delay outside the recommended range")
 	threshold := fs.Int("failure-threshold", int(o.FailureThreshold), "probes' failureThreshold")
-	grace := fs.Duration("grace", time.Duration(o.GraceSeconds)*time.Second, "terminationGracePeriodSeconds, whole seconds (keep it equal to `go-image smoke --grace`)")
+	grace := fs.Duration("grace", time.Duration(o.GraceSeconds)*time.Second, "terminationGracePeriodSeconds, whole seconds (keep it equal to go-image smoke --grace)")
 	fs.StringVar(&o.CPURequest, "cpu-request", o.CPURequest, "CPU request; empty omits")
 	fs.StringVar(&o.MemoryRequest, "memory-request", o.MemoryRequest, "memory request; empty omits")
 	fs.StringVar(&o.CPULimit, "cpu-limit", "", "CPU limit; empty omits")

@@ -16,7 +16,7 @@ import (
 
 func runSmoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("smoke", stderr)
-	image := fs.String("image", "", "image tarball to run (required), from `go-image build --output`")
+	image := fs.String("image", "", "image tarball to run (required), from go-image build --output")
 	sf := addSmokeGateFlags(fs)
 	format := fs.String("format", "text", "report format: text, json or markdown")
 	output := fs.String("output", "", "write the report to this file instead of stdout")
