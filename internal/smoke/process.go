@@ -103,10 +103,12 @@ func (r ProcessRunner) Start(ctx context.Context, img v1.Image, cfg Config) (Pro
 	cmd.Stdout, cmd.Stderr = pw, pw
 	p := &process{
 		info: Info{Runner: desc, BusinessAddr: fmt.Sprintf("127.0.0.1:%d", businessPort), ProbeAddr: fmt.Sprintf("127.0.0.1:%d", probePort)},
-		cmd:  cmd, done: make(chan struct{}), cleanup: cleanup,
+		done: make(chan struct{}), cleanup: cleanup,
 	}
 	p.info.Started = time.Now()
-	if err := cmd.Start(); err != nil {
+	cmd, err = startRetryingBusy(cmd)
+	p.cmd = cmd
+	if err != nil {
 		pr.Close()
 		pw.Close()
 		cleanup()
@@ -116,6 +118,23 @@ func (r ProcessRunner) Start(ctx context.Context, img v1.Image, cfg Config) (Pro
 	go p.collect(pr)
 	go p.wait()
 	return p, nil
+}
+
+// startRetryingBusy starts cmd, retrying while exec fails with ETXTBSY: a
+// fork elsewhere in this process (another smoke run, a parallel test) can
+// briefly inherit the write descriptor of the binary just extracted, and
+// retrying is the known remedy (golang/go#22315). A Cmd cannot be started
+// twice, so each try starts a copy.
+func startRetryingBusy(cmd *exec.Cmd) (*exec.Cmd, error) {
+	for try := 0; ; try++ {
+		err := cmd.Start()
+		if err == nil || !errors.Is(err, syscall.ETXTBSY) || try == 20 {
+			return cmd, err
+		}
+		time.Sleep(50 * time.Millisecond)
+		cmd = &exec.Cmd{Path: cmd.Path, Args: cmd.Args, Env: cmd.Env, Dir: cmd.Dir,
+			SysProcAttr: cmd.SysProcAttr, Stdout: cmd.Stdout, Stderr: cmd.Stderr}
+	}
 }
 
 // ports picks the ports the driver will reach: free loopback ports for
