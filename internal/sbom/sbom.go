@@ -6,8 +6,8 @@
 package sbom
 
 import (
-	"archive/tar"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"debug/buildinfo"
 	"encoding/base64"
@@ -15,7 +15,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"path"
 	"runtime/debug"
@@ -24,7 +23,8 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
+
+	"dagger/go-image/internal/imagefs"
 )
 
 // MediaType is the CycloneDX JSON media type, used as the OCI artifactType.
@@ -241,7 +241,11 @@ func contentUUID(b []byte) string {
 	return "urn:uuid:" + x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:32]
 }
 
-// BuildInfo reads the Go build information of img's entrypoint binary.
+// maxBinary bounds how much of the entrypoint is read into memory.
+const maxBinary = 1 << 30
+
+// BuildInfo reads the Go build information of img's entrypoint binary,
+// following links as the container would.
 func BuildInfo(img v1.Image) (*debug.BuildInfo, error) {
 	cf, err := img.ConfigFile()
 	if err != nil {
@@ -250,29 +254,22 @@ func BuildInfo(img v1.Image) (*debug.BuildInfo, error) {
 	if len(cf.Config.Entrypoint) == 0 {
 		return nil, errors.New("sbom: image has no entrypoint: cannot tell which file is the service binary")
 	}
-	bin := strings.TrimPrefix(path.Clean(cf.Config.Entrypoint[0]), "/")
-	rc := mutate.Extract(img)
-	defer rc.Close()
-	tr := tar.NewReader(rc)
-	for {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("sbom: entrypoint %s not found in the image", cf.Config.Entrypoint[0])
-		}
-		if err != nil {
-			return nil, fmt.Errorf("sbom: read image filesystem: %w", err)
-		}
-		if path.Clean(strings.TrimPrefix(hdr.Name, "/")) != bin || hdr.Typeflag != tar.TypeReg {
-			continue
-		}
-		data, err := io.ReadAll(tr)
-		if err != nil {
-			return nil, fmt.Errorf("sbom: read %s: %w", hdr.Name, err)
-		}
-		bi, err := buildinfo.Read(bytes.NewReader(data))
-		if err != nil {
-			return nil, fmt.Errorf("sbom: %s: %w: the entrypoint is not a Go binary with build information (was it packed with UPX?)", cf.Config.Entrypoint[0], err)
-		}
-		return bi, nil
+	entry := cf.Config.Entrypoint[0]
+	ctx := context.Background()
+	fsys, err := imagefs.Read(ctx, img, func(e imagefs.Entry) bool { return e.Path == path.Clean("/"+entry) }, maxBinary)
+	if err != nil {
+		return nil, fmt.Errorf("sbom: %w", err)
 	}
+	data, err := fsys.ReadFile(ctx, entry)
+	if errors.Is(err, imagefs.ErrNotExist) {
+		return nil, fmt.Errorf("sbom: entrypoint %s not found in the image", entry)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sbom: read entrypoint: %w", err)
+	}
+	bi, err := buildinfo.Read(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("sbom: %s: %w: the entrypoint is not a Go binary with build information (was it packed with UPX?)", entry, err)
+	}
+	return bi, nil
 }
