@@ -6,10 +6,10 @@ package assemble
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
-	"path"
 	"strings"
 	"time"
 
@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"dagger/go-image/internal/imagefs"
 	"dagger/go-image/internal/recipe"
 )
 
@@ -136,32 +137,33 @@ func Image(base v1.Image, o recipe.Options, binary []byte) (v1.Image, error) {
 }
 
 // accounts reads /etc/passwd and /etc/group from the base's filesystem, ""
-// when absent (scratch).
+// when absent (scratch). Links are followed as in the running container.
 func accounts(base v1.Image) (passwd, group string, err error) {
 	layers, err := base.Layers()
 	if err != nil || len(layers) == 0 {
 		return "", "", err
 	}
-	want := map[string]*string{"etc/passwd": &passwd, "etc/group": &group}
-	rc := mutate.Extract(base)
-	defer rc.Close()
-	tr := tar.NewReader(rc)
-	for {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return passwd, group, nil
-		}
-		if err != nil {
-			return "", "", fmt.Errorf("read base filesystem: %w", err)
-		}
-		dst, ok := want[path.Clean(strings.TrimPrefix(hdr.Name, "/"))]
-		if !ok || hdr.Typeflag != tar.TypeReg {
-			continue
-		}
-		b, err := io.ReadAll(io.LimitReader(tr, 1<<20))
-		if err != nil {
-			return "", "", fmt.Errorf("read base %s: %w", hdr.Name, err)
-		}
-		*dst = string(b)
+	ctx := context.Background()
+	keep := func(e imagefs.Entry) bool { return e.Path == recipe.PasswdPath || e.Path == recipe.GroupPath }
+	fsys, err := imagefs.Read(ctx, base, keep, 1<<20)
+	if err != nil {
+		return "", "", fmt.Errorf("read base filesystem: %w", err)
 	}
+	read := func(p string) (string, error) {
+		b, err := fsys.ReadFile(ctx, p)
+		if errors.Is(err, imagefs.ErrNotExist) {
+			return "", nil
+		}
+		if err != nil {
+			return "", fmt.Errorf("read base %s: %w", p, err)
+		}
+		return string(b), nil
+	}
+	if passwd, err = read(recipe.PasswdPath); err != nil {
+		return "", "", err
+	}
+	if group, err = read(recipe.GroupPath); err != nil {
+		return "", "", err
+	}
+	return passwd, group, nil
 }
