@@ -603,7 +603,7 @@ func (m *GoImage) gates(ctx context.Context, o recipe.Options, cs *containers, c
 		})
 	}
 	if c.noLint == "" {
-		opts.Lint = policy.Func("lint", func(ctx context.Context, _ v1.Image) ([]report.Result, error) {
+		opts.Lint = policy.SourceFunc("lint", func(ctx context.Context) ([]report.Result, error) {
 			return m.lint(ctx, o)
 		})
 	}

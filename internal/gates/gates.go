@@ -19,6 +19,25 @@ type Gate interface {
 	Check(ctx context.Context, img v1.Image) ([]report.Result, error)
 }
 
+// SourceGate is a Gate whose verdict does not depend on the image: it
+// judges the source (lint) or only records a choice (a gate switched off).
+// A multi-platform release runs it once, not once per platform image.
+type SourceGate interface {
+	Gate
+	SourceOnly()
+}
+
+// ImageGates returns gs without its SourceGates, in order.
+func ImageGates(gs []Gate) []Gate {
+	var out []Gate
+	for _, g := range gs {
+		if _, ok := g.(SourceGate); !ok {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
 // Run runs gates in order and returns the report. Every gate runs, even
 // after a failure, so that one run shows the user everything to fix.
 func Run(ctx context.Context, img v1.Image, gs ...Gate) *report.Report {

@@ -69,3 +69,19 @@ func TestRunCancelled(t *testing.T) {
 		t.Fatalf("a cancelled run must fail, got %+v", r.Results)
 	}
 }
+
+type fakeSourceGate struct{ fakeGate }
+
+func (fakeSourceGate) SourceOnly() {}
+
+func TestImageGates(t *testing.T) {
+	size, lint, smoke := fakeGate{name: "size"}, fakeSourceGate{fakeGate{name: "lint"}}, fakeGate{name: "smoke"}
+	got := ImageGates([]Gate{size, lint, smoke})
+	if len(got) != 2 || got[0].Name() != "size" || got[1].Name() != "smoke" {
+		var names []string
+		for _, g := range got {
+			names = append(names, g.Name())
+		}
+		t.Fatalf("ImageGates = %v, want [size smoke] in order", names)
+	}
+}

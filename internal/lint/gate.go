@@ -17,6 +17,9 @@ type Gate struct {
 	Dir string
 }
 
+// SourceOnly marks the verdict as independent of the image (gates.SourceGate).
+func (Gate) SourceOnly() {}
+
 // Name implements gates.Gate.
 func (Gate) Name() string { return "lint" }
 

@@ -13,6 +13,7 @@ import (
 
 	"dagger/go-image/internal/gates"
 	"dagger/go-image/internal/harden"
+	"dagger/go-image/internal/lint"
 	"dagger/go-image/internal/report"
 	"dagger/go-image/internal/size"
 	"dagger/go-image/internal/upx"
@@ -151,6 +152,16 @@ type Off struct {
 // Name implements gates.Gate.
 func (g Off) Name() string { return g.Gate }
 
+// SourceOnly marks the verdict as independent of the image (gates.SourceGate).
+func (Off) SourceOnly() {}
+
+// The standard source gates run once per release, not once per platform.
+var (
+	_ gates.SourceGate = Off{}
+	_ gates.SourceGate = lint.Gate{}
+	_ gates.SourceGate = sourceFuncGate{}
+)
+
 // Check implements gates.Gate.
 func (g Off) Check(context.Context, v1.Image) ([]report.Result, error) {
 	if !known(g.Gate) {
@@ -165,12 +176,22 @@ func (g Off) Check(context.Context, v1.Image) ([]report.Result, error) {
 		Message: fmt.Sprintf("%s gate switched off: %s", g.Gate, reason)}}, nil
 }
 
-// Func adapts a function to a gates.Gate, for gates that do not read the
-// image the release built, e.g. the Dagger module's lint (go vet over the
-// source) and smoke (the built container run as a service).
+// Func adapts a function to a gates.Gate, for gates that judge the image
+// through something other than its v1.Image, e.g. the Dagger module's scan
+// and smoke (the built container itself, found by the image's digest).
 func Func(name string, check func(ctx context.Context, img v1.Image) ([]report.Result, error)) gates.Gate {
 	return funcGate{name, check}
 }
+
+// SourceFunc is Func for a gate that does not read the image at all, e.g.
+// the Dagger module's lint: a multi-platform release runs it once.
+func SourceFunc(name string, check func(ctx context.Context) ([]report.Result, error)) gates.Gate {
+	return sourceFuncGate{funcGate{name, func(ctx context.Context, _ v1.Image) ([]report.Result, error) { return check(ctx) }}}
+}
+
+type sourceFuncGate struct{ funcGate }
+
+func (sourceFuncGate) SourceOnly() {}
 
 type funcGate struct {
 	name  string

@@ -101,12 +101,22 @@ func Run(ctx context.Context, r Request) (*Result, error) {
 		}
 		res.Images = append(res.Images, img)
 	}
+	// Gates that judge the source, not the image, run with the first
+	// platform only: their verdict is the same for every platform.
+	imageOnly := map[string]bool{}
+	for _, g := range gates.ImageGates(r.Gates) {
+		imageOnly[g.Name()] = true
+	}
 	for i, img := range res.Images {
 		p := r.Platforms[i]
 		fmt.Fprintf(log, "go-image: gates on %s\n", p)
-		rep := gates.Run(ctx, img, r.Gates...)
+		gs := r.Gates
+		if i > 0 {
+			gs = gates.ImageGates(r.Gates)
+		}
+		rep := gates.Run(ctx, img, gs...)
 		for _, x := range rep.Results {
-			if len(r.Platforms) > 1 {
+			if len(r.Platforms) > 1 && imageOnly[x.Gate] {
 				// IDs stay stable for machines; the message says which
 				// platform's image the verdict is about.
 				x.Message = p.String() + ": " + x.Message

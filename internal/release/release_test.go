@@ -123,6 +123,16 @@ func (s *seen) Check(_ context.Context, img v1.Image) ([]report.Result, error) {
 	return []report.Result{{Gate: "seen", ID: "seen/platform", Status: report.Pass, Message: cf.Architecture}}, nil
 }
 
+// sourceSeen is a gates.SourceGate that counts its runs.
+type sourceSeen struct{ runs int }
+
+func (s *sourceSeen) Name() string { return "source" }
+func (s *sourceSeen) SourceOnly()  {}
+func (s *sourceSeen) Check(context.Context, v1.Image) ([]report.Result, error) {
+	s.runs++
+	return []report.Result{{Gate: "source", ID: "source/checked", Status: report.Pass, Message: "source judged"}}, nil
+}
+
 func request(t *testing.T, addrs []string, ps string, gs ...gates.Gate) Request {
 	return Request{
 		Platforms: platforms(t, ps), Build: cachedBuilder, Gates: append(standard(t), gs...),
@@ -226,8 +236,8 @@ func TestFailedGatePushesNothing(t *testing.T) {
 
 func TestMultiPlatform(t *testing.T) {
 	host, _ := serve(t)
-	s := &seen{}
-	r := request(t, []string{host + "/acme/service:1.2.3"}, "linux/amd64,linux/arm64", s)
+	s, src := &seen{}, &sourceSeen{}
+	r := request(t, []string{host + "/acme/service:1.2.3"}, "linux/amd64,linux/arm64", s, src)
 	r.SBOM = true
 	res, err := Run(context.Background(), r)
 	if err != nil {
@@ -235,6 +245,19 @@ func TestMultiPlatform(t *testing.T) {
 	}
 	if strings.Join(s.archs, ",") != "amd64,arm64" {
 		t.Errorf("gates ran on %v, want every platform's image", s.archs)
+	}
+	// A source gate's verdict is the same for every platform: one run, one
+	// result, with no platform in its message.
+	if src.runs != 1 {
+		t.Errorf("source gate ran %d times, want once", src.runs)
+	}
+	for _, x := range res.Report.Results {
+		if x.Gate == "source" && x.Message != "source judged" {
+			t.Errorf("source result message %q names a platform", x.Message)
+		}
+		if x.Gate == "seen" && !strings.HasPrefix(x.Message, "linux/") {
+			t.Errorf("image result message %q does not name its platform", x.Message)
+		}
 	}
 	idx, err := remote.Index(mustRef(t, host+"/acme/service:1.2.3"))
 	if err != nil {
