@@ -12,8 +12,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"dagger/go-image/internal/report"
 )
 
 // runScript runs ClientScript the way the Dagger module's client container
@@ -108,18 +106,7 @@ func TestClientScript(t *testing.T) {
 			run.Term = <-term
 			obs := run.Observe(cfg)
 			rs := Evaluate(cfg, obs)
-			got := statuses(rs)
-			for _, id := range allChecks {
-				want := report.Pass
-				for _, f := range tt.fail {
-					if f == id {
-						want = report.Fail
-					}
-				}
-				if got["smoke/"+id] != want {
-					t.Errorf("%s = %q, want %q", id, got["smoke/"+id], want)
-				}
-			}
+			wantStatuses(t, rs, tt.fail)
 			for _, r := range rs {
 				t.Logf("[%s] %s: %s %v", r.Status, r.ID, r.Message, r.Metrics)
 			}

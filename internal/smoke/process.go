@@ -35,15 +35,7 @@ type ProcessRunner struct {
 
 // Start implements Runner.
 func (r ProcessRunner) Start(ctx context.Context, img v1.Image, cfg Config) (Process, error) {
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return nil, fmt.Errorf("read image config: %w", err)
-	}
-	argv := append(append([]string(nil), cf.Config.Entrypoint...), cf.Config.Cmd...)
-	if len(argv) == 0 {
-		return nil, fmt.Errorf("the image has no entrypoint or cmd: set ENTRYPOINT to the service binary")
-	}
-	businessPort, probePort, env, err := ports(cfg)
+	cf, argv, businessPort, probePort, env, err := launch(img, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -135,6 +127,21 @@ func startRetryingBusy(cmd *exec.Cmd) (*exec.Cmd, error) {
 		cmd = &exec.Cmd{Path: cmd.Path, Args: cmd.Args, Env: cmd.Env, Dir: cmd.Dir,
 			SysProcAttr: cmd.SysProcAttr, Stdout: cmd.Stdout, Stderr: cmd.Stderr}
 	}
+}
+
+// launch reads what both runners start from: the image config, the
+// command line (entrypoint then cmd), and the ports and env that tell the
+// service where to listen.
+func launch(img v1.Image, cfg Config) (cf *v1.ConfigFile, argv []string, businessPort, probePort int, env []string, err error) {
+	if cf, err = img.ConfigFile(); err != nil {
+		return nil, nil, 0, 0, nil, fmt.Errorf("read image config: %w", err)
+	}
+	argv = append(append([]string(nil), cf.Config.Entrypoint...), cf.Config.Cmd...)
+	if len(argv) == 0 {
+		return nil, nil, 0, 0, nil, fmt.Errorf("the image has no entrypoint or cmd: set ENTRYPOINT to the service binary")
+	}
+	businessPort, probePort, env, err = ports(cfg)
+	return cf, argv, businessPort, probePort, env, err
 }
 
 // ports picks the ports the driver will reach: free loopback ports for

@@ -50,15 +50,7 @@ func (r RuncRunner) Start(ctx context.Context, img v1.Image, cfg Config) (Proces
 	if os.Geteuid() != 0 {
 		return nil, fmt.Errorf("runc runner: needs root; use the process runner")
 	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return nil, fmt.Errorf("read image config: %w", err)
-	}
-	argv := append(append([]string(nil), cf.Config.Entrypoint...), cf.Config.Cmd...)
-	if len(argv) == 0 {
-		return nil, fmt.Errorf("the image has no entrypoint or cmd: set ENTRYPOINT to the service binary")
-	}
-	businessPort, probePort, env, err := ports(cfg)
+	cf, argv, businessPort, probePort, env, err := launch(img, cfg)
 	if err != nil {
 		return nil, err
 	}

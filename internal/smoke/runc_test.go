@@ -4,8 +4,6 @@ import (
 	"context"
 	"strings"
 	"testing"
-
-	"dagger/go-image/internal/report"
 )
 
 func TestRuncRunner(t *testing.T) {
@@ -28,21 +26,10 @@ func TestRuncRunner(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := statuses(rs)
 			for _, r := range rs {
 				t.Logf("[%s] %s: %s %v %v", r.Status, r.ID, r.Message, r.Metrics, r.Details)
 			}
-			for _, id := range allChecks {
-				want := report.Pass
-				for _, f := range tt.fail {
-					if f == id {
-						want = report.Fail
-					}
-				}
-				if got["smoke/"+id] != want {
-					t.Errorf("%s = %q, want %q", id, got["smoke/"+id], want)
-				}
-			}
+			wantStatuses(t, rs, tt.fail)
 			if !strings.Contains(strings.Join(rs[0].Details, " "), "runner: runc") {
 				t.Errorf("report does not name the runc runner: %v", rs[0].Details)
 			}

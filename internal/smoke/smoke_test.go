@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -51,6 +52,22 @@ func statuses(rs []report.Result) map[string]report.Status {
 	return m
 }
 
+// wantStatuses checks that exactly the checks in fail failed and every
+// other smoke check passed.
+func wantStatuses(t *testing.T, rs []report.Result, fail []string) {
+	t.Helper()
+	got := statuses(rs)
+	for _, id := range allChecks {
+		want := report.Pass
+		if slices.Contains(fail, id) {
+			want = report.Fail
+		}
+		if got["smoke/"+id] != want {
+			t.Errorf("%s = %q, want %q", id, got["smoke/"+id], want)
+		}
+	}
+}
+
 var allChecks = []string{"startup", "health-independent", "business-port", "readiness", "sigterm-drain", "sigterm-readiness", "sigterm-exit"}
 
 func TestSmokeGateOnServices(t *testing.T) {
@@ -86,18 +103,7 @@ func TestSmokeGateOnServices(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := statuses(rs)
-			for _, id := range allChecks {
-				want := report.Pass
-				for _, f := range tt.fail {
-					if f == id {
-						want = report.Fail
-					}
-				}
-				if got["smoke/"+id] != want {
-					t.Errorf("%s = %q, want %q", id, got["smoke/"+id], want)
-				}
-			}
+			wantStatuses(t, rs, tt.fail)
 			for _, r := range rs {
 				t.Logf("[%s] %s: %s %v", r.Status, r.ID, r.Message, r.Metrics)
 				if r.ID == "smoke/startup" && r.Status == report.Pass && !(r.Metrics["startup_seconds"] > 0) {
