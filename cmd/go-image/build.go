@@ -8,6 +8,7 @@ import (
 
 	"dagger/go-image/internal/imagefile"
 	"dagger/go-image/internal/local"
+	"dagger/go-image/internal/recipe"
 )
 
 func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -15,7 +16,7 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	src := fs.String("source", ".", "Go module root of the service (the directory with go.mod)")
 	out := fs.String("output", "", "image tarball to write (required), e.g. service.tar")
 	platform := fs.String("platform", "linux/amd64", "target platform os/arch[/variant]")
-	baseRef := fs.String("base-image", local.DefaultAlpineRef, "alpine base image reference, pulled when --base=alpine")
+	baseRef := fs.String("base-image", "", "alpine base image reference, pulled by digest when --base=alpine (default "+recipe.DefaultAlpineImage+")")
 	tag := fs.String("tag", "", "tag recorded in the tarball, used by docker load (default NAME:VERSION or NAME:latest)")
 	rf := addRecipeFlags(fs)
 	if err := parse(fs, args); err != nil {

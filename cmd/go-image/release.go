@@ -29,7 +29,7 @@ func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var addrs listFlag
 	fs.Var(&addrs, "address", "REGISTRY/REPO:TAG to push to (repeatable; required); tags are written only after every address holds the image")
 	platforms := fs.String("platform", recipe.DefaultPlatform, "comma-separated target platforms, e.g. linux/amd64,linux/arm64 (several: an OCI image index)")
-	baseRef := fs.String("base-image", local.DefaultAlpineRef, "alpine base image reference, pulled when --base=alpine")
+	baseRef := fs.String("base-image", "", "alpine base image reference, pulled by digest when --base=alpine (default "+recipe.DefaultAlpineImage+")")
 	maxSize := fs.String("max-size", policy.DefaultMaxSize, "size gate: compressed size budget (registry size): B, kB, MB, GB (decimal) or KiB, MiB, GiB")
 	upxPolicy := fs.String("upx", policy.DefaultUPX, "UPX gate: deny (fail), warn (pass with a warning) or allow")
 	var skip listFlag

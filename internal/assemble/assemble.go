@@ -76,23 +76,79 @@ func Layer(files []recipe.File, mtime time.Time) (v1.Layer, error) {
 	}, tarball.WithMediaType(types.OCILayer))
 }
 
-// Image appends go-image's layer (binary, passwd, group, CA bundle) to base
-// and sets the recipe's config. o must be normalized.
-func Image(base v1.Image, o recipe.Options, binary []byte) (v1.Image, error) {
+// Base is the image go-image's layer goes on: nothing (scratch), or a
+// pulled base with the name and digest it was pulled by.
+type Base struct {
+	// Image is the base for the target platform; nil means scratch.
+	Image v1.Image
+	// Name and Digest are the reference the base was pulled by (see
+	// recipe.BaseName) and the digest that reference resolved to. They
+	// become the image's base annotations.
+	Name   string
+	Digest v1.Hash
+}
+
+// Image builds the final image: the base's layers, then go-image's layer
+// (binary, passwd, group, CA bundle), with the recipe's config. o must be
+// normalized.
+//
+// The image is made afresh rather than appended to the base: it takes the
+// base's layer blobs, Env and Labels, and nothing of the base's manifest or
+// config bytes. A Dagger engine hands a module the base re-exported, with
+// the same layer blobs but its own config (creation times, history), and the
+// CLI pulls the registry's original; starting afresh makes both executors
+// produce the same digest. Base layers are re-typed to OCI media types
+// (same bytes) so the manifest is one spec throughout; the base's history is
+// replaced by one entry per layer naming the base.
+func Image(b Base, o recipe.Options, binary []byte) (v1.Image, error) {
 	p, err := recipe.ParsePlatform(o.Platform)
 	if err != nil {
 		return nil, err
 	}
-	bcf, err := base.ConfigFile()
-	if err != nil {
-		return nil, fmt.Errorf("base config: %w", err)
-	}
-	if bcf.OS != "" && (bcf.OS != p.OS || bcf.Architecture != p.Arch) {
-		return nil, fmt.Errorf("base image is %s/%s but the target platform is %s: use a base for %s", bcf.OS, bcf.Architecture, p, p)
-	}
-	passwd, group, err := accounts(base)
+	img, err := Scratch(p)
 	if err != nil {
 		return nil, err
+	}
+	var passwd, group string
+	var env []string
+	labels := map[string]string{}
+	if b.Image != nil {
+		bcf, err := b.Image.ConfigFile()
+		if err != nil {
+			return nil, fmt.Errorf("base config: %w", err)
+		}
+		if bcf.OS != "" && (bcf.OS != p.OS || bcf.Architecture != p.Arch) {
+			return nil, fmt.Errorf("base image is %s/%s but the target platform is %s: use a base for %s", bcf.OS, bcf.Architecture, p, p)
+		}
+		if passwd, group, err = accounts(b.Image); err != nil {
+			return nil, err
+		}
+		env = bcf.Config.Env
+		for k, v := range bcf.Config.Labels {
+			labels[k] = v
+		}
+		layers, err := b.Image.Layers()
+		if err != nil {
+			return nil, fmt.Errorf("base layers: %w", err)
+		}
+		from := b.Name
+		if b.Digest != (v1.Hash{}) {
+			from += "@" + b.Digest.String()
+		}
+		for i, l := range layers {
+			ol, err := ociLayer(l)
+			if err != nil {
+				return nil, fmt.Errorf("base layer %d: %w", i+1, err)
+			}
+			img, err = mutate.Append(img, mutate.Addendum{Layer: ol, MediaType: ol.mt, History: v1.History{
+				Created:   v1.Time{Time: o.Created()},
+				CreatedBy: fmt.Sprintf("go-image: base layer %d/%d of %s", i+1, len(layers), from),
+				Comment:   "go-image base",
+			}})
+			if err != nil {
+				return nil, err
+			}
+		}
 	}
 	files, err := o.Files(passwd, group, binary)
 	if err != nil {
@@ -102,7 +158,7 @@ func Image(base v1.Image, o recipe.Options, binary []byte) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	img, err := mutate.Append(base, mutate.Addendum{
+	img, err = mutate.Append(img, mutate.Addendum{
 		Layer: layer,
 		History: v1.History{
 			Created:   v1.Time{Time: o.Created()},
@@ -120,20 +176,52 @@ func Image(base v1.Image, o recipe.Options, binary []byte) (v1.Image, error) {
 	}
 	cf = cf.DeepCopy()
 	rc := o.ImageConfig()
-	cf.OS, cf.Architecture, cf.Variant = p.OS, p.Arch, p.Variant
 	cf.Created = v1.Time{Time: o.Created()}
 	cf.Config.User = rc.User
 	cf.Config.Entrypoint = rc.Entrypoint
-	cf.Config.Cmd = nil
 	cf.Config.WorkingDir = rc.WorkingDir
-	if cf.Config.Labels == nil {
-		cf.Config.Labels = map[string]string{}
-	}
 	for k, v := range rc.Labels {
-		cf.Config.Labels[k] = v
+		labels[k] = v
 	}
-	cf.Config.Env = append(cf.Config.Env, rc.Env...)
-	return mutate.ConfigFile(img, cf)
+	cf.Config.Labels = labels
+	cf.Config.Env = append(append([]string(nil), env...), rc.Env...)
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		return nil, err
+	}
+	if b.Image == nil {
+		return img, nil
+	}
+	ann := map[string]string{recipe.AnnotationBaseName: b.Name}
+	if b.Digest != (v1.Hash{}) {
+		ann[recipe.AnnotationBaseDigest] = b.Digest.String()
+	}
+	return mutate.Annotations(img, ann).(v1.Image), nil
+}
+
+// retyped is a base layer under its OCI media type: Docker's gzip layer
+// and OCI's are the same bytes.
+type retyped struct {
+	v1.Layer
+	mt types.MediaType
+}
+
+func (l retyped) MediaType() (types.MediaType, error) { return l.mt, nil }
+
+func ociLayer(l v1.Layer) (retyped, error) {
+	mt, err := l.MediaType()
+	if err != nil {
+		return retyped{}, err
+	}
+	switch mt {
+	case types.DockerLayer:
+		mt = types.OCILayer
+	case types.DockerUncompressedLayer:
+		mt = types.OCIUncompressedLayer
+	case types.OCILayer, types.OCILayerZStd, types.OCIUncompressedLayer:
+	default:
+		return retyped{}, fmt.Errorf("media type %s: go-image copies only gzip, zstd and uncompressed tar layers", mt)
+	}
+	return retyped{l, mt}, nil
 }
 
 // accounts reads /etc/passwd and /etc/group from the base's filesystem, ""

@@ -21,9 +21,6 @@ import (
 	"dagger/go-image/internal/recipe"
 )
 
-// DefaultAlpineRef is the alpine base pulled when the user names none.
-const DefaultAlpineRef = "alpine:" + recipe.DefaultAlpine
-
 // Request is one daemonless build.
 type Request struct {
 	Source  string
@@ -86,30 +83,51 @@ func Build(ctx context.Context, r Request) (v1.Image, error) {
 	return img, nil
 }
 
-// Base returns the base image for the platform: an empty image for scratch,
-// or ref pulled from its registry for alpine.
-func Base(ctx context.Context, b recipe.Base, ref string, p recipe.Platform, opts ...remote.Option) (v1.Image, error) {
+// Base returns the base for the platform: nothing for scratch, or ref for
+// alpine, resolved to a digest once and pulled by that digest, so every
+// platform of a release is built on the same base and the image records
+// which (assemble.Base).
+func Base(ctx context.Context, b recipe.Base, ref string, p recipe.Platform, opts ...remote.Option) (assemble.Base, error) {
 	switch b {
 	case recipe.Scratch, "":
-		return assemble.Scratch(p)
+		if ref != "" {
+			return assemble.Base{}, fmt.Errorf("base image %q given with base %s: use --base alpine to build on it", ref, recipe.Scratch)
+		}
+		return assemble.Base{}, nil
 	case recipe.Alpine:
 		if ref == "" {
-			ref = DefaultAlpineRef
+			ref = recipe.DefaultAlpineImage
 		}
-		r, err := name.ParseReference(ref)
+		baseName, err := recipe.BaseName(ref)
 		if err != nil {
-			return nil, fmt.Errorf("base image %q: %w", ref, err)
+			return assemble.Base{}, err
+		}
+		r, err := name.ParseReference(baseName)
+		if err != nil {
+			return assemble.Base{}, fmt.Errorf("base image %q: %w", ref, err)
 		}
 		opts = append([]remote.Option{
 			remote.WithContext(ctx),
 			remote.WithAuthFromKeychain(authn.DefaultKeychain),
-			remote.WithPlatform(v1.Platform{OS: p.OS, Architecture: p.Arch, Variant: p.Variant}),
 		}, opts...)
-		img, err := remote.Image(r, opts...)
-		if err != nil {
-			return nil, fmt.Errorf("pull base image %s: %w (is the registry reachable? set --base-image to a mirror)", r, err)
+		d := recipe.BaseDigest(ref)
+		if d == "" {
+			desc, err := remote.Get(r, opts...)
+			if err != nil {
+				return assemble.Base{}, fmt.Errorf("pull base image %s: %w (is the registry reachable? set --base-image to a mirror)", r, err)
+			}
+			d = desc.Digest.String()
 		}
-		return img, nil
+		digest, err := v1.NewHash(d)
+		if err != nil {
+			return assemble.Base{}, fmt.Errorf("base image %q: digest: %w", ref, err)
+		}
+		pinned := r.Context().Digest(d)
+		img, err := remote.Image(pinned, append(opts, remote.WithPlatform(v1.Platform{OS: p.OS, Architecture: p.Arch, Variant: p.Variant}))...)
+		if err != nil {
+			return assemble.Base{}, fmt.Errorf("pull base image %s for %s: %w", pinned, p, err)
+		}
+		return assemble.Base{Image: img, Name: baseName, Digest: digest}, nil
 	}
-	return nil, fmt.Errorf("base %q: unknown base image; use %q or %q", b, recipe.Scratch, recipe.Alpine)
+	return assemble.Base{}, fmt.Errorf("base %q: unknown base image; use %q or %q", b, recipe.Scratch, recipe.Alpine)
 }

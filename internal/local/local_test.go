@@ -27,6 +27,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"dagger/go-image/internal/assemble"
 	"dagger/go-image/internal/recipe"
@@ -275,15 +276,48 @@ func TestAlpineBase(t *testing.T) {
 	if _, ok := data["/bin/busybox"]; !ok {
 		t.Error("base files missing")
 	}
-	cf, _ := img.ConfigFile()
-	if cf.Config.Labels["org.opencontainers.image.base.name"] != "alpine" {
-		t.Errorf("base label = %q", cf.Config.Labels["org.opencontainers.image.base.name"])
+	// The base is pinned by the digest its tag resolved to, and recorded.
+	baseDigest, err := base.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := m.Annotations[recipe.AnnotationBaseName], ref.String(); got != want {
+		t.Errorf("base name annotation = %q, want %q", got, want)
+	}
+	if got := m.Annotations[recipe.AnnotationBaseDigest]; got != baseDigest.String() {
+		t.Errorf("base digest annotation = %q, want %s", got, baseDigest)
+	}
+	for i, l := range m.Layers {
+		if l.MediaType != types.OCILayer {
+			t.Errorf("layer %d media type %s, want %s", i, l.MediaType, types.OCILayer)
+		}
+	}
+	// A base pinned by digest is pulled by that digest.
+	pinned, err := Build(context.Background(), Request{Source: service, Options: recipe.Options{Base: recipe.Alpine, SourceDateEpoch: 1700000000}, BaseRef: ref.String() + "@" + baseDigest.String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d1, d2 := digestOf(t, img), digestOf(t, pinned); d1 != d2 {
+		t.Errorf("tag and tag@digest of one base built %s and %s", d1, d2)
 	}
 
 	_, err = Build(context.Background(), Request{Source: service, Options: recipe.Options{Base: recipe.Alpine}, BaseRef: host + "/library/alpine:missing"})
 	if err == nil || !strings.Contains(err.Error(), "pull base image") {
 		t.Errorf("missing base: err = %v, want a pull error", err)
 	}
+}
+
+func digestOf(t *testing.T, img v1.Image) v1.Hash {
+	t.Helper()
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
 
 func TestBadInputs(t *testing.T) {

@@ -41,11 +41,14 @@ const (
 
 // Defaults that users see in --help and README.
 const (
+	// DefaultGoVersion is the builder's Go when the source's go.mod names
+	// none (see GoVersionOf).
 	DefaultGoVersion  = "1.26"
 	DefaultPlatform   = "linux/amd64"
 	DefaultVersionVar = "main.version"
-	// DefaultAlpine is the alpine tag the Dagger module uses for the alpine base.
-	DefaultAlpine = "3.22"
+	// DefaultAlpineImage is the alpine base when the user names none. Both
+	// executors resolve it to a digest once per build and pull by digest.
+	DefaultAlpineImage = "alpine:3.22"
 )
 
 // Options are the user's choices. The zero value plus a Main package is a valid
@@ -301,11 +304,10 @@ type Config struct {
 // ImageConfig returns the final stage's config.
 func (o Options) ImageConfig() Config {
 	labels := map[string]string{
-		"org.opencontainers.image.title":     o.Name,
-		"org.opencontainers.image.created":   o.Created().Format(time.RFC3339),
-		"org.opencontainers.image.base.name": string(o.Base),
-		"dev.go-image.platform":              o.Platform,
-		"dev.go-image.user":                  User,
+		"org.opencontainers.image.title":   o.Name,
+		"org.opencontainers.image.created": o.Created().Format(time.RFC3339),
+		"dev.go-image.platform":            o.Platform,
+		"dev.go-image.user":                User,
 	}
 	if o.Version != "" {
 		labels["org.opencontainers.image.version"] = o.Version

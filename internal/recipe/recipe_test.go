@@ -240,3 +240,39 @@ func TestParsePlatforms(t *testing.T) {
 		}
 	}
 }
+
+func TestGoVersionOf(t *testing.T) {
+	for _, tc := range []struct{ gomod, want string }{
+		{"module m\n\ngo 1.24\n", "1.24"},
+		{"module m\n\ngo 1.24.3\n", "1.24"},
+		{"module m\n\ngo 1.27rc1\n", "1.27rc1"},
+		{"module m\n\ngo 1.24\n\ntoolchain go1.26.8\n", "1.26.8"},
+		{"module m\n\ngo 1.24\n\ntoolchain default\n", "1.24"},
+		{"module m\n", DefaultGoVersion},
+	} {
+		got, err := GoVersionOf([]byte(tc.gomod))
+		if err != nil || got != tc.want {
+			t.Errorf("GoVersionOf(%q) = %q, %v; want %q", tc.gomod, got, err, tc.want)
+		}
+	}
+	if _, err := GoVersionOf([]byte("module\n")); err == nil {
+		t.Error("a go.mod that does not parse: want an error")
+	}
+}
+
+func TestBaseName(t *testing.T) {
+	for _, tc := range []struct{ ref, name, digest string }{
+		{"alpine:3.22", "docker.io/library/alpine:3.22", ""},
+		{"docker.io/library/alpine:3.22@sha256:" + strings.Repeat("a", 64), "docker.io/library/alpine:3.22", "sha256:" + strings.Repeat("a", 64)},
+		{"127.0.0.1:5000/library/alpine:3.22", "127.0.0.1:5000/library/alpine:3.22", ""},
+		{"alpine", "docker.io/library/alpine:latest", ""},
+	} {
+		got, err := BaseName(tc.ref)
+		if err != nil || got != tc.name || BaseDigest(tc.ref) != tc.digest {
+			t.Errorf("BaseName(%q) = %q, %v, digest %q; want %q, %q", tc.ref, got, err, BaseDigest(tc.ref), tc.name, tc.digest)
+		}
+	}
+	if _, err := BaseName("Alpine:3.22"); err == nil {
+		t.Error("an upper-case repository: want an error")
+	}
+}

@@ -196,7 +196,41 @@ func Index(imgs []v1.Image, ps []recipe.Platform) (v1.ImageIndex, error) {
 			Platform:  &v1.Platform{OS: p.OS, Architecture: p.Arch, Variant: p.Variant},
 		}}
 	}
-	return mutate.AppendManifests(idx, adds...), nil
+	idx = mutate.AppendManifests(idx, adds...)
+	ann, err := baseAnnotations(imgs)
+	if err != nil || len(ann) == 0 {
+		return idx, err
+	}
+	return mutate.Annotations(idx, ann).(v1.ImageIndex), nil
+}
+
+// baseAnnotations are the platform images' base annotations, which the
+// index repeats: every platform is built on the same base reference and
+// digest (local.Base, the module's base), so they agree, or it is a bug.
+func baseAnnotations(imgs []v1.Image) (map[string]string, error) {
+	var ann map[string]string
+	for i, img := range imgs {
+		m, err := img.Manifest()
+		if err != nil {
+			return nil, err
+		}
+		got := map[string]string{}
+		for _, k := range []string{recipe.AnnotationBaseName, recipe.AnnotationBaseDigest} {
+			if v, ok := m.Annotations[k]; ok {
+				got[k] = v
+			}
+		}
+		if i == 0 {
+			ann = got
+			continue
+		}
+		for _, k := range []string{recipe.AnnotationBaseName, recipe.AnnotationBaseDigest} {
+			if got[k] != ann[k] {
+				return nil, fmt.Errorf("index: platform images disagree on %s (%q, %q): every platform must be built on one base", k, ann[k], got[k])
+			}
+		}
+	}
+	return ann, nil
 }
 
 func document(imgs []v1.Image, r Request, repo name.Repository) ([]byte, error) {
