@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -177,6 +179,9 @@ func mdEscape(s string) string {
 	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
 }
 
+// formatMetrics renders metrics for people: whole numbers in full (never
+// 5.59109e+06), with the unit the key's suffix names, and byte counts also
+// in decimal multiples. JSON keeps the raw numbers.
 func formatMetrics(m map[string]float64) string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -185,7 +190,35 @@ func formatMetrics(m map[string]float64) string {
 	sort.Strings(keys)
 	parts := make([]string, len(keys))
 	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%s=%g", k, m[k])
+		parts[i] = k + "=" + formatMetric(k, m[k])
 	}
 	return strings.Join(parts, " ")
+}
+
+func formatMetric(key string, v float64) string {
+	n := strconv.FormatFloat(v, 'f', -1, 64)
+	switch {
+	case strings.HasSuffix(key, "_bytes"):
+		n = strconv.FormatFloat(math.Round(v), 'f', 0, 64) + " B"
+		if v >= 1000 {
+			n += " (" + humanBytes(v) + ")"
+		}
+	case strings.HasSuffix(key, "_seconds"):
+		n = strconv.FormatFloat(v, 'f', -1, 64) + " s"
+	case strings.HasSuffix(key, "_hours"):
+		n += " h"
+	}
+	return n
+}
+
+// humanBytes is v in kB, MB or GB (decimal, as the size gate's budget is
+// written), to three significant digits.
+func humanBytes(v float64) string {
+	units := []string{"kB", "MB", "GB", "TB"}
+	u := -1
+	for v >= 1000 && u < len(units)-1 {
+		v /= 1000
+		u++
+	}
+	return strconv.FormatFloat(v, 'g', 3, 64) + " " + units[u]
 }
