@@ -35,15 +35,12 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	if *tag == "" {
+		// local.Build resolved the name (from go.mod); the title label has it.
 		cf, err := img.ConfigFile()
 		if err != nil {
 			return err
 		}
-		v := o.Version
-		if v == "" {
-			v = "latest"
-		}
-		*tag = cf.Config.Labels["org.opencontainers.image.title"] + ":" + v
+		*tag = recipe.Options{Name: cf.Config.Labels["org.opencontainers.image.title"], Version: o.Version}.Tag()
 	}
 	if err := imagefile.Write(*out, *tag, img); err != nil {
 		return err

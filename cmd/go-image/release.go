@@ -7,19 +7,16 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"dagger/go-image/internal/gates"
 	"dagger/go-image/internal/lint"
 	"dagger/go-image/internal/local"
 	"dagger/go-image/internal/policy"
 	"dagger/go-image/internal/push"
 	"dagger/go-image/internal/recipe"
 	"dagger/go-image/internal/release"
-	"dagger/go-image/internal/report"
 	"dagger/go-image/internal/scan"
 )
 
@@ -157,28 +154,9 @@ func releaseGates(o *policy.Options, src string, sf *scanFlags, mf *smokeGateFla
 		if err != nil {
 			return err
 		}
-		o.Smoke = hostOnly{g}
+		o.Smoke = g
 	}
 	return nil
-}
-
-// hostOnly runs a gate only on images this machine can execute natively:
-// the smoke runners start the image as a local process, without emulation.
-// Another platform's image gets a skipped result saying so, never a silent
-// pass.
-type hostOnly struct{ gates.Gate }
-
-func (h hostOnly) Check(ctx context.Context, img v1.Image) ([]report.Result, error) {
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return nil, err
-	}
-	if cf.OS != runtime.GOOS || cf.Architecture != runtime.GOARCH {
-		return []report.Result{{Gate: h.Name(), ID: h.Name() + "/platform", Status: report.Skipped,
-			Message: fmt.Sprintf("%s/%s image not run: the smoke runners start images natively on this %s/%s machine, without emulation; run the release (or go-image smoke) on a %s/%s machine to check it",
-				cf.OS, cf.Architecture, runtime.GOOS, runtime.GOARCH, cf.OS, cf.Architecture)}}, nil
-	}
-	return h.Gate.Check(ctx, img)
 }
 
 // credentials reads the password from the named environment variable. The

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 
 	"dagger/go-image/internal/gates"
 	"dagger/go-image/internal/imagefile"
@@ -59,18 +60,21 @@ func addSmokeGateFlags(fs *flag.FlagSet) *smokeGateFlags {
 }
 
 // gate validates the flags and returns the smoke gate.
+// native is the platform both local runners start images on: this machine's.
+const native = runtime.GOOS + "/" + runtime.GOARCH
+
 func (s *smokeGateFlags) gate() (smoke.Gate, error) {
 	if err := s.cfg.Validate(); err != nil {
 		return smoke.Gate{}, usageError{err}
 	}
 	switch s.runner {
 	case "process":
-		return smoke.Gate{Runner: smoke.ProcessRunner{NoIsolation: s.noIsolation}, Config: *s.cfg}, nil
+		return smoke.Gate{Runner: smoke.ProcessRunner{NoIsolation: s.noIsolation}, Config: *s.cfg, Native: native}, nil
 	case "runc":
 		if why := smoke.RuncAvailable(); why != "" {
 			return smoke.Gate{}, fmt.Errorf("--runner runc: %s; or use --runner process", why)
 		}
-		return smoke.Gate{Runner: smoke.RuncRunner{}, Config: *s.cfg}, nil
+		return smoke.Gate{Runner: smoke.RuncRunner{}, Config: *s.cfg, Native: native}, nil
 	}
 	return smoke.Gate{}, usageError{fmt.Errorf("--runner %q: use process or runc", s.runner)}
 }

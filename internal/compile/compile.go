@@ -126,3 +126,24 @@ func Build(ctx context.Context, dir string, o recipe.Options, out string) error 
 	}
 	return nil
 }
+
+// ReplacesOutside returns the go.mod replace directives whose target is a
+// directory outside the module root ("../stub", "/abs/path"), as
+// "old => new". An executor that sees only the module root (the Dagger
+// module's --source) cannot resolve them; it reports them before building
+// rather than failing inside go with "replacement directory does not exist".
+func ReplacesOutside(gomod []byte) ([]string, error) {
+	f, err := modfile.Parse("go.mod", gomod, nil)
+	if err != nil {
+		return nil, fmt.Errorf("go.mod: %w", err)
+	}
+	var out []string
+	for _, r := range f.Replace {
+		p := filepath.ToSlash(r.New.Path)
+		if r.New.Version != "" || !(filepath.IsAbs(p) || strings.HasPrefix(p, "/") || p == ".." || strings.HasPrefix(p, "../")) {
+			continue
+		}
+		out = append(out, r.Old.Path+" => "+r.New.Path)
+	}
+	return out, nil
+}

@@ -343,3 +343,39 @@ func insecureTransport(tr http.RoundTripper) http.RoundTripper {
 	t.TLSClientConfig.InsecureSkipVerify = true //nolint:gosec // only with --insecure
 	return t
 }
+
+// Loopback reports whether a registry host (host or host:port) is this
+// machine's loopback. Inside a Dagger function, loopback is the function's
+// own container, so the module refuses such an address unless it is given
+// the registry as a service (DialVia).
+func Loopback(registry string) bool {
+	host := registry
+	if h, _, err := net.SplitHostPort(registry); err == nil {
+		host = h
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// DialVia returns a transport that reaches registry (host:port, as the
+// address names it) at endpoint instead, and every other host directly.
+// Requests keep the address's host, so the registry sees the name it was
+// pushed to. The Dagger module uses it to push through a service tunnel,
+// e.g. a registry on the caller's localhost:5000.
+func DialVia(registry, endpoint string) http.RoundTripper {
+	t := remote.DefaultTransport.(*http.Transport).Clone()
+	dial := t.DialContext
+	if dial == nil {
+		dial = (&net.Dialer{Timeout: 30 * time.Second}).DialContext
+	}
+	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if addr == registry {
+			addr = endpoint
+		}
+		return dial(ctx, network, addr)
+	}
+	return t
+}

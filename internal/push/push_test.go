@@ -459,3 +459,36 @@ type timeout struct{}
 func (timeout) Error() string   { return "i/o timeout" }
 func (timeout) Timeout() bool   { return true }
 func (timeout) Temporary() bool { return true }
+
+func TestLoopback(t *testing.T) {
+	for reg, want := range map[string]bool{
+		"localhost:5000": true, "127.0.0.1:5000": true, "127.1.2.3": true, "[::1]:5000": true, "localhost": true,
+		"10.89.0.1:5000": false, "ghcr.io": false, "registry.local:5000": false,
+	} {
+		if got := Loopback(reg); got != want {
+			t.Errorf("Loopback(%q) = %v, want %v", reg, got, want)
+		}
+	}
+}
+
+// TestDialVia pushes to an address whose host does not exist, through a
+// transport that reaches the real registry instead: the way the Dagger
+// module pushes to a registry on the caller's loopback.
+func TestDialVia(t *testing.T) {
+	endpoint := serve(t, newRegistry())
+	img := testImage(t)
+	o := opts()
+	o.Transport = DialVia("localhost:5999", endpoint)
+	res, err := Push(context.Background(), img, []string{"localhost:5999/app/svc:1"}, o)
+	if err != nil {
+		t.Fatalf("push via %s: %v", endpoint, err)
+	}
+	want, _ := img.Digest()
+	got, err := pulled(t, endpoint+"/app/svc:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != want || res.Digest != want {
+		t.Errorf("pushed %s, registry has %s, want %s", res.Digest, got, want)
+	}
+}

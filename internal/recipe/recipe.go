@@ -286,6 +286,16 @@ func (o Options) Compile(out string) Command {
 	return Command{Args: args, Env: env}
 }
 
+// Tag is the tag an image tarball records for docker load: NAME:VERSION,
+// or NAME:latest without a version.
+func (o Options) Tag() string {
+	v := o.Version
+	if v == "" {
+		v = "latest"
+	}
+	return o.Name + ":" + v
+}
+
 // BinaryPath is where the service binary lives in the image.
 func (o Options) BinaryPath() string { return path.Join(BinDir, o.Name) }
 

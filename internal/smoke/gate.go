@@ -14,6 +14,12 @@ import (
 type Gate struct {
 	Runner Runner
 	Config Config
+	// Native is the os/arch the runner executes images on ("" runs every
+	// image). Images of another platform are not run, and get a skipped
+	// result that says so: the runners start images natively, never
+	// emulated, and a multi-platform release must not fail (or pass) on a
+	// platform nobody ran.
+	Native string
 }
 
 // Name implements gates.Gate.
@@ -23,6 +29,16 @@ func (Gate) Name() string { return "smoke" }
 func (g Gate) Check(ctx context.Context, img v1.Image) ([]report.Result, error) {
 	if err := g.Config.Validate(); err != nil {
 		return nil, fmt.Errorf("smoke: %w", err)
+	}
+	if g.Native != "" {
+		cf, err := img.ConfigFile()
+		if err != nil {
+			return nil, err
+		}
+		if p := cf.OS + "/" + cf.Architecture; p != g.Native {
+			return []report.Result{{Gate: g.Name(), ID: g.Name() + "/platform", Status: report.Skipped,
+				Message: fmt.Sprintf("%s image not run: the smoke runner starts images natively on %s, without emulation; run the smoke gate on a %s machine (or engine) to check it", p, g.Native, p)}}, nil
+		}
 	}
 	r := g.Runner
 	if r == nil {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
 	"dagger/go-image/internal/local"
 	"dagger/go-image/internal/recipe"
@@ -257,5 +259,29 @@ func TestPortEnv(t *testing.T) {
 		if got := PortEnv(decl, 1234); got != want {
 			t.Errorf("PortEnv(%q) = %q, want %q", decl, got, want)
 		}
+	}
+}
+
+// startless fails the test if the gate tries to run the image.
+type startless struct{ t *testing.T }
+
+func (s startless) Start(context.Context, v1.Image, Config) (Process, error) {
+	s.t.Error("the gate started an image of a platform its runner does not execute")
+	return nil, os.ErrInvalid
+}
+
+// TestGateSkipsOtherPlatforms: an arm64 image on an amd64 runner is reported
+// as not run, with the reason, and never started.
+func TestGateSkipsOtherPlatforms(t *testing.T) {
+	img, err := mutate.ConfigFile(empty.Image, &v1.ConfigFile{OS: "linux", Architecture: "arm64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Gate{Runner: startless{t}, Config: DefaultConfig(), Native: "linux/amd64"}.Check(context.Background(), img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 1 || res[0].ID != "smoke/platform" || res[0].Status != report.Skipped || !strings.Contains(res[0].Message, "linux/arm64 image not run") {
+		t.Errorf("results = %+v", res)
 	}
 }
