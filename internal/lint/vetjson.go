@@ -15,14 +15,16 @@ import (
 
 // ParseVetJSON reads the output of `go vet -vettool=k8slint -json ./...`:
 // a stream of {"pkg": {"analyzer": [diagnostics] | {"error": …}}} objects,
-// possibly interleaved with "# pkg" lines. It is how the Dagger module
+// possibly interleaved with "# pkg" and "go: …" lines. It is how the Dagger module
 // lints inside a builder container, where the analyzers run as a vet tool.
 func ParseVetJSON(r io.Reader) ([]Finding, error) {
 	var clean bytes.Buffer
 	s := bufio.NewScanner(r)
 	s.Buffer(make([]byte, 64*1024), 16<<20)
 	for s.Scan() {
-		if strings.HasPrefix(s.Text(), "#") {
+		// "# pkg" headers, and the go command's own notes on stderr
+		// ("go: downloading …"), which the module reads with the JSON.
+		if strings.HasPrefix(s.Text(), "#") || strings.HasPrefix(s.Text(), "go: ") {
 			continue
 		}
 		clean.Write(s.Bytes())

@@ -11,7 +11,8 @@ import (
 )
 
 func TestParseVetJSON(t *testing.T) {
-	in := `# example.com/a
+	in := `go: downloading example.com/dep v1.0.0
+# example.com/a
 {
 	"example.com/a": {
 		"httpshutdown": [
