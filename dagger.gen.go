@@ -10,16 +10,15 @@ import (
 	"os"
 	"sort"
 
-	telemetry "github.com/dagger/otel-go"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/sdk/resource"
-	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
 	"go.opentelemetry.io/otel/trace"
 
 	"dagger/go-image/internal/dagger"
-
-	"github.com/dagger/querybuilder"
+	"dagger/go-image/internal/querybuilder"
+	"dagger/go-image/internal/telemetry"
 )
 
 var dag = dagger.Connect()
@@ -37,10 +36,7 @@ func setMarshalContext(ctx context.Context) {
 	dagger.SetMarshalContext(ctx)
 }
 
-type DaggerObject interface {
-	querybuilder.GraphQLMarshaller
-	ID(ctx context.Context) (dagger.ID, error)
-}
+type DaggerObject = querybuilder.GraphQLMarshaller
 
 type ExecError = dagger.ExecError
 
@@ -61,21 +57,42 @@ func convertSlice[I any, O any](in []I, f func(I) O) []O {
 
 func (r GoImage) MarshalJSON() ([]byte, error) {
 	var concrete struct {
-		Source          *dagger.Directory
-		Main            string
-		Name            string
-		GoVersion       string
-		Platform        string
-		Base            string
-		Version         string
-		VersionVar      string
-		Ldflags         []string
-		Tags            []string
-		Labels          []string
-		SourceURL       string
-		Revision        string
-		SourceDateEpoch int
-		UpxCompress     bool
+		Source             *dagger.Directory
+		Main               string
+		Name               string
+		GoVersion          string
+		Platform           string
+		Base               string
+		BaseImage          string
+		Version            string
+		VersionVar         string
+		Ldflags            []string
+		Tags               []string
+		Labels             []string
+		SourceURL          string
+		Revision           string
+		SourceDateEpoch    int
+		UpxCompress        bool
+		Builder            *dagger.Container
+		TrivyImage         string
+		CacheNamespace     string
+		MaxSize            string
+		UpxPolicy          string
+		SkippedChecks      []string
+		Severity           string
+		IgnoreUnfixed      bool
+		Ignorefile         *dagger.File
+		TrivyDbRepository  string
+		TrivyDb            *dagger.Directory
+		SmokeBusinessPort  int
+		SmokeProbePort     int
+		SmokeHealthPath    string
+		SmokeReadyPath     string
+		SmokeNoReadiness   bool
+		SmokeSlowPath      string
+		SmokeStartupBudget string
+		SmokeGrace         string
+		Off                []string
 	}
 	concrete.Source = r.Source
 	concrete.Main = r.Main
@@ -83,6 +100,7 @@ func (r GoImage) MarshalJSON() ([]byte, error) {
 	concrete.GoVersion = r.GoVersion
 	concrete.Platform = r.Platform
 	concrete.Base = r.Base
+	concrete.BaseImage = r.BaseImage
 	concrete.Version = r.Version
 	concrete.VersionVar = r.VersionVar
 	concrete.Ldflags = r.Ldflags
@@ -92,26 +110,67 @@ func (r GoImage) MarshalJSON() ([]byte, error) {
 	concrete.Revision = r.Revision
 	concrete.SourceDateEpoch = r.SourceDateEpoch
 	concrete.UpxCompress = r.UpxCompress
+	concrete.Builder = r.Builder
+	concrete.TrivyImage = r.TrivyImage
+	concrete.CacheNamespace = r.CacheNamespace
+	concrete.MaxSize = r.MaxSize
+	concrete.UpxPolicy = r.UpxPolicy
+	concrete.SkippedChecks = r.SkippedChecks
+	concrete.Severity = r.Severity
+	concrete.IgnoreUnfixed = r.IgnoreUnfixed
+	concrete.Ignorefile = r.Ignorefile
+	concrete.TrivyDbRepository = r.TrivyDbRepository
+	concrete.TrivyDb = r.TrivyDb
+	concrete.SmokeBusinessPort = r.SmokeBusinessPort
+	concrete.SmokeProbePort = r.SmokeProbePort
+	concrete.SmokeHealthPath = r.SmokeHealthPath
+	concrete.SmokeReadyPath = r.SmokeReadyPath
+	concrete.SmokeNoReadiness = r.SmokeNoReadiness
+	concrete.SmokeSlowPath = r.SmokeSlowPath
+	concrete.SmokeStartupBudget = r.SmokeStartupBudget
+	concrete.SmokeGrace = r.SmokeGrace
+	concrete.Off = r.Off
 	return json.Marshal(&concrete)
 }
 
 func (r *GoImage) UnmarshalJSON(bs []byte) error {
 	var concrete struct {
-		Source          *dagger.Directory
-		Main            string
-		Name            string
-		GoVersion       string
-		Platform        string
-		Base            string
-		Version         string
-		VersionVar      string
-		Ldflags         []string
-		Tags            []string
-		Labels          []string
-		SourceURL       string
-		Revision        string
-		SourceDateEpoch int
-		UpxCompress     bool
+		Source             *dagger.Directory
+		Main               string
+		Name               string
+		GoVersion          string
+		Platform           string
+		Base               string
+		BaseImage          string
+		Version            string
+		VersionVar         string
+		Ldflags            []string
+		Tags               []string
+		Labels             []string
+		SourceURL          string
+		Revision           string
+		SourceDateEpoch    int
+		UpxCompress        bool
+		Builder            *dagger.Container
+		TrivyImage         string
+		CacheNamespace     string
+		MaxSize            string
+		UpxPolicy          string
+		SkippedChecks      []string
+		Severity           string
+		IgnoreUnfixed      bool
+		Ignorefile         *dagger.File
+		TrivyDbRepository  string
+		TrivyDb            *dagger.Directory
+		SmokeBusinessPort  int
+		SmokeProbePort     int
+		SmokeHealthPath    string
+		SmokeReadyPath     string
+		SmokeNoReadiness   bool
+		SmokeSlowPath      string
+		SmokeStartupBudget string
+		SmokeGrace         string
+		Off                []string
 	}
 	err := json.Unmarshal(bs, &concrete)
 	if err != nil {
@@ -123,6 +182,7 @@ func (r *GoImage) UnmarshalJSON(bs []byte) error {
 	r.GoVersion = concrete.GoVersion
 	r.Platform = concrete.Platform
 	r.Base = concrete.Base
+	r.BaseImage = concrete.BaseImage
 	r.Version = concrete.Version
 	r.VersionVar = concrete.VersionVar
 	r.Ldflags = concrete.Ldflags
@@ -132,6 +192,26 @@ func (r *GoImage) UnmarshalJSON(bs []byte) error {
 	r.Revision = concrete.Revision
 	r.SourceDateEpoch = concrete.SourceDateEpoch
 	r.UpxCompress = concrete.UpxCompress
+	r.Builder = concrete.Builder
+	r.TrivyImage = concrete.TrivyImage
+	r.CacheNamespace = concrete.CacheNamespace
+	r.MaxSize = concrete.MaxSize
+	r.UpxPolicy = concrete.UpxPolicy
+	r.SkippedChecks = concrete.SkippedChecks
+	r.Severity = concrete.Severity
+	r.IgnoreUnfixed = concrete.IgnoreUnfixed
+	r.Ignorefile = concrete.Ignorefile
+	r.TrivyDbRepository = concrete.TrivyDbRepository
+	r.TrivyDb = concrete.TrivyDb
+	r.SmokeBusinessPort = concrete.SmokeBusinessPort
+	r.SmokeProbePort = concrete.SmokeProbePort
+	r.SmokeHealthPath = concrete.SmokeHealthPath
+	r.SmokeReadyPath = concrete.SmokeReadyPath
+	r.SmokeNoReadiness = concrete.SmokeNoReadiness
+	r.SmokeSlowPath = concrete.SmokeSlowPath
+	r.SmokeStartupBudget = concrete.SmokeStartupBudget
+	r.SmokeGrace = concrete.SmokeGrace
+	r.Off = concrete.Off
 	return nil
 }
 
@@ -274,27 +354,6 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 			if err != nil {
 				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
 			}
-			var maxSize string
-			if inputArgs["maxSize"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["maxSize"]), &maxSize)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg maxSize", err))
-				}
-			}
-			var upx string
-			if inputArgs["upx"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["upx"]), &upx)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg upx", err))
-				}
-			}
-			var skip []string
-			if inputArgs["skip"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["skip"]), &skip)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg skip", err))
-				}
-			}
 			var format string
 			if inputArgs["format"] != nil {
 				err = json.Unmarshal([]byte(inputArgs["format"]), &format)
@@ -309,112 +368,7 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg noFail", err))
 				}
 			}
-			var noScan string
-			if inputArgs["noScan"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["noScan"]), &noScan)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg noScan", err))
-				}
-			}
-			var severity string
-			if inputArgs["severity"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["severity"]), &severity)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg severity", err))
-				}
-			}
-			var ignoreUnfixed bool
-			if inputArgs["ignoreUnfixed"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["ignoreUnfixed"]), &ignoreUnfixed)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg ignoreUnfixed", err))
-				}
-			}
-			var ignorefile *dagger.File
-			if inputArgs["ignorefile"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["ignorefile"]), &ignorefile)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg ignorefile", err))
-				}
-			}
-			var trivyVersion string
-			if inputArgs["trivyVersion"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["trivyVersion"]), &trivyVersion)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg trivyVersion", err))
-				}
-			}
-			var noLint string
-			if inputArgs["noLint"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["noLint"]), &noLint)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg noLint", err))
-				}
-			}
-			var noSmoke string
-			if inputArgs["noSmoke"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["noSmoke"]), &noSmoke)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg noSmoke", err))
-				}
-			}
-			var businessPort int
-			if inputArgs["businessPort"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["businessPort"]), &businessPort)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg businessPort", err))
-				}
-			}
-			var probePort int
-			if inputArgs["probePort"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["probePort"]), &probePort)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg probePort", err))
-				}
-			}
-			var healthPath string
-			if inputArgs["healthPath"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["healthPath"]), &healthPath)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg healthPath", err))
-				}
-			}
-			var readyPath string
-			if inputArgs["readyPath"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["readyPath"]), &readyPath)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg readyPath", err))
-				}
-			}
-			var noReadiness bool
-			if inputArgs["noReadiness"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["noReadiness"]), &noReadiness)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg noReadiness", err))
-				}
-			}
-			var slowPath string
-			if inputArgs["slowPath"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["slowPath"]), &slowPath)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg slowPath", err))
-				}
-			}
-			var startupBudget string
-			if inputArgs["startupBudget"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["startupBudget"]), &startupBudget)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg startupBudget", err))
-				}
-			}
-			var grace string
-			if inputArgs["grace"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["grace"]), &grace)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg grace", err))
-				}
-			}
-			return (*GoImage).Check(&parent, ctx, maxSize, upx, skip, format, noFail, noScan, severity, ignoreUnfixed, ignorefile, trivyVersion, noLint, noSmoke, businessPort, probePort, healthPath, readyPath, noReadiness, slowPath, startupBudget, grace)
+			return (*GoImage).Check(&parent, ctx, format, noFail)
 		case "Lint":
 			var parent GoImage
 			err = json.Unmarshal(parentJSON, &parent)
@@ -610,27 +564,6 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg platforms", err))
 				}
 			}
-			var maxSize string
-			if inputArgs["maxSize"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["maxSize"]), &maxSize)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg maxSize", err))
-				}
-			}
-			var upx string
-			if inputArgs["upx"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["upx"]), &upx)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg upx", err))
-				}
-			}
-			var skip []string
-			if inputArgs["skip"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["skip"]), &skip)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg skip", err))
-				}
-			}
 			var attachSbom bool
 			if inputArgs["attachSbom"] != nil {
 				err = json.Unmarshal([]byte(inputArgs["attachSbom"]), &attachSbom)
@@ -645,112 +578,14 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg insecure", err))
 				}
 			}
-			var noScan string
-			if inputArgs["noScan"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["noScan"]), &noScan)
+			var registry *dagger.Service
+			if inputArgs["registry"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["registry"]), &registry)
 				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg noScan", err))
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg registry", err))
 				}
 			}
-			var severity string
-			if inputArgs["severity"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["severity"]), &severity)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg severity", err))
-				}
-			}
-			var ignoreUnfixed bool
-			if inputArgs["ignoreUnfixed"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["ignoreUnfixed"]), &ignoreUnfixed)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg ignoreUnfixed", err))
-				}
-			}
-			var ignorefile *dagger.File
-			if inputArgs["ignorefile"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["ignorefile"]), &ignorefile)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg ignorefile", err))
-				}
-			}
-			var trivyVersion string
-			if inputArgs["trivyVersion"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["trivyVersion"]), &trivyVersion)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg trivyVersion", err))
-				}
-			}
-			var noLint string
-			if inputArgs["noLint"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["noLint"]), &noLint)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg noLint", err))
-				}
-			}
-			var noSmoke string
-			if inputArgs["noSmoke"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["noSmoke"]), &noSmoke)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg noSmoke", err))
-				}
-			}
-			var businessPort int
-			if inputArgs["businessPort"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["businessPort"]), &businessPort)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg businessPort", err))
-				}
-			}
-			var probePort int
-			if inputArgs["probePort"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["probePort"]), &probePort)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg probePort", err))
-				}
-			}
-			var healthPath string
-			if inputArgs["healthPath"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["healthPath"]), &healthPath)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg healthPath", err))
-				}
-			}
-			var readyPath string
-			if inputArgs["readyPath"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["readyPath"]), &readyPath)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg readyPath", err))
-				}
-			}
-			var noReadiness bool
-			if inputArgs["noReadiness"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["noReadiness"]), &noReadiness)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg noReadiness", err))
-				}
-			}
-			var slowPath string
-			if inputArgs["slowPath"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["slowPath"]), &slowPath)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg slowPath", err))
-				}
-			}
-			var startupBudget string
-			if inputArgs["startupBudget"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["startupBudget"]), &startupBudget)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg startupBudget", err))
-				}
-			}
-			var grace string
-			if inputArgs["grace"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["grace"]), &grace)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg grace", err))
-				}
-			}
-			return (*GoImage).Release(&parent, ctx, address, username, password, platforms, maxSize, upx, skip, attachSbom, insecure, noScan, severity, ignoreUnfixed, ignorefile, trivyVersion, noLint, noSmoke, businessPort, probePort, healthPath, readyPath, noReadiness, slowPath, startupBudget, grace)
+			return (*GoImage).Release(&parent, ctx, address, username, password, platforms, attachSbom, insecure, registry)
 		case "Sbom":
 			var parent GoImage
 			err = json.Unmarshal(parentJSON, &parent)
@@ -764,131 +599,19 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 			if err != nil {
 				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
 			}
-			var severity string
-			if inputArgs["severity"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["severity"]), &severity)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg severity", err))
-				}
-			}
-			var ignoreUnfixed bool
-			if inputArgs["ignoreUnfixed"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["ignoreUnfixed"]), &ignoreUnfixed)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg ignoreUnfixed", err))
-				}
-			}
-			var ignorefile *dagger.File
-			if inputArgs["ignorefile"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["ignorefile"]), &ignorefile)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg ignorefile", err))
-				}
-			}
-			var trivyVersion string
-			if inputArgs["trivyVersion"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["trivyVersion"]), &trivyVersion)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg trivyVersion", err))
-				}
-			}
-			return (*GoImage).Scan(&parent, ctx, severity, ignoreUnfixed, ignorefile, trivyVersion)
+			return (*GoImage).Scan(&parent, ctx)
 		case "ScanReport":
 			var parent GoImage
 			err = json.Unmarshal(parentJSON, &parent)
 			if err != nil {
 				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
 			}
-			var severity string
-			if inputArgs["severity"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["severity"]), &severity)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg severity", err))
-				}
-			}
-			var ignoreUnfixed bool
-			if inputArgs["ignoreUnfixed"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["ignoreUnfixed"]), &ignoreUnfixed)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg ignoreUnfixed", err))
-				}
-			}
-			var ignorefile *dagger.File
-			if inputArgs["ignorefile"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["ignorefile"]), &ignorefile)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg ignorefile", err))
-				}
-			}
-			var trivyVersion string
-			if inputArgs["trivyVersion"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["trivyVersion"]), &trivyVersion)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg trivyVersion", err))
-				}
-			}
-			return (*GoImage).ScanReport(&parent, ctx, severity, ignoreUnfixed, ignorefile, trivyVersion)
+			return (*GoImage).ScanReport(&parent, ctx)
 		case "Smoke":
 			var parent GoImage
 			err = json.Unmarshal(parentJSON, &parent)
 			if err != nil {
 				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
-			}
-			var businessPort int
-			if inputArgs["businessPort"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["businessPort"]), &businessPort)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg businessPort", err))
-				}
-			}
-			var probePort int
-			if inputArgs["probePort"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["probePort"]), &probePort)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg probePort", err))
-				}
-			}
-			var healthPath string
-			if inputArgs["healthPath"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["healthPath"]), &healthPath)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg healthPath", err))
-				}
-			}
-			var readyPath string
-			if inputArgs["readyPath"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["readyPath"]), &readyPath)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg readyPath", err))
-				}
-			}
-			var noReadiness bool
-			if inputArgs["noReadiness"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["noReadiness"]), &noReadiness)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg noReadiness", err))
-				}
-			}
-			var slowPath string
-			if inputArgs["slowPath"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["slowPath"]), &slowPath)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg slowPath", err))
-				}
-			}
-			var startupBudget string
-			if inputArgs["startupBudget"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["startupBudget"]), &startupBudget)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg startupBudget", err))
-				}
-			}
-			var grace string
-			if inputArgs["grace"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["grace"]), &grace)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg grace", err))
-				}
 			}
 			var format string
 			if inputArgs["format"] != nil {
@@ -904,7 +627,231 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg noFail", err))
 				}
 			}
-			return (*GoImage).Smoke(&parent, ctx, businessPort, probePort, healthPath, readyPath, noReadiness, slowPath, startupBudget, grace, format, noFail)
+			return (*GoImage).Smoke(&parent, ctx, format, noFail)
+		case "Tarball":
+			var parent GoImage
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			return (*GoImage).Tarball(&parent, ctx)
+		case "WithIgnoreUnfixed":
+			var parent GoImage
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			return (*GoImage).WithIgnoreUnfixed(&parent), nil
+		case "WithIgnorefile":
+			var parent GoImage
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			var file *dagger.File
+			if inputArgs["file"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["file"]), &file)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg file", err))
+				}
+			}
+			return (*GoImage).WithIgnorefile(&parent, file), nil
+		case "WithMaxSize":
+			var parent GoImage
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			var size string
+			if inputArgs["size"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["size"]), &size)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg size", err))
+				}
+			}
+			return (*GoImage).WithMaxSize(&parent, size)
+		case "WithSeverity":
+			var parent GoImage
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			var severity string
+			if inputArgs["severity"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["severity"]), &severity)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg severity", err))
+				}
+			}
+			return (*GoImage).WithSeverity(&parent, severity)
+		case "WithSmoke":
+			var parent GoImage
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			var businessPort int
+			if inputArgs["businessPort"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["businessPort"]), &businessPort)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg businessPort", err))
+				}
+			}
+			var probePort int
+			if inputArgs["probePort"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["probePort"]), &probePort)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg probePort", err))
+				}
+			}
+			var healthPath string
+			if inputArgs["healthPath"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["healthPath"]), &healthPath)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg healthPath", err))
+				}
+			}
+			var readyPath string
+			if inputArgs["readyPath"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["readyPath"]), &readyPath)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg readyPath", err))
+				}
+			}
+			var noReadiness bool
+			if inputArgs["noReadiness"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["noReadiness"]), &noReadiness)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg noReadiness", err))
+				}
+			}
+			var slowPath string
+			if inputArgs["slowPath"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["slowPath"]), &slowPath)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg slowPath", err))
+				}
+			}
+			var startupBudget string
+			if inputArgs["startupBudget"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["startupBudget"]), &startupBudget)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg startupBudget", err))
+				}
+			}
+			var grace string
+			if inputArgs["grace"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["grace"]), &grace)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg grace", err))
+				}
+			}
+			return (*GoImage).WithSmoke(&parent, businessPort, probePort, healthPath, readyPath, noReadiness, slowPath, startupBudget, grace)
+		case "WithTrivyDb":
+			var parent GoImage
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			var db *dagger.Directory
+			if inputArgs["db"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["db"]), &db)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg db", err))
+				}
+			}
+			return (*GoImage).WithTrivyDb(&parent, db), nil
+		case "WithTrivyDbRepository":
+			var parent GoImage
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			var repository string
+			if inputArgs["repository"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["repository"]), &repository)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg repository", err))
+				}
+			}
+			return (*GoImage).WithTrivyDbRepository(&parent, repository), nil
+		case "WithUpx":
+			var parent GoImage
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			var policy string
+			if inputArgs["policy"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["policy"]), &policy)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg policy", err))
+				}
+			}
+			return (*GoImage).WithUpx(&parent, policy)
+		case "WithoutCheck":
+			var parent GoImage
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			var id string
+			if inputArgs["id"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["id"]), &id)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg id", err))
+				}
+			}
+			var reason string
+			if inputArgs["reason"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["reason"]), &reason)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg reason", err))
+				}
+			}
+			return (*GoImage).WithoutCheck(&parent, id, reason)
+		case "WithoutLint":
+			var parent GoImage
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			var reason string
+			if inputArgs["reason"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["reason"]), &reason)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg reason", err))
+				}
+			}
+			return (*GoImage).WithoutLint(&parent, reason)
+		case "WithoutScan":
+			var parent GoImage
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			var reason string
+			if inputArgs["reason"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["reason"]), &reason)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg reason", err))
+				}
+			}
+			return (*GoImage).WithoutScan(&parent, reason)
+		case "WithoutSmoke":
+			var parent GoImage
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			var reason string
+			if inputArgs["reason"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["reason"]), &reason)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg reason", err))
+				}
+			}
+			return (*GoImage).WithoutSmoke(&parent, reason)
 		case "":
 			var parent GoImage
 			err = json.Unmarshal(parentJSON, &parent)
@@ -951,6 +898,13 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 				err = json.Unmarshal([]byte(inputArgs["base"]), &base)
 				if err != nil {
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg base", err))
+				}
+			}
+			var baseImage string
+			if inputArgs["baseImage"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["baseImage"]), &baseImage)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg baseImage", err))
 				}
 			}
 			var version string
@@ -1016,7 +970,28 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg upxCompress", err))
 				}
 			}
-			return New(source, main, name, goVersion, platform, base, version, versionVar, ldflags, tags, labels, sourceUrl, revision, sourceDateEpoch, upxCompress), nil
+			var builder *dagger.Container
+			if inputArgs["builder"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["builder"]), &builder)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg builder", err))
+				}
+			}
+			var trivyImage string
+			if inputArgs["trivyImage"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["trivyImage"]), &trivyImage)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg trivyImage", err))
+				}
+			}
+			var cacheNamespace string
+			if inputArgs["cacheNamespace"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["cacheNamespace"]), &cacheNamespace)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg cacheNamespace", err))
+				}
+			}
+			return New(source, main, name, goVersion, platform, base, baseImage, version, versionVar, ldflags, tags, labels, sourceUrl, revision, sourceDateEpoch, upxCompress, builder, trivyImage, cacheNamespace), nil
 		default:
 			return nil, fmt.Errorf("unknown function %s", fnName)
 		}

@@ -1,30 +1,30 @@
 // go-image turns a Go service repository into a hardened, minimal,
-// Kubernetes-ready container image and pushes it only when every gate passes.
+// Kubernetes-ready container image and pushes it only when every gate
+// passes.
 //
-// The decisions (compile flags, final-stage files, gates, push policy) live
-// in the pure-Go packages under internal/; this file only wires containers
-// and hands images to them, so the daemonless CLI (cmd/go-image) and this
-// module behave the same.
+// The constructor takes the build recipe (source, main package, platform,
+// base, version…) and the images to build with; With* and Without*
+// functions set the gates; check, release and the single-gate functions run
+// them. Every decision lives in the pure-Go packages under internal/, which
+// the daemonless CLI (cmd/go-image) runs too, so both give the same image
+// digest and the same verdicts.
 package main
 
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
-	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"dagger/go-image/internal/compile"
 	"dagger/go-image/internal/dagger"
+	"dagger/go-image/internal/engine"
 	"dagger/go-image/internal/gates"
-	"dagger/go-image/internal/imagefile"
-	"dagger/go-image/internal/lint"
+	"dagger/go-image/internal/harden"
 	"dagger/go-image/internal/manifest"
 	"dagger/go-image/internal/policy"
 	"dagger/go-image/internal/push"
@@ -34,27 +34,89 @@ import (
 	"dagger/go-image/internal/sbom"
 	"dagger/go-image/internal/scan"
 	"dagger/go-image/internal/smoke"
-	"dagger/go-image/internal/trivy"
+	"dagger/go-image/internal/upx"
 )
 
-// GoImage builds a Go service into a hardened image and gates it.
+// GoImage builds a Go service into a hardened, minimal image and gates it.
+// Its state is the recipe and the gate choices; set them with the
+// constructor and the With*/Without* functions.
 type GoImage struct {
-	Source          *dagger.Directory
-	Main            string
-	Name            string
-	GoVersion       string
-	Platform        string
-	Base            string
-	Version         string
-	VersionVar      string
-	Ldflags         []string
-	Tags            []string
-	Labels          []string
-	SourceURL       string
-	Revision        string
+	// +private
+	Source *dagger.Directory
+	// +private
+	Main string
+	// +private
+	Name string
+	// +private
+	GoVersion string
+	// +private
+	Platform string
+	// +private
+	Base string
+	// +private
+	BaseImage string
+	// +private
+	Version string
+	// +private
+	VersionVar string
+	// +private
+	Ldflags []string
+	// +private
+	Tags []string
+	// +private
+	Labels []string
+	// +private
+	SourceURL string
+	// +private
+	Revision string
+	// +private
 	SourceDateEpoch int
-	// UpxCompress packs the binary with UPX after compiling; see New.
+	// +private
 	UpxCompress bool
+	// +private
+	Builder *dagger.Container
+	// +private
+	TrivyImage string
+	// +private
+	CacheNamespace string
+
+	// Gate choices (With*, Without*); the zero values are the defaults of
+	// internal/policy, internal/scan and internal/smoke.
+
+	// +private
+	MaxSize string
+	// +private
+	UpxPolicy string
+	// +private
+	SkippedChecks []string
+	// +private
+	Severity string
+	// +private
+	IgnoreUnfixed bool
+	// +private
+	Ignorefile *dagger.File
+	// +private
+	TrivyDbRepository string
+	// +private
+	TrivyDb *dagger.Directory
+	// +private
+	SmokeBusinessPort int
+	// +private
+	SmokeProbePort int
+	// +private
+	SmokeHealthPath string
+	// +private
+	SmokeReadyPath string
+	// +private
+	SmokeNoReadiness bool
+	// +private
+	SmokeSlowPath string
+	// +private
+	SmokeStartupBudget string
+	// +private
+	SmokeGrace string
+	// +private
+	Off []string
 }
 
 func New(
@@ -62,31 +124,29 @@ func New(
 	// +defaultPath="/"
 	// +ignore=["**/.git", "**/*.tar", "**/node_modules", "**/.dagger"]
 	source *dagger.Directory,
-	// Main package, relative to the source.
+	// Main package, relative to the source (default: ., the module root).
 	// +optional
-	// +default="."
 	main string,
-	// Binary name (default: the main package's directory, or the module's last path element).
+	// Binary name (default: the main package's directory, or the module path's last element).
 	// +optional
 	name string,
-	// golang builder image tag.
+	// Go release of the builder, the golang:<goVersion>-alpine tag (default: the source's go.mod: its toolchain line, else its go line's release).
 	// +optional
-	// +default="1.26"
 	goVersion string,
-	// Target platform os/arch[/variant]; cross-compiled, never emulated.
+	// Target platform os/arch[/variant]; cross-compiled, never emulated (default: linux/amd64).
 	// +optional
-	// +default="linux/amd64"
 	platform string,
-	// Final stage base: scratch or alpine.
+	// Final stage base: scratch or alpine (default: scratch).
 	// +optional
-	// +default="scratch"
 	base string,
-	// Version injected with -X (see versionVar) and set as the OCI version label.
+	// Alpine base image reference, resolved to a digest and pulled by digest through the engine; only with base alpine (default: alpine:3.22).
+	// +optional
+	baseImage string,
+	// Version injected with -X (see versionVar) and set as the org.opencontainers.image.version label.
 	// +optional
 	version string,
-	// String variable that receives version.
+	// String variable that receives version (default: main.version).
 	// +optional
-	// +default="main.version"
 	versionVar string,
 	// Extra linker flags, after -s -w.
 	// +optional
@@ -103,587 +163,259 @@ func New(
 	// org.opencontainers.image.revision label.
 	// +optional
 	revision string,
-	// Timestamp (Unix seconds) for every file and the image config, so the same inputs give the same digest.
+	// Timestamp (Unix seconds) of every file and of the image config, so the same inputs give the same digest (default: 0, 1970-01-01).
 	// +optional
 	sourceDateEpoch int,
-	// Pack the binary with UPX (upx --best --lzma) after compiling: a
-	// smaller image for a slower, memory-hungrier start. Opt-in: the UPX
-	// gate's policy (upx argument of Check and Release, deny by default)
-	// then decides whether the packed binary may ship.
+	// Pack the binary with UPX (upx --best --lzma) in the builder: a smaller image for a slower, memory-hungrier start. The UPX gate (deny by default, see with-upx) then decides whether it may ship.
 	// +optional
 	upxCompress bool,
+	// Builder container with the Go toolchain, instead of golang:<goVersion>-alpine: for registry mirrors, pinned digests or extra tools. go-image mounts its caches at /go/pkg/mod and /root/.cache/go-build and sets GOTOOLCHAIN=local.
+	// +optional
+	builder *dagger.Container,
+	// Trivy image of the scan gate (default: aquasec/trivy:0.67.2, the release go-image is tested with).
+	// +optional
+	trivyImage string,
+	// Prefix of the cache volumes: <ns>-gomod, <ns>-gobuild, <ns>-trivy-db (default: go-image).
+	// +optional
+	cacheNamespace string,
 ) *GoImage {
 	return &GoImage{
 		Source: source, Main: main, Name: name, GoVersion: goVersion, Platform: platform,
-		Base: base, Version: version, VersionVar: versionVar, Ldflags: ldflags, Tags: tags,
-		Labels: labels, SourceURL: sourceUrl, Revision: revision, SourceDateEpoch: sourceDateEpoch,
-		UpxCompress: upxCompress,
+		Base: base, BaseImage: baseImage, Version: version, VersionVar: versionVar, Ldflags: ldflags,
+		Tags: tags, Labels: labels, SourceURL: sourceUrl, Revision: revision, SourceDateEpoch: sourceDateEpoch,
+		UpxCompress: upxCompress, Builder: builder, TrivyImage: trivyImage, CacheNamespace: cacheNamespace,
 	}
 }
 
-// options turns the module's arguments into the normalized recipe.
-func (m *GoImage) options(ctx context.Context) (recipe.Options, error) {
-	o := recipe.Options{
-		Main: m.Main, Name: m.Name, GoVersion: m.GoVersion, Platform: m.Platform,
-		Base: recipe.Base(m.Base), Version: m.Version, VersionVar: m.VersionVar,
-		Ldflags: m.Ldflags, Tags: m.Tags, Source: m.SourceURL, Revision: m.Revision,
-		SourceDateEpoch: int64(m.SourceDateEpoch),
+// --- gate choices ---
+
+// WithMaxSize sets the size gate's budget: the image as a registry stores
+// it (compressed layers, config and manifest) must not exceed it (default:
+// 25MB).
+func (m *GoImage) WithMaxSize(
+	// B, kB, MB, GB (decimal) or KiB, MiB, GiB, e.g. 20MB.
+	size string,
+) (*GoImage, error) {
+	if _, err := policy.Parse(size, "", nil); err != nil {
+		return nil, err
 	}
-	if len(m.Labels) > 0 {
-		o.Labels = map[string]string{}
-		for _, kv := range m.Labels {
-			k, v, ok := strings.Cut(kv, "=")
-			if !ok || k == "" {
-				return o, fmt.Errorf("label %q: want key=value", kv)
-			}
-			o.Labels[k] = v
-		}
-	}
-	if o.Name == "" {
-		gomod, err := m.Source.File("go.mod").Contents(ctx)
-		if err != nil {
-			return o, fmt.Errorf("source: no go.mod: pass the module root of the service as --source")
-		}
-		mod, err := compile.ModulePathOf([]byte(gomod))
-		if err != nil {
-			return o, fmt.Errorf("source: %w", err)
-		}
-		o.Name = recipe.DefaultName(o.Main, mod)
-	}
-	return o.Normalize()
+	c := *m
+	c.MaxSize = size
+	return &c, nil
 }
 
-// builder is the golang stage with the module and build caches mounted.
-func (m *GoImage) builder(o recipe.Options) *dagger.Container {
-	return dag.Container().
-		From("golang:"+o.GoVersion+"-alpine").
-		WithMountedCache("/go/pkg/mod", dag.CacheVolume("go-image-gomod")).
-		WithMountedCache("/root/.cache/go-build", dag.CacheVolume("go-image-gobuild")).
-		WithEnvVariable("GOMODCACHE", "/go/pkg/mod").
-		WithEnvVariable("GOCACHE", "/root/.cache/go-build").
-		WithDirectory("/src", m.Source).
-		WithWorkdir("/src")
+// WithUpx sets the UPX gate's policy for UPX-packed binaries (default: deny).
+func (m *GoImage) WithUpx(
+	// deny (fail), warn (pass with a warning) or allow.
+	policy string,
+) (*GoImage, error) {
+	if _, err := upx.ParsePolicy(policy); err != nil {
+		return nil, err
+	}
+	c := *m
+	c.UpxPolicy = policy
+	return &c, nil
 }
+
+// WithoutCheck skips one hardening check, with the reason the report
+// records (e.g. harden/no-setuid "the base ships ping").
+func (m *GoImage) WithoutCheck(
+	// Check ID, e.g. harden/no-setuid.
+	id string,
+	// Why it does not apply to this image.
+	reason string,
+) (*GoImage, error) {
+	c := *m
+	c.SkippedChecks = append(append([]string(nil), m.SkippedChecks...), id+"="+reason)
+	if _, err := harden.ParseSkip(c.SkippedChecks); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// WithSeverity sets the severities that fail the scan gate (default:
+// HIGH,CRITICAL).
+func (m *GoImage) WithSeverity(
+	// A list (HIGH,CRITICAL) or a minimum (HIGH means HIGH and CRITICAL).
+	severity string,
+) (*GoImage, error) {
+	if _, err := scan.ParseSeverity(severity); err != nil {
+		return nil, err
+	}
+	c := *m
+	c.Severity = severity
+	return &c, nil
+}
+
+// WithIgnoreUnfixed makes the scan gate ignore vulnerabilities that have no
+// fixed version (Trivy's --ignore-unfixed).
+func (m *GoImage) WithIgnoreUnfixed() *GoImage {
+	c := *m
+	c.IgnoreUnfixed = true
+	return &c
+}
+
+// WithIgnorefile sets the accepted vulnerability IDs, in .trivyignore format
+// (IDs, # comments, exp:YYYY-MM-DD); each is listed in the report with its
+// reason (default: .trivyignore at the source root, when present).
+func (m *GoImage) WithIgnorefile(file *dagger.File) *GoImage {
+	c := *m
+	c.Ignorefile = file
+	return &c
+}
+
+// WithTrivyDbRepository downloads Trivy's vulnerability DB from a mirror of
+// ghcr.io/aquasecurity/trivy-db (trivy --db-repository), e.g. for a private
+// registry. The engine's containers must reach it.
+func (m *GoImage) WithTrivyDbRepository(
+	// OCI repository of the DB, e.g. registry.example/mirror/trivy-db:2.
+	repository string,
+) *GoImage {
+	c := *m
+	c.TrivyDbRepository = repository
+	return &c
+}
+
+// WithTrivyDb hands the scan a vulnerability DB downloaded beforehand (for
+// air-gapped CI): nothing is downloaded then. A DB older than 7 days turns
+// a pass into a warning.
+func (m *GoImage) WithTrivyDb(
+	// A Trivy cache directory holding db/trivy.db and db/metadata.json, as
+	// `trivy image --download-db-only --cache-dir DIR` writes it.
+	db *dagger.Directory,
+) *GoImage {
+	c := *m
+	c.TrivyDb = db
+	return &c
+}
+
+// WithSmoke sets how the smoke gate runs the image; an argument left out
+// keeps its default.
+func (m *GoImage) WithSmoke(
+	// Port the service serves business traffic on (default: 8080).
+	// +optional
+	businessPort int,
+	// Port of the probe server; must differ from businessPort (default: 8081).
+	// +optional
+	probePort int,
+	// Liveness endpoint on the probe port (default: /healthz).
+	// +optional
+	healthPath string,
+	// Readiness endpoint on the probe port (default: /readyz).
+	// +optional
+	readyPath string,
+	// The service has no readiness endpoint: skip the readiness checks.
+	// +optional
+	noReadiness bool,
+	// Business request in flight when SIGTERM is sent; it must complete (default: /slow?d=2s).
+	// +optional
+	slowPath string,
+	// How long the health endpoint may take to answer 200 after start (default: 10s).
+	// +optional
+	startupBudget string,
+	// Termination grace period: the service must stop this long after SIGTERM (default: 30s).
+	// +optional
+	grace string,
+) (*GoImage, error) {
+	c := *m
+	c.SmokeBusinessPort, c.SmokeProbePort, c.SmokeHealthPath, c.SmokeReadyPath = businessPort, probePort, healthPath, readyPath
+	c.SmokeNoReadiness, c.SmokeSlowPath, c.SmokeStartupBudget, c.SmokeGrace = noReadiness, slowPath, startupBudget, grace
+	if _, err := c.smokeConfig(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// WithoutScan switches the vulnerability gate off; the report shows it as
+// skipped with the reason.
+func (m *GoImage) WithoutScan(
+	// Why, e.g. "scanned by the registry".
+	reason string,
+) (*GoImage, error) {
+	return m.without("scan", reason)
+}
+
+// WithoutLint switches the lint gate (Kubernetes analyzers over the source)
+// off; the report shows it as skipped with the reason.
+func (m *GoImage) WithoutLint(
+	// Why, e.g. "not a Kubernetes service".
+	reason string,
+) (*GoImage, error) {
+	return m.without("lint", reason)
+}
+
+// WithoutSmoke switches the smoke gate (the image run as a service) off;
+// the report shows it as skipped with the reason.
+func (m *GoImage) WithoutSmoke(
+	// Why, e.g. "needs a database".
+	reason string,
+) (*GoImage, error) {
+	return m.without("smoke", reason)
+}
+
+func (m *GoImage) without(gate, reason string) (*GoImage, error) {
+	var o policy.Options
+	if err := o.SwitchOff(gate, reason); err != nil {
+		return nil, err
+	}
+	c := *m
+	c.Off = append(append([]string(nil), m.Off...), gate+"="+reason)
+	return &c, nil
+}
+
+// --- build ---
 
 // Binary compiles the service: a static, stripped binary built with
-// CGO_ENABLED=0 go build -trimpath -ldflags="-s -w …" in a golang builder.
+// CGO_ENABLED=0 go build -trimpath -ldflags="-s -w …" in the builder. A
+// library package, a missing main package or cgo is refused with the cause
+// before compiling.
 func (m *GoImage) Binary(ctx context.Context) (*dagger.File, error) {
-	o, err := m.options(ctx)
+	e, p, err := m.executor(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return m.binary(ctx, o)
+	return e.Binary(ctx, p)
 }
 
-func (m *GoImage) binary(ctx context.Context, o recipe.Options) (*dagger.File, error) {
-	b := m.builder(o)
-	// The same pre-flight as the CLI: a library or cgo package fails with the
-	// cause, not with a linker error.
-	listed, err := b.WithEnvVariable("CGO_ENABLED", "1").
-		WithExec([]string{"go", "list", "-e", "-json", o.Main}).Stdout(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("inspect %s: %w", o.Main, err)
-	}
-	if err := compile.DiagnoseJSON(o.Main, []byte(listed)); err != nil {
-		return nil, err
-	}
-	out := "/out/" + o.Name
-	c := o.Compile(out)
-	for _, kv := range c.Env {
-		k, v, _ := strings.Cut(kv, "=")
-		b = b.WithEnvVariable(k, v)
-	}
-	b = b.WithExec(c.Args)
-	if m.UpxCompress {
-		// The builder is golang:<v>-alpine, whose repositories carry upx.
-		// Packing hides the build info the SBOM and the harden gate read,
-		// so the UPX gate (deny by default) has the last word.
-		b = b.WithExec([]string{"apk", "add", "--no-cache", "upx"}).WithExec([]string{"upx", "--best", "--lzma", out})
-	}
-	return b.File(out), nil
-}
-
-// Build returns the final image: the binary on scratch (or alpine) with the
-// CA bundle, a 65532 passwd/group entry, USER 65532:65532, an exec-form
-// entrypoint and OCI labels. Chain it: build export --path=app.tar,
-// build as-service up --ports 8080:8080, build publish --address ….
+// Build returns the final image as a container: the binary alone on scratch
+// (or alpine), root-owned and 0555, a CA bundle, passwd and group entries
+// for 65532, USER 65532:65532, an exec-form entrypoint and OCI labels. Chain
+// it: build as-service up --ports 8080:8080, build publish --address …
+// (which skips the gates: use release). Its export is not reproducible,
+// because Dagger's exporter writes its own creation times; tarball is.
 func (m *GoImage) Build(ctx context.Context) (*dagger.Container, error) {
-	o, err := m.options(ctx)
+	e, b, err := m.image(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return m.build(ctx, o)
+	return e.Container(b)
 }
 
-func (m *GoImage) build(ctx context.Context, o recipe.Options) (*dagger.Container, error) {
-	bin, err := m.binary(ctx, o)
+// Tarball returns the final image as an image tarball (an OCI image layout
+// plus docker's manifest.json, as `docker save` writes since Docker 25),
+// byte for byte what `go-image build --output` writes and what release
+// pushes: the same inputs give the same digest on every machine.
+func (m *GoImage) Tarball(ctx context.Context) (*dagger.File, error) {
+	_, b, err := m.image(ctx)
 	if err != nil {
 		return nil, err
 	}
-	ctr := dag.Container(dagger.ContainerOpts{Platform: dagger.Platform(o.Platform)})
-	var passwd, group string
-	if o.Base == recipe.Alpine {
-		ctr = ctr.From("alpine:" + recipe.DefaultAlpine)
-		if passwd, err = ctr.File(recipe.PasswdPath).Contents(ctx); err != nil {
-			return nil, fmt.Errorf("alpine base: %w", err)
-		}
-		if group, err = ctr.File(recipe.GroupPath).Contents(ctx); err != nil {
-			return nil, fmt.Errorf("alpine base: %w", err)
-		}
-	}
-	files, err := o.Files(passwd, group, nil)
-	if err != nil {
-		return nil, err
-	}
-	// One directory holds go-image's files with the recipe's modes and owners,
-	// stamped with the source date, so the layer is the same on every run.
-	layer := dag.Directory()
-	for _, f := range files {
-		rel := strings.TrimPrefix(f.Path, "/")
-		switch {
-		case f.Dir:
-			layer = layer.WithNewDirectory(rel, dagger.DirectoryWithNewDirectoryOpts{Permissions: int(f.Mode)})
-		case f.Path == o.BinaryPath():
-			layer = layer.WithFile(rel, bin, dagger.DirectoryWithFileOpts{Permissions: int(f.Mode)})
-		default:
-			layer = layer.WithNewFile(rel, string(f.Data), dagger.DirectoryWithNewFileOpts{Permissions: int(f.Mode)})
-		}
-	}
-	layer = layer.WithTimestamps(m.SourceDateEpoch)
-	ctr = ctr.WithDirectory("/", layer, dagger.ContainerWithDirectoryOpts{Owner: "0:0"})
-	for _, f := range files {
-		if f.Dir && (f.UID != 0 || f.GID != 0) {
-			ctr = ctr.WithDirectory(f.Path, layer.Directory(strings.TrimPrefix(f.Path, "/")),
-				dagger.ContainerWithDirectoryOpts{Owner: fmt.Sprintf("%d:%d", f.UID, f.GID)})
-		}
-	}
-	cfg := o.ImageConfig()
-	ctr = ctr.WithUser(cfg.User).
-		WithWorkdir(cfg.WorkingDir).
-		WithEntrypoint(cfg.Entrypoint).
-		WithoutDefaultArgs()
-	for _, kv := range cfg.Env {
-		k, v, _ := strings.Cut(kv, "=")
-		ctr = ctr.WithEnvVariable(k, v)
-	}
-	for _, k := range sortedKeys(cfg.Labels) {
-		ctr = ctr.WithLabel(k, cfg.Labels[k])
-	}
-	return ctr, nil
-}
-
-// image exports the container as an OCI tarball into this function's own
-// filesystem and opens it, so the pure-Go gates read exactly what a registry
-// would receive.
-func image(ctx context.Context, ctr *dagger.Container) (v1.Image, error) {
-	dir, err := os.MkdirTemp("", "go-image-")
-	if err != nil {
-		return nil, err
-	}
-	path := filepath.Join(dir, "image.tar")
-	if _, err := ctr.AsTarball().Export(ctx, path); err != nil {
-		return nil, fmt.Errorf("export image: %w", err)
-	}
-	return imagefile.Read(path)
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-// Release builds the image for every platform, runs the gates on each
-// platform's image and — only if no check failed — pushes it (an OCI index
-// when several platforms are given) to every address, tags last. It returns
-// the pushed reference, repo@sha256:…. Retries, the credential handling and
-// the no-push-after-failure rule are the CLI's own code (internal/release).
-func (m *GoImage) Release(
-	ctx context.Context,
-	// Where to push, REGISTRY/REPO:TAG; one or more.
-	address []string,
-	// Registry username, used with password. Without it the push is anonymous.
-	// +optional
-	username string,
-	// Registry password or token. Read as plaintext only to authenticate; never printed.
-	// +optional
-	password *dagger.Secret,
-	// Comma-separated target platforms, e.g. linux/amd64,linux/arm64 (default: the module's platform).
-	// +optional
-	platforms string,
-	// Size gate: compressed image budget.
-	// +optional
-	// +default="25MB"
-	maxSize string,
-	// UPX gate: deny, warn or allow UPX-packed binaries.
-	// +optional
-	// +default="deny"
-	upx string,
-	// Skip a hardening check with a reason, id=reason, e.g. "harden/no-setuid=base ships ping".
-	// +optional
-	skip []string,
-	// Push the CycloneDX SBOM as an OCI referrer of the image.
-	// +optional
-	attachSbom bool,
-	// Allow plain HTTP and unverified TLS to the registry.
-	// +optional
-	insecure bool,
-	// Switch the vulnerability gate off, with the reason the report records.
-	// +optional
-	noScan string,
-	// Scan gate: severities that fail it, a list (HIGH,CRITICAL) or a minimum (HIGH = HIGH and above).
-	// +optional
-	// +default="HIGH,CRITICAL"
-	severity string,
-	// Scan gate: ignore vulnerabilities that have no fixed version.
-	// +optional
-	ignoreUnfixed bool,
-	// Scan gate: accepted vulnerability IDs in .trivyignore format (default: .trivyignore at the source root, when present).
-	// +optional
-	ignorefile *dagger.File,
-	// Scan gate: Trivy release to run, as the aquasec/trivy image tag.
-	// +optional
-	// +default="0.67.2"
-	trivyVersion string,
-	// Switch the lint gate (Kubernetes analyzers over the source) off, with the reason the report records.
-	// +optional
-	noLint string,
-	// Switch the smoke gate (the image run as a service) off, with the reason the report records.
-	// +optional
-	noSmoke string,
-	// Smoke gate: port the service serves business traffic on.
-	// +optional
-	// +default=8080
-	businessPort int,
-	// Smoke gate: port the service serves probes on; must differ from businessPort.
-	// +optional
-	// +default=8081
-	probePort int,
-	// Smoke gate: liveness endpoint on the probe port.
-	// +optional
-	// +default="/healthz"
-	healthPath string,
-	// Smoke gate: readiness endpoint on the probe port.
-	// +optional
-	// +default="/readyz"
-	readyPath string,
-	// Smoke gate: skip the readiness checks (the service has no readiness endpoint).
-	// +optional
-	noReadiness bool,
-	// Smoke gate: business request in flight when SIGTERM is sent.
-	// +optional
-	// +default="/slow?d=5s"
-	slowPath string,
-	// Smoke gate: how long the health endpoint may take to answer 200 after start.
-	// +optional
-	// +default="10s"
-	startupBudget string,
-	// Smoke gate: termination grace period; the service must stop this long after SIGTERM.
-	// +optional
-	// +default="30s"
-	grace string,
-) (string, error) {
-	o, err := m.options(ctx)
-	if err != nil {
-		return "", err
-	}
-	if platforms == "" {
-		platforms = o.Platform
-	}
-	ps, err := recipe.ParsePlatforms(platforms)
-	if err != nil {
-		return "", err
-	}
-	// The same gates, in the same order, as Check and `go-image release`.
-	cs := &containers{}
-	gs, err := m.gates(ctx, o, cs, gateChoices{
-		maxSize: maxSize, upx: upx, skip: skip,
-		noScan: noScan, severity: severity, ignoreUnfixed: ignoreUnfixed, ignorefile: ignorefile, trivyVersion: trivyVersion,
-		noLint: noLint, noSmoke: noSmoke,
-		smoke: smokeArgs{businessPort, probePort, healthPath, readyPath, noReadiness, slowPath, startupBudget, grace},
-	})
-	if err != nil {
-		return "", err
-	}
-	var creds push.Credentials
-	if username != "" || password != nil {
-		if username == "" || password == nil {
-			return "", fmt.Errorf("registry credentials: give both username and password, or neither")
-		}
-		pw, err := password.Plaintext(ctx)
-		if err != nil {
-			return "", fmt.Errorf("registry password secret: %w", err)
-		}
-		creds = push.Credentials{Username: username, Password: pw, PasswordFrom: "the password secret"}
-	}
-	res, err := release.Run(ctx, release.Request{
-		Platforms: ps, Build: m.platformImage(o, cs), Gates: gs, Addresses: address,
-		Push:       push.Options{Credentials: creds, Insecure: insecure, Log: os.Stderr},
-		AttachSBOM: attachSbom, Version: o.Version, Created: o.Created(), Log: os.Stderr,
-	})
-	if res != nil && len(res.Report.Results) > 0 {
-		_ = res.Report.WriteText(os.Stderr)
-	}
-	if err != nil {
-		return "", err
-	}
-	return res.Pushed.Ref(), nil
-}
-
-// platformImage builds the recipe for one platform with the module's
-// containers and opens the result for the pure-Go gates.
-func (m *GoImage) platformImage(o recipe.Options, cs *containers) release.Builder {
-	return func(ctx context.Context, p recipe.Platform) (v1.Image, error) {
-		po := o
-		po.Platform = p.String()
-		ctr, err := m.build(ctx, po)
-		if err != nil {
-			return nil, err
-		}
-		return cs.image(ctx, ctr)
-	}
-}
-
-// Check builds the image and runs go-image's gates on it, in the same order
-// and with the same options as Release and `go-image release`
-// (internal/policy): size, scan, upx, harden, lint, smoke. A gate is
-// switched off only with a reason (noScan, noLint, noSmoke), which the
-// report shows. It returns the report, and fails when a check fails unless
-// noFail is set.
-func (m *GoImage) Check(
-	ctx context.Context,
-	// Compressed size budget (what a registry stores): B, kB, MB, GB (decimal) or KiB, MiB, GiB.
-	// +optional
-	// +default="25MB"
-	maxSize string,
-	// UPX-packed binaries: deny (fail), warn (pass with a warning) or allow.
-	// +optional
-	// +default="deny"
-	upx string,
-	// Skip a hardening check with a reason, id=reason, e.g. "harden/no-setuid=base ships ping".
-	// +optional
-	skip []string,
-	// Report format: text, json or markdown.
-	// +optional
-	// +default="text"
-	format string,
-	// Return the report without failing when a check fails.
-	// +optional
-	noFail bool,
-	// Switch the vulnerability gate off, with the reason the report records.
-	// +optional
-	noScan string,
-	// Scan gate: severities that fail it, a list (HIGH,CRITICAL) or a minimum (HIGH = HIGH and above).
-	// +optional
-	// +default="HIGH,CRITICAL"
-	severity string,
-	// Scan gate: ignore vulnerabilities that have no fixed version.
-	// +optional
-	ignoreUnfixed bool,
-	// Scan gate: accepted vulnerability IDs in .trivyignore format (default: .trivyignore at the source root, when present).
-	// +optional
-	ignorefile *dagger.File,
-	// Scan gate: Trivy release to run, as the aquasec/trivy image tag.
-	// +optional
-	// +default="0.67.2"
-	trivyVersion string,
-	// Switch the lint gate (Kubernetes analyzers over the source) off, with the reason the report records.
-	// +optional
-	noLint string,
-	// Switch the smoke gate (the image run as a service) off, with the reason the report records.
-	// +optional
-	noSmoke string,
-	// Smoke gate: port the service serves business traffic on.
-	// +optional
-	// +default=8080
-	businessPort int,
-	// Smoke gate: port the service serves probes on; must differ from businessPort.
-	// +optional
-	// +default=8081
-	probePort int,
-	// Smoke gate: liveness endpoint on the probe port.
-	// +optional
-	// +default="/healthz"
-	healthPath string,
-	// Smoke gate: readiness endpoint on the probe port.
-	// +optional
-	// +default="/readyz"
-	readyPath string,
-	// Smoke gate: skip the readiness checks (the service has no readiness endpoint).
-	// +optional
-	noReadiness bool,
-	// Smoke gate: business request in flight when SIGTERM is sent.
-	// +optional
-	// +default="/slow?d=5s"
-	slowPath string,
-	// Smoke gate: how long the health endpoint may take to answer 200 after start.
-	// +optional
-	// +default="10s"
-	startupBudget string,
-	// Smoke gate: termination grace period; the service must stop this long after SIGTERM.
-	// +optional
-	// +default="30s"
-	grace string,
-) (string, error) {
-	switch format {
-	case "", "text", "json", "markdown", "md":
-	default:
-		return "", fmt.Errorf("format %q: use text, json or markdown", format)
-	}
-	o, err := m.options(ctx)
-	if err != nil {
-		return "", err
-	}
-	// Parse before building: a typo should not cost a compile.
-	cs := &containers{}
-	gs, err := m.gates(ctx, o, cs, gateChoices{
-		maxSize: maxSize, upx: upx, skip: skip,
-		noScan: noScan, severity: severity, ignoreUnfixed: ignoreUnfixed, ignorefile: ignorefile, trivyVersion: trivyVersion,
-		noLint: noLint, noSmoke: noSmoke,
-		smoke: smokeArgs{businessPort, probePort, healthPath, readyPath, noReadiness, slowPath, startupBudget, grace},
-	})
-	if err != nil {
-		return "", err
-	}
-	ctr, err := m.build(ctx, o)
-	if err != nil {
-		return "", err
-	}
-	img, err := cs.image(ctx, ctr)
-	if err != nil {
-		return "", err
-	}
-	return writeReport(gates.Run(ctx, img, gs...), format, noFail)
-}
-
-// gateChoices are the gate arguments Check and Release share.
-type gateChoices struct {
-	maxSize, upx string
-	skip         []string
-
-	noScan, severity string
-	ignoreUnfixed    bool
-	ignorefile       *dagger.File
-	trivyVersion     string
-
-	noLint, noSmoke string
-	smoke           smokeArgs
-}
-
-// gates returns the standard gate list (internal/policy) with the module's
-// scan, lint and smoke as gates. Scan and smoke act on the container each
-// image was exported from (cs), so they judge the image the other gates read.
-func (m *GoImage) gates(ctx context.Context, o recipe.Options, cs *containers, c gateChoices) ([]gates.Gate, error) {
-	opts, err := policy.Parse(c.maxSize, c.upx, c.skip)
-	if err != nil {
-		return nil, err
-	}
-	for gate, reason := range map[string]string{"scan": c.noScan, "lint": c.noLint, "smoke": c.noSmoke} {
-		if reason != "" {
-			if err := opts.SwitchOff(gate, reason); err != nil {
-				return nil, err
-			}
-		}
-	}
-	if c.noScan == "" {
-		sp, ignorefile, err := m.scanPolicy(ctx, c.severity, c.ignoreUnfixed, c.ignorefile)
-		if err != nil {
-			return nil, err
-		}
-		opts.Scan = policy.Func("scan", func(ctx context.Context, img v1.Image) ([]report.Result, error) {
-			ctr, err := cs.of(img)
-			if err != nil {
-				return nil, err
-			}
-			res, _, err := scanContainer(ctx, ctr, sp, ignorefile, c.trivyVersion, false)
-			return []report.Result{res}, err
-		})
-	}
-	if c.noLint == "" {
-		opts.Lint = policy.SourceFunc("lint", func(ctx context.Context) ([]report.Result, error) {
-			return m.lint(ctx, o)
-		})
-	}
-	if c.noSmoke == "" {
-		cfg, err := c.smoke.config()
-		if err != nil {
-			return nil, err
-		}
-		opts.Smoke = policy.Func("smoke", func(ctx context.Context, img v1.Image) ([]report.Result, error) {
-			ctr, err := cs.of(img)
-			if err != nil {
-				return nil, err
-			}
-			return smokeRun(ctx, ctr, cfg)
-		})
-	}
-	return policy.Standard(opts), nil
-}
-
-// containers remembers the container each gated image was exported from,
-// by digest: scan and smoke run in Dagger, on the very image the pure-Go
-// gates read.
-type containers struct {
-	mu sync.Mutex
-	m  map[v1.Hash]*dagger.Container
-}
-
-// image exports ctr (see image) and remembers it.
-func (cs *containers) image(ctx context.Context, ctr *dagger.Container) (v1.Image, error) {
-	img, err := image(ctx, ctr)
-	if err != nil {
-		return nil, err
-	}
-	d, err := img.Digest()
-	if err != nil {
-		return nil, err
-	}
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	if cs.m == nil {
-		cs.m = map[v1.Hash]*dagger.Container{}
-	}
-	cs.m[d] = ctr
-	return img, nil
-}
-
-func (cs *containers) of(img v1.Image) (*dagger.Container, error) {
-	d, err := img.Digest()
-	if err != nil {
-		return nil, err
-	}
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	ctr, ok := cs.m[d]
-	if !ok {
-		return nil, fmt.Errorf("image %s was not built by this call (module wiring bug)", d)
-	}
-	return ctr, nil
+	return b.Tarball, nil
 }
 
 // Sbom returns the image's CycloneDX 1.5 SBOM (JSON), read from the service
 // binary's Go build information: the main module, every linked module with
 // its go.sum hash, and the Go standard library.
 func (m *GoImage) Sbom(ctx context.Context) (*dagger.File, error) {
-	o, err := m.options(ctx)
+	e, b, err := m.image(ctx)
 	if err != nil {
 		return nil, err
 	}
-	ctr, err := m.build(ctx, o)
+	bi, err := sbom.BuildInfo(b.Image)
 	if err != nil {
 		return nil, err
 	}
-	img, err := image(ctx, ctr)
-	if err != nil {
-		return nil, err
-	}
-	bi, err := sbom.BuildInfo(img)
-	if err != nil {
-		return nil, err
-	}
+	o := e.Options
 	doc, err := sbom.Generate(sbom.Subject{Name: o.Name, Version: o.Version, Platforms: []string{o.Platform}, Created: o.Created()}, bi)
 	if err != nil {
 		return nil, err
@@ -691,66 +423,59 @@ func (m *GoImage) Sbom(ctx context.Context) (*dagger.File, error) {
 	return dag.Directory().WithNewFile("sbom.cdx.json", string(doc)).File("sbom.cdx.json"), nil
 }
 
-// --- vulnerability gate (scan) ---
+// --- gates ---
 
-// Scan builds the image and runs the vulnerability gate: the pinned Trivy
-// release image scans the image tarball, and go-image's policy (the same Go
-// code as `go-image scan`) decides. It returns the report; a failing gate is
-// an error that carries the report.
-func (m *GoImage) Scan(
+// Check builds the image and runs every gate on it, in the order and with
+// the choices Release uses: size, scan, upx, harden, lint, smoke. It returns
+// the report, and fails when a check fails unless noFail is set.
+// +cache="never"
+func (m *GoImage) Check(
 	ctx context.Context,
-	// Severities that fail the gate: a list (HIGH,CRITICAL) or a minimum (HIGH = HIGH and above).
+	// Report format: text, json or markdown.
 	// +optional
-	// +default="HIGH,CRITICAL"
-	severity string,
-	// Ignore vulnerabilities that have no fixed version.
+	// +default="text"
+	format string,
+	// Return the report without failing when a check fails.
 	// +optional
-	ignoreUnfixed bool,
-	// Accepted vulnerability IDs in .trivyignore format (default: .trivyignore at the source root, when present).
-	// +optional
-	ignorefile *dagger.File,
-	// Trivy release to run, as the aquasec/trivy image tag.
-	// +optional
-	// +default="0.67.2"
-	trivyVersion string,
+	noFail bool,
 ) (string, error) {
-	res, _, err := m.scan(ctx, severity, ignoreUnfixed, ignorefile, trivyVersion, false)
+	if err := checkFormat(format); err != nil {
+		return "", err
+	}
+	e, p, err := m.executor(ctx)
 	if err != nil {
 		return "", err
 	}
-	rep := &report.Report{Results: []report.Result{res}}
-	var b strings.Builder
-	if err := rep.WriteText(&b); err != nil {
+	gs, err := m.gates(ctx, e)
+	if err != nil {
 		return "", err
 	}
-	if err := rep.Err(); err != nil {
-		return "", fmt.Errorf("%s\n%w", b.String(), err)
+	b, err := e.Image(ctx, p)
+	if err != nil {
+		return "", err
 	}
-	return b.String(), nil
+	return writeReport(gates.Run(ctx, b.Image, gs...), format, noFail)
 }
 
-// ScanReport runs the same scan and returns Trivy's reports for upload:
-// trivy.json (every finding, before go-image's policy) and trivy.sarif
-// (SARIF 2.1.0, ignore file applied), plus go-image's verdict in
-// go-image-scan.json. It does not fail when the gate does.
-func (m *GoImage) ScanReport(
-	ctx context.Context,
-	// Severities that fail the gate: a list (HIGH,CRITICAL) or a minimum (HIGH = HIGH and above).
-	// +optional
-	// +default="HIGH,CRITICAL"
-	severity string,
-	// Ignore vulnerabilities that have no fixed version.
-	// +optional
-	ignoreUnfixed bool,
-	// Accepted vulnerability IDs in .trivyignore format (default: .trivyignore at the source root, when present).
-	// +optional
-	ignorefile *dagger.File,
-	// Trivy release to run, as the aquasec/trivy image tag.
-	// +optional
-	// +default="0.67.2"
-	trivyVersion string,
-) (*dagger.Directory, error) {
-	res, out, err := m.scan(ctx, severity, ignoreUnfixed, ignorefile, trivyVersion, true)
+// Scan builds the image and runs the vulnerability gate alone: Trivy scans
+// the image tarball and go-image's policy (the same Go code as
+// `go-image scan`) decides. A failing gate is an error carrying the report.
+// +cache="never"
+func (m *GoImage) Scan(ctx context.Context) (string, error) {
+	res, _, err := m.scan(ctx, false)
+	if err != nil {
+		return "", err
+	}
+	return writeReport(&report.Report{Results: []report.Result{res}}, "text", false)
+}
+
+// ScanReport runs the same scan and returns the files to upload, without
+// failing when the gate does: trivy.json (every finding, before go-image's
+// policy), trivy.sarif (SARIF 2.1.0, ignore file applied, for code
+// scanning) and go-image-scan.json (go-image's verdict).
+// +cache="never"
+func (m *GoImage) ScanReport(ctx context.Context) (*dagger.Directory, error) {
+	res, out, err := m.scan(ctx, true)
 	if err != nil {
 		return nil, err
 	}
@@ -764,156 +489,16 @@ func (m *GoImage) ScanReport(
 		WithNewFile("go-image-scan.json", b.String()), nil
 }
 
-// scan builds the image, runs Trivy over its tarball and evaluates the JSON
-// report with internal/scan.
-func (m *GoImage) scan(ctx context.Context, severity string, ignoreUnfixed bool, ignorefile *dagger.File, trivyVersion string, sarif bool) (report.Result, scan.Output, error) {
-	p, ignorefile, err := m.scanPolicy(ctx, severity, ignoreUnfixed, ignorefile)
-	if err != nil {
-		return report.Result{}, scan.Output{}, err
-	}
-	o, err := m.options(ctx)
-	if err != nil {
-		return report.Result{}, scan.Output{}, err
-	}
-	ctr, err := m.build(ctx, o)
-	if err != nil {
-		return report.Result{}, scan.Output{}, err
-	}
-	return scanContainer(ctx, ctr, p, ignorefile, trivyVersion, sarif)
-}
-
-// scanPolicy reads the scan arguments into the gate's policy; the ignore
-// file is returned too (the source's .trivyignore when none is given), for
-// Trivy's SARIF rendering.
-func (m *GoImage) scanPolicy(ctx context.Context, severity string, ignoreUnfixed bool, ignorefile *dagger.File) (scan.Policy, *dagger.File, error) {
-	sev, err := scan.ParseSeverity(severity)
-	if err != nil {
-		return scan.Policy{}, nil, err
-	}
-	p := scan.Policy{Severities: sev, IgnoreUnfixed: ignoreUnfixed}
-	if ignorefile == nil {
-		if ok, err := m.Source.Exists(ctx, ".trivyignore"); err == nil && ok {
-			ignorefile = m.Source.File(".trivyignore")
-		}
-	}
-	if ignorefile != nil {
-		text, err := ignorefile.Contents(ctx)
-		if err != nil {
-			return p, nil, fmt.Errorf("ignorefile: %w", err)
-		}
-		if p.Ignore, err = scan.ParseIgnore(".trivyignore", []byte(text)); err != nil {
-			return p, nil, err
-		}
-	}
-	return p, ignorefile, nil
-}
-
-// scanContainer runs Trivy over the container's tarball and evaluates the
-// JSON report with internal/scan.
-func scanContainer(ctx context.Context, ctr *dagger.Container, p scan.Policy, ignorefile *dagger.File, trivyVersion string, sarif bool) (report.Result, scan.Output, error) {
-	out, err := trivyScan(ctx, ctr.AsTarball(), trivyVersion, ignorefile, sarif)
-	if err != nil {
-		return report.Result{}, scan.Output{}, err
-	}
-	r, err := scan.ParseReport(out.JSON)
-	if err != nil {
-		return report.Result{}, scan.Output{}, err
-	}
-	res := p.Evaluate(r)
-	p.CheckDBAge(&res, out.DBUpdatedAt)
-	return res, out, nil
-}
-
-// trivyScan runs the aquasec/trivy release image over an image tarball with
-// the same arguments as the CLI (internal/trivy.ImageArgs). The DB lives in
-// a cache volume; it is refreshed at most once an hour (the epoch variable
-// keeps Dagger from reusing an older DB step or scan), then the scan itself
-// runs with --skip-db-update, exactly as offline.
-func trivyScan(ctx context.Context, tarball *dagger.File, version string, ignorefile *dagger.File, sarif bool) (scan.Output, error) {
-	if version == "" {
-		version = strings.TrimPrefix(trivy.PinnedVersion, "v")
-	}
-	const cache, dir = "/trivy-cache", "/work"
-	c := dag.Container().
-		From("aquasec/trivy:"+strings.TrimPrefix(version, "v")).
-		WithMountedCache(cache, dag.CacheVolume("go-image-trivy-db"), dagger.ContainerWithMountedCacheOpts{Sharing: dagger.CacheSharingModeLocked}).
-		WithMountedFile(dir+"/image.tar", tarball).
-		WithWorkdir(dir).
-		WithEnvVariable("GOIMAGE_DB_EPOCH", time.Now().UTC().Format("2006-01-02T15")).
-		WithExec([]string{"trivy", "image", "--download-db-only", "--cache-dir", cache,
-			"--no-progress", "--quiet", "--skip-version-check", "--disable-telemetry"}).
-		WithExec(append([]string{"trivy"}, trivy.ImageArgs(dir+"/image.tar", cache, dir+"/report.json")...))
-	js, err := c.File(dir + "/report.json").Contents(ctx)
-	if err != nil {
-		return scan.Output{}, fmt.Errorf("trivy %s: %w", version, err)
-	}
-	out := scan.Output{JSON: []byte(js)}
-	// The cache volume is a mount, not part of the image: read it with cat.
-	if meta, err := c.WithExec([]string{"cat", cache + "/db/metadata.json"}).Stdout(ctx); err == nil {
-		if m, err := trivy.ReadDBMeta([]byte(meta)); err == nil {
-			out.DBUpdatedAt = m.UpdatedAt
-		}
-	}
-	if sarif {
-		ignore := ""
-		if ignorefile != nil {
-			ignore = dir + "/.trivyignore"
-			c = c.WithMountedFile(ignore, ignorefile)
-		}
-		s, err := c.WithExec(append([]string{"trivy"}, trivy.ConvertArgs(dir+"/report.json", dir+"/report.sarif", ignore)...)).
-			File(dir + "/report.sarif").Contents(ctx)
-		if err != nil {
-			return scan.Output{}, fmt.Errorf("trivy convert: %w", err)
-		}
-		out.SARIF = []byte(s)
-	}
-	return out, nil
-}
-
 // Smoke builds the image, runs it as a Dagger service and checks what a
-// Kubernetes pod needs from it, with the same checks as `go-image smoke`:
-// the health path answers 200 on the probe port within the start-up budget,
-// the business port does not serve it, the ready path answers 200 only once
-// the business port accepts, and on SIGTERM (Service.Stop without kill)
-// readiness turns 503, the in-flight slow request completes and the
-// service stops within the grace period. A client container bound to the
-// service drives it (internal/smoke.ClientScript); events are ordered by
-// host uptime. The exit status is not visible through Dagger, so a missing
-// SIGTERM handler shows as a dropped request and no 503, not as the kill.
+// Kubernetes pod needs from it, with the CLI's driver: the health path
+// answers 200 on the probe port within the start-up budget, the business
+// port does not serve it, the ready path answers 200 only once the business
+// port accepts, and on SIGTERM readiness turns 503, the in-flight request
+// completes and the service stops within the grace period. The exit status
+// is not visible through Dagger.
+// +cache="never"
 func (m *GoImage) Smoke(
 	ctx context.Context,
-	// Port the service serves business traffic on.
-	// +optional
-	// +default=8080
-	businessPort int,
-	// Port the service serves probes on; must differ from businessPort.
-	// +optional
-	// +default=8081
-	probePort int,
-	// Liveness endpoint on the probe port.
-	// +optional
-	// +default="/healthz"
-	healthPath string,
-	// Readiness endpoint on the probe port.
-	// +optional
-	// +default="/readyz"
-	readyPath string,
-	// Skip the readiness checks (the service has no readiness endpoint).
-	// +optional
-	noReadiness bool,
-	// Business request in flight when SIGTERM is sent. Longer than the
-	// CLI's 2 s: SIGTERM goes out 2 s after the client container starts.
-	// +optional
-	// +default="/slow?d=5s"
-	slowPath string,
-	// How long the health endpoint may take to answer 200 after start.
-	// +optional
-	// +default="10s"
-	startupBudget string,
-	// Termination grace period: the service must stop this long after SIGTERM.
-	// +optional
-	// +default="30s"
-	grace string,
 	// Report format: text, json or markdown.
 	// +optional
 	// +default="text"
@@ -922,110 +507,170 @@ func (m *GoImage) Smoke(
 	// +optional
 	noFail bool,
 ) (string, error) {
-	cfg, err := smokeArgs{businessPort, probePort, healthPath, readyPath, noReadiness, slowPath, startupBudget, grace}.config()
+	if err := checkFormat(format); err != nil {
+		return "", err
+	}
+	e, p, err := m.executor(ctx)
 	if err != nil {
 		return "", err
 	}
-	ctr, err := m.Build(ctx)
+	g, err := m.smokeGate(ctx, e)
 	if err != nil {
 		return "", err
 	}
-	res, err := smokeRun(ctx, ctr, cfg)
+	b, err := e.Image(ctx, p)
+	if err != nil {
+		return "", err
+	}
+	return writeReport(gates.Run(ctx, b.Image, g), format, noFail)
+}
+
+// Lint runs go-image's Kubernetes analyzers (clients built per request,
+// uncancellable watches and informers, servers that cannot drain, health
+// routes on the business mux) over every package of the source, as
+// `go vet -vettool=k8slint` in the builder. Same checks as `go-image lint`.
+func (m *GoImage) Lint(
+	ctx context.Context,
+	// Report format: text, json or markdown.
+	// +optional
+	// +default="text"
+	format string,
+	// Return the report without failing when an analyzer reports.
+	// +optional
+	noFail bool,
+) (string, error) {
+	if err := checkFormat(format); err != nil {
+		return "", err
+	}
+	e, _, err := m.executor(ctx)
+	if err != nil {
+		return "", err
+	}
+	res, err := e.Lint(ctx)
 	if err != nil {
 		return "", err
 	}
 	return writeReport(&report.Report{Results: res}, format, noFail)
 }
 
-// smokeArgs are Smoke's arguments, shared with Check and Release.
-type smokeArgs struct {
-	businessPort, probePort        int
-	healthPath, readyPath          string
-	noReadiness                    bool
-	slowPath, startupBudget, grace string
+// --- release ---
+
+// Release builds the image for every platform, runs every gate on each
+// platform's image and, only if no check failed, pushes it (an OCI index
+// for several platforms) to every address: blobs, then the manifest by
+// digest, tags last. It returns the pushed reference, repo@sha256:…, the
+// digest Tarball and `go-image build` give for the same inputs.
+// +cache="never"
+func (m *GoImage) Release(
+	ctx context.Context,
+	// Where to push, REGISTRY/REPO:TAG, registry and tag written out; one or more.
+	address []string,
+	// Registry username, used with password (default: anonymous).
+	// +optional
+	username string,
+	// Registry password or token; never printed.
+	// +optional
+	password *dagger.Secret,
+	// Comma-separated target platforms, e.g. linux/amd64,linux/arm64 (default: the constructor's platform). The smoke gate runs the engine's own platform and reports the others as not run.
+	// +optional
+	platforms string,
+	// Push the CycloneDX SBOM as an OCI referrer of the pushed digest.
+	// +optional
+	attachSbom bool,
+	// Allow plain HTTP and unverified TLS to the registry (private-network and loopback registries use HTTP without it).
+	// +optional
+	insecure bool,
+	// The registry of a loopback address (localhost:5000/…), as a service: pass tcp://localhost:5000 from the dagger CLI. Inside a function, 127.0.0.1 is the function's own container, so a registry on your machine is reached through this tunnel.
+	// +optional
+	registry *dagger.Service,
+) (string, error) {
+	e, p, err := m.executor(ctx)
+	if err != nil {
+		return "", err
+	}
+	ps := []recipe.Platform{p}
+	if platforms != "" {
+		if ps, err = recipe.ParsePlatforms(platforms); err != nil {
+			return "", err
+		}
+	}
+	popts := push.Options{Insecure: insecure, Log: os.Stderr}
+	if popts.Transport, err = registryTransport(ctx, address, registry); err != nil {
+		return "", err
+	}
+	if username != "" || password != nil {
+		if username == "" || password == nil {
+			return "", fmt.Errorf("registry credentials: give both username and password, or neither")
+		}
+		pw, err := password.Plaintext(ctx)
+		if err != nil {
+			return "", fmt.Errorf("registry password secret: %w", err)
+		}
+		popts.Credentials = push.Credentials{Username: username, Password: pw, PasswordFrom: "the password secret"}
+	}
+	gs, err := m.gates(ctx, e)
+	if err != nil {
+		return "", err
+	}
+	res, err := release.Run(ctx, release.Request{
+		Platforms: ps, Gates: gs, Addresses: address, Push: popts,
+		Build: func(ctx context.Context, p recipe.Platform) (v1.Image, error) {
+			b, err := e.Image(ctx, p)
+			return b.Image, err
+		},
+		AttachSBOM: attachSbom, Version: e.Options.Version, Created: e.Options.Created(), Log: os.Stderr,
+	})
+	if res != nil && len(res.Report.Results) > 0 {
+		_ = res.Report.WriteText(os.Stderr)
+	}
+	if err != nil {
+		return "", err
+	}
+	return res.Pushed.Ref(), nil
 }
 
-// config validates the arguments into the smoke configuration.
-func (a smokeArgs) config() (smoke.Config, error) {
-	cfg := smoke.DefaultConfig()
-	cfg.BusinessPort, cfg.ProbePort, cfg.HealthPath, cfg.ReadyPath, cfg.SlowPath = a.businessPort, a.probePort, a.healthPath, a.readyPath, a.slowPath
-	if a.noReadiness {
-		cfg.ReadyPath = ""
-	}
-	// The service has its own network namespace: it keeps its ports.
-	cfg.BusinessEnv, cfg.ProbeEnv = "", ""
-	var err error
-	if cfg.StartupBudget, err = time.ParseDuration(a.startupBudget); err != nil {
-		return cfg, fmt.Errorf("startupBudget %q: %w", a.startupBudget, err)
-	}
-	if cfg.Grace, err = time.ParseDuration(a.grace); err != nil {
-		return cfg, fmt.Errorf("grace %q: %w", a.grace, err)
-	}
-	return cfg, cfg.Validate()
-}
-
-// smokeRun runs ctr as a Dagger service, drives it from a client container
-// and judges what it observed (see Smoke).
-func smokeRun(ctx context.Context, ctr *dagger.Container, cfg smoke.Config) ([]report.Result, error) {
-	var err error
-	// No health check on the ports: the client measures start-up itself,
-	// and a readiness lie before the business port opens stays visible.
-	skip := dagger.ContainerWithExposedPortOpts{ExperimentalSkipHealthcheck: true}
-	// A fresh service and fresh client runs on every call, never cached.
-	nonce := strconv.FormatInt(time.Now().UnixNano(), 10)
-	svc := ctr.WithExposedPort(cfg.BusinessPort, skip).WithExposedPort(cfg.ProbePort, skip).
-		WithEnvVariable("GO_IMAGE_SMOKE_RUN", nonce).
-		AsService(dagger.ContainerAsServiceOpts{UseEntrypoint: true})
-	run := smoke.ClientRun{Runner: "dagger service (Container.AsService, driven from a client container by service binding, SIGTERM by Service.Stop)", Grace: cfg.Grace}
-	if run.Started, err = smoke.Uptime(); err != nil {
+// registryTransport reaches the loopback registry of the addresses through
+// the registry service, and refuses a loopback address without one.
+func registryTransport(ctx context.Context, address []string, registry *dagger.Service) (http.RoundTripper, error) {
+	tags, err := push.ParseAddresses(address, false)
+	if err != nil {
 		return nil, err
 	}
-	if svc, err = svc.Start(ctx); err != nil {
-		run.StartErr = err
-	} else {
-		defer svc.Stop(context.WithoutCancel(ctx), dagger.ServiceStopOpts{Kill: true})
-		client := dag.Container().From("alpine:"+recipe.DefaultAlpine).
-			WithExec([]string{"apk", "add", "--no-cache", "curl"}).
-			WithServiceBinding("app", svc).
-			WithEnvVariable("GO_IMAGE_SMOKE_RUN", nonce)
-		phase := func(ctx context.Context, name string) (string, error) {
-			env := smoke.ClientEnv(cfg, "app", name)
-			c := client
-			for _, k := range sortedKeys(env) {
-				c = c.WithEnvVariable(k, env[k])
-			}
-			return c.WithExec([]string{"sh", "-c", smoke.ClientScript}).Stdout(ctx)
+	var loopback string
+	for _, t := range tags {
+		reg := t.RegistryStr()
+		if !push.Loopback(reg) {
+			continue
 		}
-		if run.Start, err = phase(ctx, "start"); err != nil {
-			return nil, fmt.Errorf("smoke client (start): %w", err)
+		if loopback != "" && loopback != reg {
+			return nil, fmt.Errorf("addresses name two loopback registries, %s and %s: one registry service can stand in for one", loopback, reg)
 		}
-		type result struct {
-			out string
-			err error
-		}
-		term := make(chan result, 1)
-		go func() {
-			out, err := phase(ctx, "term")
-			term <- result{out, err}
-		}()
-		time.Sleep(2 * time.Second)
-		run.TermSent, _ = smoke.Uptime()
-		sctx, cancel := context.WithTimeout(ctx, cfg.Grace)
-		_, run.StopErr = svc.Stop(sctx, dagger.ServiceStopOpts{Kill: false})
-		cancel()
-		run.Stopped, _ = smoke.Uptime()
-		select {
-		case r := <-term:
-			if r.err != nil {
-				return nil, fmt.Errorf("smoke client (term): %w", r.err)
-			}
-			run.Term = r.out
-		case <-time.After(cfg.Grace + 30*time.Second):
-			return nil, fmt.Errorf("smoke client (term): no result %s after SIGTERM", cfg.Grace+30*time.Second)
-		}
+		loopback = reg
 	}
-	return smoke.Evaluate(cfg, run.Observe(cfg)), nil
+	switch {
+	case loopback == "" && registry == nil:
+		return nil, nil
+	case loopback == "":
+		return nil, fmt.Errorf("a registry service was given, but no address names a loopback registry (localhost:PORT/…) for it to stand in for")
+	case registry == nil:
+		return nil, fmt.Errorf("address registry %s is loopback: inside a Dagger function 127.0.0.1 is the function's own container, not your machine; "+
+			"pass the registry as a service (--registry tcp://%s from the dagger CLI) or push to an address the engine's containers reach", loopback, loopback)
+	}
+	if !strings.Contains(loopback, ":") {
+		return nil, fmt.Errorf("address registry %s: give its port (e.g. localhost:5000), which the registry service forwards", loopback)
+	}
+	svc, err := registry.Start(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("start the registry service: %w", err)
+	}
+	endpoint, err := svc.Endpoint(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("registry service endpoint: %w", err)
+	}
+	return push.DialVia(loopback, endpoint), nil
 }
+
+// --- manifest ---
 
 // Manifest renders a Deployment and Service for the image pinned by digest
 // (the address Release printed), with the probes, grace period and
@@ -1039,6 +684,7 @@ func (m *GoImage) Manifest(
 	// Namespace (default: none, kubectl's current).
 	// +optional
 	namespace string,
+	// Replicas of the Deployment.
 	// +optional
 	// +default=2
 	replicas int,
@@ -1076,18 +722,22 @@ func (m *GoImage) Manifest(
 	// +optional
 	// +default=3
 	failureThreshold int,
-	// terminationGracePeriodSeconds; keep it equal to Smoke's grace.
+	// terminationGracePeriodSeconds; keep it equal to the smoke gate's grace.
 	// +optional
 	// +default=30
 	graceSeconds int,
+	// Container CPU request.
 	// +optional
 	// +default="100m"
 	cpuRequest string,
+	// Container memory request.
 	// +optional
 	// +default="64Mi"
 	memoryRequest string,
+	// Container CPU limit (default: none).
 	// +optional
 	cpuLimit string,
+	// Container memory limit (default: none).
 	// +optional
 	memoryLimit string,
 	// Container environment variables, NAME=VALUE.
@@ -1111,60 +761,231 @@ func (m *GoImage) Manifest(
 	return dag.Directory().WithNewFile("manifest.yaml", string(y)).File("manifest.yaml"), nil
 }
 
-// Lint runs go-image's Kubernetes analyzers (clients built per request,
-// uncancellable watches and informers, servers that cannot drain, health
-// routes on the business mux) over every package of the source, as
-// `go vet -vettool=k8slint` in the builder. Same checks as `go-image lint`.
-func (m *GoImage) Lint(
-	ctx context.Context,
-	// Report format: text, json or markdown.
-	// +optional
-	// +default="text"
-	format string,
-	// Return the report without failing when an analyzer reports.
-	// +optional
-	noFail bool,
-) (string, error) {
-	o, err := m.options(ctx)
+// --- plumbing ---
+
+// executor turns the module's state into the Dagger executor of the recipe
+// and the constructor's platform.
+func (m *GoImage) executor(ctx context.Context) (*engine.Executor, recipe.Platform, error) {
+	gomod, err := m.Source.File("go.mod").Contents(ctx)
 	if err != nil {
-		return "", err
+		return nil, recipe.Platform{}, fmt.Errorf("source: no go.mod: pass the module root of the service (the directory with go.mod) as --source")
 	}
-	res, err := m.lint(ctx, o)
+	o := recipe.Options{
+		Main: m.Main, Name: m.Name, GoVersion: m.GoVersion, Platform: m.Platform,
+		Base: recipe.Base(m.Base), Version: m.Version, VersionVar: m.VersionVar,
+		Ldflags: m.Ldflags, Tags: m.Tags, Source: m.SourceURL, Revision: m.Revision,
+		SourceDateEpoch: int64(m.SourceDateEpoch),
+	}
+	if len(m.Labels) > 0 {
+		o.Labels = map[string]string{}
+		for _, kv := range m.Labels {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok || k == "" {
+				return nil, recipe.Platform{}, fmt.Errorf("label %q: want key=value", kv)
+			}
+			o.Labels[k] = v
+		}
+	}
+	if o.Name == "" {
+		mod, err := compile.ModulePathOf([]byte(gomod))
+		if err != nil {
+			return nil, recipe.Platform{}, err
+		}
+		o.Name = recipe.DefaultName(o.Main, mod)
+	}
+	if o.GoVersion == "" && m.Builder == nil {
+		if o.GoVersion, err = recipe.GoVersionOf([]byte(gomod)); err != nil {
+			return nil, recipe.Platform{}, fmt.Errorf("source: %w", err)
+		}
+	}
+	if o, err = o.Normalize(); err != nil {
+		return nil, recipe.Platform{}, err
+	}
+	p, err := recipe.ParsePlatform(o.Platform)
 	if err != nil {
-		return "", err
+		return nil, recipe.Platform{}, err
 	}
-	return writeReport(&report.Report{Results: res}, format, noFail)
+	return &engine.Executor{
+		Dag: dag, Source: m.Source, Module: dag.CurrentModule().Source(), Options: o, GoMod: []byte(gomod),
+		Builder: m.Builder, BaseImage: m.BaseImage, CacheNamespace: m.CacheNamespace, UpxCompress: m.UpxCompress,
+	}, p, nil
 }
 
-// lint runs go vet with the k8slint tool over the source in the builder.
-func (m *GoImage) lint(ctx context.Context, o recipe.Options) ([]report.Result, error) {
-	tool := dag.Container().From("golang:"+o.GoVersion+"-alpine").
-		WithMountedCache("/go/pkg/mod", dag.CacheVolume("go-image-gomod")).
-		WithMountedCache("/root/.cache/go-build", dag.CacheVolume("go-image-gobuild")).
-		WithDirectory("/go-image", dag.CurrentModule().Source()).
-		WithWorkdir("/go-image").
-		WithEnvVariable("CGO_ENABLED", "0").
-		WithExec([]string{"go", "build", "-o", "/out/k8slint", "./cmd/k8slint"}).
-		File("/out/k8slint")
-	vet := m.builder(o).
-		WithFile("/usr/local/bin/k8slint", tool).
-		WithExec([]string{"go", "vet", "-vettool=/usr/local/bin/k8slint", "-json", "./..."}, dagger.ContainerWithExecOpts{Expect: dagger.ReturnTypeAny})
-	code, err := vet.ExitCode(ctx)
+// image builds the constructor's platform.
+func (m *GoImage) image(ctx context.Context) (*engine.Executor, engine.Built, error) {
+	e, p, err := m.executor(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("go vet: %w", err)
+		return nil, engine.Built{}, err
 	}
-	out, err := vet.Stderr(ctx)
+	b, err := e.Image(ctx, p)
+	return e, b, err
+}
+
+// gates is the standard gate list (internal/policy) with the module's
+// scan, lint and smoke. Every choice is validated before anything builds.
+func (m *GoImage) gates(ctx context.Context, e *engine.Executor) ([]gates.Gate, error) {
+	opts, err := policy.Parse(m.MaxSize, m.UpxPolicy, m.SkippedChecks)
 	if err != nil {
 		return nil, err
 	}
-	if code != 0 {
-		return nil, fmt.Errorf("go vet -vettool=k8slint exited %d (does the source build?):\n%s", code, out)
+	off := map[string]string{}
+	for _, kv := range m.Off {
+		gate, reason, _ := strings.Cut(kv, "=")
+		if err := opts.SwitchOff(gate, reason); err != nil {
+			return nil, err
+		}
+		off[gate] = reason
 	}
-	findings, err := lint.ParseVetJSON(strings.NewReader(out))
+	if _, ok := off["scan"]; !ok {
+		sp, ignorefile, err := m.scanPolicy(ctx)
+		if err != nil {
+			return nil, err
+		}
+		opts.Scan = policy.Func("scan", func(ctx context.Context, img v1.Image) ([]report.Result, error) {
+			b, err := e.Built(img)
+			if err != nil {
+				return nil, err
+			}
+			res, err := m.scanBuilt(ctx, e, b, sp, ignorefile, false)
+			return []report.Result{res.result}, err
+		})
+	}
+	if _, ok := off["lint"]; !ok {
+		opts.Lint = policy.SourceFunc("lint", e.Lint)
+	}
+	if _, ok := off["smoke"]; !ok {
+		if opts.Smoke, err = m.smokeGate(ctx, e); err != nil {
+			return nil, err
+		}
+	}
+	return policy.Standard(opts), nil
+}
+
+// smokeConfig is the smoke gate's configuration from WithSmoke. The service
+// has its own network namespace, so it keeps its ports.
+func (m *GoImage) smokeConfig() (smoke.Config, error) {
+	cfg := smoke.DefaultConfig()
+	cfg.BusinessEnv, cfg.ProbeEnv = "", ""
+	if m.SmokeBusinessPort != 0 {
+		cfg.BusinessPort = m.SmokeBusinessPort
+	}
+	if m.SmokeProbePort != 0 {
+		cfg.ProbePort = m.SmokeProbePort
+	}
+	for _, f := range []struct {
+		dst *string
+		v   string
+	}{{&cfg.HealthPath, m.SmokeHealthPath}, {&cfg.ReadyPath, m.SmokeReadyPath}, {&cfg.SlowPath, m.SmokeSlowPath}} {
+		if f.v != "" {
+			*f.dst = f.v
+		}
+	}
+	if m.SmokeNoReadiness {
+		cfg.ReadyPath = ""
+	}
+	for _, d := range []struct {
+		name string
+		dst  *time.Duration
+		v    string
+	}{{"startup budget", &cfg.StartupBudget, m.SmokeStartupBudget}, {"grace", &cfg.Grace, m.SmokeGrace}} {
+		if d.v == "" {
+			continue
+		}
+		v, err := time.ParseDuration(d.v)
+		if err != nil {
+			return cfg, fmt.Errorf("smoke %s %q: %w (e.g. 30s)", d.name, d.v, err)
+		}
+		*d.dst = v
+	}
+	return cfg, cfg.Validate()
+}
+
+// smokeGate is the CLI's smoke gate with a Dagger service runner, which
+// runs the engine's own platform.
+func (m *GoImage) smokeGate(ctx context.Context, e *engine.Executor) (gates.Gate, error) {
+	cfg, err := m.smokeConfig()
 	if err != nil {
 		return nil, err
 	}
-	return lint.Results("/src", -1, lint.Analyzers(), findings), nil
+	native, err := dag.DefaultPlatform(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("engine platform: %w", err)
+	}
+	p, err := recipe.ParsePlatform(string(native))
+	if err != nil {
+		return nil, err
+	}
+	return smoke.Gate{Runner: engine.Runner{E: e}, Config: cfg, Native: p.OS + "/" + p.Arch}, nil
+}
+
+// scanPolicy reads the scan choices into the gate's policy; the ignore file
+// is returned too (the source's .trivyignore when none is given), for
+// Trivy's SARIF rendering.
+func (m *GoImage) scanPolicy(ctx context.Context) (scan.Policy, *dagger.File, error) {
+	sev, err := scan.ParseSeverity(m.Severity)
+	if err != nil {
+		return scan.Policy{}, nil, err
+	}
+	p := scan.Policy{Severities: sev, IgnoreUnfixed: m.IgnoreUnfixed}
+	ignorefile := m.Ignorefile
+	if ignorefile == nil {
+		if ok, err := m.Source.Exists(ctx, ".trivyignore"); err == nil && ok {
+			ignorefile = m.Source.File(".trivyignore")
+		}
+	}
+	if ignorefile != nil {
+		text, err := ignorefile.Contents(ctx)
+		if err != nil {
+			return p, nil, fmt.Errorf("ignorefile: %w", err)
+		}
+		if p.Ignore, err = scan.ParseIgnore(".trivyignore", []byte(text)); err != nil {
+			return p, nil, err
+		}
+	}
+	return p, ignorefile, nil
+}
+
+type scanned struct {
+	result report.Result
+	out    scan.Output
+}
+
+// scan builds the constructor's platform and scans it.
+func (m *GoImage) scan(ctx context.Context, sarif bool) (report.Result, scan.Output, error) {
+	p, ignorefile, err := m.scanPolicy(ctx)
+	if err != nil {
+		return report.Result{}, scan.Output{}, err
+	}
+	e, b, err := m.image(ctx)
+	if err != nil {
+		return report.Result{}, scan.Output{}, err
+	}
+	s, err := m.scanBuilt(ctx, e, b, p, ignorefile, sarif)
+	return s.result, s.out, err
+}
+
+// scanBuilt runs Trivy over b's tarball and applies the policy in Go.
+func (m *GoImage) scanBuilt(ctx context.Context, e *engine.Executor, b engine.Built, p scan.Policy, ignorefile *dagger.File, sarif bool) (scanned, error) {
+	t := engine.Trivy{Image: m.TrivyImage, DBRepository: m.TrivyDbRepository, DB: m.TrivyDb}
+	out, err := e.Scan(ctx, t, b.Tarball, ignorefile, sarif)
+	if err != nil {
+		return scanned{}, err
+	}
+	r, err := scan.ParseReport(out.JSON)
+	if err != nil {
+		return scanned{}, err
+	}
+	res := p.Evaluate(r)
+	p.CheckDBAge(&res, out.DBUpdatedAt)
+	return scanned{res, out}, nil
+}
+
+func checkFormat(format string) error {
+	switch format {
+	case "", "text", "json", "markdown", "md":
+		return nil
+	}
+	return fmt.Errorf("format %q: use text, json or markdown", format)
 }
 
 // writeReport renders r and fails when a check failed, unless noFail.

@@ -14,8 +14,8 @@ set -euo pipefail
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo_root=$(cd "$script_dir/.." && pwd)
 
-# What codegen (v0.21.8) generates for this module (see ci/gen-bindings.sh).
-generated=(dagger.gen.go internal/dagger)
+# What codegen generates for this module (see ci/gen-bindings.sh).
+generated=(dagger.gen.go internal/dagger internal/querybuilder internal/telemetry)
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/go-image-check.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT

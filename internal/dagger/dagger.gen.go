@@ -19,9 +19,8 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/dagger/querybuilder"
-
-	telemetry "github.com/dagger/otel-go"
+	"dagger/go-image/internal/querybuilder"
+	"dagger/go-image/internal/telemetry"
 )
 
 func Tracer() trace.Tracer {
@@ -49,10 +48,7 @@ func assertNotNil(argName string, value any) {
 	}
 }
 
-type DaggerObject interface {
-	querybuilder.GraphQLMarshaller
-	ID(ctx context.Context) (ID, error)
-}
+type DaggerObject = querybuilder.GraphQLMarshaller
 
 type gqlExtendedError struct {
 	inner *gqlerror.Error
@@ -148,157 +144,133 @@ func (e *ExecError) Unwrap() error {
 	return e.original
 }
 
-// A unique identifier for an object.
+// The `AddressID` scalar type represents an identifier for an object of type Address.
 type AddressID string
 
-// A unique identifier for an object.
+// The `BindingID` scalar type represents an identifier for an object of type Binding.
 type BindingID string
 
-// A unique identifier for an object.
+// The `CacheVolumeID` scalar type represents an identifier for an object of type CacheVolume.
 type CacheVolumeID string
 
-// A unique identifier for an object.
+// The `ChangesetID` scalar type represents an identifier for an object of type Changeset.
 type ChangesetID string
 
-// A unique identifier for an object.
+// The `CheckGroupID` scalar type represents an identifier for an object of type CheckGroup.
 type CheckGroupID string
 
-// A unique identifier for an object.
+// The `CheckID` scalar type represents an identifier for an object of type Check.
 type CheckID string
 
-// A unique identifier for an object.
-type ClientFilesyncMirrorID string
-
-// A unique identifier for an object.
+// The `CloudID` scalar type represents an identifier for an object of type Cloud.
 type CloudID string
 
-// A unique identifier for an object.
+// The `ContainerID` scalar type represents an identifier for an object of type Container.
 type ContainerID string
 
-// A unique identifier for an object.
+// The `CurrentModuleID` scalar type represents an identifier for an object of type CurrentModule.
 type CurrentModuleID string
 
-// A unique identifier for an object.
-type DiffStatID string
-
-// A unique identifier for an object.
+// The `DirectoryID` scalar type represents an identifier for an object of type Directory.
 type DirectoryID string
 
-// A unique identifier for an object.
+// The `EngineCacheEntryID` scalar type represents an identifier for an object of type EngineCacheEntry.
 type EngineCacheEntryID string
 
-// A unique identifier for an object.
+// The `EngineCacheEntrySetID` scalar type represents an identifier for an object of type EngineCacheEntrySet.
 type EngineCacheEntrySetID string
 
-// A unique identifier for an object.
+// The `EngineCacheID` scalar type represents an identifier for an object of type EngineCache.
 type EngineCacheID string
 
-// A unique identifier for an object.
+// The `EngineID` scalar type represents an identifier for an object of type Engine.
 type EngineID string
 
-// A unique identifier for an object.
+// The `EnumTypeDefID` scalar type represents an identifier for an object of type EnumTypeDef.
 type EnumTypeDefID string
 
-// A unique identifier for an object.
+// The `EnumValueTypeDefID` scalar type represents an identifier for an object of type EnumValueTypeDef.
 type EnumValueTypeDefID string
 
-// A unique identifier for an object.
+// The `EnvFileID` scalar type represents an identifier for an object of type EnvFile.
 type EnvFileID string
 
-// A unique identifier for an object.
+// The `EnvID` scalar type represents an identifier for an object of type Env.
 type EnvID string
 
-// A unique identifier for an object.
+// The `EnvVariableID` scalar type represents an identifier for an object of type EnvVariable.
 type EnvVariableID string
 
-// A unique identifier for an object.
+// The `ErrorID` scalar type represents an identifier for an object of type Error.
 type ErrorID string
 
-// A unique identifier for an object.
+// The `ErrorValueID` scalar type represents an identifier for an object of type ErrorValue.
 type ErrorValueID string
 
-// A unique identifier for an object.
-type ExportableID string
-
-// A unique identifier for an object.
+// The `FieldTypeDefID` scalar type represents an identifier for an object of type FieldTypeDef.
 type FieldTypeDefID string
 
-// A unique identifier for an object.
+// The `FileID` scalar type represents an identifier for an object of type File.
 type FileID string
 
-// A unique identifier for an object.
+// The `FunctionArgID` scalar type represents an identifier for an object of type FunctionArg.
 type FunctionArgID string
 
-// A unique identifier for an object.
+// The `FunctionCallArgValueID` scalar type represents an identifier for an object of type FunctionCallArgValue.
 type FunctionCallArgValueID string
 
-// A unique identifier for an object.
+// The `FunctionCallID` scalar type represents an identifier for an object of type FunctionCall.
 type FunctionCallID string
 
-// A unique identifier for an object.
+// The `FunctionID` scalar type represents an identifier for an object of type Function.
 type FunctionID string
 
-// A unique identifier for an object.
+// The `GeneratedCodeID` scalar type represents an identifier for an object of type GeneratedCode.
 type GeneratedCodeID string
 
-// A unique identifier for an object.
-type GeneratorGroupID string
-
-// A unique identifier for an object.
-type GeneratorID string
-
-// A unique identifier for an object.
+// The `GitRefID` scalar type represents an identifier for an object of type GitRef.
 type GitRefID string
 
-// A unique identifier for an object.
+// The `GitRepositoryID` scalar type represents an identifier for an object of type GitRepository.
 type GitRepositoryID string
 
-// A unique identifier for an object.
-type HTTPStateID string
-
-// A unique identifier for an object.
-type HealthcheckConfigID string
-
-// A unique identifier for an object.
+// The `HostID` scalar type represents an identifier for an object of type Host.
 type HostID string
 
-// A unique identifier for an object.
-type ID string
-
-// A unique identifier for an object.
+// The `InputTypeDefID` scalar type represents an identifier for an object of type InputTypeDef.
 type InputTypeDefID string
 
-// A unique identifier for an object.
+// The `InterfaceTypeDefID` scalar type represents an identifier for an object of type InterfaceTypeDef.
 type InterfaceTypeDefID string
 
 // An arbitrary JSON-encoded value.
 type JSON string
 
-// A unique identifier for an object.
+// The `JSONValueID` scalar type represents an identifier for an object of type JSONValue.
 type JSONValueID string
 
-// A unique identifier for an object.
+// The `LLMID` scalar type represents an identifier for an object of type LLM.
 type LLMID string
 
-// A unique identifier for an object.
+// The `LLMTokenUsageID` scalar type represents an identifier for an object of type LLMTokenUsage.
 type LLMTokenUsageID string
 
-// A unique identifier for an object.
+// The `LabelID` scalar type represents an identifier for an object of type Label.
 type LabelID string
 
-// A unique identifier for an object.
+// The `ListTypeDefID` scalar type represents an identifier for an object of type ListTypeDef.
 type ListTypeDefID string
 
-// A unique identifier for an object.
+// The `ModuleConfigClientID` scalar type represents an identifier for an object of type ModuleConfigClient.
 type ModuleConfigClientID string
 
-// A unique identifier for an object.
+// The `ModuleID` scalar type represents an identifier for an object of type Module.
 type ModuleID string
 
-// A unique identifier for an object.
+// The `ModuleSourceID` scalar type represents an identifier for an object of type ModuleSource.
 type ModuleSourceID string
 
-// A unique identifier for an object.
+// The `ObjectTypeDefID` scalar type represents an identifier for an object of type ObjectTypeDef.
 type ObjectTypeDefID string
 
 // The platform config OS and architecture in a Container.
@@ -306,61 +278,46 @@ type ObjectTypeDefID string
 // The format is [os]/[platform]/[version] (e.g., "darwin/arm64/v7", "windows/amd64", "linux/arm64").
 type Platform string
 
-// A unique identifier for an object.
+// The `PortID` scalar type represents an identifier for an object of type Port.
 type PortID string
 
-// A unique identifier for an object.
-type RemoteGitMirrorID string
-
-// A unique identifier for an object.
+// The `SDKConfigID` scalar type represents an identifier for an object of type SDKConfig.
 type SDKConfigID string
 
-// A unique identifier for an object.
+// The `ScalarTypeDefID` scalar type represents an identifier for an object of type ScalarTypeDef.
 type ScalarTypeDefID string
 
-// A unique identifier for an object.
+// The `SearchResultID` scalar type represents an identifier for an object of type SearchResult.
 type SearchResultID string
 
-// A unique identifier for an object.
+// The `SearchSubmatchID` scalar type represents an identifier for an object of type SearchSubmatch.
 type SearchSubmatchID string
 
-// A unique identifier for an object.
+// The `SecretID` scalar type represents an identifier for an object of type Secret.
 type SecretID string
 
-// A unique identifier for an object.
+// The `ServiceID` scalar type represents an identifier for an object of type Service.
 type ServiceID string
 
-// A unique identifier for an object.
+// The `SocketID` scalar type represents an identifier for an object of type Socket.
 type SocketID string
 
-// A unique identifier for an object.
+// The `SourceMapID` scalar type represents an identifier for an object of type SourceMap.
 type SourceMapID string
 
-// A unique identifier for an object.
+// The `StatID` scalar type represents an identifier for an object of type Stat.
 type StatID string
 
-// A unique identifier for an object.
-type SyncerID string
-
-// A unique identifier for an object.
+// The `TerminalID` scalar type represents an identifier for an object of type Terminal.
 type TerminalID string
 
-// A unique identifier for an object.
+// The `TypeDefID` scalar type represents an identifier for an object of type TypeDef.
 type TypeDefID string
-
-// A unique identifier for an object.
-type UpGroupID string
-
-// A unique identifier for an object.
-type UpID string
 
 // The absence of a value.
 //
 // A Null Void is used as a placeholder for resolvers that do not return anything.
 type Void string
-
-// A unique identifier for an object.
-type WorkspaceID string
 
 // Key value object that represents a build argument.
 type BuildArg struct {
@@ -389,14 +346,14 @@ type PortForward struct {
 	Frontend int `json:"frontend"`
 
 	// Transport layer protocol to use for traffic.
-	Protocol NetworkProtocol `json:"protocol,omitempty"`
+	Protocol NetworkProtocol `json:"protocol"`
 }
 
 // A standardized address to load containers, directories, secrets, and other object types. Address format depends on the type, and is validated at type selection.
 type Address struct {
 	query *querybuilder.Selection
 
-	id    *ID
+	id    *AddressID
 	value *string
 }
 
@@ -510,13 +467,13 @@ func (r *Address) GitRepository() *GitRepository {
 }
 
 // A unique identifier for this Address.
-func (r *Address) ID(ctx context.Context) (ID, error) {
+func (r *Address) ID(ctx context.Context) (AddressID, error) {
 	if r.id != nil {
 		return *r.id, nil
 	}
 	q := r.query.Select("id")
 
-	var response ID
+	var response AddressID
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
@@ -529,7 +486,7 @@ func (r *Address) XXX_GraphQLType() string {
 
 // XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
 func (r *Address) XXX_GraphQLIDType() string {
-	return "ID"
+	return "AddressID"
 }
 
 // XXX_GraphQLID is an internal function. It returns the underlying type ID
@@ -554,7 +511,7 @@ func (r *Address) UnmarshalJSON(bs []byte) error {
 	if err != nil {
 		return err
 	}
-	*r = Address{query: selectNode(dag.query, id, "Address")}
+	*r = *dag.LoadAddressFromID(AddressID(id))
 	return nil
 }
 
@@ -598,20 +555,12 @@ func (r *Address) Value(ctx context.Context) (string, error) {
 	return response, q.Execute(ctx)
 }
 
-// AsNode returns this Address as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *Address) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
 type Binding struct {
 	query *querybuilder.Selection
 
 	asString *string
 	digest   *string
-	id       *ID
+	id       *BindingID
 	isNull   *bool
 	name     *string
 	typeName *string
@@ -686,15 +635,6 @@ func (r *Binding) AsContainer() *Container {
 	}
 }
 
-// Retrieve the binding value, as type DiffStat
-func (r *Binding) AsDiffStat() *DiffStat {
-	q := r.query.Select("asDiffStat")
-
-	return &DiffStat{
-		query: q,
-	}
-}
-
 // Retrieve the binding value, as type Directory
 func (r *Binding) AsDirectory() *Directory {
 	q := r.query.Select("asDirectory")
@@ -731,24 +671,6 @@ func (r *Binding) AsFile() *File {
 	}
 }
 
-// Retrieve the binding value, as type Generator
-func (r *Binding) AsGenerator() *Generator {
-	q := r.query.Select("asGenerator")
-
-	return &Generator{
-		query: q,
-	}
-}
-
-// Retrieve the binding value, as type GeneratorGroup
-func (r *Binding) AsGeneratorGroup() *GeneratorGroup {
-	q := r.query.Select("asGeneratorGroup")
-
-	return &GeneratorGroup{
-		query: q,
-	}
-}
-
 // Retrieve the binding value, as type GitRef
 func (r *Binding) AsGitRef() *GitRef {
 	q := r.query.Select("asGitRef")
@@ -763,15 +685,6 @@ func (r *Binding) AsGitRepository() *GitRepository {
 	q := r.query.Select("asGitRepository")
 
 	return &GitRepository{
-		query: q,
-	}
-}
-
-// Retrieve the binding value, as type HTTPState
-func (r *Binding) AsHTTPState() *HTTPState {
-	q := r.query.Select("asHTTPState")
-
-	return &HTTPState{
 		query: q,
 	}
 }
@@ -879,33 +792,6 @@ func (r *Binding) AsString(ctx context.Context) (string, error) {
 	return response, q.Execute(ctx)
 }
 
-// Retrieve the binding value, as type Up
-func (r *Binding) AsUp() *Up {
-	q := r.query.Select("asUp")
-
-	return &Up{
-		query: q,
-	}
-}
-
-// Retrieve the binding value, as type UpGroup
-func (r *Binding) AsUpGroup() *UpGroup {
-	q := r.query.Select("asUpGroup")
-
-	return &UpGroup{
-		query: q,
-	}
-}
-
-// Retrieve the binding value, as type Workspace
-func (r *Binding) AsWorkspace() *Workspace {
-	q := r.query.Select("asWorkspace")
-
-	return &Workspace{
-		query: q,
-	}
-}
-
 // Returns the digest of the binding value
 func (r *Binding) Digest(ctx context.Context) (string, error) {
 	if r.digest != nil {
@@ -920,13 +806,13 @@ func (r *Binding) Digest(ctx context.Context) (string, error) {
 }
 
 // A unique identifier for this Binding.
-func (r *Binding) ID(ctx context.Context) (ID, error) {
+func (r *Binding) ID(ctx context.Context) (BindingID, error) {
 	if r.id != nil {
 		return *r.id, nil
 	}
 	q := r.query.Select("id")
 
-	var response ID
+	var response BindingID
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
@@ -939,7 +825,7 @@ func (r *Binding) XXX_GraphQLType() string {
 
 // XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
 func (r *Binding) XXX_GraphQLIDType() string {
-	return "ID"
+	return "BindingID"
 }
 
 // XXX_GraphQLID is an internal function. It returns the underlying type ID
@@ -964,7 +850,7 @@ func (r *Binding) UnmarshalJSON(bs []byte) error {
 	if err != nil {
 		return err
 	}
-	*r = Binding{query: selectNode(dag.query, id, "Binding")}
+	*r = *dag.LoadBindingFromID(BindingID(id))
 	return nil
 }
 
@@ -1007,19 +893,11 @@ func (r *Binding) TypeName(ctx context.Context) (string, error) {
 	return response, q.Execute(ctx)
 }
 
-// AsNode returns this Binding as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *Binding) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
 // A directory whose contents persist across runs.
 type CacheVolume struct {
 	query *querybuilder.Selection
 
-	id *ID
+	id *CacheVolumeID
 }
 
 func (r *CacheVolume) WithGraphQLQuery(q *querybuilder.Selection) *CacheVolume {
@@ -1029,13 +907,13 @@ func (r *CacheVolume) WithGraphQLQuery(q *querybuilder.Selection) *CacheVolume {
 }
 
 // A unique identifier for this CacheVolume.
-func (r *CacheVolume) ID(ctx context.Context) (ID, error) {
+func (r *CacheVolume) ID(ctx context.Context) (CacheVolumeID, error) {
 	if r.id != nil {
 		return *r.id, nil
 	}
 	q := r.query.Select("id")
 
-	var response ID
+	var response CacheVolumeID
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
@@ -1048,7 +926,7 @@ func (r *CacheVolume) XXX_GraphQLType() string {
 
 // XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
 func (r *CacheVolume) XXX_GraphQLIDType() string {
-	return "ID"
+	return "CacheVolumeID"
 }
 
 // XXX_GraphQLID is an internal function. It returns the underlying type ID
@@ -1073,16 +951,8 @@ func (r *CacheVolume) UnmarshalJSON(bs []byte) error {
 	if err != nil {
 		return err
 	}
-	*r = CacheVolume{query: selectNode(dag.query, id, "CacheVolume")}
+	*r = *dag.LoadCacheVolumeFromID(CacheVolumeID(id))
 	return nil
-}
-
-// AsNode returns this CacheVolume as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *CacheVolume) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
 }
 
 // A comparison between two directories representing changes that can be applied.
@@ -1090,17 +960,9 @@ type Changeset struct {
 	query *querybuilder.Selection
 
 	export  *string
-	id      *ID
+	id      *ChangesetID
 	isEmpty *bool
-	sync    *ID
-}
-type WithChangesetFunc func(r *Changeset) *Changeset
-
-// With calls the provided function with current Changeset.
-//
-// This is useful for reusability and readability by not breaking the calling chain.
-func (r *Changeset) With(f WithChangesetFunc) *Changeset {
-	return f(r)
+	sync    *ChangesetID
 }
 
 func (r *Changeset) WithGraphQLQuery(q *querybuilder.Selection) *Changeset {
@@ -1146,39 +1008,6 @@ func (r *Changeset) Before() *Directory {
 	}
 }
 
-// Structured per-path diff statistics (kind and line counts) for this changeset.
-func (r *Changeset) DiffStats(ctx context.Context) ([]DiffStat, error) {
-	q := r.query.Select("diffStats")
-
-	q = q.Select("id")
-
-	type diffStats struct {
-		Id ID
-	}
-
-	convert := func(fields []diffStats) []DiffStat {
-		out := []DiffStat{}
-
-		for i := range fields {
-			val := DiffStat{id: &fields[i].Id}
-			val.query = selectNode(q.Root(), fields[i].Id, "DiffStat")
-			out = append(out, val)
-		}
-
-		return out
-	}
-	var response []diffStats
-
-	q = q.Bind(&response)
-
-	err := q.Execute(ctx)
-	if err != nil {
-		return nil, err
-	}
-
-	return convert(response), nil
-}
-
 // Applies the diff represented by this changeset to a path on the host.
 func (r *Changeset) Export(ctx context.Context, path string) (string, error) {
 	if r.export != nil {
@@ -1194,13 +1023,13 @@ func (r *Changeset) Export(ctx context.Context, path string) (string, error) {
 }
 
 // A unique identifier for this Changeset.
-func (r *Changeset) ID(ctx context.Context) (ID, error) {
+func (r *Changeset) ID(ctx context.Context) (ChangesetID, error) {
 	if r.id != nil {
 		return *r.id, nil
 	}
 	q := r.query.Select("id")
 
-	var response ID
+	var response ChangesetID
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
@@ -1213,7 +1042,7 @@ func (r *Changeset) XXX_GraphQLType() string {
 
 // XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
 func (r *Changeset) XXX_GraphQLIDType() string {
-	return "ID"
+	return "ChangesetID"
 }
 
 // XXX_GraphQLID is an internal function. It returns the underlying type ID
@@ -1238,7 +1067,7 @@ func (r *Changeset) UnmarshalJSON(bs []byte) error {
 	if err != nil {
 		return err
 	}
-	*r = Changeset{query: selectNode(dag.query, id, "Changeset")}
+	*r = *dag.LoadChangesetFromID(ChangesetID(id))
 	return nil
 }
 
@@ -1288,101 +1117,21 @@ func (r *Changeset) RemovedPaths(ctx context.Context) ([]string, error) {
 func (r *Changeset) Sync(ctx context.Context) (*Changeset, error) {
 	q := r.query.Select("sync")
 
-	var id ID
+	var id ChangesetID
 	if err := q.Bind(&id).Execute(ctx); err != nil {
 		return nil, err
 	}
 	return &Changeset{
-		query: selectNode(q.Root(), id, "Changeset"),
+		query: q.Root().Select("loadChangesetFromID").Arg("id", id),
 	}, nil
-}
-
-// ChangesetWithChangesetOpts contains options for Changeset.WithChangeset
-type ChangesetWithChangesetOpts struct {
-	// What to do on a merge conflict
-	//
-	// Default: FAIL
-	OnConflict ChangesetMergeConflict
-}
-
-// Add changes to an existing changeset
-//
-// By default the operation will fail in case of conflicts, for instance a file modified in both changesets. The behavior can be adjusted using onConflict argument
-func (r *Changeset) WithChangeset(changes *Changeset, opts ...ChangesetWithChangesetOpts) *Changeset {
-	assertNotNil("changes", changes)
-	q := r.query.Select("withChangeset")
-	for i := len(opts) - 1; i >= 0; i-- {
-		// `onConflict` optional argument
-		if !querybuilder.IsZeroValue(opts[i].OnConflict) {
-			q = q.Arg("onConflict", opts[i].OnConflict)
-		}
-	}
-	q = q.Arg("changes", changes)
-
-	return &Changeset{
-		query: q,
-	}
-}
-
-// ChangesetWithChangesetsOpts contains options for Changeset.WithChangesets
-type ChangesetWithChangesetsOpts struct {
-	// What to do on a merge conflict
-	//
-	// Default: FAIL
-	OnConflict ChangesetsMergeConflict
-}
-
-// Add changes from multiple changesets using git octopus merge strategy
-//
-// This is more efficient than chaining multiple withChangeset calls when merging many changesets.
-//
-// Only FAIL and FAIL_EARLY conflict strategies are supported (octopus merge cannot use -X ours/theirs).
-func (r *Changeset) WithChangesets(changes []*Changeset, opts ...ChangesetWithChangesetsOpts) *Changeset {
-	q := r.query.Select("withChangesets")
-	for i := len(opts) - 1; i >= 0; i-- {
-		// `onConflict` optional argument
-		if !querybuilder.IsZeroValue(opts[i].OnConflict) {
-			q = q.Arg("onConflict", opts[i].OnConflict)
-		}
-	}
-	q = q.Arg("changes", changes)
-
-	return &Changeset{
-		query: q,
-	}
-}
-
-// AsExportable returns this Changeset as a Exportable.
-// This is a local type conversion — no GraphQL call.
-func (r *Changeset) AsExportable() Exportable {
-	return &ExportableClient{
-		query: r.query,
-	}
-}
-
-// AsNode returns this Changeset as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *Changeset) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
-// AsSyncer returns this Changeset as a Syncer.
-// This is a local type conversion — no GraphQL call.
-func (r *Changeset) AsSyncer() Syncer {
-	return &SyncerClient{
-		query: r.query,
-	}
 }
 
 type Check struct {
 	query *querybuilder.Selection
 
-	checkType   *string
 	completed   *bool
 	description *string
-	id          *ID
+	id          *CheckID
 	name        *string
 	passed      *bool
 	resultEmoji *string
@@ -1400,19 +1149,6 @@ func (r *Check) WithGraphQLQuery(q *querybuilder.Selection) *Check {
 	return &Check{
 		query: q,
 	}
-}
-
-// The type of check: 'check' for annotated checks, 'generate' for generate-as-checks
-func (r *Check) CheckType(ctx context.Context) (string, error) {
-	if r.checkType != nil {
-		return *r.checkType, nil
-	}
-	q := r.query.Select("checkType")
-
-	var response string
-
-	q = q.Bind(&response)
-	return response, q.Execute(ctx)
 }
 
 // Whether the check completed
@@ -1441,23 +1177,14 @@ func (r *Check) Description(ctx context.Context) (string, error) {
 	return response, q.Execute(ctx)
 }
 
-// If the check failed, this is the error
-func (r *Check) Error() *Error {
-	q := r.query.Select("error")
-
-	return &Error{
-		query: q,
-	}
-}
-
 // A unique identifier for this Check.
-func (r *Check) ID(ctx context.Context) (ID, error) {
+func (r *Check) ID(ctx context.Context) (CheckID, error) {
 	if r.id != nil {
 		return *r.id, nil
 	}
 	q := r.query.Select("id")
 
-	var response ID
+	var response CheckID
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
@@ -1470,7 +1197,7 @@ func (r *Check) XXX_GraphQLType() string {
 
 // XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
 func (r *Check) XXX_GraphQLIDType() string {
-	return "ID"
+	return "CheckID"
 }
 
 // XXX_GraphQLID is an internal function. It returns the underlying type ID
@@ -1495,7 +1222,7 @@ func (r *Check) UnmarshalJSON(bs []byte) error {
 	if err != nil {
 		return err
 	}
-	*r = Check{query: selectNode(dag.query, id, "Check")}
+	*r = *dag.LoadCheckFromID(CheckID(id))
 	return nil
 }
 
@@ -1510,15 +1237,6 @@ func (r *Check) Name(ctx context.Context) (string, error) {
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
-}
-
-// The original module in which the check has been defined
-func (r *Check) OriginalModule() *Module {
-	q := r.query.Select("originalModule")
-
-	return &Module{
-		query: q,
-	}
 }
 
 // Whether the check passed
@@ -1566,18 +1284,19 @@ func (r *Check) Run() *Check {
 	}
 }
 
-// AsNode returns this Check as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *Check) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
+// The module source where the check is defined (i.e., toolchains)
+func (r *Check) Source() *ModuleSource {
+	q := r.query.Select("source")
+
+	return &ModuleSource{
+		query: q,
 	}
 }
 
 type CheckGroup struct {
 	query *querybuilder.Selection
 
-	id *ID
+	id *CheckGroupID
 }
 type WithCheckGroupFunc func(r *CheckGroup) *CheckGroup
 
@@ -1595,13 +1314,13 @@ func (r *CheckGroup) WithGraphQLQuery(q *querybuilder.Selection) *CheckGroup {
 }
 
 // A unique identifier for this CheckGroup.
-func (r *CheckGroup) ID(ctx context.Context) (ID, error) {
+func (r *CheckGroup) ID(ctx context.Context) (CheckGroupID, error) {
 	if r.id != nil {
 		return *r.id, nil
 	}
 	q := r.query.Select("id")
 
-	var response ID
+	var response CheckGroupID
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
@@ -1614,7 +1333,7 @@ func (r *CheckGroup) XXX_GraphQLType() string {
 
 // XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
 func (r *CheckGroup) XXX_GraphQLIDType() string {
-	return "ID"
+	return "CheckGroupID"
 }
 
 // XXX_GraphQLID is an internal function. It returns the underlying type ID
@@ -1639,7 +1358,7 @@ func (r *CheckGroup) UnmarshalJSON(bs []byte) error {
 	if err != nil {
 		return err
 	}
-	*r = CheckGroup{query: selectNode(dag.query, id, "CheckGroup")}
+	*r = *dag.LoadCheckGroupFromID(CheckGroupID(id))
 	return nil
 }
 
@@ -1650,7 +1369,7 @@ func (r *CheckGroup) List(ctx context.Context) ([]Check, error) {
 	q = q.Select("id")
 
 	type list struct {
-		Id ID
+		Id CheckID
 	}
 
 	convert := func(fields []list) []Check {
@@ -1658,7 +1377,7 @@ func (r *CheckGroup) List(ctx context.Context) ([]Check, error) {
 
 		for i := range fields {
 			val := Check{id: &fields[i].Id}
-			val.query = selectNode(q.Root(), fields[i].Id, "Check")
+			val.query = q.Root().Select("loadCheckFromID").Arg("id", fields[i].Id)
 			out = append(out, val)
 		}
 
@@ -1685,102 +1404,12 @@ func (r *CheckGroup) Report() *File {
 	}
 }
 
-// CheckGroupRunOpts contains options for CheckGroup.Run
-type CheckGroupRunOpts struct {
-	// If true, stop running checks as soon as any check fails.
-	FailFast bool
-}
-
 // Execute all selected checks
-func (r *CheckGroup) Run(opts ...CheckGroupRunOpts) *CheckGroup {
+func (r *CheckGroup) Run() *CheckGroup {
 	q := r.query.Select("run")
-	for i := len(opts) - 1; i >= 0; i-- {
-		// `failFast` optional argument
-		if !querybuilder.IsZeroValue(opts[i].FailFast) {
-			q = q.Arg("failFast", opts[i].FailFast)
-		}
-	}
 
 	return &CheckGroup{
 		query: q,
-	}
-}
-
-// AsNode returns this CheckGroup as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *CheckGroup) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
-// An internal persistent filesync mirror.
-type ClientFilesyncMirror struct {
-	query *querybuilder.Selection
-
-	id *ID
-}
-
-func (r *ClientFilesyncMirror) WithGraphQLQuery(q *querybuilder.Selection) *ClientFilesyncMirror {
-	return &ClientFilesyncMirror{
-		query: q,
-	}
-}
-
-// A unique identifier for this ClientFilesyncMirror.
-func (r *ClientFilesyncMirror) ID(ctx context.Context) (ID, error) {
-	if r.id != nil {
-		return *r.id, nil
-	}
-	q := r.query.Select("id")
-
-	var response ID
-
-	q = q.Bind(&response)
-	return response, q.Execute(ctx)
-}
-
-// XXX_GraphQLType is an internal function. It returns the native GraphQL type name
-func (r *ClientFilesyncMirror) XXX_GraphQLType() string {
-	return "ClientFilesyncMirror"
-}
-
-// XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
-func (r *ClientFilesyncMirror) XXX_GraphQLIDType() string {
-	return "ID"
-}
-
-// XXX_GraphQLID is an internal function. It returns the underlying type ID
-func (r *ClientFilesyncMirror) XXX_GraphQLID(ctx context.Context) (string, error) {
-	id, err := r.ID(ctx)
-	if err != nil {
-		return "", err
-	}
-	return string(id), nil
-}
-
-func (r *ClientFilesyncMirror) MarshalJSON() ([]byte, error) {
-	id, err := r.ID(marshalCtx)
-	if err != nil {
-		return nil, err
-	}
-	return json.Marshal(id)
-}
-func (r *ClientFilesyncMirror) UnmarshalJSON(bs []byte) error {
-	var id string
-	err := json.Unmarshal(bs, &id)
-	if err != nil {
-		return err
-	}
-	*r = ClientFilesyncMirror{query: selectNode(dag.query, id, "ClientFilesyncMirror")}
-	return nil
-}
-
-// AsNode returns this ClientFilesyncMirror as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *ClientFilesyncMirror) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
 	}
 }
 
@@ -1788,7 +1417,7 @@ func (r *ClientFilesyncMirror) AsNode() Node {
 type Cloud struct {
 	query *querybuilder.Selection
 
-	id       *ID
+	id       *CloudID
 	traceURL *string
 }
 
@@ -1799,13 +1428,13 @@ func (r *Cloud) WithGraphQLQuery(q *querybuilder.Selection) *Cloud {
 }
 
 // A unique identifier for this Cloud.
-func (r *Cloud) ID(ctx context.Context) (ID, error) {
+func (r *Cloud) ID(ctx context.Context) (CloudID, error) {
 	if r.id != nil {
 		return *r.id, nil
 	}
 	q := r.query.Select("id")
 
-	var response ID
+	var response CloudID
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
@@ -1818,7 +1447,7 @@ func (r *Cloud) XXX_GraphQLType() string {
 
 // XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
 func (r *Cloud) XXX_GraphQLIDType() string {
-	return "ID"
+	return "CloudID"
 }
 
 // XXX_GraphQLID is an internal function. It returns the underlying type ID
@@ -1843,7 +1472,7 @@ func (r *Cloud) UnmarshalJSON(bs []byte) error {
 	if err != nil {
 		return err
 	}
-	*r = Cloud{query: selectNode(dag.query, id, "Cloud")}
+	*r = *dag.LoadCloudFromID(CloudID(id))
 	return nil
 }
 
@@ -1860,14 +1489,6 @@ func (r *Cloud) TraceURL(ctx context.Context) (string, error) {
 	return response, q.Execute(ctx)
 }
 
-// AsNode returns this Cloud as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *Cloud) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
 // An OCI-compatible container, also known as a Docker container.
 type Container struct {
 	query *querybuilder.Selection
@@ -1878,14 +1499,14 @@ type Container struct {
 	exitCode       *int
 	export         *string
 	exportImage    *Void
-	id             *ID
+	id             *ContainerID
 	imageRef       *string
 	label          *string
 	platform       *Platform
 	publish        *string
 	stderr         *string
 	stdout         *string
-	sync           *ID
+	sync           *ContainerID
 	up             *Void
 	user           *string
 	workdir        *string
@@ -2052,15 +1673,6 @@ func (r *Container) Directory(path string, opts ...ContainerDirectoryOpts) *Dire
 	}
 }
 
-// Retrieves this container's configured docker healthcheck.
-func (r *Container) DockerHealthcheck() *HealthcheckConfig {
-	q := r.query.Select("dockerHealthcheck")
-
-	return &HealthcheckConfig{
-		query: q,
-	}
-}
-
 // Return the container's OCI entrypoint.
 func (r *Container) Entrypoint(ctx context.Context) ([]string, error) {
 	q := r.query.Select("entrypoint")
@@ -2071,7 +1683,7 @@ func (r *Container) Entrypoint(ctx context.Context) ([]string, error) {
 	return response, q.Execute(ctx)
 }
 
-// Retrieves the value of the specified persistent environment variable.
+// Retrieves the value of the specified environment variable.
 func (r *Container) EnvVariable(ctx context.Context, name string) (string, error) {
 	if r.envVariable != nil {
 		return *r.envVariable, nil
@@ -2085,14 +1697,14 @@ func (r *Container) EnvVariable(ctx context.Context, name string) (string, error
 	return response, q.Execute(ctx)
 }
 
-// Retrieves the list of persistent environment variables configured on the container.
+// Retrieves the list of environment variables passed to commands.
 func (r *Container) EnvVariables(ctx context.Context) ([]EnvVariable, error) {
 	q := r.query.Select("envVariables")
 
 	q = q.Select("id")
 
 	type envVariables struct {
-		Id ID
+		Id EnvVariableID
 	}
 
 	convert := func(fields []envVariables) []EnvVariable {
@@ -2100,7 +1712,7 @@ func (r *Container) EnvVariables(ctx context.Context) ([]EnvVariable, error) {
 
 		for i := range fields {
 			val := EnvVariable{id: &fields[i].Id}
-			val.query = selectNode(q.Root(), fields[i].Id, "EnvVariable")
+			val.query = q.Root().Select("loadEnvVariableFromID").Arg("id", fields[i].Id)
 			out = append(out, val)
 		}
 
@@ -2124,8 +1736,6 @@ type ContainerExistsOpts struct {
 	ExpectedType ExistsType
 	// If specified, do not follow symlinks.
 	DoNotFollowSymlinks bool
-	// Replace "${VAR}" or "$VAR" in the value of path according to the current environment variables defined in the container (e.g. "/$VAR/foo").
-	Expand bool
 }
 
 // check if a file or directory exists
@@ -2142,10 +1752,6 @@ func (r *Container) Exists(ctx context.Context, path string, opts ...ContainerEx
 		// `doNotFollowSymlinks` optional argument
 		if !querybuilder.IsZeroValue(opts[i].DoNotFollowSymlinks) {
 			q = q.Arg("doNotFollowSymlinks", opts[i].DoNotFollowSymlinks)
-		}
-		// `expand` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Expand) {
-			q = q.Arg("expand", opts[i].Expand)
 		}
 	}
 	q = q.Arg("path", path)
@@ -2304,7 +1910,7 @@ func (r *Container) ExposedPorts(ctx context.Context) ([]Port, error) {
 	q = q.Select("id")
 
 	type exposedPorts struct {
-		Id ID
+		Id PortID
 	}
 
 	convert := func(fields []exposedPorts) []Port {
@@ -2312,7 +1918,7 @@ func (r *Container) ExposedPorts(ctx context.Context) ([]Port, error) {
 
 		for i := range fields {
 			val := Port{id: &fields[i].Id}
-			val.query = selectNode(q.Root(), fields[i].Id, "Port")
+			val.query = q.Root().Select("loadPortFromID").Arg("id", fields[i].Id)
 			out = append(out, val)
 		}
 
@@ -2354,23 +1960,9 @@ func (r *Container) File(path string, opts ...ContainerFileOpts) *File {
 	}
 }
 
-// ContainerFromOpts contains options for Container.From
-type ContainerFromOpts struct {
-	// Service to use as the registry endpoint for the image address.
-	//
-	// The service will be started only for this pull.
-	RegistryService *Service
-}
-
 // Download a container image, and apply it to the container state. All previous state will be lost.
-func (r *Container) From(address string, opts ...ContainerFromOpts) *Container {
+func (r *Container) From(address string) *Container {
 	q := r.query.Select("from")
-	for i := len(opts) - 1; i >= 0; i-- {
-		// `registryService` optional argument
-		if !querybuilder.IsZeroValue(opts[i].RegistryService) {
-			q = q.Arg("registryService", opts[i].RegistryService)
-		}
-	}
 	q = q.Arg("address", address)
 
 	return &Container{
@@ -2379,13 +1971,13 @@ func (r *Container) From(address string, opts ...ContainerFromOpts) *Container {
 }
 
 // A unique identifier for this Container.
-func (r *Container) ID(ctx context.Context) (ID, error) {
+func (r *Container) ID(ctx context.Context) (ContainerID, error) {
 	if r.id != nil {
 		return *r.id, nil
 	}
 	q := r.query.Select("id")
 
-	var response ID
+	var response ContainerID
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
@@ -2398,7 +1990,7 @@ func (r *Container) XXX_GraphQLType() string {
 
 // XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
 func (r *Container) XXX_GraphQLIDType() string {
-	return "ID"
+	return "ContainerID"
 }
 
 // XXX_GraphQLID is an internal function. It returns the underlying type ID
@@ -2423,7 +2015,7 @@ func (r *Container) UnmarshalJSON(bs []byte) error {
 	if err != nil {
 		return err
 	}
-	*r = Container{query: selectNode(dag.query, id, "Container")}
+	*r = *dag.LoadContainerFromID(ContainerID(id))
 	return nil
 }
 
@@ -2484,7 +2076,7 @@ func (r *Container) Labels(ctx context.Context) ([]Label, error) {
 	q = q.Select("id")
 
 	type labels struct {
-		Id ID
+		Id LabelID
 	}
 
 	convert := func(fields []labels) []Label {
@@ -2492,7 +2084,7 @@ func (r *Container) Labels(ctx context.Context) ([]Label, error) {
 
 		for i := range fields {
 			val := Label{id: &fields[i].Id}
-			val.query = selectNode(q.Root(), fields[i].Id, "Label")
+			val.query = q.Root().Select("loadLabelFromID").Arg("id", fields[i].Id)
 			out = append(out, val)
 		}
 
@@ -2549,10 +2141,6 @@ type ContainerPublishOpts struct {
 	//
 	// Default: OCIMediaTypes
 	MediaTypes ImageMediaTypes
-	// Service to use as the registry endpoint for the image address.
-	//
-	// The service will be started only for this push.
-	RegistryService *Service
 }
 
 // Package the container state as an OCI image, and publish it to a registry
@@ -2575,10 +2163,6 @@ func (r *Container) Publish(ctx context.Context, address string, opts ...Contain
 		// `mediaTypes` optional argument
 		if !querybuilder.IsZeroValue(opts[i].MediaTypes) {
 			q = q.Arg("mediaTypes", opts[i].MediaTypes)
-		}
-		// `registryService` optional argument
-		if !querybuilder.IsZeroValue(opts[i].RegistryService) {
-			q = q.Arg("registryService", opts[i].RegistryService)
 		}
 	}
 	q = q.Arg("address", address)
@@ -2656,12 +2240,12 @@ func (r *Container) Stdout(ctx context.Context) (string, error) {
 func (r *Container) Sync(ctx context.Context) (*Container, error) {
 	q := r.query.Select("sync")
 
-	var id ID
+	var id ContainerID
 	if err := q.Bind(&id).Execute(ctx); err != nil {
 		return nil, err
 	}
 	return &Container{
-		query: selectNode(q.Root(), id, "Container"),
+		query: q.Root().Select("loadContainerFromID").Arg("id", id),
 	}, nil
 }
 
@@ -2848,8 +2432,6 @@ type ContainerWithDirectoryOpts struct {
 	Owner string
 	// Replace "${VAR}" or "$VAR" in the value of path according to the current environment variables defined in the container (e.g. "/$VAR/foo").
 	Expand bool
-
-	Permissions int
 }
 
 // Return a new container snapshot, with a directory added to its filesystem
@@ -2877,65 +2459,9 @@ func (r *Container) WithDirectory(path string, source *Directory, opts ...Contai
 		if !querybuilder.IsZeroValue(opts[i].Expand) {
 			q = q.Arg("expand", opts[i].Expand)
 		}
-		// `permissions` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Permissions) {
-			q = q.Arg("permissions", opts[i].Permissions)
-		}
 	}
 	q = q.Arg("path", path)
 	q = q.Arg("source", source)
-
-	return &Container{
-		query: q,
-	}
-}
-
-// ContainerWithDockerHealthcheckOpts contains options for Container.WithDockerHealthcheck
-type ContainerWithDockerHealthcheckOpts struct {
-	// When true, command must be a single element, which is run using the container's shell
-	Shell bool
-	// Interval between running healthcheck. Example: "30s"
-	Interval string
-	// Healthcheck timeout. Example: "3s"
-	Timeout string
-	// StartPeriod allows for failures during this initial startup period which do not count towards maximum number of retries. Example: "0s"
-	StartPeriod string
-	// StartInterval configures the duration between checks during the startup phase. Example: "5s"
-	StartInterval string
-	// The maximum number of consecutive failures before the container is marked as unhealthy. Example: "3"
-	Retries int
-}
-
-// Retrieves this container with the specificed docker healtcheck command set.
-func (r *Container) WithDockerHealthcheck(args []string, opts ...ContainerWithDockerHealthcheckOpts) *Container {
-	q := r.query.Select("withDockerHealthcheck")
-	for i := len(opts) - 1; i >= 0; i-- {
-		// `shell` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Shell) {
-			q = q.Arg("shell", opts[i].Shell)
-		}
-		// `interval` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Interval) {
-			q = q.Arg("interval", opts[i].Interval)
-		}
-		// `timeout` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Timeout) {
-			q = q.Arg("timeout", opts[i].Timeout)
-		}
-		// `startPeriod` optional argument
-		if !querybuilder.IsZeroValue(opts[i].StartPeriod) {
-			q = q.Arg("startPeriod", opts[i].StartPeriod)
-		}
-		// `startInterval` optional argument
-		if !querybuilder.IsZeroValue(opts[i].StartInterval) {
-			q = q.Arg("startInterval", opts[i].StartInterval)
-		}
-		// `retries` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Retries) {
-			q = q.Arg("retries", opts[i].Retries)
-		}
-	}
-	q = q.Arg("args", args)
 
 	return &Container{
 		query: q,
@@ -3280,8 +2806,6 @@ type ContainerWithMountedDirectoryOpts struct {
 	//
 	// If the group is omitted, it defaults to the same as the user.
 	Owner string
-	// Mount the directory read-only.
-	ReadOnly bool
 	// Replace "${VAR}" or "$VAR" in the value of path according to the current environment variables defined in the container (e.g. "/$VAR/foo").
 	Expand bool
 }
@@ -3294,10 +2818,6 @@ func (r *Container) WithMountedDirectory(path string, source *Directory, opts ..
 		// `owner` optional argument
 		if !querybuilder.IsZeroValue(opts[i].Owner) {
 			q = q.Arg("owner", opts[i].Owner)
-		}
-		// `readOnly` optional argument
-		if !querybuilder.IsZeroValue(opts[i].ReadOnly) {
-			q = q.Arg("readOnly", opts[i].ReadOnly)
 		}
 		// `expand` optional argument
 		if !querybuilder.IsZeroValue(opts[i].Expand) {
@@ -3580,19 +3100,6 @@ func (r *Container) WithUser(name string) *Container {
 	}
 }
 
-// Set a new non-secret environment variable for future execs without invalidating exec cache when only its value changes.
-//
-// This is an expert-only escape hatch. If a volatile value affects observable exec results, stale cached results may be reused.
-func (r *Container) WithVolatileVariable(name string, value string) *Container {
-	q := r.query.Select("withVolatileVariable")
-	q = q.Arg("name", name)
-	q = q.Arg("value", value)
-
-	return &Container{
-		query: q,
-	}
-}
-
 // ContainerWithWorkdirOpts contains options for Container.WithWorkdir
 type ContainerWithWorkdirOpts struct {
 	// Replace "${VAR}" or "$VAR" in the value of path according to the current environment variables defined in the container (e.g. "/$VAR/foo").
@@ -3650,15 +3157,6 @@ func (r *Container) WithoutDirectory(path string, opts ...ContainerWithoutDirect
 		}
 	}
 	q = q.Arg("path", path)
-
-	return &Container{
-		query: q,
-	}
-}
-
-// Retrieves this container without a configured docker healtcheck command.
-func (r *Container) WithoutDockerHealthcheck() *Container {
-	q := r.query.Select("withoutDockerHealthcheck")
 
 	return &Container{
 		query: q,
@@ -3849,16 +3347,6 @@ func (r *Container) WithoutUser() *Container {
 	}
 }
 
-// Retrieves this container minus the given volatile environment variable.
-func (r *Container) WithoutVolatileVariable(name string) *Container {
-	q := r.query.Select("withoutVolatileVariable")
-	q = q.Arg("name", name)
-
-	return &Container{
-		query: q,
-	}
-}
-
 // Unset the container's working directory.
 //
 // Should default to "/".
@@ -3883,35 +3371,11 @@ func (r *Container) Workdir(ctx context.Context) (string, error) {
 	return response, q.Execute(ctx)
 }
 
-// AsExportable returns this Container as a Exportable.
-// This is a local type conversion — no GraphQL call.
-func (r *Container) AsExportable() Exportable {
-	return &ExportableClient{
-		query: r.query,
-	}
-}
-
-// AsNode returns this Container as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *Container) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
-// AsSyncer returns this Container as a Syncer.
-// This is a local type conversion — no GraphQL call.
-func (r *Container) AsSyncer() Syncer {
-	return &SyncerClient{
-		query: r.query,
-	}
-}
-
 // Reflective module API provided to functions at runtime.
 type CurrentModule struct {
 	query *querybuilder.Selection
 
-	id   *ID
+	id   *CurrentModuleID
 	name *string
 }
 
@@ -3928,7 +3392,7 @@ func (r *CurrentModule) Dependencies(ctx context.Context) ([]Module, error) {
 	q = q.Select("id")
 
 	type dependencies struct {
-		Id ID
+		Id ModuleID
 	}
 
 	convert := func(fields []dependencies) []Module {
@@ -3936,7 +3400,7 @@ func (r *CurrentModule) Dependencies(ctx context.Context) ([]Module, error) {
 
 		for i := range fields {
 			val := Module{id: &fields[i].Id}
-			val.query = selectNode(q.Root(), fields[i].Id, "Module")
+			val.query = q.Root().Select("loadModuleFromID").Arg("id", fields[i].Id)
 			out = append(out, val)
 		}
 
@@ -3963,37 +3427,14 @@ func (r *CurrentModule) GeneratedContextDirectory() *Directory {
 	}
 }
 
-// CurrentModuleGeneratorsOpts contains options for CurrentModule.Generators
-type CurrentModuleGeneratorsOpts struct {
-	// Only include generators matching the specified patterns
-	Include []string
-}
-
-// Return all generators defined by the module
-//
-// Experimental: This API is highly experimental and may be removed or replaced entirely.
-func (r *CurrentModule) Generators(opts ...CurrentModuleGeneratorsOpts) *GeneratorGroup {
-	q := r.query.Select("generators")
-	for i := len(opts) - 1; i >= 0; i-- {
-		// `include` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Include) {
-			q = q.Arg("include", opts[i].Include)
-		}
-	}
-
-	return &GeneratorGroup{
-		query: q,
-	}
-}
-
 // A unique identifier for this CurrentModule.
-func (r *CurrentModule) ID(ctx context.Context) (ID, error) {
+func (r *CurrentModule) ID(ctx context.Context) (CurrentModuleID, error) {
 	if r.id != nil {
 		return *r.id, nil
 	}
 	q := r.query.Select("id")
 
-	var response ID
+	var response CurrentModuleID
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
@@ -4006,7 +3447,7 @@ func (r *CurrentModule) XXX_GraphQLType() string {
 
 // XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
 func (r *CurrentModule) XXX_GraphQLIDType() string {
-	return "ID"
+	return "CurrentModuleID"
 }
 
 // XXX_GraphQLID is an internal function. It returns the underlying type ID
@@ -4031,7 +3472,7 @@ func (r *CurrentModule) UnmarshalJSON(bs []byte) error {
 	if err != nil {
 		return err
 	}
-	*r = CurrentModule{query: selectNode(dag.query, id, "CurrentModule")}
+	*r = *dag.LoadCurrentModuleFromID(CurrentModuleID(id))
 	return nil
 }
 
@@ -4101,153 +3542,6 @@ func (r *CurrentModule) WorkdirFile(path string) *File {
 	}
 }
 
-// AsNode returns this CurrentModule as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *CurrentModule) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
-type DiffStat struct {
-	query *querybuilder.Selection
-
-	addedLines   *int
-	id           *ID
-	kind         *DiffStatKind
-	oldPath      *string
-	path         *string
-	removedLines *int
-}
-
-func (r *DiffStat) WithGraphQLQuery(q *querybuilder.Selection) *DiffStat {
-	return &DiffStat{
-		query: q,
-	}
-}
-
-// Number of added lines for this path.
-func (r *DiffStat) AddedLines(ctx context.Context) (int, error) {
-	if r.addedLines != nil {
-		return *r.addedLines, nil
-	}
-	q := r.query.Select("addedLines")
-
-	var response int
-
-	q = q.Bind(&response)
-	return response, q.Execute(ctx)
-}
-
-// A unique identifier for this DiffStat.
-func (r *DiffStat) ID(ctx context.Context) (ID, error) {
-	if r.id != nil {
-		return *r.id, nil
-	}
-	q := r.query.Select("id")
-
-	var response ID
-
-	q = q.Bind(&response)
-	return response, q.Execute(ctx)
-}
-
-// XXX_GraphQLType is an internal function. It returns the native GraphQL type name
-func (r *DiffStat) XXX_GraphQLType() string {
-	return "DiffStat"
-}
-
-// XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
-func (r *DiffStat) XXX_GraphQLIDType() string {
-	return "ID"
-}
-
-// XXX_GraphQLID is an internal function. It returns the underlying type ID
-func (r *DiffStat) XXX_GraphQLID(ctx context.Context) (string, error) {
-	id, err := r.ID(ctx)
-	if err != nil {
-		return "", err
-	}
-	return string(id), nil
-}
-
-func (r *DiffStat) MarshalJSON() ([]byte, error) {
-	id, err := r.ID(marshalCtx)
-	if err != nil {
-		return nil, err
-	}
-	return json.Marshal(id)
-}
-func (r *DiffStat) UnmarshalJSON(bs []byte) error {
-	var id string
-	err := json.Unmarshal(bs, &id)
-	if err != nil {
-		return err
-	}
-	*r = DiffStat{query: selectNode(dag.query, id, "DiffStat")}
-	return nil
-}
-
-// Type of change.
-func (r *DiffStat) Kind(ctx context.Context) (DiffStatKind, error) {
-	if r.kind != nil {
-		return *r.kind, nil
-	}
-	q := r.query.Select("kind")
-
-	var response DiffStatKind
-
-	q = q.Bind(&response)
-	return response, q.Execute(ctx)
-}
-
-// Previous path of the file, set only for renames.
-func (r *DiffStat) OldPath(ctx context.Context) (string, error) {
-	if r.oldPath != nil {
-		return *r.oldPath, nil
-	}
-	q := r.query.Select("oldPath")
-
-	var response string
-
-	q = q.Bind(&response)
-	return response, q.Execute(ctx)
-}
-
-// Path of the changed file or directory.
-func (r *DiffStat) Path(ctx context.Context) (string, error) {
-	if r.path != nil {
-		return *r.path, nil
-	}
-	q := r.query.Select("path")
-
-	var response string
-
-	q = q.Bind(&response)
-	return response, q.Execute(ctx)
-}
-
-// Number of removed lines for this path.
-func (r *DiffStat) RemovedLines(ctx context.Context) (int, error) {
-	if r.removedLines != nil {
-		return *r.removedLines, nil
-	}
-	q := r.query.Select("removedLines")
-
-	var response int
-
-	q = q.Bind(&response)
-	return response, q.Execute(ctx)
-}
-
-// AsNode returns this DiffStat as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *DiffStat) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
 // A directory.
 type Directory struct {
 	query *querybuilder.Selection
@@ -4256,9 +3550,9 @@ type Directory struct {
 	exists *bool
 	export *string
 	findUp *string
-	id     *ID
+	id     *DirectoryID
 	name   *string
-	sync   *ID
+	sync   *DirectoryID
 }
 type WithDirectoryFunc func(r *Directory) *Directory
 
@@ -4412,12 +3706,6 @@ type DirectoryDockerBuildOpts struct {
 	//
 	// This should only be used if the user requires that their exec processes be the pid 1 process in the container. Otherwise it may result in unexpected behavior.
 	NoInit bool
-	// A socket to use for SSH authentication during the build
-	//
-	// (e.g., for Dockerfile RUN --mount=type=ssh instructions).
-	//
-	// Typically obtained via host.unixSocket() pointing to the SSH_AUTH_SOCK.
-	SSH *Socket
 }
 
 // Use Dockerfile compatibility to build a container from this directory. Only use this function for Dockerfile compatibility. Otherwise use the native Container type directly, it is feature-complete and supports all Dockerfile features.
@@ -4447,10 +3735,6 @@ func (r *Directory) DockerBuild(opts ...DirectoryDockerBuildOpts) *Container {
 		// `noInit` optional argument
 		if !querybuilder.IsZeroValue(opts[i].NoInit) {
 			q = q.Arg("noInit", opts[i].NoInit)
-		}
-		// `ssh` optional argument
-		if !querybuilder.IsZeroValue(opts[i].SSH) {
-			q = q.Arg("ssh", opts[i].SSH)
 		}
 	}
 
@@ -4609,13 +3893,13 @@ func (r *Directory) Glob(ctx context.Context, pattern string) ([]string, error) 
 }
 
 // A unique identifier for this Directory.
-func (r *Directory) ID(ctx context.Context) (ID, error) {
+func (r *Directory) ID(ctx context.Context) (DirectoryID, error) {
 	if r.id != nil {
 		return *r.id, nil
 	}
 	q := r.query.Select("id")
 
-	var response ID
+	var response DirectoryID
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
@@ -4628,7 +3912,7 @@ func (r *Directory) XXX_GraphQLType() string {
 
 // XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
 func (r *Directory) XXX_GraphQLIDType() string {
-	return "ID"
+	return "DirectoryID"
 }
 
 // XXX_GraphQLID is an internal function. It returns the underlying type ID
@@ -4653,7 +3937,7 @@ func (r *Directory) UnmarshalJSON(bs []byte) error {
 	if err != nil {
 		return err
 	}
-	*r = Directory{query: selectNode(dag.query, id, "Directory")}
+	*r = *dag.LoadDirectoryFromID(DirectoryID(id))
 	return nil
 }
 
@@ -4746,7 +4030,7 @@ func (r *Directory) Search(ctx context.Context, pattern string, opts ...Director
 	q = q.Select("id")
 
 	type search struct {
-		Id ID
+		Id SearchResultID
 	}
 
 	convert := func(fields []search) []SearchResult {
@@ -4754,7 +4038,7 @@ func (r *Directory) Search(ctx context.Context, pattern string, opts ...Director
 
 		for i := range fields {
 			val := SearchResult{id: &fields[i].Id}
-			val.query = selectNode(q.Root(), fields[i].Id, "SearchResult")
+			val.query = q.Root().Select("loadSearchResultFromID").Arg("id", fields[i].Id)
 			out = append(out, val)
 		}
 
@@ -4798,12 +4082,12 @@ func (r *Directory) Stat(path string, opts ...DirectoryStatOpts) *Stat {
 func (r *Directory) Sync(ctx context.Context) (*Directory, error) {
 	q := r.query.Select("sync")
 
-	var id ID
+	var id DirectoryID
 	if err := q.Bind(&id).Execute(ctx); err != nil {
 		return nil, err
 	}
 	return &Directory{
-		query: selectNode(q.Root(), id, "Directory"),
+		query: q.Root().Select("loadDirectoryFromID").Arg("id", id),
 	}, nil
 }
 
@@ -4867,12 +4151,10 @@ type DirectoryWithDirectoryOpts struct {
 	Gitignore bool
 	// A user:group to set for the copied directory and its contents.
 	//
-	// The user and group can either be an ID (1000:1000) or a name (foo:bar).
+	// The user and group must be an ID (1000:1000), not a name (foo:bar).
 	//
 	// If the group is omitted, it defaults to the same as the user.
 	Owner string
-	// Permission given to the copied directory and contents (e.g., 0755).
-	Permissions int
 }
 
 // Return a snapshot with a directory added
@@ -4895,10 +4177,6 @@ func (r *Directory) WithDirectory(path string, source *Directory, opts ...Direct
 		// `owner` optional argument
 		if !querybuilder.IsZeroValue(opts[i].Owner) {
 			q = q.Arg("owner", opts[i].Owner)
-		}
-		// `permissions` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Permissions) {
-			q = q.Arg("permissions", opts[i].Permissions)
 		}
 	}
 	q = q.Arg("path", path)
@@ -4925,7 +4203,7 @@ type DirectoryWithFileOpts struct {
 	Permissions int
 	// A user:group to set for the copied directory and its contents.
 	//
-	// The user and group can either be an ID (1000:1000) or a name (foo:bar).
+	// The user and group must be an ID (1000:1000), not a name (foo:bar).
 	//
 	// If the group is omitted, it defaults to the same as the user.
 	Owner string
@@ -5101,35 +4379,11 @@ func (r *Directory) WithoutFiles(paths []string) *Directory {
 	}
 }
 
-// AsExportable returns this Directory as a Exportable.
-// This is a local type conversion — no GraphQL call.
-func (r *Directory) AsExportable() Exportable {
-	return &ExportableClient{
-		query: r.query,
-	}
-}
-
-// AsNode returns this Directory as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *Directory) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
-// AsSyncer returns this Directory as a Syncer.
-// This is a local type conversion — no GraphQL call.
-func (r *Directory) AsSyncer() Syncer {
-	return &SyncerClient{
-		query: r.query,
-	}
-}
-
 // The Dagger engine configuration and state
 type Engine struct {
 	query *querybuilder.Selection
 
-	id   *ID
+	id   *EngineID
 	name *string
 }
 
@@ -5150,13 +4404,13 @@ func (r *Engine) Clients(ctx context.Context) ([]string, error) {
 }
 
 // A unique identifier for this Engine.
-func (r *Engine) ID(ctx context.Context) (ID, error) {
+func (r *Engine) ID(ctx context.Context) (EngineID, error) {
 	if r.id != nil {
 		return *r.id, nil
 	}
 	q := r.query.Select("id")
 
-	var response ID
+	var response EngineID
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
@@ -5169,7 +4423,7 @@ func (r *Engine) XXX_GraphQLType() string {
 
 // XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
 func (r *Engine) XXX_GraphQLIDType() string {
-	return "ID"
+	return "EngineID"
 }
 
 // XXX_GraphQLID is an internal function. It returns the underlying type ID
@@ -5194,11 +4448,11 @@ func (r *Engine) UnmarshalJSON(bs []byte) error {
 	if err != nil {
 		return err
 	}
-	*r = Engine{query: selectNode(dag.query, id, "Engine")}
+	*r = *dag.LoadEngineFromID(EngineID(id))
 	return nil
 }
 
-// The local engine cache state tracked by dagql
+// The local (on-disk) cache for the Dagger engine
 func (r *Engine) LocalCache() *EngineCache {
 	q := r.query.Select("localCache")
 
@@ -5220,19 +4474,11 @@ func (r *Engine) Name(ctx context.Context) (string, error) {
 	return response, q.Execute(ctx)
 }
 
-// AsNode returns this Engine as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *Engine) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
 // A cache storage for the Dagger engine
 type EngineCache struct {
 	query *querybuilder.Selection
 
-	id            *ID
+	id            *EngineCacheID
 	maxUsedSpace  *int
 	minFreeSpace  *int
 	prune         *Void
@@ -5267,13 +4513,13 @@ func (r *EngineCache) EntrySet(opts ...EngineCacheEntrySetOpts) *EngineCacheEntr
 }
 
 // A unique identifier for this EngineCache.
-func (r *EngineCache) ID(ctx context.Context) (ID, error) {
+func (r *EngineCache) ID(ctx context.Context) (EngineCacheID, error) {
 	if r.id != nil {
 		return *r.id, nil
 	}
 	q := r.query.Select("id")
 
-	var response ID
+	var response EngineCacheID
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
@@ -5286,7 +4532,7 @@ func (r *EngineCache) XXX_GraphQLType() string {
 
 // XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
 func (r *EngineCache) XXX_GraphQLIDType() string {
-	return "ID"
+	return "EngineCacheID"
 }
 
 // XXX_GraphQLID is an internal function. It returns the underlying type ID
@@ -5311,7 +4557,7 @@ func (r *EngineCache) UnmarshalJSON(bs []byte) error {
 	if err != nil {
 		return err
 	}
-	*r = EngineCache{query: selectNode(dag.query, id, "EngineCache")}
+	*r = *dag.LoadEngineCacheFromID(EngineCacheID(id))
 	return nil
 }
 
@@ -5345,14 +4591,6 @@ func (r *EngineCache) MinFreeSpace(ctx context.Context) (int, error) {
 type EngineCachePruneOpts struct {
 	// Use the engine-wide default pruning policy if true, otherwise prune the whole cache of any releasable entries.
 	UseDefaultPolicy bool
-	// Override the maximum disk space to keep before pruning (e.g. "200GB" or "80%").
-	MaxUsedSpace string
-	// Override the minimum disk space to retain during pruning (e.g. "500GB" or "10%").
-	ReservedSpace string
-	// Override the minimum free disk space target during pruning (e.g. "20GB" or "20%").
-	MinFreeSpace string
-	// Override the target disk space to keep after pruning (e.g. "200GB" or "50%").
-	TargetSpace string
 }
 
 // Prune the cache of releaseable entries
@@ -5365,22 +4603,6 @@ func (r *EngineCache) Prune(ctx context.Context, opts ...EngineCachePruneOpts) e
 		// `useDefaultPolicy` optional argument
 		if !querybuilder.IsZeroValue(opts[i].UseDefaultPolicy) {
 			q = q.Arg("useDefaultPolicy", opts[i].UseDefaultPolicy)
-		}
-		// `maxUsedSpace` optional argument
-		if !querybuilder.IsZeroValue(opts[i].MaxUsedSpace) {
-			q = q.Arg("maxUsedSpace", opts[i].MaxUsedSpace)
-		}
-		// `reservedSpace` optional argument
-		if !querybuilder.IsZeroValue(opts[i].ReservedSpace) {
-			q = q.Arg("reservedSpace", opts[i].ReservedSpace)
-		}
-		// `minFreeSpace` optional argument
-		if !querybuilder.IsZeroValue(opts[i].MinFreeSpace) {
-			q = q.Arg("minFreeSpace", opts[i].MinFreeSpace)
-		}
-		// `targetSpace` optional argument
-		if !querybuilder.IsZeroValue(opts[i].TargetSpace) {
-			q = q.Arg("targetSpace", opts[i].TargetSpace)
 		}
 	}
 
@@ -5413,26 +4635,16 @@ func (r *EngineCache) TargetSpace(ctx context.Context) (int, error) {
 	return response, q.Execute(ctx)
 }
 
-// AsNode returns this EngineCache as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *EngineCache) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
 // An individual cache entry in a cache entry set
 type EngineCacheEntry struct {
 	query *querybuilder.Selection
 
 	activelyUsed              *bool
 	createdTimeUnixNano       *int
-	dagqlCall                 *string
 	description               *string
 	diskSpaceBytes            *int
-	id                        *ID
+	id                        *EngineCacheEntryID
 	mostRecentUseTimeUnixNano *int
-	recordType                *string
 }
 
 func (r *EngineCacheEntry) WithGraphQLQuery(q *querybuilder.Selection) *EngineCacheEntry {
@@ -5467,19 +4679,6 @@ func (r *EngineCacheEntry) CreatedTimeUnixNano(ctx context.Context) (int, error)
 	return response, q.Execute(ctx)
 }
 
-// The DagQL call that produced this cache entry.
-func (r *EngineCacheEntry) DagqlCall(ctx context.Context) (string, error) {
-	if r.dagqlCall != nil {
-		return *r.dagqlCall, nil
-	}
-	q := r.query.Select("dagqlCall")
-
-	var response string
-
-	q = q.Bind(&response)
-	return response, q.Execute(ctx)
-}
-
 // The description of the cache entry.
 func (r *EngineCacheEntry) Description(ctx context.Context) (string, error) {
 	if r.description != nil {
@@ -5507,13 +4706,13 @@ func (r *EngineCacheEntry) DiskSpaceBytes(ctx context.Context) (int, error) {
 }
 
 // A unique identifier for this EngineCacheEntry.
-func (r *EngineCacheEntry) ID(ctx context.Context) (ID, error) {
+func (r *EngineCacheEntry) ID(ctx context.Context) (EngineCacheEntryID, error) {
 	if r.id != nil {
 		return *r.id, nil
 	}
 	q := r.query.Select("id")
 
-	var response ID
+	var response EngineCacheEntryID
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
@@ -5526,7 +4725,7 @@ func (r *EngineCacheEntry) XXX_GraphQLType() string {
 
 // XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
 func (r *EngineCacheEntry) XXX_GraphQLIDType() string {
-	return "ID"
+	return "EngineCacheEntryID"
 }
 
 // XXX_GraphQLID is an internal function. It returns the underlying type ID
@@ -5551,7 +4750,7 @@ func (r *EngineCacheEntry) UnmarshalJSON(bs []byte) error {
 	if err != nil {
 		return err
 	}
-	*r = EngineCacheEntry{query: selectNode(dag.query, id, "EngineCacheEntry")}
+	*r = *dag.LoadEngineCacheEntryFromID(EngineCacheEntryID(id))
 	return nil
 }
 
@@ -5568,44 +4767,13 @@ func (r *EngineCacheEntry) MostRecentUseTimeUnixNano(ctx context.Context) (int, 
 	return response, q.Execute(ctx)
 }
 
-// The type of the cache record (e.g. regular, internal, frontend, source.local, source.git.checkout, exec.cachemount).
-func (r *EngineCacheEntry) RecordType(ctx context.Context) (string, error) {
-	if r.recordType != nil {
-		return *r.recordType, nil
-	}
-	q := r.query.Select("recordType")
-
-	var response string
-
-	q = q.Bind(&response)
-	return response, q.Execute(ctx)
-}
-
-// The storage record types represented by this cache entry.
-func (r *EngineCacheEntry) RecordTypes(ctx context.Context) ([]string, error) {
-	q := r.query.Select("recordTypes")
-
-	var response []string
-
-	q = q.Bind(&response)
-	return response, q.Execute(ctx)
-}
-
-// AsNode returns this EngineCacheEntry as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *EngineCacheEntry) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
 // A set of cache entries returned by a query to a cache
 type EngineCacheEntrySet struct {
 	query *querybuilder.Selection
 
 	diskSpaceBytes *int
 	entryCount     *int
-	id             *ID
+	id             *EngineCacheEntrySetID
 }
 
 func (r *EngineCacheEntrySet) WithGraphQLQuery(q *querybuilder.Selection) *EngineCacheEntrySet {
@@ -5634,7 +4802,7 @@ func (r *EngineCacheEntrySet) Entries(ctx context.Context) ([]EngineCacheEntry, 
 	q = q.Select("id")
 
 	type entries struct {
-		Id ID
+		Id EngineCacheEntryID
 	}
 
 	convert := func(fields []entries) []EngineCacheEntry {
@@ -5642,7 +4810,7 @@ func (r *EngineCacheEntrySet) Entries(ctx context.Context) ([]EngineCacheEntry, 
 
 		for i := range fields {
 			val := EngineCacheEntry{id: &fields[i].Id}
-			val.query = selectNode(q.Root(), fields[i].Id, "EngineCacheEntry")
+			val.query = q.Root().Select("loadEngineCacheEntryFromID").Arg("id", fields[i].Id)
 			out = append(out, val)
 		}
 
@@ -5674,13 +4842,13 @@ func (r *EngineCacheEntrySet) EntryCount(ctx context.Context) (int, error) {
 }
 
 // A unique identifier for this EngineCacheEntrySet.
-func (r *EngineCacheEntrySet) ID(ctx context.Context) (ID, error) {
+func (r *EngineCacheEntrySet) ID(ctx context.Context) (EngineCacheEntrySetID, error) {
 	if r.id != nil {
 		return *r.id, nil
 	}
 	q := r.query.Select("id")
 
-	var response ID
+	var response EngineCacheEntrySetID
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
@@ -5693,7 +4861,7 @@ func (r *EngineCacheEntrySet) XXX_GraphQLType() string {
 
 // XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
 func (r *EngineCacheEntrySet) XXX_GraphQLIDType() string {
-	return "ID"
+	return "EngineCacheEntrySetID"
 }
 
 // XXX_GraphQLID is an internal function. It returns the underlying type ID
@@ -5718,16 +4886,8 @@ func (r *EngineCacheEntrySet) UnmarshalJSON(bs []byte) error {
 	if err != nil {
 		return err
 	}
-	*r = EngineCacheEntrySet{query: selectNode(dag.query, id, "EngineCacheEntrySet")}
+	*r = *dag.LoadEngineCacheEntrySetFromID(EngineCacheEntrySetID(id))
 	return nil
-}
-
-// AsNode returns this EngineCacheEntrySet as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *EngineCacheEntrySet) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
 }
 
 // A definition of a custom enum defined in a Module.
@@ -5735,7 +4895,7 @@ type EnumTypeDef struct {
 	query *querybuilder.Selection
 
 	description      *string
-	id               *ID
+	id               *EnumTypeDefID
 	name             *string
 	sourceModuleName *string
 }
@@ -5760,13 +4920,13 @@ func (r *EnumTypeDef) Description(ctx context.Context) (string, error) {
 }
 
 // A unique identifier for this EnumTypeDef.
-func (r *EnumTypeDef) ID(ctx context.Context) (ID, error) {
+func (r *EnumTypeDef) ID(ctx context.Context) (EnumTypeDefID, error) {
 	if r.id != nil {
 		return *r.id, nil
 	}
 	q := r.query.Select("id")
 
-	var response ID
+	var response EnumTypeDefID
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
@@ -5779,7 +4939,7 @@ func (r *EnumTypeDef) XXX_GraphQLType() string {
 
 // XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
 func (r *EnumTypeDef) XXX_GraphQLIDType() string {
-	return "ID"
+	return "EnumTypeDefID"
 }
 
 // XXX_GraphQLID is an internal function. It returns the underlying type ID
@@ -5804,7 +4964,7 @@ func (r *EnumTypeDef) UnmarshalJSON(bs []byte) error {
 	if err != nil {
 		return err
 	}
-	*r = EnumTypeDef{query: selectNode(dag.query, id, "EnumTypeDef")}
+	*r = *dag.LoadEnumTypeDefFromID(EnumTypeDefID(id))
 	return nil
 }
 
@@ -5815,7 +4975,7 @@ func (r *EnumTypeDef) Members(ctx context.Context) ([]EnumValueTypeDef, error) {
 	q = q.Select("id")
 
 	type members struct {
-		Id ID
+		Id EnumValueTypeDefID
 	}
 
 	convert := func(fields []members) []EnumValueTypeDef {
@@ -5823,7 +4983,7 @@ func (r *EnumTypeDef) Members(ctx context.Context) ([]EnumValueTypeDef, error) {
 
 		for i := range fields {
 			val := EnumValueTypeDef{id: &fields[i].Id}
-			val.query = selectNode(q.Root(), fields[i].Id, "EnumValueTypeDef")
+			val.query = q.Root().Select("loadEnumValueTypeDefFromID").Arg("id", fields[i].Id)
 			out = append(out, val)
 		}
 
@@ -5876,8 +5036,6 @@ func (r *EnumTypeDef) SourceModuleName(ctx context.Context) (string, error) {
 	return response, q.Execute(ctx)
 }
 
-// The members of the enum.
-//
 // Deprecated: use members instead
 func (r *EnumTypeDef) Values(ctx context.Context) ([]EnumValueTypeDef, error) {
 	q := r.query.Select("values")
@@ -5885,7 +5043,7 @@ func (r *EnumTypeDef) Values(ctx context.Context) ([]EnumValueTypeDef, error) {
 	q = q.Select("id")
 
 	type values struct {
-		Id ID
+		Id EnumValueTypeDefID
 	}
 
 	convert := func(fields []values) []EnumValueTypeDef {
@@ -5893,7 +5051,7 @@ func (r *EnumTypeDef) Values(ctx context.Context) ([]EnumValueTypeDef, error) {
 
 		for i := range fields {
 			val := EnumValueTypeDef{id: &fields[i].Id}
-			val.query = selectNode(q.Root(), fields[i].Id, "EnumValueTypeDef")
+			val.query = q.Root().Select("loadEnumValueTypeDefFromID").Arg("id", fields[i].Id)
 			out = append(out, val)
 		}
 
@@ -5911,21 +5069,13 @@ func (r *EnumTypeDef) Values(ctx context.Context) ([]EnumValueTypeDef, error) {
 	return convert(response), nil
 }
 
-// AsNode returns this EnumTypeDef as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *EnumTypeDef) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
 // A definition of a value in a custom enum defined in a Module.
 type EnumValueTypeDef struct {
 	query *querybuilder.Selection
 
 	deprecated  *string
 	description *string
-	id          *ID
+	id          *EnumValueTypeDefID
 	name        *string
 	value       *string
 }
@@ -5963,13 +5113,13 @@ func (r *EnumValueTypeDef) Description(ctx context.Context) (string, error) {
 }
 
 // A unique identifier for this EnumValueTypeDef.
-func (r *EnumValueTypeDef) ID(ctx context.Context) (ID, error) {
+func (r *EnumValueTypeDef) ID(ctx context.Context) (EnumValueTypeDefID, error) {
 	if r.id != nil {
 		return *r.id, nil
 	}
 	q := r.query.Select("id")
 
-	var response ID
+	var response EnumValueTypeDefID
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
@@ -5982,7 +5132,7 @@ func (r *EnumValueTypeDef) XXX_GraphQLType() string {
 
 // XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
 func (r *EnumValueTypeDef) XXX_GraphQLIDType() string {
-	return "ID"
+	return "EnumValueTypeDefID"
 }
 
 // XXX_GraphQLID is an internal function. It returns the underlying type ID
@@ -6007,7 +5157,7 @@ func (r *EnumValueTypeDef) UnmarshalJSON(bs []byte) error {
 	if err != nil {
 		return err
 	}
-	*r = EnumValueTypeDef{query: selectNode(dag.query, id, "EnumValueTypeDef")}
+	*r = *dag.LoadEnumValueTypeDefFromID(EnumValueTypeDefID(id))
 	return nil
 }
 
@@ -6046,18 +5196,10 @@ func (r *EnumValueTypeDef) Value(ctx context.Context) (string, error) {
 	return response, q.Execute(ctx)
 }
 
-// AsNode returns this EnumValueTypeDef as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *EnumValueTypeDef) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
 type Env struct {
 	query *querybuilder.Selection
 
-	id *ID
+	id *EnvID
 }
 type WithEnvFunc func(r *Env) *Env
 
@@ -6074,55 +5216,14 @@ func (r *Env) WithGraphQLQuery(q *querybuilder.Selection) *Env {
 	}
 }
 
-// Return the check with the given name from the installed modules. Must match exactly one check.
-//
-// Experimental: Checks API is highly experimental and may be removed or replaced entirely.
-func (r *Env) Check(name string) *Check {
-	q := r.query.Select("check")
-	q = q.Arg("name", name)
-
-	return &Check{
-		query: q,
-	}
-}
-
-// EnvChecksOpts contains options for Env.Checks
-type EnvChecksOpts struct {
-	// Only include checks matching the specified patterns
-	Include []string
-	// When true, only return annotated check functions; exclude generate-as-checks
-	NoGenerate bool
-}
-
-// Return all checks defined by the installed modules
-//
-// Experimental: Checks API is highly experimental and may be removed or replaced entirely.
-func (r *Env) Checks(opts ...EnvChecksOpts) *CheckGroup {
-	q := r.query.Select("checks")
-	for i := len(opts) - 1; i >= 0; i-- {
-		// `include` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Include) {
-			q = q.Arg("include", opts[i].Include)
-		}
-		// `noGenerate` optional argument
-		if !querybuilder.IsZeroValue(opts[i].NoGenerate) {
-			q = q.Arg("noGenerate", opts[i].NoGenerate)
-		}
-	}
-
-	return &CheckGroup{
-		query: q,
-	}
-}
-
 // A unique identifier for this Env.
-func (r *Env) ID(ctx context.Context) (ID, error) {
+func (r *Env) ID(ctx context.Context) (EnvID, error) {
 	if r.id != nil {
 		return *r.id, nil
 	}
 	q := r.query.Select("id")
 
-	var response ID
+	var response EnvID
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
@@ -6135,7 +5236,7 @@ func (r *Env) XXX_GraphQLType() string {
 
 // XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
 func (r *Env) XXX_GraphQLIDType() string {
-	return "ID"
+	return "EnvID"
 }
 
 // XXX_GraphQLID is an internal function. It returns the underlying type ID
@@ -6160,7 +5261,7 @@ func (r *Env) UnmarshalJSON(bs []byte) error {
 	if err != nil {
 		return err
 	}
-	*r = Env{query: selectNode(dag.query, id, "Env")}
+	*r = *dag.LoadEnvFromID(EnvID(id))
 	return nil
 }
 
@@ -6181,7 +5282,7 @@ func (r *Env) Inputs(ctx context.Context) ([]Binding, error) {
 	q = q.Select("id")
 
 	type inputs struct {
-		Id ID
+		Id BindingID
 	}
 
 	convert := func(fields []inputs) []Binding {
@@ -6189,7 +5290,7 @@ func (r *Env) Inputs(ctx context.Context) ([]Binding, error) {
 
 		for i := range fields {
 			val := Binding{id: &fields[i].Id}
-			val.query = selectNode(q.Root(), fields[i].Id, "Binding")
+			val.query = q.Root().Select("loadBindingFromID").Arg("id", fields[i].Id)
 			out = append(out, val)
 		}
 
@@ -6224,7 +5325,7 @@ func (r *Env) Outputs(ctx context.Context) ([]Binding, error) {
 	q = q.Select("id")
 
 	type outputs struct {
-		Id ID
+		Id BindingID
 	}
 
 	convert := func(fields []outputs) []Binding {
@@ -6232,7 +5333,7 @@ func (r *Env) Outputs(ctx context.Context) ([]Binding, error) {
 
 		for i := range fields {
 			val := Binding{id: &fields[i].Id}
-			val.query = selectNode(q.Root(), fields[i].Id, "Binding")
+			val.query = q.Root().Select("loadBindingFromID").Arg("id", fields[i].Id)
 			out = append(out, val)
 		}
 
@@ -6248,29 +5349,6 @@ func (r *Env) Outputs(ctx context.Context) ([]Binding, error) {
 	}
 
 	return convert(response), nil
-}
-
-// EnvServicesOpts contains options for Env.Services
-type EnvServicesOpts struct {
-	// Only include services matching the specified patterns
-	Include []string
-}
-
-// Return all services defined by the installed modules
-//
-// Experimental: Services API is highly experimental and may be removed or replaced entirely.
-func (r *Env) Services(opts ...EnvServicesOpts) *UpGroup {
-	q := r.query.Select("services")
-	for i := len(opts) - 1; i >= 0; i-- {
-		// `include` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Include) {
-			q = q.Arg("include", opts[i].Include)
-		}
-	}
-
-	return &UpGroup{
-		query: q,
-	}
 }
 
 // Create or update a binding of type Address in the environment
@@ -6452,30 +5530,6 @@ func (r *Env) WithCurrentModule() *Env {
 	}
 }
 
-// Create or update a binding of type DiffStat in the environment
-func (r *Env) WithDiffStatInput(name string, value *DiffStat, description string) *Env {
-	assertNotNil("value", value)
-	q := r.query.Select("withDiffStatInput")
-	q = q.Arg("name", name)
-	q = q.Arg("value", value)
-	q = q.Arg("description", description)
-
-	return &Env{
-		query: q,
-	}
-}
-
-// Declare a desired DiffStat output to be assigned in the environment
-func (r *Env) WithDiffStatOutput(name string, description string) *Env {
-	q := r.query.Select("withDiffStatOutput")
-	q = q.Arg("name", name)
-	q = q.Arg("description", description)
-
-	return &Env{
-		query: q,
-	}
-}
-
 // Create or update a binding of type Directory in the environment
 func (r *Env) WithDirectoryInput(name string, value *Directory, description string) *Env {
 	assertNotNil("value", value)
@@ -6572,54 +5626,6 @@ func (r *Env) WithFileOutput(name string, description string) *Env {
 	}
 }
 
-// Create or update a binding of type GeneratorGroup in the environment
-func (r *Env) WithGeneratorGroupInput(name string, value *GeneratorGroup, description string) *Env {
-	assertNotNil("value", value)
-	q := r.query.Select("withGeneratorGroupInput")
-	q = q.Arg("name", name)
-	q = q.Arg("value", value)
-	q = q.Arg("description", description)
-
-	return &Env{
-		query: q,
-	}
-}
-
-// Declare a desired GeneratorGroup output to be assigned in the environment
-func (r *Env) WithGeneratorGroupOutput(name string, description string) *Env {
-	q := r.query.Select("withGeneratorGroupOutput")
-	q = q.Arg("name", name)
-	q = q.Arg("description", description)
-
-	return &Env{
-		query: q,
-	}
-}
-
-// Create or update a binding of type Generator in the environment
-func (r *Env) WithGeneratorInput(name string, value *Generator, description string) *Env {
-	assertNotNil("value", value)
-	q := r.query.Select("withGeneratorInput")
-	q = q.Arg("name", name)
-	q = q.Arg("value", value)
-	q = q.Arg("description", description)
-
-	return &Env{
-		query: q,
-	}
-}
-
-// Declare a desired Generator output to be assigned in the environment
-func (r *Env) WithGeneratorOutput(name string, description string) *Env {
-	q := r.query.Select("withGeneratorOutput")
-	q = q.Arg("name", name)
-	q = q.Arg("description", description)
-
-	return &Env{
-		query: q,
-	}
-}
-
 // Create or update a binding of type GitRef in the environment
 func (r *Env) WithGitRefInput(name string, value *GitRef, description string) *Env {
 	assertNotNil("value", value)
@@ -6668,30 +5674,6 @@ func (r *Env) WithGitRepositoryOutput(name string, description string) *Env {
 	}
 }
 
-// Create or update a binding of type HTTPState in the environment
-func (r *Env) WithHTTPStateInput(name string, value *HTTPState, description string) *Env {
-	assertNotNil("value", value)
-	q := r.query.Select("withHTTPStateInput")
-	q = q.Arg("name", name)
-	q = q.Arg("value", value)
-	q = q.Arg("description", description)
-
-	return &Env{
-		query: q,
-	}
-}
-
-// Declare a desired HTTPState output to be assigned in the environment
-func (r *Env) WithHTTPStateOutput(name string, description string) *Env {
-	q := r.query.Select("withHTTPStateOutput")
-	q = q.Arg("name", name)
-	q = q.Arg("description", description)
-
-	return &Env{
-		query: q,
-	}
-}
-
 // Create or update a binding of type JSONValue in the environment
 func (r *Env) WithJSONValueInput(name string, value *JSONValue, description string) *Env {
 	assertNotNil("value", value)
@@ -6716,24 +5698,9 @@ func (r *Env) WithJSONValueOutput(name string, description string) *Env {
 	}
 }
 
-// Sets the main module for this environment (the project being worked on)
-//
-// Contextual path arguments will be populated using the environment's workspace.
-func (r *Env) WithMainModule(module *Module) *Env {
-	assertNotNil("module", module)
-	q := r.query.Select("withMainModule")
-	q = q.Arg("module", module)
-
-	return &Env{
-		query: q,
-	}
-}
-
 // Installs a module into the environment, exposing its functions to the model
 //
 // Contextual path arguments will be populated using the environment's workspace.
-//
-// Deprecated: Use withMainModule instead
 func (r *Env) WithModule(module *Module) *Env {
 	assertNotNil("module", module)
 	q := r.query.Select("withModule")
@@ -6983,83 +5950,11 @@ func (r *Env) WithStringOutput(name string, description string) *Env {
 	}
 }
 
-// Create or update a binding of type UpGroup in the environment
-func (r *Env) WithUpGroupInput(name string, value *UpGroup, description string) *Env {
-	assertNotNil("value", value)
-	q := r.query.Select("withUpGroupInput")
-	q = q.Arg("name", name)
-	q = q.Arg("value", value)
-	q = q.Arg("description", description)
-
-	return &Env{
-		query: q,
-	}
-}
-
-// Declare a desired UpGroup output to be assigned in the environment
-func (r *Env) WithUpGroupOutput(name string, description string) *Env {
-	q := r.query.Select("withUpGroupOutput")
-	q = q.Arg("name", name)
-	q = q.Arg("description", description)
-
-	return &Env{
-		query: q,
-	}
-}
-
-// Create or update a binding of type Up in the environment
-func (r *Env) WithUpInput(name string, value *Up, description string) *Env {
-	assertNotNil("value", value)
-	q := r.query.Select("withUpInput")
-	q = q.Arg("name", name)
-	q = q.Arg("value", value)
-	q = q.Arg("description", description)
-
-	return &Env{
-		query: q,
-	}
-}
-
-// Declare a desired Up output to be assigned in the environment
-func (r *Env) WithUpOutput(name string, description string) *Env {
-	q := r.query.Select("withUpOutput")
-	q = q.Arg("name", name)
-	q = q.Arg("description", description)
-
-	return &Env{
-		query: q,
-	}
-}
-
 // Returns a new environment with the provided workspace
 func (r *Env) WithWorkspace(workspace *Directory) *Env {
 	assertNotNil("workspace", workspace)
 	q := r.query.Select("withWorkspace")
 	q = q.Arg("workspace", workspace)
-
-	return &Env{
-		query: q,
-	}
-}
-
-// Create or update a binding of type Workspace in the environment
-func (r *Env) WithWorkspaceInput(name string, value *Workspace, description string) *Env {
-	assertNotNil("value", value)
-	q := r.query.Select("withWorkspaceInput")
-	q = q.Arg("name", name)
-	q = q.Arg("value", value)
-	q = q.Arg("description", description)
-
-	return &Env{
-		query: q,
-	}
-}
-
-// Declare a desired Workspace output to be assigned in the environment
-func (r *Env) WithWorkspaceOutput(name string, description string) *Env {
-	q := r.query.Select("withWorkspaceOutput")
-	q = q.Arg("name", name)
-	q = q.Arg("description", description)
 
 	return &Env{
 		query: q,
@@ -7083,21 +5978,13 @@ func (r *Env) Workspace() *Directory {
 	}
 }
 
-// AsNode returns this Env as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *Env) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
 // A collection of environment variables.
 type EnvFile struct {
 	query *querybuilder.Selection
 
 	exists *bool
 	get    *string
-	id     *ID
+	id     *EnvFileID
 }
 type WithEnvFileFunc func(r *EnvFile) *EnvFile
 
@@ -7164,13 +6051,13 @@ func (r *EnvFile) Get(ctx context.Context, name string, opts ...EnvFileGetOpts) 
 }
 
 // A unique identifier for this EnvFile.
-func (r *EnvFile) ID(ctx context.Context) (ID, error) {
+func (r *EnvFile) ID(ctx context.Context) (EnvFileID, error) {
 	if r.id != nil {
 		return *r.id, nil
 	}
 	q := r.query.Select("id")
 
-	var response ID
+	var response EnvFileID
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
@@ -7183,7 +6070,7 @@ func (r *EnvFile) XXX_GraphQLType() string {
 
 // XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
 func (r *EnvFile) XXX_GraphQLIDType() string {
-	return "ID"
+	return "EnvFileID"
 }
 
 // XXX_GraphQLID is an internal function. It returns the underlying type ID
@@ -7208,7 +6095,7 @@ func (r *EnvFile) UnmarshalJSON(bs []byte) error {
 	if err != nil {
 		return err
 	}
-	*r = EnvFile{query: selectNode(dag.query, id, "EnvFile")}
+	*r = *dag.LoadEnvFileFromID(EnvFileID(id))
 	return nil
 }
 
@@ -7241,7 +6128,7 @@ func (r *EnvFile) Variables(ctx context.Context, opts ...EnvFileVariablesOpts) (
 	q = q.Select("id")
 
 	type variables struct {
-		Id ID
+		Id EnvVariableID
 	}
 
 	convert := func(fields []variables) []EnvVariable {
@@ -7249,7 +6136,7 @@ func (r *EnvFile) Variables(ctx context.Context, opts ...EnvFileVariablesOpts) (
 
 		for i := range fields {
 			val := EnvVariable{id: &fields[i].Id}
-			val.query = selectNode(q.Root(), fields[i].Id, "EnvVariable")
+			val.query = q.Root().Select("loadEnvVariableFromID").Arg("id", fields[i].Id)
 			out = append(out, val)
 		}
 
@@ -7288,19 +6175,11 @@ func (r *EnvFile) WithoutVariable(name string) *EnvFile {
 	}
 }
 
-// AsNode returns this EnvFile as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *EnvFile) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
 // An environment variable name and value.
 type EnvVariable struct {
 	query *querybuilder.Selection
 
-	id    *ID
+	id    *EnvVariableID
 	name  *string
 	value *string
 }
@@ -7312,13 +6191,13 @@ func (r *EnvVariable) WithGraphQLQuery(q *querybuilder.Selection) *EnvVariable {
 }
 
 // A unique identifier for this EnvVariable.
-func (r *EnvVariable) ID(ctx context.Context) (ID, error) {
+func (r *EnvVariable) ID(ctx context.Context) (EnvVariableID, error) {
 	if r.id != nil {
 		return *r.id, nil
 	}
 	q := r.query.Select("id")
 
-	var response ID
+	var response EnvVariableID
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
@@ -7331,7 +6210,7 @@ func (r *EnvVariable) XXX_GraphQLType() string {
 
 // XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
 func (r *EnvVariable) XXX_GraphQLIDType() string {
-	return "ID"
+	return "EnvVariableID"
 }
 
 // XXX_GraphQLID is an internal function. It returns the underlying type ID
@@ -7356,7 +6235,7 @@ func (r *EnvVariable) UnmarshalJSON(bs []byte) error {
 	if err != nil {
 		return err
 	}
-	*r = EnvVariable{query: selectNode(dag.query, id, "EnvVariable")}
+	*r = *dag.LoadEnvVariableFromID(EnvVariableID(id))
 	return nil
 }
 
@@ -7386,18 +6265,10 @@ func (r *EnvVariable) Value(ctx context.Context) (string, error) {
 	return response, q.Execute(ctx)
 }
 
-// AsNode returns this EnvVariable as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *EnvVariable) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
 type Error struct {
 	query *querybuilder.Selection
 
-	id      *ID
+	id      *ErrorID
 	message *string
 }
 type WithErrorFunc func(r *Error) *Error
@@ -7416,13 +6287,13 @@ func (r *Error) WithGraphQLQuery(q *querybuilder.Selection) *Error {
 }
 
 // A unique identifier for this Error.
-func (r *Error) ID(ctx context.Context) (ID, error) {
+func (r *Error) ID(ctx context.Context) (ErrorID, error) {
 	if r.id != nil {
 		return *r.id, nil
 	}
 	q := r.query.Select("id")
 
-	var response ID
+	var response ErrorID
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
@@ -7435,7 +6306,7 @@ func (r *Error) XXX_GraphQLType() string {
 
 // XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
 func (r *Error) XXX_GraphQLIDType() string {
-	return "ID"
+	return "ErrorID"
 }
 
 // XXX_GraphQLID is an internal function. It returns the underlying type ID
@@ -7460,7 +6331,7 @@ func (r *Error) UnmarshalJSON(bs []byte) error {
 	if err != nil {
 		return err
 	}
-	*r = Error{query: selectNode(dag.query, id, "Error")}
+	*r = *dag.LoadErrorFromID(ErrorID(id))
 	return nil
 }
 
@@ -7484,7 +6355,7 @@ func (r *Error) Values(ctx context.Context) ([]ErrorValue, error) {
 	q = q.Select("id")
 
 	type values struct {
-		Id ID
+		Id ErrorValueID
 	}
 
 	convert := func(fields []values) []ErrorValue {
@@ -7492,7 +6363,7 @@ func (r *Error) Values(ctx context.Context) ([]ErrorValue, error) {
 
 		for i := range fields {
 			val := ErrorValue{id: &fields[i].Id}
-			val.query = selectNode(q.Root(), fields[i].Id, "ErrorValue")
+			val.query = q.Root().Select("loadErrorValueFromID").Arg("id", fields[i].Id)
 			out = append(out, val)
 		}
 
@@ -7521,18 +6392,10 @@ func (r *Error) WithValue(name string, value JSON) *Error {
 	}
 }
 
-// AsNode returns this Error as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *Error) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
 type ErrorValue struct {
 	query *querybuilder.Selection
 
-	id    *ID
+	id    *ErrorValueID
 	name  *string
 	value *JSON
 }
@@ -7544,13 +6407,13 @@ func (r *ErrorValue) WithGraphQLQuery(q *querybuilder.Selection) *ErrorValue {
 }
 
 // A unique identifier for this ErrorValue.
-func (r *ErrorValue) ID(ctx context.Context) (ID, error) {
+func (r *ErrorValue) ID(ctx context.Context) (ErrorValueID, error) {
 	if r.id != nil {
 		return *r.id, nil
 	}
 	q := r.query.Select("id")
 
-	var response ID
+	var response ErrorValueID
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
@@ -7563,7 +6426,7 @@ func (r *ErrorValue) XXX_GraphQLType() string {
 
 // XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
 func (r *ErrorValue) XXX_GraphQLIDType() string {
-	return "ID"
+	return "ErrorValueID"
 }
 
 // XXX_GraphQLID is an internal function. It returns the underlying type ID
@@ -7588,7 +6451,7 @@ func (r *ErrorValue) UnmarshalJSON(bs []byte) error {
 	if err != nil {
 		return err
 	}
-	*r = ErrorValue{query: selectNode(dag.query, id, "ErrorValue")}
+	*r = *dag.LoadErrorValueFromID(ErrorValueID(id))
 	return nil
 }
 
@@ -7618,14 +6481,6 @@ func (r *ErrorValue) Value(ctx context.Context) (JSON, error) {
 	return response, q.Execute(ctx)
 }
 
-// AsNode returns this ErrorValue as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *ErrorValue) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
 // A definition of a field on a custom object defined in a Module.
 //
 // A field on an object has a static value, as opposed to a function on an object whose value is computed by invoking code (and can accept arguments).
@@ -7634,7 +6489,7 @@ type FieldTypeDef struct {
 
 	deprecated  *string
 	description *string
-	id          *ID
+	id          *FieldTypeDefID
 	name        *string
 }
 
@@ -7671,13 +6526,13 @@ func (r *FieldTypeDef) Description(ctx context.Context) (string, error) {
 }
 
 // A unique identifier for this FieldTypeDef.
-func (r *FieldTypeDef) ID(ctx context.Context) (ID, error) {
+func (r *FieldTypeDef) ID(ctx context.Context) (FieldTypeDefID, error) {
 	if r.id != nil {
 		return *r.id, nil
 	}
 	q := r.query.Select("id")
 
-	var response ID
+	var response FieldTypeDefID
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
@@ -7690,7 +6545,7 @@ func (r *FieldTypeDef) XXX_GraphQLType() string {
 
 // XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
 func (r *FieldTypeDef) XXX_GraphQLIDType() string {
-	return "ID"
+	return "FieldTypeDefID"
 }
 
 // XXX_GraphQLID is an internal function. It returns the underlying type ID
@@ -7715,7 +6570,7 @@ func (r *FieldTypeDef) UnmarshalJSON(bs []byte) error {
 	if err != nil {
 		return err
 	}
-	*r = FieldTypeDef{query: selectNode(dag.query, id, "FieldTypeDef")}
+	*r = *dag.LoadFieldTypeDefFromID(FieldTypeDefID(id))
 	return nil
 }
 
@@ -7750,14 +6605,6 @@ func (r *FieldTypeDef) TypeDef() *TypeDef {
 	}
 }
 
-// AsNode returns this FieldTypeDef as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *FieldTypeDef) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
 // A file.
 type File struct {
 	query *querybuilder.Selection
@@ -7765,10 +6612,10 @@ type File struct {
 	contents *string
 	digest   *string
 	export   *string
-	id       *ID
+	id       *FileID
 	name     *string
 	size     *int
-	sync     *ID
+	sync     *FileID
 }
 type WithFileFunc func(r *File) *File
 
@@ -7788,7 +6635,6 @@ func (r *File) WithGraphQLQuery(q *querybuilder.Selection) *File {
 // FileAsEnvFileOpts contains options for File.AsEnvFile
 type FileAsEnvFileOpts struct {
 	// Replace "${VAR}" or "$VAR" with the value of other vars
-	// Deprecated: Variable expansion is now enabled by default
 	Expand bool
 }
 
@@ -7909,13 +6755,13 @@ func (r *File) Export(ctx context.Context, path string, opts ...FileExportOpts) 
 }
 
 // A unique identifier for this File.
-func (r *File) ID(ctx context.Context) (ID, error) {
+func (r *File) ID(ctx context.Context) (FileID, error) {
 	if r.id != nil {
 		return *r.id, nil
 	}
 	q := r.query.Select("id")
 
-	var response ID
+	var response FileID
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
@@ -7928,7 +6774,7 @@ func (r *File) XXX_GraphQLType() string {
 
 // XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
 func (r *File) XXX_GraphQLIDType() string {
-	return "ID"
+	return "FileID"
 }
 
 // XXX_GraphQLID is an internal function. It returns the underlying type ID
@@ -7953,7 +6799,7 @@ func (r *File) UnmarshalJSON(bs []byte) error {
 	if err != nil {
 		return err
 	}
-	*r = File{query: selectNode(dag.query, id, "File")}
+	*r = *dag.LoadFileFromID(FileID(id))
 	return nil
 }
 
@@ -8046,7 +6892,7 @@ func (r *File) Search(ctx context.Context, pattern string, opts ...FileSearchOpt
 	q = q.Select("id")
 
 	type search struct {
-		Id ID
+		Id SearchResultID
 	}
 
 	convert := func(fields []search) []SearchResult {
@@ -8054,7 +6900,7 @@ func (r *File) Search(ctx context.Context, pattern string, opts ...FileSearchOpt
 
 		for i := range fields {
 			val := SearchResult{id: &fields[i].Id}
-			val.query = selectNode(q.Root(), fields[i].Id, "SearchResult")
+			val.query = q.Root().Select("loadSearchResultFromID").Arg("id", fields[i].Id)
 			out = append(out, val)
 		}
 
@@ -8098,12 +6944,12 @@ func (r *File) Stat() *Stat {
 func (r *File) Sync(ctx context.Context) (*File, error) {
 	q := r.query.Select("sync")
 
-	var id ID
+	var id FileID
 	if err := q.Bind(&id).Execute(ctx); err != nil {
 		return nil, err
 	}
 	return &File{
-		query: selectNode(q.Root(), id, "File"),
+		query: q.Root().Select("loadFileFromID").Arg("id", id),
 	}, nil
 }
 
@@ -8164,41 +7010,16 @@ func (r *File) WithTimestamps(timestamp int) *File {
 	}
 }
 
-// AsExportable returns this File as a Exportable.
-// This is a local type conversion — no GraphQL call.
-func (r *File) AsExportable() Exportable {
-	return &ExportableClient{
-		query: r.query,
-	}
-}
-
-// AsNode returns this File as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *File) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
-// AsSyncer returns this File as a Syncer.
-// This is a local type conversion — no GraphQL call.
-func (r *File) AsSyncer() Syncer {
-	return &SyncerClient{
-		query: r.query,
-	}
-}
-
 // Function represents a resolver provided by a Module.
 //
 // A function always evaluates against a parent object and is given a set of named arguments.
 type Function struct {
 	query *querybuilder.Selection
 
-	deprecated       *string
-	description      *string
-	id               *ID
-	name             *string
-	sourceModuleName *string
+	deprecated  *string
+	description *string
+	id          *FunctionID
+	name        *string
 }
 type WithFunctionFunc func(r *Function) *Function
 
@@ -8222,7 +7043,7 @@ func (r *Function) Args(ctx context.Context) ([]FunctionArg, error) {
 	q = q.Select("id")
 
 	type args struct {
-		Id ID
+		Id FunctionArgID
 	}
 
 	convert := func(fields []args) []FunctionArg {
@@ -8230,7 +7051,7 @@ func (r *Function) Args(ctx context.Context) ([]FunctionArg, error) {
 
 		for i := range fields {
 			val := FunctionArg{id: &fields[i].Id}
-			val.query = selectNode(q.Root(), fields[i].Id, "FunctionArg")
+			val.query = q.Root().Select("loadFunctionArgFromID").Arg("id", fields[i].Id)
 			out = append(out, val)
 		}
 
@@ -8275,13 +7096,13 @@ func (r *Function) Description(ctx context.Context) (string, error) {
 }
 
 // A unique identifier for this Function.
-func (r *Function) ID(ctx context.Context) (ID, error) {
+func (r *Function) ID(ctx context.Context) (FunctionID, error) {
 	if r.id != nil {
 		return *r.id, nil
 	}
 	q := r.query.Select("id")
 
-	var response ID
+	var response FunctionID
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
@@ -8294,7 +7115,7 @@ func (r *Function) XXX_GraphQLType() string {
 
 // XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
 func (r *Function) XXX_GraphQLIDType() string {
-	return "ID"
+	return "FunctionID"
 }
 
 // XXX_GraphQLID is an internal function. It returns the underlying type ID
@@ -8319,7 +7140,7 @@ func (r *Function) UnmarshalJSON(bs []byte) error {
 	if err != nil {
 		return err
 	}
-	*r = Function{query: selectNode(dag.query, id, "Function")}
+	*r = *dag.LoadFunctionFromID(FunctionID(id))
 	return nil
 }
 
@@ -8354,19 +7175,6 @@ func (r *Function) SourceMap() *SourceMap {
 	}
 }
 
-// If this function is provided by a module, the name of the module. Unset otherwise.
-func (r *Function) SourceModuleName(ctx context.Context) (string, error) {
-	if r.sourceModuleName != nil {
-		return *r.sourceModuleName, nil
-	}
-	q := r.query.Select("sourceModuleName")
-
-	var response string
-
-	q = q.Bind(&response)
-	return response, q.Execute(ctx)
-}
-
 // FunctionWithArgOpts contains options for Function.WithArg
 type FunctionWithArgOpts struct {
 	// A doc string for the argument, if any
@@ -8381,8 +7189,6 @@ type FunctionWithArgOpts struct {
 	SourceMap *SourceMap
 	// If deprecated, the reason or migration path.
 	Deprecated string
-
-	DefaultAddress string
 }
 
 // Returns the function with the provided argument
@@ -8413,10 +7219,6 @@ func (r *Function) WithArg(name string, typeDef *TypeDef, opts ...FunctionWithAr
 		// `deprecated` optional argument
 		if !querybuilder.IsZeroValue(opts[i].Deprecated) {
 			q = q.Arg("deprecated", opts[i].Deprecated)
-		}
-		// `defaultAddress` optional argument
-		if !querybuilder.IsZeroValue(opts[i].DefaultAddress) {
-			q = q.Arg("defaultAddress", opts[i].DefaultAddress)
 		}
 	}
 	q = q.Arg("name", name)
@@ -8489,15 +7291,6 @@ func (r *Function) WithDescription(description string) *Function {
 	}
 }
 
-// Returns the function with a flag indicating it's a generator.
-func (r *Function) WithGenerator() *Function {
-	q := r.query.Select("withGenerator")
-
-	return &Function{
-		query: q,
-	}
-}
-
 // Returns the function with the given source map.
 func (r *Function) WithSourceMap(sourceMap *SourceMap) *Function {
 	assertNotNil("sourceMap", sourceMap)
@@ -8509,55 +7302,24 @@ func (r *Function) WithSourceMap(sourceMap *SourceMap) *Function {
 	}
 }
 
-// Returns the function with a flag indicating it returns a service for dagger up.
-func (r *Function) WithUp() *Function {
-	q := r.query.Select("withUp")
-
-	return &Function{
-		query: q,
-	}
-}
-
-// AsNode returns this Function as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *Function) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
 // An argument accepted by a function.
 //
 // This is a specification for an argument at function definition time, not an argument passed at function call time.
 type FunctionArg struct {
 	query *querybuilder.Selection
 
-	defaultAddress *string
-	defaultPath    *string
-	defaultValue   *JSON
-	deprecated     *string
-	description    *string
-	id             *ID
-	name           *string
+	defaultPath  *string
+	defaultValue *JSON
+	deprecated   *string
+	description  *string
+	id           *FunctionArgID
+	name         *string
 }
 
 func (r *FunctionArg) WithGraphQLQuery(q *querybuilder.Selection) *FunctionArg {
 	return &FunctionArg{
 		query: q,
 	}
-}
-
-// Only applies to arguments of type Container. If the argument is not set, load it from the given address (e.g. alpine:latest)
-func (r *FunctionArg) DefaultAddress(ctx context.Context) (string, error) {
-	if r.defaultAddress != nil {
-		return *r.defaultAddress, nil
-	}
-	q := r.query.Select("defaultAddress")
-
-	var response string
-
-	q = q.Bind(&response)
-	return response, q.Execute(ctx)
 }
 
 // Only applies to arguments of type File or Directory. If the argument is not set, load it from the given path in the context directory
@@ -8613,13 +7375,13 @@ func (r *FunctionArg) Description(ctx context.Context) (string, error) {
 }
 
 // A unique identifier for this FunctionArg.
-func (r *FunctionArg) ID(ctx context.Context) (ID, error) {
+func (r *FunctionArg) ID(ctx context.Context) (FunctionArgID, error) {
 	if r.id != nil {
 		return *r.id, nil
 	}
 	q := r.query.Select("id")
 
-	var response ID
+	var response FunctionArgID
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
@@ -8632,7 +7394,7 @@ func (r *FunctionArg) XXX_GraphQLType() string {
 
 // XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
 func (r *FunctionArg) XXX_GraphQLIDType() string {
-	return "ID"
+	return "FunctionArgID"
 }
 
 // XXX_GraphQLID is an internal function. It returns the underlying type ID
@@ -8657,7 +7419,7 @@ func (r *FunctionArg) UnmarshalJSON(bs []byte) error {
 	if err != nil {
 		return err
 	}
-	*r = FunctionArg{query: selectNode(dag.query, id, "FunctionArg")}
+	*r = *dag.LoadFunctionArgFromID(FunctionArgID(id))
 	return nil
 }
 
@@ -8702,19 +7464,11 @@ func (r *FunctionArg) TypeDef() *TypeDef {
 	}
 }
 
-// AsNode returns this FunctionArg as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *FunctionArg) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
 // An active function call.
 type FunctionCall struct {
 	query *querybuilder.Selection
 
-	id          *ID
+	id          *FunctionCallID
 	name        *string
 	parent      *JSON
 	parentName  *string
@@ -8729,13 +7483,13 @@ func (r *FunctionCall) WithGraphQLQuery(q *querybuilder.Selection) *FunctionCall
 }
 
 // A unique identifier for this FunctionCall.
-func (r *FunctionCall) ID(ctx context.Context) (ID, error) {
+func (r *FunctionCall) ID(ctx context.Context) (FunctionCallID, error) {
 	if r.id != nil {
 		return *r.id, nil
 	}
 	q := r.query.Select("id")
 
-	var response ID
+	var response FunctionCallID
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
@@ -8748,7 +7502,7 @@ func (r *FunctionCall) XXX_GraphQLType() string {
 
 // XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
 func (r *FunctionCall) XXX_GraphQLIDType() string {
-	return "ID"
+	return "FunctionCallID"
 }
 
 // XXX_GraphQLID is an internal function. It returns the underlying type ID
@@ -8773,7 +7527,7 @@ func (r *FunctionCall) UnmarshalJSON(bs []byte) error {
 	if err != nil {
 		return err
 	}
-	*r = FunctionCall{query: selectNode(dag.query, id, "FunctionCall")}
+	*r = *dag.LoadFunctionCallFromID(FunctionCallID(id))
 	return nil
 }
 
@@ -8784,7 +7538,7 @@ func (r *FunctionCall) InputArgs(ctx context.Context) ([]FunctionCallArgValue, e
 	q = q.Select("id")
 
 	type inputArgs struct {
-		Id ID
+		Id FunctionCallArgValueID
 	}
 
 	convert := func(fields []inputArgs) []FunctionCallArgValue {
@@ -8792,7 +7546,7 @@ func (r *FunctionCall) InputArgs(ctx context.Context) ([]FunctionCallArgValue, e
 
 		for i := range fields {
 			val := FunctionCallArgValue{id: &fields[i].Id}
-			val.query = selectNode(q.Root(), fields[i].Id, "FunctionCallArgValue")
+			val.query = q.Root().Select("loadFunctionCallArgValueFromID").Arg("id", fields[i].Id)
 			out = append(out, val)
 		}
 
@@ -8872,19 +7626,11 @@ func (r *FunctionCall) ReturnValue(ctx context.Context, value JSON) error {
 	return q.Execute(ctx)
 }
 
-// AsNode returns this FunctionCall as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *FunctionCall) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
 // A value passed as a named argument to a function call.
 type FunctionCallArgValue struct {
 	query *querybuilder.Selection
 
-	id    *ID
+	id    *FunctionCallArgValueID
 	name  *string
 	value *JSON
 }
@@ -8896,13 +7642,13 @@ func (r *FunctionCallArgValue) WithGraphQLQuery(q *querybuilder.Selection) *Func
 }
 
 // A unique identifier for this FunctionCallArgValue.
-func (r *FunctionCallArgValue) ID(ctx context.Context) (ID, error) {
+func (r *FunctionCallArgValue) ID(ctx context.Context) (FunctionCallArgValueID, error) {
 	if r.id != nil {
 		return *r.id, nil
 	}
 	q := r.query.Select("id")
 
-	var response ID
+	var response FunctionCallArgValueID
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
@@ -8915,7 +7661,7 @@ func (r *FunctionCallArgValue) XXX_GraphQLType() string {
 
 // XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
 func (r *FunctionCallArgValue) XXX_GraphQLIDType() string {
-	return "ID"
+	return "FunctionCallArgValueID"
 }
 
 // XXX_GraphQLID is an internal function. It returns the underlying type ID
@@ -8940,7 +7686,7 @@ func (r *FunctionCallArgValue) UnmarshalJSON(bs []byte) error {
 	if err != nil {
 		return err
 	}
-	*r = FunctionCallArgValue{query: selectNode(dag.query, id, "FunctionCallArgValue")}
+	*r = *dag.LoadFunctionCallArgValueFromID(FunctionCallArgValueID(id))
 	return nil
 }
 
@@ -8970,19 +7716,11 @@ func (r *FunctionCallArgValue) Value(ctx context.Context) (JSON, error) {
 	return response, q.Execute(ctx)
 }
 
-// AsNode returns this FunctionCallArgValue as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *FunctionCallArgValue) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
 // The result of running an SDK's codegen.
 type GeneratedCode struct {
 	query *querybuilder.Selection
 
-	id *ID
+	id *GeneratedCodeID
 }
 type WithGeneratedCodeFunc func(r *GeneratedCode) *GeneratedCode
 
@@ -9009,13 +7747,13 @@ func (r *GeneratedCode) Code() *Directory {
 }
 
 // A unique identifier for this GeneratedCode.
-func (r *GeneratedCode) ID(ctx context.Context) (ID, error) {
+func (r *GeneratedCode) ID(ctx context.Context) (GeneratedCodeID, error) {
 	if r.id != nil {
 		return *r.id, nil
 	}
 	q := r.query.Select("id")
 
-	var response ID
+	var response GeneratedCodeID
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
@@ -9028,7 +7766,7 @@ func (r *GeneratedCode) XXX_GraphQLType() string {
 
 // XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
 func (r *GeneratedCode) XXX_GraphQLIDType() string {
-	return "ID"
+	return "GeneratedCodeID"
 }
 
 // XXX_GraphQLID is an internal function. It returns the underlying type ID
@@ -9053,7 +7791,7 @@ func (r *GeneratedCode) UnmarshalJSON(bs []byte) error {
 	if err != nil {
 		return err
 	}
-	*r = GeneratedCode{query: selectNode(dag.query, id, "GeneratedCode")}
+	*r = *dag.LoadGeneratedCodeFromID(GeneratedCodeID(id))
 	return nil
 }
 
@@ -9097,350 +7835,12 @@ func (r *GeneratedCode) WithVCSIgnoredPaths(paths []string) *GeneratedCode {
 	}
 }
 
-// AsNode returns this GeneratedCode as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *GeneratedCode) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
-type Generator struct {
-	query *querybuilder.Selection
-
-	completed   *bool
-	description *string
-	id          *ID
-	isEmpty     *bool
-	name        *string
-}
-type WithGeneratorFunc func(r *Generator) *Generator
-
-// With calls the provided function with current Generator.
-//
-// This is useful for reusability and readability by not breaking the calling chain.
-func (r *Generator) With(f WithGeneratorFunc) *Generator {
-	return f(r)
-}
-
-func (r *Generator) WithGraphQLQuery(q *querybuilder.Selection) *Generator {
-	return &Generator{
-		query: q,
-	}
-}
-
-// The generated changeset from the last run
-func (r *Generator) Changes() *Changeset {
-	q := r.query.Select("changes")
-
-	return &Changeset{
-		query: q,
-	}
-}
-
-// Whether the generator complete
-func (r *Generator) Completed(ctx context.Context) (bool, error) {
-	if r.completed != nil {
-		return *r.completed, nil
-	}
-	q := r.query.Select("completed")
-
-	var response bool
-
-	q = q.Bind(&response)
-	return response, q.Execute(ctx)
-}
-
-// Return the description of the generator
-func (r *Generator) Description(ctx context.Context) (string, error) {
-	if r.description != nil {
-		return *r.description, nil
-	}
-	q := r.query.Select("description")
-
-	var response string
-
-	q = q.Bind(&response)
-	return response, q.Execute(ctx)
-}
-
-// A unique identifier for this Generator.
-func (r *Generator) ID(ctx context.Context) (ID, error) {
-	if r.id != nil {
-		return *r.id, nil
-	}
-	q := r.query.Select("id")
-
-	var response ID
-
-	q = q.Bind(&response)
-	return response, q.Execute(ctx)
-}
-
-// XXX_GraphQLType is an internal function. It returns the native GraphQL type name
-func (r *Generator) XXX_GraphQLType() string {
-	return "Generator"
-}
-
-// XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
-func (r *Generator) XXX_GraphQLIDType() string {
-	return "ID"
-}
-
-// XXX_GraphQLID is an internal function. It returns the underlying type ID
-func (r *Generator) XXX_GraphQLID(ctx context.Context) (string, error) {
-	id, err := r.ID(ctx)
-	if err != nil {
-		return "", err
-	}
-	return string(id), nil
-}
-
-func (r *Generator) MarshalJSON() ([]byte, error) {
-	id, err := r.ID(marshalCtx)
-	if err != nil {
-		return nil, err
-	}
-	return json.Marshal(id)
-}
-func (r *Generator) UnmarshalJSON(bs []byte) error {
-	var id string
-	err := json.Unmarshal(bs, &id)
-	if err != nil {
-		return err
-	}
-	*r = Generator{query: selectNode(dag.query, id, "Generator")}
-	return nil
-}
-
-// Whether changeset from the last generator run is empty or not
-func (r *Generator) IsEmpty(ctx context.Context) (bool, error) {
-	if r.isEmpty != nil {
-		return *r.isEmpty, nil
-	}
-	q := r.query.Select("isEmpty")
-
-	var response bool
-
-	q = q.Bind(&response)
-	return response, q.Execute(ctx)
-}
-
-// Return the fully qualified name of the generator
-func (r *Generator) Name(ctx context.Context) (string, error) {
-	if r.name != nil {
-		return *r.name, nil
-	}
-	q := r.query.Select("name")
-
-	var response string
-
-	q = q.Bind(&response)
-	return response, q.Execute(ctx)
-}
-
-// The original module in which the generator has been defined
-func (r *Generator) OriginalModule() *Module {
-	q := r.query.Select("originalModule")
-
-	return &Module{
-		query: q,
-	}
-}
-
-// The path of the generator within its module
-func (r *Generator) Path(ctx context.Context) ([]string, error) {
-	q := r.query.Select("path")
-
-	var response []string
-
-	q = q.Bind(&response)
-	return response, q.Execute(ctx)
-}
-
-// Execute the generator
-func (r *Generator) Run() *Generator {
-	q := r.query.Select("run")
-
-	return &Generator{
-		query: q,
-	}
-}
-
-// AsNode returns this Generator as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *Generator) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
-type GeneratorGroup struct {
-	query *querybuilder.Selection
-
-	id      *ID
-	isEmpty *bool
-}
-type WithGeneratorGroupFunc func(r *GeneratorGroup) *GeneratorGroup
-
-// With calls the provided function with current GeneratorGroup.
-//
-// This is useful for reusability and readability by not breaking the calling chain.
-func (r *GeneratorGroup) With(f WithGeneratorGroupFunc) *GeneratorGroup {
-	return f(r)
-}
-
-func (r *GeneratorGroup) WithGraphQLQuery(q *querybuilder.Selection) *GeneratorGroup {
-	return &GeneratorGroup{
-		query: q,
-	}
-}
-
-// GeneratorGroupChangesOpts contains options for GeneratorGroup.Changes
-type GeneratorGroupChangesOpts struct {
-	// Strategy to apply on conflicts between generators
-	//
-	// Default: FAIL_EARLY
-	OnConflict ChangesetsMergeConflict
-}
-
-// The combined changes from the last run of the generators
-//
-// If any conflict occurs, for instance if the same file is modified by multiple generators, or if a file is both modified and deleted, an error is raised and the merge of the changesets will failed.
-//
-// Set 'continueOnConflicts' flag to force to merge the changes in a 'last write wins' strategy.
-func (r *GeneratorGroup) Changes(opts ...GeneratorGroupChangesOpts) *Changeset {
-	q := r.query.Select("changes")
-	for i := len(opts) - 1; i >= 0; i-- {
-		// `onConflict` optional argument
-		if !querybuilder.IsZeroValue(opts[i].OnConflict) {
-			q = q.Arg("onConflict", opts[i].OnConflict)
-		}
-	}
-
-	return &Changeset{
-		query: q,
-	}
-}
-
-// A unique identifier for this GeneratorGroup.
-func (r *GeneratorGroup) ID(ctx context.Context) (ID, error) {
-	if r.id != nil {
-		return *r.id, nil
-	}
-	q := r.query.Select("id")
-
-	var response ID
-
-	q = q.Bind(&response)
-	return response, q.Execute(ctx)
-}
-
-// XXX_GraphQLType is an internal function. It returns the native GraphQL type name
-func (r *GeneratorGroup) XXX_GraphQLType() string {
-	return "GeneratorGroup"
-}
-
-// XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
-func (r *GeneratorGroup) XXX_GraphQLIDType() string {
-	return "ID"
-}
-
-// XXX_GraphQLID is an internal function. It returns the underlying type ID
-func (r *GeneratorGroup) XXX_GraphQLID(ctx context.Context) (string, error) {
-	id, err := r.ID(ctx)
-	if err != nil {
-		return "", err
-	}
-	return string(id), nil
-}
-
-func (r *GeneratorGroup) MarshalJSON() ([]byte, error) {
-	id, err := r.ID(marshalCtx)
-	if err != nil {
-		return nil, err
-	}
-	return json.Marshal(id)
-}
-func (r *GeneratorGroup) UnmarshalJSON(bs []byte) error {
-	var id string
-	err := json.Unmarshal(bs, &id)
-	if err != nil {
-		return err
-	}
-	*r = GeneratorGroup{query: selectNode(dag.query, id, "GeneratorGroup")}
-	return nil
-}
-
-// Whether the generated changeset from the last run is empty or not
-func (r *GeneratorGroup) IsEmpty(ctx context.Context) (bool, error) {
-	if r.isEmpty != nil {
-		return *r.isEmpty, nil
-	}
-	q := r.query.Select("isEmpty")
-
-	var response bool
-
-	q = q.Bind(&response)
-	return response, q.Execute(ctx)
-}
-
-// Return a list of individual generators and their details
-func (r *GeneratorGroup) List(ctx context.Context) ([]Generator, error) {
-	q := r.query.Select("list")
-
-	q = q.Select("id")
-
-	type list struct {
-		Id ID
-	}
-
-	convert := func(fields []list) []Generator {
-		out := []Generator{}
-
-		for i := range fields {
-			val := Generator{id: &fields[i].Id}
-			val.query = selectNode(q.Root(), fields[i].Id, "Generator")
-			out = append(out, val)
-		}
-
-		return out
-	}
-	var response []list
-
-	q = q.Bind(&response)
-
-	err := q.Execute(ctx)
-	if err != nil {
-		return nil, err
-	}
-
-	return convert(response), nil
-}
-
-// Execute all selected generators
-func (r *GeneratorGroup) Run() *GeneratorGroup {
-	q := r.query.Select("run")
-
-	return &GeneratorGroup{
-		query: q,
-	}
-}
-
-// AsNode returns this GeneratorGroup as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *GeneratorGroup) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
 // A git ref (tag, branch, or commit).
 type GitRef struct {
 	query *querybuilder.Selection
 
 	commit *string
-	id     *ID
+	id     *GitRefID
 	ref    *string
 }
 type WithGitRefFunc func(r *GitRef) *GitRef
@@ -9483,13 +7883,13 @@ func (r *GitRef) CommonAncestor(other *GitRef) *GitRef {
 }
 
 // A unique identifier for this GitRef.
-func (r *GitRef) ID(ctx context.Context) (ID, error) {
+func (r *GitRef) ID(ctx context.Context) (GitRefID, error) {
 	if r.id != nil {
 		return *r.id, nil
 	}
 	q := r.query.Select("id")
 
-	var response ID
+	var response GitRefID
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
@@ -9502,7 +7902,7 @@ func (r *GitRef) XXX_GraphQLType() string {
 
 // XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
 func (r *GitRef) XXX_GraphQLIDType() string {
-	return "ID"
+	return "GitRefID"
 }
 
 // XXX_GraphQLID is an internal function. It returns the underlying type ID
@@ -9527,7 +7927,7 @@ func (r *GitRef) UnmarshalJSON(bs []byte) error {
 	if err != nil {
 		return err
 	}
-	*r = GitRef{query: selectNode(dag.query, id, "GitRef")}
+	*r = *dag.LoadGitRefFromID(GitRefID(id))
 	return nil
 }
 
@@ -9552,8 +7952,6 @@ type GitRefTreeOpts struct {
 	//
 	// Default: 1
 	Depth int
-	// Set to true to populate tag refs in the local checkout .git.
-	IncludeTags bool
 }
 
 // The filesystem tree at this ref.
@@ -9568,10 +7966,6 @@ func (r *GitRef) Tree(opts ...GitRefTreeOpts) *Directory {
 		if !querybuilder.IsZeroValue(opts[i].Depth) {
 			q = q.Arg("depth", opts[i].Depth)
 		}
-		// `includeTags` optional argument
-		if !querybuilder.IsZeroValue(opts[i].IncludeTags) {
-			q = q.Arg("includeTags", opts[i].IncludeTags)
-		}
 	}
 
 	return &Directory{
@@ -9579,19 +7973,11 @@ func (r *GitRef) Tree(opts ...GitRefTreeOpts) *Directory {
 	}
 }
 
-// AsNode returns this GitRef as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *GitRef) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
 // A git repository.
 type GitRepository struct {
 	query *querybuilder.Selection
 
-	id  *ID
+	id  *GitRepositoryID
 	url *string
 }
 
@@ -9653,13 +8039,13 @@ func (r *GitRepository) Head() *GitRef {
 }
 
 // A unique identifier for this GitRepository.
-func (r *GitRepository) ID(ctx context.Context) (ID, error) {
+func (r *GitRepository) ID(ctx context.Context) (GitRepositoryID, error) {
 	if r.id != nil {
 		return *r.id, nil
 	}
 	q := r.query.Select("id")
 
-	var response ID
+	var response GitRepositoryID
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
@@ -9672,7 +8058,7 @@ func (r *GitRepository) XXX_GraphQLType() string {
 
 // XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
 func (r *GitRepository) XXX_GraphQLIDType() string {
-	return "ID"
+	return "GitRepositoryID"
 }
 
 // XXX_GraphQLID is an internal function. It returns the underlying type ID
@@ -9697,7 +8083,7 @@ func (r *GitRepository) UnmarshalJSON(bs []byte) error {
 	if err != nil {
 		return err
 	}
-	*r = GitRepository{query: selectNode(dag.query, id, "GitRepository")}
+	*r = *dag.LoadGitRepositoryFromID(GitRepositoryID(id))
 	return nil
 }
 
@@ -9774,254 +8160,12 @@ func (r *GitRepository) URL(ctx context.Context) (string, error) {
 	return response, q.Execute(ctx)
 }
 
-// AsNode returns this GitRepository as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *GitRepository) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
-// An internal persistent HTTP state.
-type HTTPState struct {
-	query *querybuilder.Selection
-
-	id *ID
-}
-
-func (r *HTTPState) WithGraphQLQuery(q *querybuilder.Selection) *HTTPState {
-	return &HTTPState{
-		query: q,
-	}
-}
-
-// A unique identifier for this HTTPState.
-func (r *HTTPState) ID(ctx context.Context) (ID, error) {
-	if r.id != nil {
-		return *r.id, nil
-	}
-	q := r.query.Select("id")
-
-	var response ID
-
-	q = q.Bind(&response)
-	return response, q.Execute(ctx)
-}
-
-// XXX_GraphQLType is an internal function. It returns the native GraphQL type name
-func (r *HTTPState) XXX_GraphQLType() string {
-	return "HTTPState"
-}
-
-// XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
-func (r *HTTPState) XXX_GraphQLIDType() string {
-	return "ID"
-}
-
-// XXX_GraphQLID is an internal function. It returns the underlying type ID
-func (r *HTTPState) XXX_GraphQLID(ctx context.Context) (string, error) {
-	id, err := r.ID(ctx)
-	if err != nil {
-		return "", err
-	}
-	return string(id), nil
-}
-
-func (r *HTTPState) MarshalJSON() ([]byte, error) {
-	id, err := r.ID(marshalCtx)
-	if err != nil {
-		return nil, err
-	}
-	return json.Marshal(id)
-}
-func (r *HTTPState) UnmarshalJSON(bs []byte) error {
-	var id string
-	err := json.Unmarshal(bs, &id)
-	if err != nil {
-		return err
-	}
-	*r = HTTPState{query: selectNode(dag.query, id, "HTTPState")}
-	return nil
-}
-
-// AsNode returns this HTTPState as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *HTTPState) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
-// Image healthcheck configuration.
-type HealthcheckConfig struct {
-	query *querybuilder.Selection
-
-	id            *ID
-	interval      *string
-	retries       *int
-	shell         *bool
-	startInterval *string
-	startPeriod   *string
-	timeout       *string
-}
-
-func (r *HealthcheckConfig) WithGraphQLQuery(q *querybuilder.Selection) *HealthcheckConfig {
-	return &HealthcheckConfig{
-		query: q,
-	}
-}
-
-// Healthcheck command arguments.
-func (r *HealthcheckConfig) Args(ctx context.Context) ([]string, error) {
-	q := r.query.Select("args")
-
-	var response []string
-
-	q = q.Bind(&response)
-	return response, q.Execute(ctx)
-}
-
-// A unique identifier for this HealthcheckConfig.
-func (r *HealthcheckConfig) ID(ctx context.Context) (ID, error) {
-	if r.id != nil {
-		return *r.id, nil
-	}
-	q := r.query.Select("id")
-
-	var response ID
-
-	q = q.Bind(&response)
-	return response, q.Execute(ctx)
-}
-
-// XXX_GraphQLType is an internal function. It returns the native GraphQL type name
-func (r *HealthcheckConfig) XXX_GraphQLType() string {
-	return "HealthcheckConfig"
-}
-
-// XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
-func (r *HealthcheckConfig) XXX_GraphQLIDType() string {
-	return "ID"
-}
-
-// XXX_GraphQLID is an internal function. It returns the underlying type ID
-func (r *HealthcheckConfig) XXX_GraphQLID(ctx context.Context) (string, error) {
-	id, err := r.ID(ctx)
-	if err != nil {
-		return "", err
-	}
-	return string(id), nil
-}
-
-func (r *HealthcheckConfig) MarshalJSON() ([]byte, error) {
-	id, err := r.ID(marshalCtx)
-	if err != nil {
-		return nil, err
-	}
-	return json.Marshal(id)
-}
-func (r *HealthcheckConfig) UnmarshalJSON(bs []byte) error {
-	var id string
-	err := json.Unmarshal(bs, &id)
-	if err != nil {
-		return err
-	}
-	*r = HealthcheckConfig{query: selectNode(dag.query, id, "HealthcheckConfig")}
-	return nil
-}
-
-// Interval between running healthcheck. Example:30s
-func (r *HealthcheckConfig) Interval(ctx context.Context) (string, error) {
-	if r.interval != nil {
-		return *r.interval, nil
-	}
-	q := r.query.Select("interval")
-
-	var response string
-
-	q = q.Bind(&response)
-	return response, q.Execute(ctx)
-}
-
-// The maximum number of consecutive failures before the container is marked as unhealthy. Example:3
-func (r *HealthcheckConfig) Retries(ctx context.Context) (int, error) {
-	if r.retries != nil {
-		return *r.retries, nil
-	}
-	q := r.query.Select("retries")
-
-	var response int
-
-	q = q.Bind(&response)
-	return response, q.Execute(ctx)
-}
-
-// Healthcheck command is a shell command.
-func (r *HealthcheckConfig) Shell(ctx context.Context) (bool, error) {
-	if r.shell != nil {
-		return *r.shell, nil
-	}
-	q := r.query.Select("shell")
-
-	var response bool
-
-	q = q.Bind(&response)
-	return response, q.Execute(ctx)
-}
-
-// StartInterval configures the duration between checks during the startup phase. Example:5s
-func (r *HealthcheckConfig) StartInterval(ctx context.Context) (string, error) {
-	if r.startInterval != nil {
-		return *r.startInterval, nil
-	}
-	q := r.query.Select("startInterval")
-
-	var response string
-
-	q = q.Bind(&response)
-	return response, q.Execute(ctx)
-}
-
-// StartPeriod allows for failures during this initial startup period which do not count towards maximum number of retries. Example:0s
-func (r *HealthcheckConfig) StartPeriod(ctx context.Context) (string, error) {
-	if r.startPeriod != nil {
-		return *r.startPeriod, nil
-	}
-	q := r.query.Select("startPeriod")
-
-	var response string
-
-	q = q.Bind(&response)
-	return response, q.Execute(ctx)
-}
-
-// Healthcheck timeout. Example:3s
-func (r *HealthcheckConfig) Timeout(ctx context.Context) (string, error) {
-	if r.timeout != nil {
-		return *r.timeout, nil
-	}
-	q := r.query.Select("timeout")
-
-	var response string
-
-	q = q.Bind(&response)
-	return response, q.Execute(ctx)
-}
-
-// AsNode returns this HealthcheckConfig as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *HealthcheckConfig) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
 // Information about the host environment.
 type Host struct {
 	query *querybuilder.Selection
 
 	findUp *string
-	id     *ID
+	id     *HostID
 }
 
 func (r *Host) WithGraphQLQuery(q *querybuilder.Selection) *Host {
@@ -10128,13 +8272,13 @@ func (r *Host) FindUp(ctx context.Context, name string, opts ...HostFindUpOpts) 
 }
 
 // A unique identifier for this Host.
-func (r *Host) ID(ctx context.Context) (ID, error) {
+func (r *Host) ID(ctx context.Context) (HostID, error) {
 	if r.id != nil {
 		return *r.id, nil
 	}
 	q := r.query.Select("id")
 
-	var response ID
+	var response HostID
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
@@ -10147,7 +8291,7 @@ func (r *Host) XXX_GraphQLType() string {
 
 // XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
 func (r *Host) XXX_GraphQLIDType() string {
-	return "ID"
+	return "HostID"
 }
 
 // XXX_GraphQLID is an internal function. It returns the underlying type ID
@@ -10172,7 +8316,7 @@ func (r *Host) UnmarshalJSON(bs []byte) error {
 	if err != nil {
 		return err
 	}
-	*r = Host{query: selectNode(dag.query, id, "Host")}
+	*r = *dag.LoadHostFromID(HostID(id))
 	return nil
 }
 
@@ -10247,14 +8391,6 @@ func (r *Host) UnixSocket(path string) *Socket {
 	}
 }
 
-// AsNode returns this Host as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *Host) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
 // A graphql input type, which is essentially just a group of named args.
 // This is currently only used to represent pre-existing usage of graphql input types
 // in the core API. It is not used by user modules and shouldn't ever be as user
@@ -10262,7 +8398,7 @@ func (r *Host) AsNode() Node {
 type InputTypeDef struct {
 	query *querybuilder.Selection
 
-	id   *ID
+	id   *InputTypeDefID
 	name *string
 }
 
@@ -10279,7 +8415,7 @@ func (r *InputTypeDef) Fields(ctx context.Context) ([]FieldTypeDef, error) {
 	q = q.Select("id")
 
 	type fields struct {
-		Id ID
+		Id FieldTypeDefID
 	}
 
 	convert := func(fields []fields) []FieldTypeDef {
@@ -10287,7 +8423,7 @@ func (r *InputTypeDef) Fields(ctx context.Context) ([]FieldTypeDef, error) {
 
 		for i := range fields {
 			val := FieldTypeDef{id: &fields[i].Id}
-			val.query = selectNode(q.Root(), fields[i].Id, "FieldTypeDef")
+			val.query = q.Root().Select("loadFieldTypeDefFromID").Arg("id", fields[i].Id)
 			out = append(out, val)
 		}
 
@@ -10306,13 +8442,13 @@ func (r *InputTypeDef) Fields(ctx context.Context) ([]FieldTypeDef, error) {
 }
 
 // A unique identifier for this InputTypeDef.
-func (r *InputTypeDef) ID(ctx context.Context) (ID, error) {
+func (r *InputTypeDef) ID(ctx context.Context) (InputTypeDefID, error) {
 	if r.id != nil {
 		return *r.id, nil
 	}
 	q := r.query.Select("id")
 
-	var response ID
+	var response InputTypeDefID
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
@@ -10325,7 +8461,7 @@ func (r *InputTypeDef) XXX_GraphQLType() string {
 
 // XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
 func (r *InputTypeDef) XXX_GraphQLIDType() string {
-	return "ID"
+	return "InputTypeDefID"
 }
 
 // XXX_GraphQLID is an internal function. It returns the underlying type ID
@@ -10350,7 +8486,7 @@ func (r *InputTypeDef) UnmarshalJSON(bs []byte) error {
 	if err != nil {
 		return err
 	}
-	*r = InputTypeDef{query: selectNode(dag.query, id, "InputTypeDef")}
+	*r = *dag.LoadInputTypeDefFromID(InputTypeDefID(id))
 	return nil
 }
 
@@ -10367,20 +8503,12 @@ func (r *InputTypeDef) Name(ctx context.Context) (string, error) {
 	return response, q.Execute(ctx)
 }
 
-// AsNode returns this InputTypeDef as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *InputTypeDef) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
 // A definition of a custom interface defined in a Module.
 type InterfaceTypeDef struct {
 	query *querybuilder.Selection
 
 	description      *string
-	id               *ID
+	id               *InterfaceTypeDefID
 	name             *string
 	sourceModuleName *string
 }
@@ -10411,7 +8539,7 @@ func (r *InterfaceTypeDef) Functions(ctx context.Context) ([]Function, error) {
 	q = q.Select("id")
 
 	type functions struct {
-		Id ID
+		Id FunctionID
 	}
 
 	convert := func(fields []functions) []Function {
@@ -10419,7 +8547,7 @@ func (r *InterfaceTypeDef) Functions(ctx context.Context) ([]Function, error) {
 
 		for i := range fields {
 			val := Function{id: &fields[i].Id}
-			val.query = selectNode(q.Root(), fields[i].Id, "Function")
+			val.query = q.Root().Select("loadFunctionFromID").Arg("id", fields[i].Id)
 			out = append(out, val)
 		}
 
@@ -10438,13 +8566,13 @@ func (r *InterfaceTypeDef) Functions(ctx context.Context) ([]Function, error) {
 }
 
 // A unique identifier for this InterfaceTypeDef.
-func (r *InterfaceTypeDef) ID(ctx context.Context) (ID, error) {
+func (r *InterfaceTypeDef) ID(ctx context.Context) (InterfaceTypeDefID, error) {
 	if r.id != nil {
 		return *r.id, nil
 	}
 	q := r.query.Select("id")
 
-	var response ID
+	var response InterfaceTypeDefID
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
@@ -10457,7 +8585,7 @@ func (r *InterfaceTypeDef) XXX_GraphQLType() string {
 
 // XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
 func (r *InterfaceTypeDef) XXX_GraphQLIDType() string {
-	return "ID"
+	return "InterfaceTypeDefID"
 }
 
 // XXX_GraphQLID is an internal function. It returns the underlying type ID
@@ -10482,7 +8610,7 @@ func (r *InterfaceTypeDef) UnmarshalJSON(bs []byte) error {
 	if err != nil {
 		return err
 	}
-	*r = InterfaceTypeDef{query: selectNode(dag.query, id, "InterfaceTypeDef")}
+	*r = *dag.LoadInterfaceTypeDefFromID(InterfaceTypeDefID(id))
 	return nil
 }
 
@@ -10521,14 +8649,6 @@ func (r *InterfaceTypeDef) SourceModuleName(ctx context.Context) (string, error)
 	return response, q.Execute(ctx)
 }
 
-// AsNode returns this InterfaceTypeDef as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *InterfaceTypeDef) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
 type JSONValue struct {
 	query *querybuilder.Selection
 
@@ -10536,7 +8656,7 @@ type JSONValue struct {
 	asInteger *int
 	asString  *string
 	contents  *JSON
-	id        *ID
+	id        *JSONValueID
 }
 type WithJSONValueFunc func(r *JSONValue) *JSONValue
 
@@ -10560,7 +8680,7 @@ func (r *JSONValue) AsArray(ctx context.Context) ([]JSONValue, error) {
 	q = q.Select("id")
 
 	type asArray struct {
-		Id ID
+		Id JSONValueID
 	}
 
 	convert := func(fields []asArray) []JSONValue {
@@ -10568,7 +8688,7 @@ func (r *JSONValue) AsArray(ctx context.Context) ([]JSONValue, error) {
 
 		for i := range fields {
 			val := JSONValue{id: &fields[i].Id}
-			val.query = selectNode(q.Root(), fields[i].Id, "JSONValue")
+			val.query = q.Root().Select("loadJSONValueFromID").Arg("id", fields[i].Id)
 			out = append(out, val)
 		}
 
@@ -10679,13 +8799,13 @@ func (r *JSONValue) Fields(ctx context.Context) ([]string, error) {
 }
 
 // A unique identifier for this JSONValue.
-func (r *JSONValue) ID(ctx context.Context) (ID, error) {
+func (r *JSONValue) ID(ctx context.Context) (JSONValueID, error) {
 	if r.id != nil {
 		return *r.id, nil
 	}
 	q := r.query.Select("id")
 
-	var response ID
+	var response JSONValueID
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
@@ -10698,7 +8818,7 @@ func (r *JSONValue) XXX_GraphQLType() string {
 
 // XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
 func (r *JSONValue) XXX_GraphQLIDType() string {
-	return "ID"
+	return "JSONValueID"
 }
 
 // XXX_GraphQLID is an internal function. It returns the underlying type ID
@@ -10723,7 +8843,7 @@ func (r *JSONValue) UnmarshalJSON(bs []byte) error {
 	if err != nil {
 		return err
 	}
-	*r = JSONValue{query: selectNode(dag.query, id, "JSONValue")}
+	*r = *dag.LoadJSONValueFromID(JSONValueID(id))
 	return nil
 }
 
@@ -10779,25 +8899,17 @@ func (r *JSONValue) WithField(path []string, value *JSONValue) *JSONValue {
 	}
 }
 
-// AsNode returns this JSONValue as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *JSONValue) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
 type LLM struct {
 	query *querybuilder.Selection
 
 	hasPrompt   *bool
 	historyJSON *JSON
-	id          *ID
+	id          *LLMID
 	lastReply   *string
 	model       *string
 	provider    *string
-	step        *ID
-	sync        *ID
+	step        *LLMID
+	sync        *LLMID
 	tools       *string
 }
 type WithLLMFunc func(r *LLM) *LLM
@@ -10881,13 +8993,13 @@ func (r *LLM) HistoryJSON(ctx context.Context) (JSON, error) {
 }
 
 // A unique identifier for this LLM.
-func (r *LLM) ID(ctx context.Context) (ID, error) {
+func (r *LLM) ID(ctx context.Context) (LLMID, error) {
 	if r.id != nil {
 		return *r.id, nil
 	}
 	q := r.query.Select("id")
 
-	var response ID
+	var response LLMID
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
@@ -10900,7 +9012,7 @@ func (r *LLM) XXX_GraphQLType() string {
 
 // XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
 func (r *LLM) XXX_GraphQLIDType() string {
-	return "ID"
+	return "LLMID"
 }
 
 // XXX_GraphQLID is an internal function. It returns the underlying type ID
@@ -10925,7 +9037,7 @@ func (r *LLM) UnmarshalJSON(bs []byte) error {
 	if err != nil {
 		return err
 	}
-	*r = LLM{query: selectNode(dag.query, id, "LLM")}
+	*r = *dag.LoadLLMFromID(LLMID(id))
 	return nil
 }
 
@@ -10981,12 +9093,12 @@ func (r *LLM) Provider(ctx context.Context) (string, error) {
 func (r *LLM) Step(ctx context.Context) (*LLM, error) {
 	q := r.query.Select("step")
 
-	var id ID
+	var id LLMID
 	if err := q.Bind(&id).Execute(ctx); err != nil {
 		return nil, err
 	}
 	return &LLM{
-		query: selectNode(q.Root(), id, "LLM"),
+		query: q.Root().Select("loadLLMFromID").Arg("id", id),
 	}, nil
 }
 
@@ -10994,12 +9106,12 @@ func (r *LLM) Step(ctx context.Context) (*LLM, error) {
 func (r *LLM) Sync(ctx context.Context) (*LLM, error) {
 	q := r.query.Select("sync")
 
-	var id ID
+	var id LLMID
 	if err := q.Bind(&id).Execute(ctx); err != nil {
 		return nil, err
 	}
 	return &LLM{
-		query: selectNode(q.Root(), id, "LLM"),
+		query: q.Root().Select("loadLLMFromID").Arg("id", id),
 	}, nil
 }
 
@@ -11136,28 +9248,12 @@ func (r *LLM) WithoutSystemPrompts() *LLM {
 	}
 }
 
-// AsNode returns this LLM as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *LLM) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
-// AsSyncer returns this LLM as a Syncer.
-// This is a local type conversion — no GraphQL call.
-func (r *LLM) AsSyncer() Syncer {
-	return &SyncerClient{
-		query: r.query,
-	}
-}
-
 type LLMTokenUsage struct {
 	query *querybuilder.Selection
 
 	cachedTokenReads  *int
 	cachedTokenWrites *int
-	id                *ID
+	id                *LLMTokenUsageID
 	inputTokens       *int
 	outputTokens      *int
 	totalTokens       *int
@@ -11194,13 +9290,13 @@ func (r *LLMTokenUsage) CachedTokenWrites(ctx context.Context) (int, error) {
 }
 
 // A unique identifier for this LLMTokenUsage.
-func (r *LLMTokenUsage) ID(ctx context.Context) (ID, error) {
+func (r *LLMTokenUsage) ID(ctx context.Context) (LLMTokenUsageID, error) {
 	if r.id != nil {
 		return *r.id, nil
 	}
 	q := r.query.Select("id")
 
-	var response ID
+	var response LLMTokenUsageID
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
@@ -11213,7 +9309,7 @@ func (r *LLMTokenUsage) XXX_GraphQLType() string {
 
 // XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
 func (r *LLMTokenUsage) XXX_GraphQLIDType() string {
-	return "ID"
+	return "LLMTokenUsageID"
 }
 
 // XXX_GraphQLID is an internal function. It returns the underlying type ID
@@ -11238,7 +9334,7 @@ func (r *LLMTokenUsage) UnmarshalJSON(bs []byte) error {
 	if err != nil {
 		return err
 	}
-	*r = LLMTokenUsage{query: selectNode(dag.query, id, "LLMTokenUsage")}
+	*r = *dag.LoadLLMTokenUsageFromID(LLMTokenUsageID(id))
 	return nil
 }
 
@@ -11278,19 +9374,11 @@ func (r *LLMTokenUsage) TotalTokens(ctx context.Context) (int, error) {
 	return response, q.Execute(ctx)
 }
 
-// AsNode returns this LLMTokenUsage as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *LLMTokenUsage) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
 // A simple key value object that represents a label.
 type Label struct {
 	query *querybuilder.Selection
 
-	id    *ID
+	id    *LabelID
 	name  *string
 	value *string
 }
@@ -11302,13 +9390,13 @@ func (r *Label) WithGraphQLQuery(q *querybuilder.Selection) *Label {
 }
 
 // A unique identifier for this Label.
-func (r *Label) ID(ctx context.Context) (ID, error) {
+func (r *Label) ID(ctx context.Context) (LabelID, error) {
 	if r.id != nil {
 		return *r.id, nil
 	}
 	q := r.query.Select("id")
 
-	var response ID
+	var response LabelID
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
@@ -11321,7 +9409,7 @@ func (r *Label) XXX_GraphQLType() string {
 
 // XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
 func (r *Label) XXX_GraphQLIDType() string {
-	return "ID"
+	return "LabelID"
 }
 
 // XXX_GraphQLID is an internal function. It returns the underlying type ID
@@ -11346,7 +9434,7 @@ func (r *Label) UnmarshalJSON(bs []byte) error {
 	if err != nil {
 		return err
 	}
-	*r = Label{query: selectNode(dag.query, id, "Label")}
+	*r = *dag.LoadLabelFromID(LabelID(id))
 	return nil
 }
 
@@ -11376,19 +9464,11 @@ func (r *Label) Value(ctx context.Context) (string, error) {
 	return response, q.Execute(ctx)
 }
 
-// AsNode returns this Label as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *Label) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
 // A definition of a list type in a Module.
 type ListTypeDef struct {
 	query *querybuilder.Selection
 
-	id *ID
+	id *ListTypeDefID
 }
 
 func (r *ListTypeDef) WithGraphQLQuery(q *querybuilder.Selection) *ListTypeDef {
@@ -11407,13 +9487,13 @@ func (r *ListTypeDef) ElementTypeDef() *TypeDef {
 }
 
 // A unique identifier for this ListTypeDef.
-func (r *ListTypeDef) ID(ctx context.Context) (ID, error) {
+func (r *ListTypeDef) ID(ctx context.Context) (ListTypeDefID, error) {
 	if r.id != nil {
 		return *r.id, nil
 	}
 	q := r.query.Select("id")
 
-	var response ID
+	var response ListTypeDefID
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
@@ -11426,7 +9506,7 @@ func (r *ListTypeDef) XXX_GraphQLType() string {
 
 // XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
 func (r *ListTypeDef) XXX_GraphQLIDType() string {
-	return "ID"
+	return "ListTypeDefID"
 }
 
 // XXX_GraphQLID is an internal function. It returns the underlying type ID
@@ -11451,16 +9531,8 @@ func (r *ListTypeDef) UnmarshalJSON(bs []byte) error {
 	if err != nil {
 		return err
 	}
-	*r = ListTypeDef{query: selectNode(dag.query, id, "ListTypeDef")}
+	*r = *dag.LoadListTypeDefFromID(ListTypeDefID(id))
 	return nil
-}
-
-// AsNode returns this ListTypeDef as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *ListTypeDef) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
 }
 
 // A Dagger module.
@@ -11468,10 +9540,10 @@ type Module struct {
 	query *querybuilder.Selection
 
 	description *string
-	id          *ID
+	id          *ModuleID
 	name        *string
 	serve       *Void
-	sync        *ID
+	sync        *ModuleID
 }
 type WithModuleFunc func(r *Module) *Module
 
@@ -11504,8 +9576,6 @@ func (r *Module) Check(name string) *Check {
 type ModuleChecksOpts struct {
 	// Only include checks matching the specified patterns
 	Include []string
-	// When true, only return annotated check functions; exclude generate-as-checks
-	NoGenerate bool
 }
 
 // Return all checks defined by the module
@@ -11517,10 +9587,6 @@ func (r *Module) Checks(opts ...ModuleChecksOpts) *CheckGroup {
 		// `include` optional argument
 		if !querybuilder.IsZeroValue(opts[i].Include) {
 			q = q.Arg("include", opts[i].Include)
-		}
-		// `noGenerate` optional argument
-		if !querybuilder.IsZeroValue(opts[i].NoGenerate) {
-			q = q.Arg("noGenerate", opts[i].NoGenerate)
 		}
 	}
 
@@ -11536,7 +9602,7 @@ func (r *Module) Dependencies(ctx context.Context) ([]Module, error) {
 	q = q.Select("id")
 
 	type dependencies struct {
-		Id ID
+		Id ModuleID
 	}
 
 	convert := func(fields []dependencies) []Module {
@@ -11544,7 +9610,7 @@ func (r *Module) Dependencies(ctx context.Context) ([]Module, error) {
 
 		for i := range fields {
 			val := Module{id: &fields[i].Id}
-			val.query = selectNode(q.Root(), fields[i].Id, "Module")
+			val.query = q.Root().Select("loadModuleFromID").Arg("id", fields[i].Id)
 			out = append(out, val)
 		}
 
@@ -11582,7 +9648,7 @@ func (r *Module) Enums(ctx context.Context) ([]TypeDef, error) {
 	q = q.Select("id")
 
 	type enums struct {
-		Id ID
+		Id TypeDefID
 	}
 
 	convert := func(fields []enums) []TypeDef {
@@ -11590,7 +9656,7 @@ func (r *Module) Enums(ctx context.Context) ([]TypeDef, error) {
 
 		for i := range fields {
 			val := TypeDef{id: &fields[i].Id}
-			val.query = selectNode(q.Root(), fields[i].Id, "TypeDef")
+			val.query = q.Root().Select("loadTypeDefFromID").Arg("id", fields[i].Id)
 			out = append(out, val)
 		}
 
@@ -11617,49 +9683,14 @@ func (r *Module) GeneratedContextDirectory() *Directory {
 	}
 }
 
-// Return the generator defined by the module with the given name. Must match to exactly one generator.
-//
-// Experimental: This API is highly experimental and may be removed or replaced entirely.
-func (r *Module) Generator(name string) *Generator {
-	q := r.query.Select("generator")
-	q = q.Arg("name", name)
-
-	return &Generator{
-		query: q,
-	}
-}
-
-// ModuleGeneratorsOpts contains options for Module.Generators
-type ModuleGeneratorsOpts struct {
-	// Only include generators matching the specified patterns
-	Include []string
-}
-
-// Return all generators defined by the module
-//
-// Experimental: This API is highly experimental and may be removed or replaced entirely.
-func (r *Module) Generators(opts ...ModuleGeneratorsOpts) *GeneratorGroup {
-	q := r.query.Select("generators")
-	for i := len(opts) - 1; i >= 0; i-- {
-		// `include` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Include) {
-			q = q.Arg("include", opts[i].Include)
-		}
-	}
-
-	return &GeneratorGroup{
-		query: q,
-	}
-}
-
 // A unique identifier for this Module.
-func (r *Module) ID(ctx context.Context) (ID, error) {
+func (r *Module) ID(ctx context.Context) (ModuleID, error) {
 	if r.id != nil {
 		return *r.id, nil
 	}
 	q := r.query.Select("id")
 
-	var response ID
+	var response ModuleID
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
@@ -11672,7 +9703,7 @@ func (r *Module) XXX_GraphQLType() string {
 
 // XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
 func (r *Module) XXX_GraphQLIDType() string {
-	return "ID"
+	return "ModuleID"
 }
 
 // XXX_GraphQLID is an internal function. It returns the underlying type ID
@@ -11697,7 +9728,7 @@ func (r *Module) UnmarshalJSON(bs []byte) error {
 	if err != nil {
 		return err
 	}
-	*r = Module{query: selectNode(dag.query, id, "Module")}
+	*r = *dag.LoadModuleFromID(ModuleID(id))
 	return nil
 }
 
@@ -11708,7 +9739,7 @@ func (r *Module) Interfaces(ctx context.Context) ([]TypeDef, error) {
 	q = q.Select("id")
 
 	type interfaces struct {
-		Id ID
+		Id TypeDefID
 	}
 
 	convert := func(fields []interfaces) []TypeDef {
@@ -11716,7 +9747,7 @@ func (r *Module) Interfaces(ctx context.Context) ([]TypeDef, error) {
 
 		for i := range fields {
 			val := TypeDef{id: &fields[i].Id}
-			val.query = selectNode(q.Root(), fields[i].Id, "TypeDef")
+			val.query = q.Root().Select("loadTypeDefFromID").Arg("id", fields[i].Id)
 			out = append(out, val)
 		}
 
@@ -11767,7 +9798,7 @@ func (r *Module) Objects(ctx context.Context) ([]TypeDef, error) {
 	q = q.Select("id")
 
 	type objects struct {
-		Id ID
+		Id TypeDefID
 	}
 
 	convert := func(fields []objects) []TypeDef {
@@ -11775,7 +9806,7 @@ func (r *Module) Objects(ctx context.Context) ([]TypeDef, error) {
 
 		for i := range fields {
 			val := TypeDef{id: &fields[i].Id}
-			val.query = selectNode(q.Root(), fields[i].Id, "TypeDef")
+			val.query = q.Root().Select("loadTypeDefFromID").Arg("id", fields[i].Id)
 			out = append(out, val)
 		}
 
@@ -11815,8 +9846,6 @@ func (r *Module) SDK() *SDKConfig {
 type ModuleServeOpts struct {
 	// Expose the dependencies of this module to the client
 	IncludeDependencies bool
-	// Install the module as the entrypoint, promoting its main-object methods onto the Query root
-	Entrypoint bool
 }
 
 // Serve a module's API in the current session.
@@ -11832,36 +9861,9 @@ func (r *Module) Serve(ctx context.Context, opts ...ModuleServeOpts) error {
 		if !querybuilder.IsZeroValue(opts[i].IncludeDependencies) {
 			q = q.Arg("includeDependencies", opts[i].IncludeDependencies)
 		}
-		// `entrypoint` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Entrypoint) {
-			q = q.Arg("entrypoint", opts[i].Entrypoint)
-		}
 	}
 
 	return q.Execute(ctx)
-}
-
-// ModuleServicesOpts contains options for Module.Services
-type ModuleServicesOpts struct {
-	// Only include services matching the specified patterns
-	Include []string
-}
-
-// Return all services defined by the module
-//
-// Experimental: This API is highly experimental and may be removed or replaced entirely.
-func (r *Module) Services(opts ...ModuleServicesOpts) *UpGroup {
-	q := r.query.Select("services")
-	for i := len(opts) - 1; i >= 0; i-- {
-		// `include` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Include) {
-			q = q.Arg("include", opts[i].Include)
-		}
-	}
-
-	return &UpGroup{
-		query: q,
-	}
 }
 
 // The source for the module.
@@ -11877,12 +9879,12 @@ func (r *Module) Source() *ModuleSource {
 func (r *Module) Sync(ctx context.Context) (*Module, error) {
 	q := r.query.Select("sync")
 
-	var id ID
+	var id ModuleID
 	if err := q.Bind(&id).Execute(ctx); err != nil {
 		return nil, err
 	}
 	return &Module{
-		query: selectNode(q.Root(), id, "Module"),
+		query: q.Root().Select("loadModuleFromID").Arg("id", id),
 	}, nil
 }
 
@@ -11938,29 +9940,13 @@ func (r *Module) WithObject(object *TypeDef) *Module {
 	}
 }
 
-// AsNode returns this Module as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *Module) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
-// AsSyncer returns this Module as a Syncer.
-// This is a local type conversion — no GraphQL call.
-func (r *Module) AsSyncer() Syncer {
-	return &SyncerClient{
-		query: r.query,
-	}
-}
-
 // The client generated for the module.
 type ModuleConfigClient struct {
 	query *querybuilder.Selection
 
 	directory *string
 	generator *string
-	id        *ID
+	id        *ModuleConfigClientID
 }
 
 func (r *ModuleConfigClient) WithGraphQLQuery(q *querybuilder.Selection) *ModuleConfigClient {
@@ -11996,13 +9982,13 @@ func (r *ModuleConfigClient) Generator(ctx context.Context) (string, error) {
 }
 
 // A unique identifier for this ModuleConfigClient.
-func (r *ModuleConfigClient) ID(ctx context.Context) (ID, error) {
+func (r *ModuleConfigClient) ID(ctx context.Context) (ModuleConfigClientID, error) {
 	if r.id != nil {
 		return *r.id, nil
 	}
 	q := r.query.Select("id")
 
-	var response ID
+	var response ModuleConfigClientID
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
@@ -12015,7 +10001,7 @@ func (r *ModuleConfigClient) XXX_GraphQLType() string {
 
 // XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
 func (r *ModuleConfigClient) XXX_GraphQLIDType() string {
-	return "ID"
+	return "ModuleConfigClientID"
 }
 
 // XXX_GraphQLID is an internal function. It returns the underlying type ID
@@ -12040,16 +10026,8 @@ func (r *ModuleConfigClient) UnmarshalJSON(bs []byte) error {
 	if err != nil {
 		return err
 	}
-	*r = ModuleConfigClient{query: selectNode(dag.query, id, "ModuleConfigClient")}
+	*r = *dag.LoadModuleConfigClientFromID(ModuleConfigClientID(id))
 	return nil
-}
-
-// AsNode returns this ModuleConfigClient as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *ModuleConfigClient) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
 }
 
 // The source needed to load and run a module, along with any metadata about the source such as versions/urls/etc.
@@ -12064,7 +10042,7 @@ type ModuleSource struct {
 	engineVersion             *string
 	htmlRepoURL               *string
 	htmlURL                   *string
-	id                        *ID
+	id                        *ModuleSourceID
 	kind                      *ModuleSourceKind
 	localContextDirectoryPath *string
 	moduleName                *string
@@ -12074,7 +10052,7 @@ type ModuleSource struct {
 	repoRootPath              *string
 	sourceRootSubpath         *string
 	sourceSubpath             *string
-	sync                      *ID
+	sync                      *ModuleSourceID
 	version                   *string
 }
 type WithModuleSourceFunc func(r *ModuleSource) *ModuleSource
@@ -12156,7 +10134,7 @@ func (r *ModuleSource) ConfigClients(ctx context.Context) ([]ModuleConfigClient,
 	q = q.Select("id")
 
 	type configClients struct {
-		Id ID
+		Id ModuleConfigClientID
 	}
 
 	convert := func(fields []configClients) []ModuleConfigClient {
@@ -12164,7 +10142,7 @@ func (r *ModuleSource) ConfigClients(ctx context.Context) ([]ModuleConfigClient,
 
 		for i := range fields {
 			val := ModuleConfigClient{id: &fields[i].Id}
-			val.query = selectNode(q.Root(), fields[i].Id, "ModuleConfigClient")
+			val.query = q.Root().Select("loadModuleConfigClientFromID").Arg("id", fields[i].Id)
 			out = append(out, val)
 		}
 
@@ -12211,7 +10189,7 @@ func (r *ModuleSource) Dependencies(ctx context.Context) ([]ModuleSource, error)
 	q = q.Select("id")
 
 	type dependencies struct {
-		Id ID
+		Id ModuleSourceID
 	}
 
 	convert := func(fields []dependencies) []ModuleSource {
@@ -12219,7 +10197,7 @@ func (r *ModuleSource) Dependencies(ctx context.Context) ([]ModuleSource, error)
 
 		for i := range fields {
 			val := ModuleSource{id: &fields[i].Id}
-			val.query = selectNode(q.Root(), fields[i].Id, "ModuleSource")
+			val.query = q.Root().Select("loadModuleSourceFromID").Arg("id", fields[i].Id)
 			out = append(out, val)
 		}
 
@@ -12273,15 +10251,6 @@ func (r *ModuleSource) EngineVersion(ctx context.Context) (string, error) {
 	return response, q.Execute(ctx)
 }
 
-// The generated files and directories made on top of the module source's context directory, returned as a Changeset.
-func (r *ModuleSource) GeneratedContextChangeset() *Changeset {
-	q := r.query.Select("generatedContextChangeset")
-
-	return &Changeset{
-		query: q,
-	}
-}
-
 // The generated files and directories made on top of the module source's context directory.
 func (r *ModuleSource) GeneratedContextDirectory() *Directory {
 	q := r.query.Select("generatedContextDirectory")
@@ -12318,13 +10287,13 @@ func (r *ModuleSource) HTMLURL(ctx context.Context) (string, error) {
 }
 
 // A unique identifier for this ModuleSource.
-func (r *ModuleSource) ID(ctx context.Context) (ID, error) {
+func (r *ModuleSource) ID(ctx context.Context) (ModuleSourceID, error) {
 	if r.id != nil {
 		return *r.id, nil
 	}
 	q := r.query.Select("id")
 
-	var response ID
+	var response ModuleSourceID
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
@@ -12337,7 +10306,7 @@ func (r *ModuleSource) XXX_GraphQLType() string {
 
 // XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
 func (r *ModuleSource) XXX_GraphQLIDType() string {
-	return "ID"
+	return "ModuleSourceID"
 }
 
 // XXX_GraphQLID is an internal function. It returns the underlying type ID
@@ -12362,7 +10331,7 @@ func (r *ModuleSource) UnmarshalJSON(bs []byte) error {
 	if err != nil {
 		return err
 	}
-	*r = ModuleSource{query: selectNode(dag.query, id, "ModuleSource")}
+	*r = *dag.LoadModuleSourceFromID(ModuleSourceID(id))
 	return nil
 }
 
@@ -12509,12 +10478,12 @@ func (r *ModuleSource) SourceSubpath(ctx context.Context) (string, error) {
 func (r *ModuleSource) Sync(ctx context.Context) (*ModuleSource, error) {
 	q := r.query.Select("sync")
 
-	var id ID
+	var id ModuleSourceID
 	if err := q.Bind(&id).Execute(ctx); err != nil {
 		return nil, err
 	}
 	return &ModuleSource{
-		query: selectNode(q.Root(), id, "ModuleSource"),
+		query: q.Root().Select("loadModuleSourceFromID").Arg("id", id),
 	}, nil
 }
 
@@ -12525,7 +10494,7 @@ func (r *ModuleSource) Toolchains(ctx context.Context) ([]ModuleSource, error) {
 	q = q.Select("id")
 
 	type toolchains struct {
-		Id ID
+		Id ModuleSourceID
 	}
 
 	convert := func(fields []toolchains) []ModuleSource {
@@ -12533,7 +10502,7 @@ func (r *ModuleSource) Toolchains(ctx context.Context) ([]ModuleSource, error) {
 
 		for i := range fields {
 			val := ModuleSource{id: &fields[i].Id}
-			val.query = selectNode(q.Root(), fields[i].Id, "ModuleSource")
+			val.query = q.Root().Select("loadModuleSourceFromID").Arg("id", fields[i].Id)
 			out = append(out, val)
 		}
 
@@ -12763,29 +10732,13 @@ func (r *ModuleSource) WithoutToolchains(toolchains []string) *ModuleSource {
 	}
 }
 
-// AsNode returns this ModuleSource as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *ModuleSource) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
-// AsSyncer returns this ModuleSource as a Syncer.
-// This is a local type conversion — no GraphQL call.
-func (r *ModuleSource) AsSyncer() Syncer {
-	return &SyncerClient{
-		query: r.query,
-	}
-}
-
 // A definition of a custom object defined in a Module.
 type ObjectTypeDef struct {
 	query *querybuilder.Selection
 
 	deprecated       *string
 	description      *string
-	id               *ID
+	id               *ObjectTypeDefID
 	name             *string
 	sourceModuleName *string
 }
@@ -12796,7 +10749,7 @@ func (r *ObjectTypeDef) WithGraphQLQuery(q *querybuilder.Selection) *ObjectTypeD
 	}
 }
 
-// The function used to construct new instances of this object, if any.
+// The function used to construct new instances of this object, if any
 func (r *ObjectTypeDef) Constructor() *Function {
 	q := r.query.Select("constructor")
 
@@ -12838,7 +10791,7 @@ func (r *ObjectTypeDef) Fields(ctx context.Context) ([]FieldTypeDef, error) {
 	q = q.Select("id")
 
 	type fields struct {
-		Id ID
+		Id FieldTypeDefID
 	}
 
 	convert := func(fields []fields) []FieldTypeDef {
@@ -12846,7 +10799,7 @@ func (r *ObjectTypeDef) Fields(ctx context.Context) ([]FieldTypeDef, error) {
 
 		for i := range fields {
 			val := FieldTypeDef{id: &fields[i].Id}
-			val.query = selectNode(q.Root(), fields[i].Id, "FieldTypeDef")
+			val.query = q.Root().Select("loadFieldTypeDefFromID").Arg("id", fields[i].Id)
 			out = append(out, val)
 		}
 
@@ -12871,7 +10824,7 @@ func (r *ObjectTypeDef) Functions(ctx context.Context) ([]Function, error) {
 	q = q.Select("id")
 
 	type functions struct {
-		Id ID
+		Id FunctionID
 	}
 
 	convert := func(fields []functions) []Function {
@@ -12879,7 +10832,7 @@ func (r *ObjectTypeDef) Functions(ctx context.Context) ([]Function, error) {
 
 		for i := range fields {
 			val := Function{id: &fields[i].Id}
-			val.query = selectNode(q.Root(), fields[i].Id, "Function")
+			val.query = q.Root().Select("loadFunctionFromID").Arg("id", fields[i].Id)
 			out = append(out, val)
 		}
 
@@ -12898,13 +10851,13 @@ func (r *ObjectTypeDef) Functions(ctx context.Context) ([]Function, error) {
 }
 
 // A unique identifier for this ObjectTypeDef.
-func (r *ObjectTypeDef) ID(ctx context.Context) (ID, error) {
+func (r *ObjectTypeDef) ID(ctx context.Context) (ObjectTypeDefID, error) {
 	if r.id != nil {
 		return *r.id, nil
 	}
 	q := r.query.Select("id")
 
-	var response ID
+	var response ObjectTypeDefID
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
@@ -12917,7 +10870,7 @@ func (r *ObjectTypeDef) XXX_GraphQLType() string {
 
 // XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
 func (r *ObjectTypeDef) XXX_GraphQLIDType() string {
-	return "ID"
+	return "ObjectTypeDefID"
 }
 
 // XXX_GraphQLID is an internal function. It returns the underlying type ID
@@ -12942,7 +10895,7 @@ func (r *ObjectTypeDef) UnmarshalJSON(bs []byte) error {
 	if err != nil {
 		return err
 	}
-	*r = ObjectTypeDef{query: selectNode(dag.query, id, "ObjectTypeDef")}
+	*r = *dag.LoadObjectTypeDefFromID(ObjectTypeDefID(id))
 	return nil
 }
 
@@ -12981,21 +10934,13 @@ func (r *ObjectTypeDef) SourceModuleName(ctx context.Context) (string, error) {
 	return response, q.Execute(ctx)
 }
 
-// AsNode returns this ObjectTypeDef as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *ObjectTypeDef) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
 // A port exposed by a container.
 type Port struct {
 	query *querybuilder.Selection
 
 	description                 *string
 	experimentalSkipHealthcheck *bool
-	id                          *ID
+	id                          *PortID
 	port                        *int
 	protocol                    *NetworkProtocol
 }
@@ -13033,13 +10978,13 @@ func (r *Port) ExperimentalSkipHealthcheck(ctx context.Context) (bool, error) {
 }
 
 // A unique identifier for this Port.
-func (r *Port) ID(ctx context.Context) (ID, error) {
+func (r *Port) ID(ctx context.Context) (PortID, error) {
 	if r.id != nil {
 		return *r.id, nil
 	}
 	q := r.query.Select("id")
 
-	var response ID
+	var response PortID
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
@@ -13052,7 +10997,7 @@ func (r *Port) XXX_GraphQLType() string {
 
 // XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
 func (r *Port) XXX_GraphQLIDType() string {
-	return "ID"
+	return "PortID"
 }
 
 // XXX_GraphQLID is an internal function. It returns the underlying type ID
@@ -13077,7 +11022,7 @@ func (r *Port) UnmarshalJSON(bs []byte) error {
 	if err != nil {
 		return err
 	}
-	*r = Port{query: selectNode(dag.query, id, "Port")}
+	*r = *dag.LoadPortFromID(PortID(id))
 	return nil
 }
 
@@ -13107,31 +11052,15 @@ func (r *Port) Protocol(ctx context.Context) (NetworkProtocol, error) {
 	return response, q.Execute(ctx)
 }
 
-// AsNode returns this Port as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *Port) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
-// The root of the DAG.
-type Query struct {
-	query *querybuilder.Selection
-
-	defaultPlatform *Platform
-	id              *ID
-	version         *string
-}
-
-func (r *Query) WithGraphQLQuery(q *querybuilder.Selection) *Query {
-	return &Query{
-		query: q,
+func (r *Client) WithGraphQLQuery(q *querybuilder.Selection) *Client {
+	return &Client{
+		query:  q,
+		client: r.client,
 	}
 }
 
 // initialize an address to load directories, containers, secrets or other object types.
-func (r *Query) Address(value string) *Address {
+func (r *Client) Address(value string) *Address {
 	q := r.query.Select("address")
 	q = q.Arg("value", value)
 
@@ -13140,39 +11069,9 @@ func (r *Query) Address(value string) *Address {
 	}
 }
 
-// CacheVolumeOpts contains options for Query.CacheVolume
-type CacheVolumeOpts struct {
-	// Identifier of the directory to use as the cache volume's root.
-	Source *Directory
-	// Sharing mode of the cache volume.
-	//
-	// Default: SHARED
-	Sharing CacheSharingMode
-	// A user:group to set for the cache volume root.
-	//
-	// The user and group can either be an ID (1000:1000) or a name (foo:bar).
-	//
-	// If the group is omitted, it defaults to the same as the user.
-	Owner string
-}
-
 // Constructs a cache volume for a given cache key.
-func (r *Query) CacheVolume(key string, opts ...CacheVolumeOpts) *CacheVolume {
+func (r *Client) CacheVolume(key string) *CacheVolume {
 	q := r.query.Select("cacheVolume")
-	for i := len(opts) - 1; i >= 0; i-- {
-		// `source` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Source) {
-			q = q.Arg("source", opts[i].Source)
-		}
-		// `sharing` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Sharing) {
-			q = q.Arg("sharing", opts[i].Sharing)
-		}
-		// `owner` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Owner) {
-			q = q.Arg("owner", opts[i].Owner)
-		}
-	}
 	q = q.Arg("key", key)
 
 	return &CacheVolume{
@@ -13180,17 +11079,8 @@ func (r *Query) CacheVolume(key string, opts ...CacheVolumeOpts) *CacheVolume {
 	}
 }
 
-// Creates an empty changeset
-func (r *Query) Changeset() *Changeset {
-	q := r.query.Select("changeset")
-
-	return &Changeset{
-		query: q,
-	}
-}
-
 // Dagger Cloud configuration and state
-func (r *Query) Cloud() *Cloud {
+func (r *Client) Cloud() *Cloud {
 	q := r.query.Select("cloud")
 
 	return &Cloud{
@@ -13198,7 +11088,7 @@ func (r *Query) Cloud() *Cloud {
 	}
 }
 
-// ContainerOpts contains options for Query.Container
+// ContainerOpts contains options for Client.Container
 type ContainerOpts struct {
 	// Platform to initialize the container with. Defaults to the native platform of the current engine
 	Platform Platform
@@ -13207,7 +11097,7 @@ type ContainerOpts struct {
 // Creates a scratch container, with no image or metadata.
 //
 // To pull an image, follow up with the "from" function.
-func (r *Query) Container(opts ...ContainerOpts) *Container {
+func (r *Client) Container(opts ...ContainerOpts) *Container {
 	q := r.query.Select("container")
 	for i := len(opts) - 1; i >= 0; i-- {
 		// `platform` optional argument
@@ -13228,7 +11118,7 @@ func (r *Query) Container(opts ...ContainerOpts) *Container {
 // When called from a module function outside of an LLM, this returns an Env with the current module installed, and with the current module's source directory as its workspace.
 //
 // Experimental: Programmatic env access is speculative and might be replaced.
-func (r *Query) CurrentEnv() *Env {
+func (r *Client) CurrentEnv() *Env {
 	q := r.query.Select("currentEnv")
 
 	return &Env{
@@ -13239,7 +11129,7 @@ func (r *Query) CurrentEnv() *Env {
 // The FunctionCall context that the SDK caller is currently executing in.
 //
 // If the caller is not currently executing in a function, this will return an error.
-func (r *Query) CurrentFunctionCall() *FunctionCall {
+func (r *Client) CurrentFunctionCall() *FunctionCall {
 	q := r.query.Select("currentFunctionCall")
 
 	return &FunctionCall{
@@ -13248,7 +11138,7 @@ func (r *Query) CurrentFunctionCall() *FunctionCall {
 }
 
 // The module currently being served in the session, if any.
-func (r *Query) CurrentModule() *CurrentModule {
+func (r *Client) CurrentModule() *CurrentModule {
 	q := r.query.Select("currentModule")
 
 	return &CurrentModule{
@@ -13256,34 +11146,14 @@ func (r *Query) CurrentModule() *CurrentModule {
 	}
 }
 
-// CurrentTypeDefsOpts contains options for Query.CurrentTypeDefs
-type CurrentTypeDefsOpts struct {
-	// Return the full referenced typedef closure instead of only top-level served typedefs.
-	ReturnAllTypes bool
-	// Strip core API functions from the Query type, leaving only module-sourced functions (constructors, entrypoint proxies, etc.).
-	//
-	// Core types (Container, Directory, etc.) are kept so return types and method chaining still work.
-	HideCore bool
-}
-
 // The TypeDef representations of the objects currently being served in the session.
-func (r *Query) CurrentTypeDefs(ctx context.Context, opts ...CurrentTypeDefsOpts) ([]TypeDef, error) {
+func (r *Client) CurrentTypeDefs(ctx context.Context) ([]TypeDef, error) {
 	q := r.query.Select("currentTypeDefs")
-	for i := len(opts) - 1; i >= 0; i-- {
-		// `returnAllTypes` optional argument
-		if !querybuilder.IsZeroValue(opts[i].ReturnAllTypes) {
-			q = q.Arg("returnAllTypes", opts[i].ReturnAllTypes)
-		}
-		// `hideCore` optional argument
-		if !querybuilder.IsZeroValue(opts[i].HideCore) {
-			q = q.Arg("hideCore", opts[i].HideCore)
-		}
-	}
 
 	q = q.Select("id")
 
 	type currentTypeDefs struct {
-		Id ID
+		Id TypeDefID
 	}
 
 	convert := func(fields []currentTypeDefs) []TypeDef {
@@ -13291,7 +11161,7 @@ func (r *Query) CurrentTypeDefs(ctx context.Context, opts ...CurrentTypeDefsOpts
 
 		for i := range fields {
 			val := TypeDef{id: &fields[i].Id}
-			val.query = selectNode(q.Root(), fields[i].Id, "TypeDef")
+			val.query = q.Root().Select("loadTypeDefFromID").Arg("id", fields[i].Id)
 			out = append(out, val)
 		}
 
@@ -13309,19 +11179,8 @@ func (r *Query) CurrentTypeDefs(ctx context.Context, opts ...CurrentTypeDefsOpts
 	return convert(response), nil
 }
 
-// Detect and return the current workspace.
-//
-// Experimental: Highly experimental API extracted from a more ambitious workspace implementation.
-func (r *Query) CurrentWorkspace() *Workspace {
-	q := r.query.Select("currentWorkspace")
-
-	return &Workspace{
-		query: q,
-	}
-}
-
 // The default platform of the engine.
-func (r *Query) DefaultPlatform(ctx context.Context) (Platform, error) {
+func (r *Client) DefaultPlatform(ctx context.Context) (Platform, error) {
 	q := r.query.Select("defaultPlatform")
 
 	var response Platform
@@ -13331,7 +11190,7 @@ func (r *Query) DefaultPlatform(ctx context.Context) (Platform, error) {
 }
 
 // Creates an empty directory.
-func (r *Query) Directory() *Directory {
+func (r *Client) Directory() *Directory {
 	q := r.query.Select("directory")
 
 	return &Directory{
@@ -13340,7 +11199,7 @@ func (r *Query) Directory() *Directory {
 }
 
 // The Dagger engine container configuration and state
-func (r *Query) Engine() *Engine {
+func (r *Client) Engine() *Engine {
 	q := r.query.Select("engine")
 
 	return &Engine{
@@ -13348,7 +11207,7 @@ func (r *Query) Engine() *Engine {
 	}
 }
 
-// EnvOpts contains options for Query.Env
+// EnvOpts contains options for Client.Env
 type EnvOpts struct {
 	// Give the environment the same privileges as the caller: core API including host access, current module, and dependencies
 	Privileged bool
@@ -13359,7 +11218,7 @@ type EnvOpts struct {
 // Initializes a new environment
 //
 // Experimental: Environments are not yet stabilized
-func (r *Query) Env(opts ...EnvOpts) *Env {
+func (r *Client) Env(opts ...EnvOpts) *Env {
 	q := r.query.Select("env")
 	for i := len(opts) - 1; i >= 0; i-- {
 		// `privileged` optional argument
@@ -13377,15 +11236,14 @@ func (r *Query) Env(opts ...EnvOpts) *Env {
 	}
 }
 
-// EnvFileOpts contains options for Query.EnvFile
+// EnvFileOpts contains options for Client.EnvFile
 type EnvFileOpts struct {
 	// Replace "${VAR}" or "$VAR" with the value of other vars
-	// Deprecated: Variable expansion is now enabled by default
 	Expand bool
 }
 
 // Initialize an environment file
-func (r *Query) EnvFile(opts ...EnvFileOpts) *EnvFile {
+func (r *Client) EnvFile(opts ...EnvFileOpts) *EnvFile {
 	q := r.query.Select("envFile")
 	for i := len(opts) - 1; i >= 0; i-- {
 		// `expand` optional argument
@@ -13400,7 +11258,7 @@ func (r *Query) EnvFile(opts ...EnvFileOpts) *EnvFile {
 }
 
 // Create a new error.
-func (r *Query) Error(message string) *Error {
+func (r *Client) Error(message string) *Error {
 	q := r.query.Select("error")
 	q = q.Arg("message", message)
 
@@ -13409,7 +11267,7 @@ func (r *Query) Error(message string) *Error {
 	}
 }
 
-// FileOpts contains options for Query.File
+// FileOpts contains options for Client.File
 type FileOpts struct {
 	// Permissions of the new file. Example: 0600
 	//
@@ -13418,7 +11276,7 @@ type FileOpts struct {
 }
 
 // Creates a file with the specified contents.
-func (r *Query) File(name string, contents string, opts ...FileOpts) *File {
+func (r *Client) File(name string, contents string, opts ...FileOpts) *File {
 	q := r.query.Select("file")
 	for i := len(opts) - 1; i >= 0; i-- {
 		// `permissions` optional argument
@@ -13435,7 +11293,7 @@ func (r *Query) File(name string, contents string, opts ...FileOpts) *File {
 }
 
 // Creates a function.
-func (r *Query) Function(name string, returnType *TypeDef) *Function {
+func (r *Client) Function(name string, returnType *TypeDef) *Function {
 	assertNotNil("returnType", returnType)
 	q := r.query.Select("function")
 	q = q.Arg("name", name)
@@ -13447,7 +11305,7 @@ func (r *Query) Function(name string, returnType *TypeDef) *Function {
 }
 
 // Create a code generation result, given a directory containing the generated code.
-func (r *Query) GeneratedCode(code *Directory) *GeneratedCode {
+func (r *Client) GeneratedCode(code *Directory) *GeneratedCode {
 	assertNotNil("code", code)
 	q := r.query.Select("generatedCode")
 	q = q.Arg("code", code)
@@ -13457,12 +11315,11 @@ func (r *Query) GeneratedCode(code *Directory) *GeneratedCode {
 	}
 }
 
-// GitOpts contains options for Query.Git
+// GitOpts contains options for Client.Git
 type GitOpts struct {
 	// DEPRECATED: Set to true to keep .git directory.
 	//
 	// Default: true
-	// Deprecated: Set to true to keep .git directory.
 	KeepGitDir bool
 	// Set SSH known hosts
 	SSHKnownHosts string
@@ -13479,7 +11336,7 @@ type GitOpts struct {
 }
 
 // Queries a Git repository.
-func (r *Query) Git(url string, opts ...GitOpts) *GitRepository {
+func (r *Client) Git(url string, opts ...GitOpts) *GitRepository {
 	q := r.query.Select("git")
 	for i := len(opts) - 1; i >= 0; i-- {
 		// `keepGitDir` optional argument
@@ -13519,7 +11376,7 @@ func (r *Query) Git(url string, opts ...GitOpts) *GitRepository {
 }
 
 // Queries the host environment.
-func (r *Query) Host() *Host {
+func (r *Client) Host() *Host {
 	q := r.query.Select("host")
 
 	return &Host{
@@ -13527,14 +11384,12 @@ func (r *Query) Host() *Host {
 	}
 }
 
-// HTTPOpts contains options for Query.HTTP
+// HTTPOpts contains options for Client.HTTP
 type HTTPOpts struct {
 	// File name to use for the file. Defaults to the last part of the URL.
 	Name string
 	// Permissions to set on the file.
 	Permissions int
-	// Expected digest of the downloaded content (e.g., "sha256:...").
-	Checksum string
 	// Secret used to populate the Authorization HTTP header
 	AuthHeader *Secret
 	// A service which must be started before the URL is fetched.
@@ -13542,7 +11397,7 @@ type HTTPOpts struct {
 }
 
 // Returns a file containing an http remote url content.
-func (r *Query) HTTP(url string, opts ...HTTPOpts) *File {
+func (r *Client) HTTP(url string, opts ...HTTPOpts) *File {
 	q := r.query.Select("http")
 	for i := len(opts) - 1; i >= 0; i-- {
 		// `name` optional argument
@@ -13552,10 +11407,6 @@ func (r *Query) HTTP(url string, opts ...HTTPOpts) *File {
 		// `permissions` optional argument
 		if !querybuilder.IsZeroValue(opts[i].Permissions) {
 			q = q.Arg("permissions", opts[i].Permissions)
-		}
-		// `checksum` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Checksum) {
-			q = q.Arg("checksum", opts[i].Checksum)
 		}
 		// `authHeader` optional argument
 		if !querybuilder.IsZeroValue(opts[i].AuthHeader) {
@@ -13573,54 +11424,8 @@ func (r *Query) HTTP(url string, opts ...HTTPOpts) *File {
 	}
 }
 
-// A unique identifier for this Query.
-func (r *Query) ID(ctx context.Context) (ID, error) {
-	q := r.query.Select("id")
-
-	var response ID
-
-	q = q.Bind(&response)
-	return response, q.Execute(ctx)
-}
-
-// XXX_GraphQLType is an internal function. It returns the native GraphQL type name
-func (r *Query) XXX_GraphQLType() string {
-	return "Query"
-}
-
-// XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
-func (r *Query) XXX_GraphQLIDType() string {
-	return "ID"
-}
-
-// XXX_GraphQLID is an internal function. It returns the underlying type ID
-func (r *Query) XXX_GraphQLID(ctx context.Context) (string, error) {
-	id, err := r.ID(ctx)
-	if err != nil {
-		return "", err
-	}
-	return string(id), nil
-}
-
-func (r *Query) MarshalJSON() ([]byte, error) {
-	id, err := r.ID(marshalCtx)
-	if err != nil {
-		return nil, err
-	}
-	return json.Marshal(id)
-}
-func (r *Query) UnmarshalJSON(bs []byte) error {
-	var id string
-	err := json.Unmarshal(bs, &id)
-	if err != nil {
-		return err
-	}
-	*r = Query{query: selectNode(dag.query, id, "Query")}
-	return nil
-}
-
 // Initialize a JSON value
-func (r *Query) JSON() *JSONValue {
+func (r *Client) JSON() *JSONValue {
 	q := r.query.Select("json")
 
 	return &JSONValue{
@@ -13628,7 +11433,7 @@ func (r *Query) JSON() *JSONValue {
 	}
 }
 
-// LLMOpts contains options for Query.LLM
+// LLMOpts contains options for Client.LLM
 type LLMOpts struct {
 	// Model to use
 	Model string
@@ -13639,7 +11444,7 @@ type LLMOpts struct {
 // Initialize a Large Language Model (LLM)
 //
 // Experimental: LLM support is not yet stabilized
-func (r *Query) LLM(opts ...LLMOpts) *LLM {
+func (r *Client) LLM(opts ...LLMOpts) *LLM {
 	q := r.query.Select("llm")
 	for i := len(opts) - 1; i >= 0; i-- {
 		// `model` optional argument
@@ -13658,7 +11463,7 @@ func (r *Query) LLM(opts ...LLMOpts) *LLM {
 }
 
 // Load a Address from its ID.
-func (r *Query) LoadAddressFromID(id AddressID) *Address {
+func (r *Client) LoadAddressFromID(id AddressID) *Address {
 	q := r.query.Select("loadAddressFromID")
 	q = q.Arg("id", id)
 
@@ -13668,7 +11473,7 @@ func (r *Query) LoadAddressFromID(id AddressID) *Address {
 }
 
 // Load a Binding from its ID.
-func (r *Query) LoadBindingFromID(id BindingID) *Binding {
+func (r *Client) LoadBindingFromID(id BindingID) *Binding {
 	q := r.query.Select("loadBindingFromID")
 	q = q.Arg("id", id)
 
@@ -13678,7 +11483,7 @@ func (r *Query) LoadBindingFromID(id BindingID) *Binding {
 }
 
 // Load a CacheVolume from its ID.
-func (r *Query) LoadCacheVolumeFromID(id CacheVolumeID) *CacheVolume {
+func (r *Client) LoadCacheVolumeFromID(id CacheVolumeID) *CacheVolume {
 	q := r.query.Select("loadCacheVolumeFromID")
 	q = q.Arg("id", id)
 
@@ -13688,7 +11493,7 @@ func (r *Query) LoadCacheVolumeFromID(id CacheVolumeID) *CacheVolume {
 }
 
 // Load a Changeset from its ID.
-func (r *Query) LoadChangesetFromID(id ChangesetID) *Changeset {
+func (r *Client) LoadChangesetFromID(id ChangesetID) *Changeset {
 	q := r.query.Select("loadChangesetFromID")
 	q = q.Arg("id", id)
 
@@ -13698,7 +11503,7 @@ func (r *Query) LoadChangesetFromID(id ChangesetID) *Changeset {
 }
 
 // Load a Check from its ID.
-func (r *Query) LoadCheckFromID(id CheckID) *Check {
+func (r *Client) LoadCheckFromID(id CheckID) *Check {
 	q := r.query.Select("loadCheckFromID")
 	q = q.Arg("id", id)
 
@@ -13708,7 +11513,7 @@ func (r *Query) LoadCheckFromID(id CheckID) *Check {
 }
 
 // Load a CheckGroup from its ID.
-func (r *Query) LoadCheckGroupFromID(id CheckGroupID) *CheckGroup {
+func (r *Client) LoadCheckGroupFromID(id CheckGroupID) *CheckGroup {
 	q := r.query.Select("loadCheckGroupFromID")
 	q = q.Arg("id", id)
 
@@ -13717,18 +11522,8 @@ func (r *Query) LoadCheckGroupFromID(id CheckGroupID) *CheckGroup {
 	}
 }
 
-// Load a ClientFilesyncMirror from its ID.
-func (r *Query) LoadClientFilesyncMirrorFromID(id ClientFilesyncMirrorID) *ClientFilesyncMirror {
-	q := r.query.Select("loadClientFilesyncMirrorFromID")
-	q = q.Arg("id", id)
-
-	return &ClientFilesyncMirror{
-		query: q,
-	}
-}
-
 // Load a Cloud from its ID.
-func (r *Query) LoadCloudFromID(id CloudID) *Cloud {
+func (r *Client) LoadCloudFromID(id CloudID) *Cloud {
 	q := r.query.Select("loadCloudFromID")
 	q = q.Arg("id", id)
 
@@ -13738,7 +11533,7 @@ func (r *Query) LoadCloudFromID(id CloudID) *Cloud {
 }
 
 // Load a Container from its ID.
-func (r *Query) LoadContainerFromID(id ContainerID) *Container {
+func (r *Client) LoadContainerFromID(id ContainerID) *Container {
 	q := r.query.Select("loadContainerFromID")
 	q = q.Arg("id", id)
 
@@ -13748,7 +11543,7 @@ func (r *Query) LoadContainerFromID(id ContainerID) *Container {
 }
 
 // Load a CurrentModule from its ID.
-func (r *Query) LoadCurrentModuleFromID(id CurrentModuleID) *CurrentModule {
+func (r *Client) LoadCurrentModuleFromID(id CurrentModuleID) *CurrentModule {
 	q := r.query.Select("loadCurrentModuleFromID")
 	q = q.Arg("id", id)
 
@@ -13757,18 +11552,8 @@ func (r *Query) LoadCurrentModuleFromID(id CurrentModuleID) *CurrentModule {
 	}
 }
 
-// Load a DiffStat from its ID.
-func (r *Query) LoadDiffStatFromID(id DiffStatID) *DiffStat {
-	q := r.query.Select("loadDiffStatFromID")
-	q = q.Arg("id", id)
-
-	return &DiffStat{
-		query: q,
-	}
-}
-
 // Load a Directory from its ID.
-func (r *Query) LoadDirectoryFromID(id DirectoryID) *Directory {
+func (r *Client) LoadDirectoryFromID(id DirectoryID) *Directory {
 	q := r.query.Select("loadDirectoryFromID")
 	q = q.Arg("id", id)
 
@@ -13778,7 +11563,7 @@ func (r *Query) LoadDirectoryFromID(id DirectoryID) *Directory {
 }
 
 // Load a EngineCacheEntry from its ID.
-func (r *Query) LoadEngineCacheEntryFromID(id EngineCacheEntryID) *EngineCacheEntry {
+func (r *Client) LoadEngineCacheEntryFromID(id EngineCacheEntryID) *EngineCacheEntry {
 	q := r.query.Select("loadEngineCacheEntryFromID")
 	q = q.Arg("id", id)
 
@@ -13788,7 +11573,7 @@ func (r *Query) LoadEngineCacheEntryFromID(id EngineCacheEntryID) *EngineCacheEn
 }
 
 // Load a EngineCacheEntrySet from its ID.
-func (r *Query) LoadEngineCacheEntrySetFromID(id EngineCacheEntrySetID) *EngineCacheEntrySet {
+func (r *Client) LoadEngineCacheEntrySetFromID(id EngineCacheEntrySetID) *EngineCacheEntrySet {
 	q := r.query.Select("loadEngineCacheEntrySetFromID")
 	q = q.Arg("id", id)
 
@@ -13798,7 +11583,7 @@ func (r *Query) LoadEngineCacheEntrySetFromID(id EngineCacheEntrySetID) *EngineC
 }
 
 // Load a EngineCache from its ID.
-func (r *Query) LoadEngineCacheFromID(id EngineCacheID) *EngineCache {
+func (r *Client) LoadEngineCacheFromID(id EngineCacheID) *EngineCache {
 	q := r.query.Select("loadEngineCacheFromID")
 	q = q.Arg("id", id)
 
@@ -13808,7 +11593,7 @@ func (r *Query) LoadEngineCacheFromID(id EngineCacheID) *EngineCache {
 }
 
 // Load a Engine from its ID.
-func (r *Query) LoadEngineFromID(id EngineID) *Engine {
+func (r *Client) LoadEngineFromID(id EngineID) *Engine {
 	q := r.query.Select("loadEngineFromID")
 	q = q.Arg("id", id)
 
@@ -13818,7 +11603,7 @@ func (r *Query) LoadEngineFromID(id EngineID) *Engine {
 }
 
 // Load a EnumTypeDef from its ID.
-func (r *Query) LoadEnumTypeDefFromID(id EnumTypeDefID) *EnumTypeDef {
+func (r *Client) LoadEnumTypeDefFromID(id EnumTypeDefID) *EnumTypeDef {
 	q := r.query.Select("loadEnumTypeDefFromID")
 	q = q.Arg("id", id)
 
@@ -13828,7 +11613,7 @@ func (r *Query) LoadEnumTypeDefFromID(id EnumTypeDefID) *EnumTypeDef {
 }
 
 // Load a EnumValueTypeDef from its ID.
-func (r *Query) LoadEnumValueTypeDefFromID(id EnumValueTypeDefID) *EnumValueTypeDef {
+func (r *Client) LoadEnumValueTypeDefFromID(id EnumValueTypeDefID) *EnumValueTypeDef {
 	q := r.query.Select("loadEnumValueTypeDefFromID")
 	q = q.Arg("id", id)
 
@@ -13838,7 +11623,7 @@ func (r *Query) LoadEnumValueTypeDefFromID(id EnumValueTypeDefID) *EnumValueType
 }
 
 // Load a EnvFile from its ID.
-func (r *Query) LoadEnvFileFromID(id EnvFileID) *EnvFile {
+func (r *Client) LoadEnvFileFromID(id EnvFileID) *EnvFile {
 	q := r.query.Select("loadEnvFileFromID")
 	q = q.Arg("id", id)
 
@@ -13848,7 +11633,7 @@ func (r *Query) LoadEnvFileFromID(id EnvFileID) *EnvFile {
 }
 
 // Load a Env from its ID.
-func (r *Query) LoadEnvFromID(id EnvID) *Env {
+func (r *Client) LoadEnvFromID(id EnvID) *Env {
 	q := r.query.Select("loadEnvFromID")
 	q = q.Arg("id", id)
 
@@ -13858,7 +11643,7 @@ func (r *Query) LoadEnvFromID(id EnvID) *Env {
 }
 
 // Load a EnvVariable from its ID.
-func (r *Query) LoadEnvVariableFromID(id EnvVariableID) *EnvVariable {
+func (r *Client) LoadEnvVariableFromID(id EnvVariableID) *EnvVariable {
 	q := r.query.Select("loadEnvVariableFromID")
 	q = q.Arg("id", id)
 
@@ -13868,7 +11653,7 @@ func (r *Query) LoadEnvVariableFromID(id EnvVariableID) *EnvVariable {
 }
 
 // Load a Error from its ID.
-func (r *Query) LoadErrorFromID(id ErrorID) *Error {
+func (r *Client) LoadErrorFromID(id ErrorID) *Error {
 	q := r.query.Select("loadErrorFromID")
 	q = q.Arg("id", id)
 
@@ -13878,7 +11663,7 @@ func (r *Query) LoadErrorFromID(id ErrorID) *Error {
 }
 
 // Load a ErrorValue from its ID.
-func (r *Query) LoadErrorValueFromID(id ErrorValueID) *ErrorValue {
+func (r *Client) LoadErrorValueFromID(id ErrorValueID) *ErrorValue {
 	q := r.query.Select("loadErrorValueFromID")
 	q = q.Arg("id", id)
 
@@ -13887,17 +11672,8 @@ func (r *Query) LoadErrorValueFromID(id ErrorValueID) *ErrorValue {
 	}
 }
 
-// Load a Exportable from its ID.
-func (r *Query) LoadExportableFromID(id ExportableID) Exportable {
-	q := r.query.Select("loadExportableFromID")
-	q = q.Arg("id", id)
-	return &ExportableClient{
-		query: q,
-	}
-}
-
 // Load a FieldTypeDef from its ID.
-func (r *Query) LoadFieldTypeDefFromID(id FieldTypeDefID) *FieldTypeDef {
+func (r *Client) LoadFieldTypeDefFromID(id FieldTypeDefID) *FieldTypeDef {
 	q := r.query.Select("loadFieldTypeDefFromID")
 	q = q.Arg("id", id)
 
@@ -13907,7 +11683,7 @@ func (r *Query) LoadFieldTypeDefFromID(id FieldTypeDefID) *FieldTypeDef {
 }
 
 // Load a File from its ID.
-func (r *Query) LoadFileFromID(id FileID) *File {
+func (r *Client) LoadFileFromID(id FileID) *File {
 	q := r.query.Select("loadFileFromID")
 	q = q.Arg("id", id)
 
@@ -13917,7 +11693,7 @@ func (r *Query) LoadFileFromID(id FileID) *File {
 }
 
 // Load a FunctionArg from its ID.
-func (r *Query) LoadFunctionArgFromID(id FunctionArgID) *FunctionArg {
+func (r *Client) LoadFunctionArgFromID(id FunctionArgID) *FunctionArg {
 	q := r.query.Select("loadFunctionArgFromID")
 	q = q.Arg("id", id)
 
@@ -13927,7 +11703,7 @@ func (r *Query) LoadFunctionArgFromID(id FunctionArgID) *FunctionArg {
 }
 
 // Load a FunctionCallArgValue from its ID.
-func (r *Query) LoadFunctionCallArgValueFromID(id FunctionCallArgValueID) *FunctionCallArgValue {
+func (r *Client) LoadFunctionCallArgValueFromID(id FunctionCallArgValueID) *FunctionCallArgValue {
 	q := r.query.Select("loadFunctionCallArgValueFromID")
 	q = q.Arg("id", id)
 
@@ -13937,7 +11713,7 @@ func (r *Query) LoadFunctionCallArgValueFromID(id FunctionCallArgValueID) *Funct
 }
 
 // Load a FunctionCall from its ID.
-func (r *Query) LoadFunctionCallFromID(id FunctionCallID) *FunctionCall {
+func (r *Client) LoadFunctionCallFromID(id FunctionCallID) *FunctionCall {
 	q := r.query.Select("loadFunctionCallFromID")
 	q = q.Arg("id", id)
 
@@ -13947,7 +11723,7 @@ func (r *Query) LoadFunctionCallFromID(id FunctionCallID) *FunctionCall {
 }
 
 // Load a Function from its ID.
-func (r *Query) LoadFunctionFromID(id FunctionID) *Function {
+func (r *Client) LoadFunctionFromID(id FunctionID) *Function {
 	q := r.query.Select("loadFunctionFromID")
 	q = q.Arg("id", id)
 
@@ -13957,7 +11733,7 @@ func (r *Query) LoadFunctionFromID(id FunctionID) *Function {
 }
 
 // Load a GeneratedCode from its ID.
-func (r *Query) LoadGeneratedCodeFromID(id GeneratedCodeID) *GeneratedCode {
+func (r *Client) LoadGeneratedCodeFromID(id GeneratedCodeID) *GeneratedCode {
 	q := r.query.Select("loadGeneratedCodeFromID")
 	q = q.Arg("id", id)
 
@@ -13966,28 +11742,8 @@ func (r *Query) LoadGeneratedCodeFromID(id GeneratedCodeID) *GeneratedCode {
 	}
 }
 
-// Load a Generator from its ID.
-func (r *Query) LoadGeneratorFromID(id GeneratorID) *Generator {
-	q := r.query.Select("loadGeneratorFromID")
-	q = q.Arg("id", id)
-
-	return &Generator{
-		query: q,
-	}
-}
-
-// Load a GeneratorGroup from its ID.
-func (r *Query) LoadGeneratorGroupFromID(id GeneratorGroupID) *GeneratorGroup {
-	q := r.query.Select("loadGeneratorGroupFromID")
-	q = q.Arg("id", id)
-
-	return &GeneratorGroup{
-		query: q,
-	}
-}
-
 // Load a GitRef from its ID.
-func (r *Query) LoadGitRefFromID(id GitRefID) *GitRef {
+func (r *Client) LoadGitRefFromID(id GitRefID) *GitRef {
 	q := r.query.Select("loadGitRefFromID")
 	q = q.Arg("id", id)
 
@@ -13997,7 +11753,7 @@ func (r *Query) LoadGitRefFromID(id GitRefID) *GitRef {
 }
 
 // Load a GitRepository from its ID.
-func (r *Query) LoadGitRepositoryFromID(id GitRepositoryID) *GitRepository {
+func (r *Client) LoadGitRepositoryFromID(id GitRepositoryID) *GitRepository {
 	q := r.query.Select("loadGitRepositoryFromID")
 	q = q.Arg("id", id)
 
@@ -14006,28 +11762,8 @@ func (r *Query) LoadGitRepositoryFromID(id GitRepositoryID) *GitRepository {
 	}
 }
 
-// Load a HTTPState from its ID.
-func (r *Query) LoadHTTPStateFromID(id HTTPStateID) *HTTPState {
-	q := r.query.Select("loadHTTPStateFromID")
-	q = q.Arg("id", id)
-
-	return &HTTPState{
-		query: q,
-	}
-}
-
-// Load a HealthcheckConfig from its ID.
-func (r *Query) LoadHealthcheckConfigFromID(id HealthcheckConfigID) *HealthcheckConfig {
-	q := r.query.Select("loadHealthcheckConfigFromID")
-	q = q.Arg("id", id)
-
-	return &HealthcheckConfig{
-		query: q,
-	}
-}
-
 // Load a Host from its ID.
-func (r *Query) LoadHostFromID(id HostID) *Host {
+func (r *Client) LoadHostFromID(id HostID) *Host {
 	q := r.query.Select("loadHostFromID")
 	q = q.Arg("id", id)
 
@@ -14037,7 +11773,7 @@ func (r *Query) LoadHostFromID(id HostID) *Host {
 }
 
 // Load a InputTypeDef from its ID.
-func (r *Query) LoadInputTypeDefFromID(id InputTypeDefID) *InputTypeDef {
+func (r *Client) LoadInputTypeDefFromID(id InputTypeDefID) *InputTypeDef {
 	q := r.query.Select("loadInputTypeDefFromID")
 	q = q.Arg("id", id)
 
@@ -14047,7 +11783,7 @@ func (r *Query) LoadInputTypeDefFromID(id InputTypeDefID) *InputTypeDef {
 }
 
 // Load a InterfaceTypeDef from its ID.
-func (r *Query) LoadInterfaceTypeDefFromID(id InterfaceTypeDefID) *InterfaceTypeDef {
+func (r *Client) LoadInterfaceTypeDefFromID(id InterfaceTypeDefID) *InterfaceTypeDef {
 	q := r.query.Select("loadInterfaceTypeDefFromID")
 	q = q.Arg("id", id)
 
@@ -14057,7 +11793,7 @@ func (r *Query) LoadInterfaceTypeDefFromID(id InterfaceTypeDefID) *InterfaceType
 }
 
 // Load a JSONValue from its ID.
-func (r *Query) LoadJSONValueFromID(id JSONValueID) *JSONValue {
+func (r *Client) LoadJSONValueFromID(id JSONValueID) *JSONValue {
 	q := r.query.Select("loadJSONValueFromID")
 	q = q.Arg("id", id)
 
@@ -14067,7 +11803,7 @@ func (r *Query) LoadJSONValueFromID(id JSONValueID) *JSONValue {
 }
 
 // Load a LLM from its ID.
-func (r *Query) LoadLLMFromID(id LLMID) *LLM {
+func (r *Client) LoadLLMFromID(id LLMID) *LLM {
 	q := r.query.Select("loadLLMFromID")
 	q = q.Arg("id", id)
 
@@ -14077,7 +11813,7 @@ func (r *Query) LoadLLMFromID(id LLMID) *LLM {
 }
 
 // Load a LLMTokenUsage from its ID.
-func (r *Query) LoadLLMTokenUsageFromID(id LLMTokenUsageID) *LLMTokenUsage {
+func (r *Client) LoadLLMTokenUsageFromID(id LLMTokenUsageID) *LLMTokenUsage {
 	q := r.query.Select("loadLLMTokenUsageFromID")
 	q = q.Arg("id", id)
 
@@ -14087,7 +11823,7 @@ func (r *Query) LoadLLMTokenUsageFromID(id LLMTokenUsageID) *LLMTokenUsage {
 }
 
 // Load a Label from its ID.
-func (r *Query) LoadLabelFromID(id LabelID) *Label {
+func (r *Client) LoadLabelFromID(id LabelID) *Label {
 	q := r.query.Select("loadLabelFromID")
 	q = q.Arg("id", id)
 
@@ -14097,7 +11833,7 @@ func (r *Query) LoadLabelFromID(id LabelID) *Label {
 }
 
 // Load a ListTypeDef from its ID.
-func (r *Query) LoadListTypeDefFromID(id ListTypeDefID) *ListTypeDef {
+func (r *Client) LoadListTypeDefFromID(id ListTypeDefID) *ListTypeDef {
 	q := r.query.Select("loadListTypeDefFromID")
 	q = q.Arg("id", id)
 
@@ -14107,7 +11843,7 @@ func (r *Query) LoadListTypeDefFromID(id ListTypeDefID) *ListTypeDef {
 }
 
 // Load a ModuleConfigClient from its ID.
-func (r *Query) LoadModuleConfigClientFromID(id ModuleConfigClientID) *ModuleConfigClient {
+func (r *Client) LoadModuleConfigClientFromID(id ModuleConfigClientID) *ModuleConfigClient {
 	q := r.query.Select("loadModuleConfigClientFromID")
 	q = q.Arg("id", id)
 
@@ -14117,7 +11853,7 @@ func (r *Query) LoadModuleConfigClientFromID(id ModuleConfigClientID) *ModuleCon
 }
 
 // Load a Module from its ID.
-func (r *Query) LoadModuleFromID(id ModuleID) *Module {
+func (r *Client) LoadModuleFromID(id ModuleID) *Module {
 	q := r.query.Select("loadModuleFromID")
 	q = q.Arg("id", id)
 
@@ -14127,7 +11863,7 @@ func (r *Query) LoadModuleFromID(id ModuleID) *Module {
 }
 
 // Load a ModuleSource from its ID.
-func (r *Query) LoadModuleSourceFromID(id ModuleSourceID) *ModuleSource {
+func (r *Client) LoadModuleSourceFromID(id ModuleSourceID) *ModuleSource {
 	q := r.query.Select("loadModuleSourceFromID")
 	q = q.Arg("id", id)
 
@@ -14137,7 +11873,7 @@ func (r *Query) LoadModuleSourceFromID(id ModuleSourceID) *ModuleSource {
 }
 
 // Load a ObjectTypeDef from its ID.
-func (r *Query) LoadObjectTypeDefFromID(id ObjectTypeDefID) *ObjectTypeDef {
+func (r *Client) LoadObjectTypeDefFromID(id ObjectTypeDefID) *ObjectTypeDef {
 	q := r.query.Select("loadObjectTypeDefFromID")
 	q = q.Arg("id", id)
 
@@ -14147,7 +11883,7 @@ func (r *Query) LoadObjectTypeDefFromID(id ObjectTypeDefID) *ObjectTypeDef {
 }
 
 // Load a Port from its ID.
-func (r *Query) LoadPortFromID(id PortID) *Port {
+func (r *Client) LoadPortFromID(id PortID) *Port {
 	q := r.query.Select("loadPortFromID")
 	q = q.Arg("id", id)
 
@@ -14156,18 +11892,8 @@ func (r *Query) LoadPortFromID(id PortID) *Port {
 	}
 }
 
-// Load a RemoteGitMirror from its ID.
-func (r *Query) LoadRemoteGitMirrorFromID(id RemoteGitMirrorID) *RemoteGitMirror {
-	q := r.query.Select("loadRemoteGitMirrorFromID")
-	q = q.Arg("id", id)
-
-	return &RemoteGitMirror{
-		query: q,
-	}
-}
-
 // Load a SDKConfig from its ID.
-func (r *Query) LoadSDKConfigFromID(id SDKConfigID) *SDKConfig {
+func (r *Client) LoadSDKConfigFromID(id SDKConfigID) *SDKConfig {
 	q := r.query.Select("loadSDKConfigFromID")
 	q = q.Arg("id", id)
 
@@ -14177,7 +11903,7 @@ func (r *Query) LoadSDKConfigFromID(id SDKConfigID) *SDKConfig {
 }
 
 // Load a ScalarTypeDef from its ID.
-func (r *Query) LoadScalarTypeDefFromID(id ScalarTypeDefID) *ScalarTypeDef {
+func (r *Client) LoadScalarTypeDefFromID(id ScalarTypeDefID) *ScalarTypeDef {
 	q := r.query.Select("loadScalarTypeDefFromID")
 	q = q.Arg("id", id)
 
@@ -14187,7 +11913,7 @@ func (r *Query) LoadScalarTypeDefFromID(id ScalarTypeDefID) *ScalarTypeDef {
 }
 
 // Load a SearchResult from its ID.
-func (r *Query) LoadSearchResultFromID(id SearchResultID) *SearchResult {
+func (r *Client) LoadSearchResultFromID(id SearchResultID) *SearchResult {
 	q := r.query.Select("loadSearchResultFromID")
 	q = q.Arg("id", id)
 
@@ -14197,7 +11923,7 @@ func (r *Query) LoadSearchResultFromID(id SearchResultID) *SearchResult {
 }
 
 // Load a SearchSubmatch from its ID.
-func (r *Query) LoadSearchSubmatchFromID(id SearchSubmatchID) *SearchSubmatch {
+func (r *Client) LoadSearchSubmatchFromID(id SearchSubmatchID) *SearchSubmatch {
 	q := r.query.Select("loadSearchSubmatchFromID")
 	q = q.Arg("id", id)
 
@@ -14207,7 +11933,7 @@ func (r *Query) LoadSearchSubmatchFromID(id SearchSubmatchID) *SearchSubmatch {
 }
 
 // Load a Secret from its ID.
-func (r *Query) LoadSecretFromID(id SecretID) *Secret {
+func (r *Client) LoadSecretFromID(id SecretID) *Secret {
 	q := r.query.Select("loadSecretFromID")
 	q = q.Arg("id", id)
 
@@ -14217,7 +11943,7 @@ func (r *Query) LoadSecretFromID(id SecretID) *Secret {
 }
 
 // Load a Service from its ID.
-func (r *Query) LoadServiceFromID(id ServiceID) *Service {
+func (r *Client) LoadServiceFromID(id ServiceID) *Service {
 	q := r.query.Select("loadServiceFromID")
 	q = q.Arg("id", id)
 
@@ -14227,7 +11953,7 @@ func (r *Query) LoadServiceFromID(id ServiceID) *Service {
 }
 
 // Load a Socket from its ID.
-func (r *Query) LoadSocketFromID(id SocketID) *Socket {
+func (r *Client) LoadSocketFromID(id SocketID) *Socket {
 	q := r.query.Select("loadSocketFromID")
 	q = q.Arg("id", id)
 
@@ -14237,7 +11963,7 @@ func (r *Query) LoadSocketFromID(id SocketID) *Socket {
 }
 
 // Load a SourceMap from its ID.
-func (r *Query) LoadSourceMapFromID(id SourceMapID) *SourceMap {
+func (r *Client) LoadSourceMapFromID(id SourceMapID) *SourceMap {
 	q := r.query.Select("loadSourceMapFromID")
 	q = q.Arg("id", id)
 
@@ -14247,7 +11973,7 @@ func (r *Query) LoadSourceMapFromID(id SourceMapID) *SourceMap {
 }
 
 // Load a Stat from its ID.
-func (r *Query) LoadStatFromID(id StatID) *Stat {
+func (r *Client) LoadStatFromID(id StatID) *Stat {
 	q := r.query.Select("loadStatFromID")
 	q = q.Arg("id", id)
 
@@ -14256,17 +11982,8 @@ func (r *Query) LoadStatFromID(id StatID) *Stat {
 	}
 }
 
-// Load a Syncer from its ID.
-func (r *Query) LoadSyncerFromID(id SyncerID) Syncer {
-	q := r.query.Select("loadSyncerFromID")
-	q = q.Arg("id", id)
-	return &SyncerClient{
-		query: q,
-	}
-}
-
 // Load a Terminal from its ID.
-func (r *Query) LoadTerminalFromID(id TerminalID) *Terminal {
+func (r *Client) LoadTerminalFromID(id TerminalID) *Terminal {
 	q := r.query.Select("loadTerminalFromID")
 	q = q.Arg("id", id)
 
@@ -14276,7 +11993,7 @@ func (r *Query) LoadTerminalFromID(id TerminalID) *Terminal {
 }
 
 // Load a TypeDef from its ID.
-func (r *Query) LoadTypeDefFromID(id TypeDefID) *TypeDef {
+func (r *Client) LoadTypeDefFromID(id TypeDefID) *TypeDef {
 	q := r.query.Select("loadTypeDefFromID")
 	q = q.Arg("id", id)
 
@@ -14285,38 +12002,8 @@ func (r *Query) LoadTypeDefFromID(id TypeDefID) *TypeDef {
 	}
 }
 
-// Load a Up from its ID.
-func (r *Query) LoadUpFromID(id UpID) *Up {
-	q := r.query.Select("loadUpFromID")
-	q = q.Arg("id", id)
-
-	return &Up{
-		query: q,
-	}
-}
-
-// Load a UpGroup from its ID.
-func (r *Query) LoadUpGroupFromID(id UpGroupID) *UpGroup {
-	q := r.query.Select("loadUpGroupFromID")
-	q = q.Arg("id", id)
-
-	return &UpGroup{
-		query: q,
-	}
-}
-
-// Load a Workspace from its ID.
-func (r *Query) LoadWorkspaceFromID(id WorkspaceID) *Workspace {
-	q := r.query.Select("loadWorkspaceFromID")
-	q = q.Arg("id", id)
-
-	return &Workspace{
-		query: q,
-	}
-}
-
 // Create a new module.
-func (r *Query) Module() *Module {
+func (r *Client) Module() *Module {
 	q := r.query.Select("module")
 
 	return &Module{
@@ -14324,7 +12011,7 @@ func (r *Query) Module() *Module {
 	}
 }
 
-// ModuleSourceOpts contains options for Query.ModuleSource
+// ModuleSourceOpts contains options for Client.ModuleSource
 type ModuleSourceOpts struct {
 	// The pinned version of the module source
 	RefPin string
@@ -14337,7 +12024,7 @@ type ModuleSourceOpts struct {
 }
 
 // Create a new module source instance from a source ref string
-func (r *Query) ModuleSource(refString string, opts ...ModuleSourceOpts) *ModuleSource {
+func (r *Client) ModuleSource(refString string, opts ...ModuleSourceOpts) *ModuleSource {
 	q := r.query.Select("moduleSource")
 	for i := len(opts) - 1; i >= 0; i-- {
 		// `refPin` optional argument
@@ -14364,16 +12051,7 @@ func (r *Query) ModuleSource(refString string, opts ...ModuleSourceOpts) *Module
 	}
 }
 
-// Load any object by its ID.
-func (r *Query) Node(id ID) Node {
-	q := r.query.Select("node")
-	q = q.Arg("id", id)
-	return &NodeClient{
-		query: q,
-	}
-}
-
-// SecretOpts contains options for Query.Secret
+// SecretOpts contains options for Client.Secret
 type SecretOpts struct {
 	// If set, the given string will be used as the cache key for this secret. This means that any secrets with the same cache key will be considered equivalent in terms of cache lookups, even if they have different URIs or plaintext values.
 	//
@@ -14384,7 +12062,7 @@ type SecretOpts struct {
 }
 
 // Creates a new secret.
-func (r *Query) Secret(uri string, opts ...SecretOpts) *Secret {
+func (r *Client) Secret(uri string, opts ...SecretOpts) *Secret {
 	q := r.query.Select("secret")
 	for i := len(opts) - 1; i >= 0; i-- {
 		// `cacheKey` optional argument
@@ -14402,7 +12080,7 @@ func (r *Query) Secret(uri string, opts ...SecretOpts) *Secret {
 // Sets a secret given a user defined name to its plaintext and returns the secret.
 //
 // The plaintext value is limited to a size of 128000 bytes.
-func (r *Query) SetSecret(name string, plaintext string) *Secret {
+func (r *Client) SetSecret(name string, plaintext string) *Secret {
 	q := r.query.Select("setSecret")
 	q = q.Arg("name", name)
 	q = q.Arg("plaintext", plaintext)
@@ -14413,7 +12091,7 @@ func (r *Query) SetSecret(name string, plaintext string) *Secret {
 }
 
 // Creates source map metadata.
-func (r *Query) SourceMap(filename string, line int, column int) *SourceMap {
+func (r *Client) SourceMap(filename string, line int, column int) *SourceMap {
 	q := r.query.Select("sourceMap")
 	q = q.Arg("filename", filename)
 	q = q.Arg("line", line)
@@ -14425,7 +12103,7 @@ func (r *Query) SourceMap(filename string, line int, column int) *SourceMap {
 }
 
 // Create a new TypeDef.
-func (r *Query) TypeDef() *TypeDef {
+func (r *Client) TypeDef() *TypeDef {
 	q := r.query.Select("typeDef")
 
 	return &TypeDef{
@@ -14434,7 +12112,7 @@ func (r *Query) TypeDef() *TypeDef {
 }
 
 // Get the current Dagger Engine version.
-func (r *Query) Version(ctx context.Context) (string, error) {
+func (r *Client) Version(ctx context.Context) (string, error) {
 	q := r.query.Select("version")
 
 	var response string
@@ -14443,90 +12121,12 @@ func (r *Query) Version(ctx context.Context) (string, error) {
 	return response, q.Execute(ctx)
 }
 
-// AsNode returns this Query as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *Query) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
-// An internal persistent bare git mirror.
-type RemoteGitMirror struct {
-	query *querybuilder.Selection
-
-	id *ID
-}
-
-func (r *RemoteGitMirror) WithGraphQLQuery(q *querybuilder.Selection) *RemoteGitMirror {
-	return &RemoteGitMirror{
-		query: q,
-	}
-}
-
-// A unique identifier for this RemoteGitMirror.
-func (r *RemoteGitMirror) ID(ctx context.Context) (ID, error) {
-	if r.id != nil {
-		return *r.id, nil
-	}
-	q := r.query.Select("id")
-
-	var response ID
-
-	q = q.Bind(&response)
-	return response, q.Execute(ctx)
-}
-
-// XXX_GraphQLType is an internal function. It returns the native GraphQL type name
-func (r *RemoteGitMirror) XXX_GraphQLType() string {
-	return "RemoteGitMirror"
-}
-
-// XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
-func (r *RemoteGitMirror) XXX_GraphQLIDType() string {
-	return "ID"
-}
-
-// XXX_GraphQLID is an internal function. It returns the underlying type ID
-func (r *RemoteGitMirror) XXX_GraphQLID(ctx context.Context) (string, error) {
-	id, err := r.ID(ctx)
-	if err != nil {
-		return "", err
-	}
-	return string(id), nil
-}
-
-func (r *RemoteGitMirror) MarshalJSON() ([]byte, error) {
-	id, err := r.ID(marshalCtx)
-	if err != nil {
-		return nil, err
-	}
-	return json.Marshal(id)
-}
-func (r *RemoteGitMirror) UnmarshalJSON(bs []byte) error {
-	var id string
-	err := json.Unmarshal(bs, &id)
-	if err != nil {
-		return err
-	}
-	*r = RemoteGitMirror{query: selectNode(dag.query, id, "RemoteGitMirror")}
-	return nil
-}
-
-// AsNode returns this RemoteGitMirror as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *RemoteGitMirror) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
 // The SDK config of the module.
 type SDKConfig struct {
 	query *querybuilder.Selection
 
 	debug  *bool
-	id     *ID
+	id     *SDKConfigID
 	source *string
 }
 
@@ -14550,13 +12150,13 @@ func (r *SDKConfig) Debug(ctx context.Context) (bool, error) {
 }
 
 // A unique identifier for this SDKConfig.
-func (r *SDKConfig) ID(ctx context.Context) (ID, error) {
+func (r *SDKConfig) ID(ctx context.Context) (SDKConfigID, error) {
 	if r.id != nil {
 		return *r.id, nil
 	}
 	q := r.query.Select("id")
 
-	var response ID
+	var response SDKConfigID
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
@@ -14569,7 +12169,7 @@ func (r *SDKConfig) XXX_GraphQLType() string {
 
 // XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
 func (r *SDKConfig) XXX_GraphQLIDType() string {
-	return "ID"
+	return "SDKConfigID"
 }
 
 // XXX_GraphQLID is an internal function. It returns the underlying type ID
@@ -14594,7 +12194,7 @@ func (r *SDKConfig) UnmarshalJSON(bs []byte) error {
 	if err != nil {
 		return err
 	}
-	*r = SDKConfig{query: selectNode(dag.query, id, "SDKConfig")}
+	*r = *dag.LoadSDKConfigFromID(SDKConfigID(id))
 	return nil
 }
 
@@ -14611,20 +12211,12 @@ func (r *SDKConfig) Source(ctx context.Context) (string, error) {
 	return response, q.Execute(ctx)
 }
 
-// AsNode returns this SDKConfig as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *SDKConfig) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
 // A definition of a custom scalar defined in a Module.
 type ScalarTypeDef struct {
 	query *querybuilder.Selection
 
 	description      *string
-	id               *ID
+	id               *ScalarTypeDefID
 	name             *string
 	sourceModuleName *string
 }
@@ -14649,13 +12241,13 @@ func (r *ScalarTypeDef) Description(ctx context.Context) (string, error) {
 }
 
 // A unique identifier for this ScalarTypeDef.
-func (r *ScalarTypeDef) ID(ctx context.Context) (ID, error) {
+func (r *ScalarTypeDef) ID(ctx context.Context) (ScalarTypeDefID, error) {
 	if r.id != nil {
 		return *r.id, nil
 	}
 	q := r.query.Select("id")
 
-	var response ID
+	var response ScalarTypeDefID
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
@@ -14668,7 +12260,7 @@ func (r *ScalarTypeDef) XXX_GraphQLType() string {
 
 // XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
 func (r *ScalarTypeDef) XXX_GraphQLIDType() string {
-	return "ID"
+	return "ScalarTypeDefID"
 }
 
 // XXX_GraphQLID is an internal function. It returns the underlying type ID
@@ -14693,7 +12285,7 @@ func (r *ScalarTypeDef) UnmarshalJSON(bs []byte) error {
 	if err != nil {
 		return err
 	}
-	*r = ScalarTypeDef{query: selectNode(dag.query, id, "ScalarTypeDef")}
+	*r = *dag.LoadScalarTypeDefFromID(ScalarTypeDefID(id))
 	return nil
 }
 
@@ -14723,20 +12315,12 @@ func (r *ScalarTypeDef) SourceModuleName(ctx context.Context) (string, error) {
 	return response, q.Execute(ctx)
 }
 
-// AsNode returns this ScalarTypeDef as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *ScalarTypeDef) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
 type SearchResult struct {
 	query *querybuilder.Selection
 
 	absoluteOffset *int
 	filePath       *string
-	id             *ID
+	id             *SearchResultID
 	lineNumber     *int
 	matchedLines   *string
 }
@@ -14774,13 +12358,13 @@ func (r *SearchResult) FilePath(ctx context.Context) (string, error) {
 }
 
 // A unique identifier for this SearchResult.
-func (r *SearchResult) ID(ctx context.Context) (ID, error) {
+func (r *SearchResult) ID(ctx context.Context) (SearchResultID, error) {
 	if r.id != nil {
 		return *r.id, nil
 	}
 	q := r.query.Select("id")
 
-	var response ID
+	var response SearchResultID
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
@@ -14793,7 +12377,7 @@ func (r *SearchResult) XXX_GraphQLType() string {
 
 // XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
 func (r *SearchResult) XXX_GraphQLIDType() string {
-	return "ID"
+	return "SearchResultID"
 }
 
 // XXX_GraphQLID is an internal function. It returns the underlying type ID
@@ -14818,7 +12402,7 @@ func (r *SearchResult) UnmarshalJSON(bs []byte) error {
 	if err != nil {
 		return err
 	}
-	*r = SearchResult{query: selectNode(dag.query, id, "SearchResult")}
+	*r = *dag.LoadSearchResultFromID(SearchResultID(id))
 	return nil
 }
 
@@ -14855,7 +12439,7 @@ func (r *SearchResult) Submatches(ctx context.Context) ([]SearchSubmatch, error)
 	q = q.Select("id")
 
 	type submatches struct {
-		Id ID
+		Id SearchSubmatchID
 	}
 
 	convert := func(fields []submatches) []SearchSubmatch {
@@ -14863,7 +12447,7 @@ func (r *SearchResult) Submatches(ctx context.Context) ([]SearchSubmatch, error)
 
 		for i := range fields {
 			val := SearchSubmatch{id: &fields[i].Id}
-			val.query = selectNode(q.Root(), fields[i].Id, "SearchSubmatch")
+			val.query = q.Root().Select("loadSearchSubmatchFromID").Arg("id", fields[i].Id)
 			out = append(out, val)
 		}
 
@@ -14881,19 +12465,11 @@ func (r *SearchResult) Submatches(ctx context.Context) ([]SearchSubmatch, error)
 	return convert(response), nil
 }
 
-// AsNode returns this SearchResult as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *SearchResult) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
 type SearchSubmatch struct {
 	query *querybuilder.Selection
 
 	end   *int
-	id    *ID
+	id    *SearchSubmatchID
 	start *int
 	text  *string
 }
@@ -14918,13 +12494,13 @@ func (r *SearchSubmatch) End(ctx context.Context) (int, error) {
 }
 
 // A unique identifier for this SearchSubmatch.
-func (r *SearchSubmatch) ID(ctx context.Context) (ID, error) {
+func (r *SearchSubmatch) ID(ctx context.Context) (SearchSubmatchID, error) {
 	if r.id != nil {
 		return *r.id, nil
 	}
 	q := r.query.Select("id")
 
-	var response ID
+	var response SearchSubmatchID
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
@@ -14937,7 +12513,7 @@ func (r *SearchSubmatch) XXX_GraphQLType() string {
 
 // XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
 func (r *SearchSubmatch) XXX_GraphQLIDType() string {
-	return "ID"
+	return "SearchSubmatchID"
 }
 
 // XXX_GraphQLID is an internal function. It returns the underlying type ID
@@ -14962,7 +12538,7 @@ func (r *SearchSubmatch) UnmarshalJSON(bs []byte) error {
 	if err != nil {
 		return err
 	}
-	*r = SearchSubmatch{query: selectNode(dag.query, id, "SearchSubmatch")}
+	*r = *dag.LoadSearchSubmatchFromID(SearchSubmatchID(id))
 	return nil
 }
 
@@ -14992,19 +12568,11 @@ func (r *SearchSubmatch) Text(ctx context.Context) (string, error) {
 	return response, q.Execute(ctx)
 }
 
-// AsNode returns this SearchSubmatch as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *SearchSubmatch) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
 // A reference to a secret value, which can be handled more safely than the value itself.
 type Secret struct {
 	query *querybuilder.Selection
 
-	id        *ID
+	id        *SecretID
 	name      *string
 	plaintext *string
 	uri       *string
@@ -15017,13 +12585,13 @@ func (r *Secret) WithGraphQLQuery(q *querybuilder.Selection) *Secret {
 }
 
 // A unique identifier for this Secret.
-func (r *Secret) ID(ctx context.Context) (ID, error) {
+func (r *Secret) ID(ctx context.Context) (SecretID, error) {
 	if r.id != nil {
 		return *r.id, nil
 	}
 	q := r.query.Select("id")
 
-	var response ID
+	var response SecretID
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
@@ -15036,7 +12604,7 @@ func (r *Secret) XXX_GraphQLType() string {
 
 // XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
 func (r *Secret) XXX_GraphQLIDType() string {
-	return "ID"
+	return "SecretID"
 }
 
 // XXX_GraphQLID is an internal function. It returns the underlying type ID
@@ -15061,7 +12629,7 @@ func (r *Secret) UnmarshalJSON(bs []byte) error {
 	if err != nil {
 		return err
 	}
-	*r = Secret{query: selectNode(dag.query, id, "Secret")}
+	*r = *dag.LoadSecretFromID(SecretID(id))
 	return nil
 }
 
@@ -15104,24 +12672,16 @@ func (r *Secret) URI(ctx context.Context) (string, error) {
 	return response, q.Execute(ctx)
 }
 
-// AsNode returns this Secret as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *Secret) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
 // A content-addressed service providing TCP connectivity.
 type Service struct {
 	query *querybuilder.Selection
 
 	endpoint *string
 	hostname *string
-	id       *ID
-	start    *ID
-	stop     *ID
-	sync     *ID
+	id       *ServiceID
+	start    *ServiceID
+	stop     *ServiceID
+	sync     *ServiceID
 	up       *Void
 }
 type WithServiceFunc func(r *Service) *Service
@@ -15188,13 +12748,13 @@ func (r *Service) Hostname(ctx context.Context) (string, error) {
 }
 
 // A unique identifier for this Service.
-func (r *Service) ID(ctx context.Context) (ID, error) {
+func (r *Service) ID(ctx context.Context) (ServiceID, error) {
 	if r.id != nil {
 		return *r.id, nil
 	}
 	q := r.query.Select("id")
 
-	var response ID
+	var response ServiceID
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
@@ -15207,7 +12767,7 @@ func (r *Service) XXX_GraphQLType() string {
 
 // XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
 func (r *Service) XXX_GraphQLIDType() string {
-	return "ID"
+	return "ServiceID"
 }
 
 // XXX_GraphQLID is an internal function. It returns the underlying type ID
@@ -15232,7 +12792,7 @@ func (r *Service) UnmarshalJSON(bs []byte) error {
 	if err != nil {
 		return err
 	}
-	*r = Service{query: selectNode(dag.query, id, "Service")}
+	*r = *dag.LoadServiceFromID(ServiceID(id))
 	return nil
 }
 
@@ -15243,7 +12803,7 @@ func (r *Service) Ports(ctx context.Context) ([]Port, error) {
 	q = q.Select("id")
 
 	type ports struct {
-		Id ID
+		Id PortID
 	}
 
 	convert := func(fields []ports) []Port {
@@ -15251,7 +12811,7 @@ func (r *Service) Ports(ctx context.Context) ([]Port, error) {
 
 		for i := range fields {
 			val := Port{id: &fields[i].Id}
-			val.query = selectNode(q.Root(), fields[i].Id, "Port")
+			val.query = q.Root().Select("loadPortFromID").Arg("id", fields[i].Id)
 			out = append(out, val)
 		}
 
@@ -15275,12 +12835,12 @@ func (r *Service) Ports(ctx context.Context) ([]Port, error) {
 func (r *Service) Start(ctx context.Context) (*Service, error) {
 	q := r.query.Select("start")
 
-	var id ID
+	var id ServiceID
 	if err := q.Bind(&id).Execute(ctx); err != nil {
 		return nil, err
 	}
 	return &Service{
-		query: selectNode(q.Root(), id, "Service"),
+		query: q.Root().Select("loadServiceFromID").Arg("id", id),
 	}, nil
 }
 
@@ -15300,12 +12860,12 @@ func (r *Service) Stop(ctx context.Context, opts ...ServiceStopOpts) (*Service, 
 		}
 	}
 
-	var id ID
+	var id ServiceID
 	if err := q.Bind(&id).Execute(ctx); err != nil {
 		return nil, err
 	}
 	return &Service{
-		query: selectNode(q.Root(), id, "Service"),
+		query: q.Root().Select("loadServiceFromID").Arg("id", id),
 	}, nil
 }
 
@@ -15313,12 +12873,12 @@ func (r *Service) Stop(ctx context.Context, opts ...ServiceStopOpts) (*Service, 
 func (r *Service) Sync(ctx context.Context) (*Service, error) {
 	q := r.query.Select("sync")
 
-	var id ID
+	var id ServiceID
 	if err := q.Bind(&id).Execute(ctx); err != nil {
 		return nil, err
 	}
 	return &Service{
-		query: selectNode(q.Root(), id, "Service"),
+		query: q.Root().Select("loadServiceFromID").Arg("id", id),
 	}, nil
 }
 
@@ -15381,27 +12941,11 @@ func (r *Service) WithHostname(hostname string) *Service {
 	}
 }
 
-// AsNode returns this Service as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *Service) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
-// AsSyncer returns this Service as a Syncer.
-// This is a local type conversion — no GraphQL call.
-func (r *Service) AsSyncer() Syncer {
-	return &SyncerClient{
-		query: r.query,
-	}
-}
-
 // A Unix or TCP/IP socket that can be mounted into a container.
 type Socket struct {
 	query *querybuilder.Selection
 
-	id *ID
+	id *SocketID
 }
 
 func (r *Socket) WithGraphQLQuery(q *querybuilder.Selection) *Socket {
@@ -15411,13 +12955,13 @@ func (r *Socket) WithGraphQLQuery(q *querybuilder.Selection) *Socket {
 }
 
 // A unique identifier for this Socket.
-func (r *Socket) ID(ctx context.Context) (ID, error) {
+func (r *Socket) ID(ctx context.Context) (SocketID, error) {
 	if r.id != nil {
 		return *r.id, nil
 	}
 	q := r.query.Select("id")
 
-	var response ID
+	var response SocketID
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
@@ -15430,7 +12974,7 @@ func (r *Socket) XXX_GraphQLType() string {
 
 // XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
 func (r *Socket) XXX_GraphQLIDType() string {
-	return "ID"
+	return "SocketID"
 }
 
 // XXX_GraphQLID is an internal function. It returns the underlying type ID
@@ -15455,16 +12999,8 @@ func (r *Socket) UnmarshalJSON(bs []byte) error {
 	if err != nil {
 		return err
 	}
-	*r = Socket{query: selectNode(dag.query, id, "Socket")}
+	*r = *dag.LoadSocketFromID(SocketID(id))
 	return nil
-}
-
-// AsNode returns this Socket as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *Socket) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
 }
 
 // Source location information.
@@ -15473,7 +13009,7 @@ type SourceMap struct {
 
 	column   *int
 	filename *string
-	id       *ID
+	id       *SourceMapID
 	line     *int
 	module   *string
 	url      *string
@@ -15512,13 +13048,13 @@ func (r *SourceMap) Filename(ctx context.Context) (string, error) {
 }
 
 // A unique identifier for this SourceMap.
-func (r *SourceMap) ID(ctx context.Context) (ID, error) {
+func (r *SourceMap) ID(ctx context.Context) (SourceMapID, error) {
 	if r.id != nil {
 		return *r.id, nil
 	}
 	q := r.query.Select("id")
 
-	var response ID
+	var response SourceMapID
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
@@ -15531,7 +13067,7 @@ func (r *SourceMap) XXX_GraphQLType() string {
 
 // XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
 func (r *SourceMap) XXX_GraphQLIDType() string {
-	return "ID"
+	return "SourceMapID"
 }
 
 // XXX_GraphQLID is an internal function. It returns the underlying type ID
@@ -15556,7 +13092,7 @@ func (r *SourceMap) UnmarshalJSON(bs []byte) error {
 	if err != nil {
 		return err
 	}
-	*r = SourceMap{query: selectNode(dag.query, id, "SourceMap")}
+	*r = *dag.LoadSourceMapFromID(SourceMapID(id))
 	return nil
 }
 
@@ -15599,20 +13135,12 @@ func (r *SourceMap) URL(ctx context.Context) (string, error) {
 	return response, q.Execute(ctx)
 }
 
-// AsNode returns this SourceMap as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *SourceMap) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
 // A file or directory status object.
 type Stat struct {
 	query *querybuilder.Selection
 
 	fileType    *FileType
-	id          *ID
+	id          *StatID
 	name        *string
 	permissions *int
 	size        *int
@@ -15638,13 +13166,13 @@ func (r *Stat) FileType(ctx context.Context) (FileType, error) {
 }
 
 // A unique identifier for this Stat.
-func (r *Stat) ID(ctx context.Context) (ID, error) {
+func (r *Stat) ID(ctx context.Context) (StatID, error) {
 	if r.id != nil {
 		return *r.id, nil
 	}
 	q := r.query.Select("id")
 
-	var response ID
+	var response StatID
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
@@ -15657,7 +13185,7 @@ func (r *Stat) XXX_GraphQLType() string {
 
 // XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
 func (r *Stat) XXX_GraphQLIDType() string {
-	return "ID"
+	return "StatID"
 }
 
 // XXX_GraphQLID is an internal function. It returns the underlying type ID
@@ -15682,7 +13210,7 @@ func (r *Stat) UnmarshalJSON(bs []byte) error {
 	if err != nil {
 		return err
 	}
-	*r = Stat{query: selectNode(dag.query, id, "Stat")}
+	*r = *dag.LoadStatFromID(StatID(id))
 	return nil
 }
 
@@ -15725,20 +13253,12 @@ func (r *Stat) Size(ctx context.Context) (int, error) {
 	return response, q.Execute(ctx)
 }
 
-// AsNode returns this Stat as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *Stat) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
 // An interactive terminal that clients can connect to.
 type Terminal struct {
 	query *querybuilder.Selection
 
-	id   *ID
-	sync *ID
+	id   *TerminalID
+	sync *TerminalID
 }
 
 func (r *Terminal) WithGraphQLQuery(q *querybuilder.Selection) *Terminal {
@@ -15748,13 +13268,13 @@ func (r *Terminal) WithGraphQLQuery(q *querybuilder.Selection) *Terminal {
 }
 
 // A unique identifier for this Terminal.
-func (r *Terminal) ID(ctx context.Context) (ID, error) {
+func (r *Terminal) ID(ctx context.Context) (TerminalID, error) {
 	if r.id != nil {
 		return *r.id, nil
 	}
 	q := r.query.Select("id")
 
-	var response ID
+	var response TerminalID
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
@@ -15767,7 +13287,7 @@ func (r *Terminal) XXX_GraphQLType() string {
 
 // XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
 func (r *Terminal) XXX_GraphQLIDType() string {
-	return "ID"
+	return "TerminalID"
 }
 
 // XXX_GraphQLID is an internal function. It returns the underlying type ID
@@ -15792,7 +13312,7 @@ func (r *Terminal) UnmarshalJSON(bs []byte) error {
 	if err != nil {
 		return err
 	}
-	*r = Terminal{query: selectNode(dag.query, id, "Terminal")}
+	*r = *dag.LoadTerminalFromID(TerminalID(id))
 	return nil
 }
 
@@ -15802,38 +13322,21 @@ func (r *Terminal) UnmarshalJSON(bs []byte) error {
 func (r *Terminal) Sync(ctx context.Context) (*Terminal, error) {
 	q := r.query.Select("sync")
 
-	var id ID
+	var id TerminalID
 	if err := q.Bind(&id).Execute(ctx); err != nil {
 		return nil, err
 	}
 	return &Terminal{
-		query: selectNode(q.Root(), id, "Terminal"),
+		query: q.Root().Select("loadTerminalFromID").Arg("id", id),
 	}, nil
-}
-
-// AsNode returns this Terminal as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *Terminal) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
-// AsSyncer returns this Terminal as a Syncer.
-// This is a local type conversion — no GraphQL call.
-func (r *Terminal) AsSyncer() Syncer {
-	return &SyncerClient{
-		query: r.query,
-	}
 }
 
 // A definition of a parameter or return type in a Module.
 type TypeDef struct {
 	query *querybuilder.Selection
 
-	id       *ID
+	id       *TypeDefID
 	kind     *TypeDefKind
-	name     *string
 	optional *bool
 }
 type WithTypeDefFunc func(r *TypeDef) *TypeDef
@@ -15906,13 +13409,13 @@ func (r *TypeDef) AsScalar() *ScalarTypeDef {
 }
 
 // A unique identifier for this TypeDef.
-func (r *TypeDef) ID(ctx context.Context) (ID, error) {
+func (r *TypeDef) ID(ctx context.Context) (TypeDefID, error) {
 	if r.id != nil {
 		return *r.id, nil
 	}
 	q := r.query.Select("id")
 
-	var response ID
+	var response TypeDefID
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
@@ -15925,7 +13428,7 @@ func (r *TypeDef) XXX_GraphQLType() string {
 
 // XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
 func (r *TypeDef) XXX_GraphQLIDType() string {
-	return "ID"
+	return "TypeDefID"
 }
 
 // XXX_GraphQLID is an internal function. It returns the underlying type ID
@@ -15950,7 +13453,7 @@ func (r *TypeDef) UnmarshalJSON(bs []byte) error {
 	if err != nil {
 		return err
 	}
-	*r = TypeDef{query: selectNode(dag.query, id, "TypeDef")}
+	*r = *dag.LoadTypeDefFromID(TypeDefID(id))
 	return nil
 }
 
@@ -15962,19 +13465,6 @@ func (r *TypeDef) Kind(ctx context.Context) (TypeDefKind, error) {
 	q := r.query.Select("kind")
 
 	var response TypeDefKind
-
-	q = q.Bind(&response)
-	return response, q.Execute(ctx)
-}
-
-// The canonical non-optional name of the type.
-func (r *TypeDef) Name(ctx context.Context) (string, error) {
-	if r.name != nil {
-		return *r.name, nil
-	}
-	q := r.query.Select("name")
-
-	var response string
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
@@ -16271,902 +13761,6 @@ func (r *TypeDef) WithScalar(name string, opts ...TypeDefWithScalarOpts) *TypeDe
 	}
 }
 
-// AsNode returns this TypeDef as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *TypeDef) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
-type Up struct {
-	query *querybuilder.Selection
-
-	description *string
-	id          *ID
-	name        *string
-}
-type WithUpFunc func(r *Up) *Up
-
-// With calls the provided function with current Up.
-//
-// This is useful for reusability and readability by not breaking the calling chain.
-func (r *Up) With(f WithUpFunc) *Up {
-	return f(r)
-}
-
-func (r *Up) WithGraphQLQuery(q *querybuilder.Selection) *Up {
-	return &Up{
-		query: q,
-	}
-}
-
-// The description of the service
-func (r *Up) Description(ctx context.Context) (string, error) {
-	if r.description != nil {
-		return *r.description, nil
-	}
-	q := r.query.Select("description")
-
-	var response string
-
-	q = q.Bind(&response)
-	return response, q.Execute(ctx)
-}
-
-// A unique identifier for this Up.
-func (r *Up) ID(ctx context.Context) (ID, error) {
-	if r.id != nil {
-		return *r.id, nil
-	}
-	q := r.query.Select("id")
-
-	var response ID
-
-	q = q.Bind(&response)
-	return response, q.Execute(ctx)
-}
-
-// XXX_GraphQLType is an internal function. It returns the native GraphQL type name
-func (r *Up) XXX_GraphQLType() string {
-	return "Up"
-}
-
-// XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
-func (r *Up) XXX_GraphQLIDType() string {
-	return "ID"
-}
-
-// XXX_GraphQLID is an internal function. It returns the underlying type ID
-func (r *Up) XXX_GraphQLID(ctx context.Context) (string, error) {
-	id, err := r.ID(ctx)
-	if err != nil {
-		return "", err
-	}
-	return string(id), nil
-}
-
-func (r *Up) MarshalJSON() ([]byte, error) {
-	id, err := r.ID(marshalCtx)
-	if err != nil {
-		return nil, err
-	}
-	return json.Marshal(id)
-}
-func (r *Up) UnmarshalJSON(bs []byte) error {
-	var id string
-	err := json.Unmarshal(bs, &id)
-	if err != nil {
-		return err
-	}
-	*r = Up{query: selectNode(dag.query, id, "Up")}
-	return nil
-}
-
-// Return the fully qualified name of the service
-func (r *Up) Name(ctx context.Context) (string, error) {
-	if r.name != nil {
-		return *r.name, nil
-	}
-	q := r.query.Select("name")
-
-	var response string
-
-	q = q.Bind(&response)
-	return response, q.Execute(ctx)
-}
-
-// The original module in which the service has been defined
-func (r *Up) OriginalModule() *Module {
-	q := r.query.Select("originalModule")
-
-	return &Module{
-		query: q,
-	}
-}
-
-// The path of the service within its module
-func (r *Up) Path(ctx context.Context) ([]string, error) {
-	q := r.query.Select("path")
-
-	var response []string
-
-	q = q.Bind(&response)
-	return response, q.Execute(ctx)
-}
-
-// Execute the service function
-func (r *Up) Run() *Up {
-	q := r.query.Select("run")
-
-	return &Up{
-		query: q,
-	}
-}
-
-// AsNode returns this Up as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *Up) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
-type UpGroup struct {
-	query *querybuilder.Selection
-
-	id *ID
-}
-type WithUpGroupFunc func(r *UpGroup) *UpGroup
-
-// With calls the provided function with current UpGroup.
-//
-// This is useful for reusability and readability by not breaking the calling chain.
-func (r *UpGroup) With(f WithUpGroupFunc) *UpGroup {
-	return f(r)
-}
-
-func (r *UpGroup) WithGraphQLQuery(q *querybuilder.Selection) *UpGroup {
-	return &UpGroup{
-		query: q,
-	}
-}
-
-// A unique identifier for this UpGroup.
-func (r *UpGroup) ID(ctx context.Context) (ID, error) {
-	if r.id != nil {
-		return *r.id, nil
-	}
-	q := r.query.Select("id")
-
-	var response ID
-
-	q = q.Bind(&response)
-	return response, q.Execute(ctx)
-}
-
-// XXX_GraphQLType is an internal function. It returns the native GraphQL type name
-func (r *UpGroup) XXX_GraphQLType() string {
-	return "UpGroup"
-}
-
-// XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
-func (r *UpGroup) XXX_GraphQLIDType() string {
-	return "ID"
-}
-
-// XXX_GraphQLID is an internal function. It returns the underlying type ID
-func (r *UpGroup) XXX_GraphQLID(ctx context.Context) (string, error) {
-	id, err := r.ID(ctx)
-	if err != nil {
-		return "", err
-	}
-	return string(id), nil
-}
-
-func (r *UpGroup) MarshalJSON() ([]byte, error) {
-	id, err := r.ID(marshalCtx)
-	if err != nil {
-		return nil, err
-	}
-	return json.Marshal(id)
-}
-func (r *UpGroup) UnmarshalJSON(bs []byte) error {
-	var id string
-	err := json.Unmarshal(bs, &id)
-	if err != nil {
-		return err
-	}
-	*r = UpGroup{query: selectNode(dag.query, id, "UpGroup")}
-	return nil
-}
-
-// Return a list of individual services and their details
-func (r *UpGroup) List(ctx context.Context) ([]Up, error) {
-	q := r.query.Select("list")
-
-	q = q.Select("id")
-
-	type list struct {
-		Id ID
-	}
-
-	convert := func(fields []list) []Up {
-		out := []Up{}
-
-		for i := range fields {
-			val := Up{id: &fields[i].Id}
-			val.query = selectNode(q.Root(), fields[i].Id, "Up")
-			out = append(out, val)
-		}
-
-		return out
-	}
-	var response []list
-
-	q = q.Bind(&response)
-
-	err := q.Execute(ctx)
-	if err != nil {
-		return nil, err
-	}
-
-	return convert(response), nil
-}
-
-// Execute all selected service functions
-func (r *UpGroup) Run() *UpGroup {
-	q := r.query.Select("run")
-
-	return &UpGroup{
-		query: q,
-	}
-}
-
-// AsNode returns this UpGroup as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *UpGroup) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
-// A Dagger workspace detected from the current working directory.
-type Workspace struct {
-	query *querybuilder.Selection
-
-	address     *string
-	clientId    *string
-	configPath  *string
-	findUp      *string
-	hasConfig   *bool
-	id          *ID
-	initialized *bool
-	path        *string
-}
-
-func (r *Workspace) WithGraphQLQuery(q *querybuilder.Selection) *Workspace {
-	return &Workspace{
-		query: q,
-	}
-}
-
-// Canonical Dagger address of the workspace directory.
-func (r *Workspace) Address(ctx context.Context) (string, error) {
-	if r.address != nil {
-		return *r.address, nil
-	}
-	q := r.query.Select("address")
-
-	var response string
-
-	q = q.Bind(&response)
-	return response, q.Execute(ctx)
-}
-
-// WorkspaceChecksOpts contains options for Workspace.Checks
-type WorkspaceChecksOpts struct {
-	// Only include checks matching the specified patterns
-	Include []string
-	// When true, only return annotated check functions; exclude generate-as-checks
-	NoGenerate bool
-	// When true, only return generate-as-checks; exclude annotated check functions
-	OnlyGenerate bool
-}
-
-// Return all checks from modules loaded in the workspace.
-func (r *Workspace) Checks(opts ...WorkspaceChecksOpts) *CheckGroup {
-	q := r.query.Select("checks")
-	for i := len(opts) - 1; i >= 0; i-- {
-		// `include` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Include) {
-			q = q.Arg("include", opts[i].Include)
-		}
-		// `noGenerate` optional argument
-		if !querybuilder.IsZeroValue(opts[i].NoGenerate) {
-			q = q.Arg("noGenerate", opts[i].NoGenerate)
-		}
-		// `onlyGenerate` optional argument
-		if !querybuilder.IsZeroValue(opts[i].OnlyGenerate) {
-			q = q.Arg("onlyGenerate", opts[i].OnlyGenerate)
-		}
-	}
-
-	return &CheckGroup{
-		query: q,
-	}
-}
-
-// The client ID that owns this workspace's host filesystem.
-func (r *Workspace) ClientID(ctx context.Context) (string, error) {
-	if r.clientId != nil {
-		return *r.clientId, nil
-	}
-	q := r.query.Select("clientId")
-
-	var response string
-
-	q = q.Bind(&response)
-	return response, q.Execute(ctx)
-}
-
-// Path to config.toml relative to the workspace boundary (empty if not initialized).
-func (r *Workspace) ConfigPath(ctx context.Context) (string, error) {
-	if r.configPath != nil {
-		return *r.configPath, nil
-	}
-	q := r.query.Select("configPath")
-
-	var response string
-
-	q = q.Bind(&response)
-	return response, q.Execute(ctx)
-}
-
-// WorkspaceDirectoryOpts contains options for Workspace.Directory
-type WorkspaceDirectoryOpts struct {
-	// Exclude artifacts that match the given pattern (e.g., ["node_modules/", ".git*"]).
-	Exclude []string
-	// Include only artifacts that match the given pattern (e.g., ["app/", "package.*"]).
-	Include []string
-	// Apply .gitignore filter rules inside the directory.
-	Gitignore bool
-}
-
-// Returns a Directory from the workspace.
-//
-// Relative paths resolve from the workspace directory. Absolute paths resolve from the workspace boundary.
-func (r *Workspace) Directory(path string, opts ...WorkspaceDirectoryOpts) *Directory {
-	q := r.query.Select("directory")
-	for i := len(opts) - 1; i >= 0; i-- {
-		// `exclude` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Exclude) {
-			q = q.Arg("exclude", opts[i].Exclude)
-		}
-		// `include` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Include) {
-			q = q.Arg("include", opts[i].Include)
-		}
-		// `gitignore` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Gitignore) {
-			q = q.Arg("gitignore", opts[i].Gitignore)
-		}
-	}
-	q = q.Arg("path", path)
-
-	return &Directory{
-		query: q,
-	}
-}
-
-// Returns a File from the workspace.
-//
-// Relative paths resolve from the workspace directory. Absolute paths resolve from the workspace boundary.
-func (r *Workspace) File(path string) *File {
-	q := r.query.Select("file")
-	q = q.Arg("path", path)
-
-	return &File{
-		query: q,
-	}
-}
-
-// WorkspaceFindUpOpts contains options for Workspace.FindUp
-type WorkspaceFindUpOpts struct {
-	// Path to start the search from. Relative paths resolve from the workspace directory; absolute paths resolve from the workspace boundary.
-	//
-	// Default: "."
-	From string
-}
-
-// Search for a file or directory by walking up from the start path within the workspace.
-//
-// Returns the absolute workspace path if found, or null if not found.
-//
-// Relative start paths resolve from the workspace directory.
-//
-// The search stops at the workspace boundary and will not traverse above it.
-func (r *Workspace) FindUp(ctx context.Context, name string, opts ...WorkspaceFindUpOpts) (string, error) {
-	if r.findUp != nil {
-		return *r.findUp, nil
-	}
-	q := r.query.Select("findUp")
-	for i := len(opts) - 1; i >= 0; i-- {
-		// `from` optional argument
-		if !querybuilder.IsZeroValue(opts[i].From) {
-			q = q.Arg("from", opts[i].From)
-		}
-	}
-	q = q.Arg("name", name)
-
-	var response string
-
-	q = q.Bind(&response)
-	return response, q.Execute(ctx)
-}
-
-// WorkspaceGeneratorsOpts contains options for Workspace.Generators
-type WorkspaceGeneratorsOpts struct {
-	// Only include generators matching the specified patterns
-	Include []string
-}
-
-// Return all generators from modules loaded in the workspace.
-func (r *Workspace) Generators(opts ...WorkspaceGeneratorsOpts) *GeneratorGroup {
-	q := r.query.Select("generators")
-	for i := len(opts) - 1; i >= 0; i-- {
-		// `include` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Include) {
-			q = q.Arg("include", opts[i].Include)
-		}
-	}
-
-	return &GeneratorGroup{
-		query: q,
-	}
-}
-
-// Whether a config.toml file exists in the workspace.
-func (r *Workspace) HasConfig(ctx context.Context) (bool, error) {
-	if r.hasConfig != nil {
-		return *r.hasConfig, nil
-	}
-	q := r.query.Select("hasConfig")
-
-	var response bool
-
-	q = q.Bind(&response)
-	return response, q.Execute(ctx)
-}
-
-// A unique identifier for this Workspace.
-func (r *Workspace) ID(ctx context.Context) (ID, error) {
-	if r.id != nil {
-		return *r.id, nil
-	}
-	q := r.query.Select("id")
-
-	var response ID
-
-	q = q.Bind(&response)
-	return response, q.Execute(ctx)
-}
-
-// XXX_GraphQLType is an internal function. It returns the native GraphQL type name
-func (r *Workspace) XXX_GraphQLType() string {
-	return "Workspace"
-}
-
-// XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
-func (r *Workspace) XXX_GraphQLIDType() string {
-	return "ID"
-}
-
-// XXX_GraphQLID is an internal function. It returns the underlying type ID
-func (r *Workspace) XXX_GraphQLID(ctx context.Context) (string, error) {
-	id, err := r.ID(ctx)
-	if err != nil {
-		return "", err
-	}
-	return string(id), nil
-}
-
-func (r *Workspace) MarshalJSON() ([]byte, error) {
-	id, err := r.ID(marshalCtx)
-	if err != nil {
-		return nil, err
-	}
-	return json.Marshal(id)
-}
-func (r *Workspace) UnmarshalJSON(bs []byte) error {
-	var id string
-	err := json.Unmarshal(bs, &id)
-	if err != nil {
-		return err
-	}
-	*r = Workspace{query: selectNode(dag.query, id, "Workspace")}
-	return nil
-}
-
-// Whether .dagger/config.toml exists.
-func (r *Workspace) Initialized(ctx context.Context) (bool, error) {
-	if r.initialized != nil {
-		return *r.initialized, nil
-	}
-	q := r.query.Select("initialized")
-
-	var response bool
-
-	q = q.Bind(&response)
-	return response, q.Execute(ctx)
-}
-
-// Workspace directory path relative to the workspace boundary.
-func (r *Workspace) Path(ctx context.Context) (string, error) {
-	if r.path != nil {
-		return *r.path, nil
-	}
-	q := r.query.Select("path")
-
-	var response string
-
-	q = q.Bind(&response)
-	return response, q.Execute(ctx)
-}
-
-// WorkspaceServicesOpts contains options for Workspace.Services
-type WorkspaceServicesOpts struct {
-	// Only include services matching the specified patterns
-	Include []string
-}
-
-// Return all services from modules loaded in the workspace.
-func (r *Workspace) Services(opts ...WorkspaceServicesOpts) *UpGroup {
-	q := r.query.Select("services")
-	for i := len(opts) - 1; i >= 0; i-- {
-		// `include` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Include) {
-			q = q.Arg("include", opts[i].Include)
-		}
-	}
-
-	return &UpGroup{
-		query: q,
-	}
-}
-
-// Refresh workspace-managed state and return the resulting changeset.
-//
-// Currently this refreshes existing lockfile entries only.
-//
-// Experimental: Experimental workspace update API currently refreshes existing lockfile entries only.
-func (r *Workspace) Update() *Changeset {
-	q := r.query.Select("update")
-
-	return &Changeset{
-		query: q,
-	}
-}
-
-// AsNode returns this Workspace as a Node.
-// This is a local type conversion — no GraphQL call.
-func (r *Workspace) AsNode() Node {
-	return &NodeClient{
-		query: r.query,
-	}
-}
-
-// An object that can be exported to the host.
-//
-// Calling export writes the object to a path on the host filesystem and returns the path that was written.
-type Exportable interface {
-	DaggerObject
-
-	Export(ctx context.Context, path string) (string, error)
-
-	ID(ctx context.Context) (ID, error)
-
-	// Concrete loads and returns the underlying concrete type of this
-	// interface, which can then be used with a type switch.
-	Concrete(ctx context.Context) (Node, error)
-}
-
-// ExportableClient is the query-builder for the Exportable interface.
-type ExportableClient struct {
-	query *querybuilder.Selection
-
-	export *string
-	id     *ID
-}
-
-func (r *ExportableClient) WithGraphQLQuery(q *querybuilder.Selection) *ExportableClient {
-	return &ExportableClient{
-		query: q,
-	}
-}
-
-func (r *ExportableClient) Export(ctx context.Context, path string) (string, error) {
-	if r.export != nil {
-		return *r.export, nil
-	}
-	q := r.query.Select("export")
-	q = q.Arg("path", path)
-
-	var response string
-	q = q.Bind(&response)
-	return response, q.Execute(ctx)
-}
-
-func (r *ExportableClient) ID(ctx context.Context) (ID, error) {
-	if r.id != nil {
-		return *r.id, nil
-	}
-	q := r.query.Select("id")
-
-	var response ID
-	q = q.Bind(&response)
-	return response, q.Execute(ctx)
-}
-
-// XXX_GraphQLType is an internal function. It returns the native GraphQL type name
-func (r *ExportableClient) XXX_GraphQLType() string {
-	return "Exportable"
-}
-
-// XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
-func (r *ExportableClient) XXX_GraphQLIDType() string {
-	return "ID"
-}
-
-// XXX_GraphQLID is an internal function. It returns the underlying type ID
-func (r *ExportableClient) XXX_GraphQLID(ctx context.Context) (string, error) {
-	id, err := r.ID(ctx)
-	if err != nil {
-		return "", err
-	}
-	return string(id), nil
-}
-
-func (r *ExportableClient) MarshalJSON() ([]byte, error) {
-	id, err := r.ID(marshalCtx)
-	if err != nil {
-		return nil, err
-	}
-	return json.Marshal(id)
-}
-func (r *ExportableClient) UnmarshalJSON(bs []byte) error {
-	var id string
-	err := json.Unmarshal(bs, &id)
-	if err != nil {
-		return err
-	}
-	*r = ExportableClient{query: selectNode(dag.query, id, "Exportable")}
-	return nil
-}
-
-// Concrete loads and returns the underlying concrete type of this
-// interface, which can then be used with a type switch.
-func (r *ExportableClient) Concrete(ctx context.Context) (Node, error) {
-	// Query __typename to determine the concrete type.
-	var typeName string
-	q := r.query.Select("__typename")
-	q = q.Bind(&typeName)
-	if err := q.Execute(ctx); err != nil {
-		return nil, err
-	}
-	// Get the ID to load the concrete object.
-	id, err := r.ID(ctx)
-	if err != nil {
-		return nil, err
-	}
-	switch typeName {
-	case "Changeset":
-		return &Changeset{query: selectNode(r.query.Root(), id, "Changeset")}, nil
-	case "Container":
-		return &Container{query: selectNode(r.query.Root(), id, "Container")}, nil
-	case "Directory":
-		return &Directory{query: selectNode(r.query.Root(), id, "Directory")}, nil
-	case "File":
-		return &File{query: selectNode(r.query.Root(), id, "File")}, nil
-	default:
-		return nil, fmt.Errorf("unknown Exportable implementation: %s", typeName)
-	}
-}
-
-// An object with a globally unique ID.
-type Node interface {
-	DaggerObject
-
-	ID(ctx context.Context) (ID, error)
-}
-
-// NodeClient is the query-builder for the Node interface.
-type NodeClient struct {
-	query *querybuilder.Selection
-
-	id *ID
-}
-
-func (r *NodeClient) WithGraphQLQuery(q *querybuilder.Selection) *NodeClient {
-	return &NodeClient{
-		query: q,
-	}
-}
-
-func (r *NodeClient) ID(ctx context.Context) (ID, error) {
-	if r.id != nil {
-		return *r.id, nil
-	}
-	q := r.query.Select("id")
-
-	var response ID
-	q = q.Bind(&response)
-	return response, q.Execute(ctx)
-}
-
-// XXX_GraphQLType is an internal function. It returns the native GraphQL type name
-func (r *NodeClient) XXX_GraphQLType() string {
-	return "Node"
-}
-
-// XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
-func (r *NodeClient) XXX_GraphQLIDType() string {
-	return "ID"
-}
-
-// XXX_GraphQLID is an internal function. It returns the underlying type ID
-func (r *NodeClient) XXX_GraphQLID(ctx context.Context) (string, error) {
-	id, err := r.ID(ctx)
-	if err != nil {
-		return "", err
-	}
-	return string(id), nil
-}
-
-func (r *NodeClient) MarshalJSON() ([]byte, error) {
-	id, err := r.ID(marshalCtx)
-	if err != nil {
-		return nil, err
-	}
-	return json.Marshal(id)
-}
-func (r *NodeClient) UnmarshalJSON(bs []byte) error {
-	var id string
-	err := json.Unmarshal(bs, &id)
-	if err != nil {
-		return err
-	}
-	*r = NodeClient{query: selectNode(dag.query, id, "Node")}
-	return nil
-}
-
-// An object that can be force-evaluated.
-//
-// Calling sync ensures that the object's entire dependency DAG has been evaluated, returning the object's ID once complete.
-type Syncer interface {
-	DaggerObject
-
-	ID(ctx context.Context) (ID, error)
-
-	Sync(ctx context.Context) (Syncer, error)
-
-	// Concrete loads and returns the underlying concrete type of this
-	// interface, which can then be used with a type switch.
-	Concrete(ctx context.Context) (Node, error)
-}
-
-// SyncerClient is the query-builder for the Syncer interface.
-type SyncerClient struct {
-	query *querybuilder.Selection
-
-	id   *ID
-	sync *ID
-}
-
-func (r *SyncerClient) WithGraphQLQuery(q *querybuilder.Selection) *SyncerClient {
-	return &SyncerClient{
-		query: q,
-	}
-}
-
-func (r *SyncerClient) ID(ctx context.Context) (ID, error) {
-	if r.id != nil {
-		return *r.id, nil
-	}
-	q := r.query.Select("id")
-
-	var response ID
-	q = q.Bind(&response)
-	return response, q.Execute(ctx)
-}
-
-// XXX_GraphQLType is an internal function. It returns the native GraphQL type name
-func (r *SyncerClient) XXX_GraphQLType() string {
-	return "Syncer"
-}
-
-// XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
-func (r *SyncerClient) XXX_GraphQLIDType() string {
-	return "ID"
-}
-
-// XXX_GraphQLID is an internal function. It returns the underlying type ID
-func (r *SyncerClient) XXX_GraphQLID(ctx context.Context) (string, error) {
-	id, err := r.ID(ctx)
-	if err != nil {
-		return "", err
-	}
-	return string(id), nil
-}
-
-func (r *SyncerClient) MarshalJSON() ([]byte, error) {
-	id, err := r.ID(marshalCtx)
-	if err != nil {
-		return nil, err
-	}
-	return json.Marshal(id)
-}
-func (r *SyncerClient) UnmarshalJSON(bs []byte) error {
-	var id string
-	err := json.Unmarshal(bs, &id)
-	if err != nil {
-		return err
-	}
-	*r = SyncerClient{query: selectNode(dag.query, id, "Syncer")}
-	return nil
-}
-
-func (r *SyncerClient) Sync(ctx context.Context) (Syncer, error) {
-	q := r.query.Select("sync")
-
-	var id ID
-	if err := q.Bind(&id).Execute(ctx); err != nil {
-		return nil, err
-	}
-	return &SyncerClient{
-		query: selectNode(q.Root(), id, "Syncer"),
-	}, nil
-}
-
-// Concrete loads and returns the underlying concrete type of this
-// interface, which can then be used with a type switch.
-func (r *SyncerClient) Concrete(ctx context.Context) (Node, error) {
-	// Query __typename to determine the concrete type.
-	var typeName string
-	q := r.query.Select("__typename")
-	q = q.Bind(&typeName)
-	if err := q.Execute(ctx); err != nil {
-		return nil, err
-	}
-	// Get the ID to load the concrete object.
-	id, err := r.ID(ctx)
-	if err != nil {
-		return nil, err
-	}
-	switch typeName {
-	case "Changeset":
-		return &Changeset{query: selectNode(r.query.Root(), id, "Changeset")}, nil
-	case "Container":
-		return &Container{query: selectNode(r.query.Root(), id, "Container")}, nil
-	case "Directory":
-		return &Directory{query: selectNode(r.query.Root(), id, "Directory")}, nil
-	case "File":
-		return &File{query: selectNode(r.query.Root(), id, "File")}, nil
-	case "LLM":
-		return &LLM{query: selectNode(r.query.Root(), id, "LLM")}, nil
-	case "Module":
-		return &Module{query: selectNode(r.query.Root(), id, "Module")}, nil
-	case "ModuleSource":
-		return &ModuleSource{query: selectNode(r.query.Root(), id, "ModuleSource")}, nil
-	case "Service":
-		return &Service{query: selectNode(r.query.Root(), id, "Service")}, nil
-	case "Terminal":
-		return &Terminal{query: selectNode(r.query.Root(), id, "Terminal")}, nil
-	default:
-		return nil, fmt.Errorf("unknown Syncer implementation: %s", typeName)
-	}
-}
-
 // Sharing mode of the cache volume.
 type CacheSharingMode string
 
@@ -17229,212 +13823,6 @@ const (
 
 	// Shares the cache volume amongst many build pipelines, but will serialize the writes
 	CacheSharingModeLocked CacheSharingMode = "LOCKED"
-)
-
-// Strategy to use when merging changesets with conflicting changes.
-type ChangesetMergeConflict string
-
-func (ChangesetMergeConflict) IsEnum() {}
-
-func (v ChangesetMergeConflict) Name() string {
-	switch v {
-	case ChangesetMergeConflictFailEarly:
-		return "FAIL_EARLY"
-	case ChangesetMergeConflictFail:
-		return "FAIL"
-	case ChangesetMergeConflictLeaveConflictMarkers:
-		return "LEAVE_CONFLICT_MARKERS"
-	case ChangesetMergeConflictPreferOurs:
-		return "PREFER_OURS"
-	case ChangesetMergeConflictPreferTheirs:
-		return "PREFER_THEIRS"
-	default:
-		return ""
-	}
-}
-
-func (v ChangesetMergeConflict) Value() string {
-	return string(v)
-}
-
-func (v *ChangesetMergeConflict) MarshalJSON() ([]byte, error) {
-	if *v == "" {
-		return []byte(`""`), nil
-	}
-	name := v.Name()
-	if name == "" {
-		return nil, fmt.Errorf("invalid enum value %q", *v)
-	}
-	return json.Marshal(name)
-}
-
-func (v *ChangesetMergeConflict) UnmarshalJSON(dt []byte) error {
-	var s string
-	if err := json.Unmarshal(dt, &s); err != nil {
-		return err
-	}
-	switch s {
-	case "":
-		*v = ""
-	case "FAIL":
-		*v = ChangesetMergeConflictFail
-	case "FAIL_EARLY":
-		*v = ChangesetMergeConflictFailEarly
-	case "LEAVE_CONFLICT_MARKERS":
-		*v = ChangesetMergeConflictLeaveConflictMarkers
-	case "PREFER_OURS":
-		*v = ChangesetMergeConflictPreferOurs
-	case "PREFER_THEIRS":
-		*v = ChangesetMergeConflictPreferTheirs
-	default:
-		return fmt.Errorf("invalid enum value %q", s)
-	}
-	return nil
-}
-
-const (
-	// Fail before attempting merge if file-level conflicts are detected
-	ChangesetMergeConflictFailEarly ChangesetMergeConflict = "FAIL_EARLY"
-
-	// Attempt the merge and fail if git merge fails due to conflicts
-	ChangesetMergeConflictFail ChangesetMergeConflict = "FAIL"
-
-	// Let git create conflict markers in files. For modify/delete conflicts, keeps the modified version. Fails on binary conflicts.
-	ChangesetMergeConflictLeaveConflictMarkers ChangesetMergeConflict = "LEAVE_CONFLICT_MARKERS"
-
-	// The conflict is resolved by applying the version of the calling changeset
-	ChangesetMergeConflictPreferOurs ChangesetMergeConflict = "PREFER_OURS"
-
-	// The conflict is resolved by applying the version of the other changeset
-	ChangesetMergeConflictPreferTheirs ChangesetMergeConflict = "PREFER_THEIRS"
-)
-
-// Strategy to use when merging multiple changesets with git octopus merge.
-type ChangesetsMergeConflict string
-
-func (ChangesetsMergeConflict) IsEnum() {}
-
-func (v ChangesetsMergeConflict) Name() string {
-	switch v {
-	case ChangesetsMergeConflictFailEarly:
-		return "FAIL_EARLY"
-	case ChangesetsMergeConflictFail:
-		return "FAIL"
-	default:
-		return ""
-	}
-}
-
-func (v ChangesetsMergeConflict) Value() string {
-	return string(v)
-}
-
-func (v *ChangesetsMergeConflict) MarshalJSON() ([]byte, error) {
-	if *v == "" {
-		return []byte(`""`), nil
-	}
-	name := v.Name()
-	if name == "" {
-		return nil, fmt.Errorf("invalid enum value %q", *v)
-	}
-	return json.Marshal(name)
-}
-
-func (v *ChangesetsMergeConflict) UnmarshalJSON(dt []byte) error {
-	var s string
-	if err := json.Unmarshal(dt, &s); err != nil {
-		return err
-	}
-	switch s {
-	case "":
-		*v = ""
-	case "FAIL":
-		*v = ChangesetsMergeConflictFail
-	case "FAIL_EARLY":
-		*v = ChangesetsMergeConflictFailEarly
-	default:
-		return fmt.Errorf("invalid enum value %q", s)
-	}
-	return nil
-}
-
-const (
-	// Fail before attempting merge if file-level conflicts are detected between any changesets
-	ChangesetsMergeConflictFailEarly ChangesetsMergeConflict = "FAIL_EARLY"
-
-	// Attempt the octopus merge and fail if git merge fails due to conflicts
-	ChangesetsMergeConflictFail ChangesetsMergeConflict = "FAIL"
-)
-
-// The type of change for a diff stat entry.
-type DiffStatKind string
-
-func (DiffStatKind) IsEnum() {}
-
-func (v DiffStatKind) Name() string {
-	switch v {
-	case DiffStatKindAdded:
-		return "ADDED"
-	case DiffStatKindModified:
-		return "MODIFIED"
-	case DiffStatKindRemoved:
-		return "REMOVED"
-	case DiffStatKindRenamed:
-		return "RENAMED"
-	default:
-		return ""
-	}
-}
-
-func (v DiffStatKind) Value() string {
-	return string(v)
-}
-
-func (v *DiffStatKind) MarshalJSON() ([]byte, error) {
-	if *v == "" {
-		return []byte(`""`), nil
-	}
-	name := v.Name()
-	if name == "" {
-		return nil, fmt.Errorf("invalid enum value %q", *v)
-	}
-	return json.Marshal(name)
-}
-
-func (v *DiffStatKind) UnmarshalJSON(dt []byte) error {
-	var s string
-	if err := json.Unmarshal(dt, &s); err != nil {
-		return err
-	}
-	switch s {
-	case "":
-		*v = ""
-	case "ADDED":
-		*v = DiffStatKindAdded
-	case "MODIFIED":
-		*v = DiffStatKindModified
-	case "REMOVED":
-		*v = DiffStatKindRemoved
-	case "RENAMED":
-		*v = DiffStatKindRenamed
-	default:
-		return fmt.Errorf("invalid enum value %q", s)
-	}
-	return nil
-}
-
-const (
-	// A file or directory was added.
-	DiffStatKindAdded DiffStatKind = "ADDED"
-
-	// A file was modified.
-	DiffStatKindModified DiffStatKind = "MODIFIED"
-
-	// A file or directory was removed.
-	DiffStatKindRemoved DiffStatKind = "REMOVED"
-
-	// A file was renamed.
-	DiffStatKindRenamed DiffStatKind = "RENAMED"
 )
 
 // File type.
@@ -18008,10 +14396,10 @@ const (
 	// A successful execution (exit code 0)
 	ReturnTypeSuccess ReturnType = "SUCCESS"
 
-	// A failed execution (exit codes 1-127 and 192-255)
+	// A failed execution (exit codes 1-127)
 	ReturnTypeFailure ReturnType = "FAILURE"
 
-	// Any execution (exit codes 0-127 and 192-255)
+	// Any execution (exit codes 0-127)
 	ReturnTypeAny ReturnType = "ANY"
 )
 
@@ -18200,7 +14588,7 @@ const (
 )
 
 type Client struct {
-	*Query
+	query  *querybuilder.Selection
 	client graphql.Client
 }
 
@@ -18209,9 +14597,7 @@ var dag *Client
 func init() {
 	gqlClient, q := getClientParams()
 	dag = &Client{
-		Query: &Query{
-			query: q.Client(gqlClient),
-		},
+		query:  q.Client(gqlClient),
 		client: gqlClient,
 	}
 }
@@ -18223,11 +14609,6 @@ func Connect() *Client {
 // GraphQLClient returns the underlying graphql.Client
 func (c *Client) GraphQLClient() graphql.Client {
 	return c.client
-}
-
-// QueryBuilder returns the underlying query builder.
-func (c *Client) QueryBuilder() *querybuilder.Selection {
-	return c.Query.query
 }
 
 func getClientParams() (graphql.Client, *querybuilder.Selection) {
@@ -18297,51 +14678,4 @@ func (c errorWrappedClient) MakeRequest(ctx context.Context, req *graphql.Reques
 		return err
 	}
 	return nil
-}
-
-// selectNode returns a query selection for node(id:) scoped to the
-// given type via an inline fragment.
-func selectNode(q *querybuilder.Selection, id any, typeName string) *querybuilder.Selection {
-	return q.Select("node").Arg("id", id).InlineFragment(typeName)
-}
-
-// Loadable is the constraint for types that can be loaded from an ID.
-// Every generated object and interface client type satisfies this.
-type Loadable[T any] interface {
-	Node
-	WithGraphQLQuery(*querybuilder.Selection) T
-}
-
-// Ref returns a lazy reference to a node by its ID without making a
-// network call. The returned value can be used to chain further queries.
-func Ref[T Loadable[T]](c *Client, id ID) T {
-	var zero T
-	return zero.WithGraphQLQuery(selectNode(c.query, id, zero.XXX_GraphQLType()))
-}
-
-// Load loads a node by its ID with type safety. It verifies that the
-// node exists and matches the expected type before returning.
-//
-// The type parameter can be a concrete type or an interface. The
-// __typename check is done through the inline fragment so that
-// interface loads succeed when the concrete type (e.g. "Impl")
-// implements the expected interface (e.g. "CustomIface").
-func Load[T Loadable[T]](ctx context.Context, c *Client, id ID) (T, error) {
-	var zero T
-	expectedType := zero.XXX_GraphQLType()
-
-	// Query __typename through the inline fragment. For concrete types
-	// this is equivalent to a direct check. For interfaces, the fragment
-	// only matches if the concrete type implements the interface — an
-	// empty result means the ID doesn't satisfy the expected type.
-	q := selectNode(c.query, id, expectedType)
-	var typeName string
-	if err := q.Select("__typename").Bind(&typeName).Execute(ctx); err != nil {
-		return zero, fmt.Errorf("load %s: %w", expectedType, err)
-	}
-	if typeName == "" {
-		return zero, fmt.Errorf("load %s: node not found or does not implement %s", expectedType, expectedType)
-	}
-
-	return zero.WithGraphQLQuery(selectNode(c.query, id, expectedType)), nil
 }

@@ -55,23 +55,32 @@ func main() {
 	version := flag.String("version", "", `value of "__schemaVersion", e.g. v0.21.8`)
 	out := flag.String("o", "-", "output file (- for stdout)")
 	unwrap := flag.Bool("unwrap", true, "undo the SDL printer's wrapping of long description lines")
+	aliasesFrom := flag.String("aliases-from", "", "github.com/dagger/dagger source of the release: mark its enum value aliases (core/*.go AliasView calls) with @enumValue, which schema.graphqls of v0.19 leaves out")
 	flag.Parse()
 	if *schemaPath == "" || *version == "" {
 		fmt.Fprintln(os.Stderr, "usage: introspect -schema schema.graphqls -version vX.Y.Z [-o intro.json]")
 		os.Exit(2)
 	}
-	if err := run(*schemaPath, *version, *out, *unwrap); err != nil {
+	var aliases map[string]string
+	if *aliasesFrom != "" {
+		var err error
+		if aliases, err = SourceAliases(*aliasesFrom); err != nil {
+			fmt.Fprintln(os.Stderr, "introspect:", err)
+			os.Exit(1)
+		}
+	}
+	if err := run(*schemaPath, *version, *out, *unwrap, aliases); err != nil {
 		fmt.Fprintln(os.Stderr, "introspect:", err)
 		os.Exit(1)
 	}
 }
 
-func run(schemaPath, version, out string, unwrap bool) error {
+func run(schemaPath, version, out string, unwrap bool, aliases map[string]string) error {
 	src, err := os.ReadFile(schemaPath)
 	if err != nil {
 		return err
 	}
-	resp, err := Introspect(string(src), schemaPath, version, unwrap)
+	resp, err := Introspect(string(src), schemaPath, version, unwrap, aliases)
 	if err != nil {
 		return err
 	}
@@ -88,7 +97,8 @@ func run(schemaPath, version, out string, unwrap bool) error {
 }
 
 // Introspect parses an SDL document and returns the introspection response.
-func Introspect(sdl, name, version string, unwrap bool) (*Response, error) {
+// aliases (see SourceAliases) may be nil.
+func Introspect(sdl, name, version string, unwrap bool, aliases map[string]string) (*Response, error) {
 	schema, gerr := gqlparser.LoadSchema(&ast.Source{Name: name, Input: sdl})
 	if gerr != nil {
 		return nil, fmt.Errorf("load schema: %w", gerr)
@@ -97,6 +107,7 @@ func Introspect(sdl, name, version string, unwrap bool) (*Response, error) {
 		return nil, fmt.Errorf("schema has no Query type")
 	}
 	engineBuiltins(schema)
+	applyAliases(schema, aliases)
 	if legacyIDView(version) {
 		addLegacyIDs(schema)
 	}

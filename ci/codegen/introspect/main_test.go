@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -50,7 +52,7 @@ type Query {
 
 func introspectTest(t *testing.T, version string) *Response {
 	t.Helper()
-	resp, err := Introspect(testSDL, "test.graphqls", version, true)
+	resp, err := Introspect(testSDL, "test.graphqls", version, true, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,5 +189,56 @@ func TestUnwrap(t *testing.T) {
 	byHand := strings.Repeat("x", 83) + "\n" + strings.Repeat("y ", 39) + "y\n" + strings.Repeat("z ", 30) + "z"
 	if got := Unwrap(byHand, 120); got != byHand {
 		t.Errorf("Unwrap changed a hand-wrapped paragraph: %q", got)
+	}
+}
+
+// TestAliases: an enum value the release's source declares as an alias of
+// another value of the same enum gets @enumValue(value: <target>), so
+// codegen gives both names one constant; a same-named value of an enum
+// without the target is left alone.
+func TestAliases(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "core"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	src := `package core
+var (
+	Gzip = Compressions.Register("Gzip")
+	_    = Compressions.AliasView("GZIP", "Gzip", enumView)
+	_    = Other.Alias("OCI", "OCIMediaTypes")
+)
+`
+	if err := os.WriteFile(filepath.Join(dir, "core", "enums.go"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	aliases, err := SourceAliases(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aliases["GZIP"] != "Gzip" || aliases["OCI"] != "OCIMediaTypes" || len(aliases) != 2 {
+		t.Fatalf("aliases = %v", aliases)
+	}
+	sdl := "type Query { c: Compression! m: Other! }\nenum Compression { Gzip GZIP }\nenum Other { OCI DOCKER }\n"
+	resp, err := Introspect(sdl, "t.graphqls", "v0.19.10", true, aliases)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, ty := range resp.Schema.Types {
+		for _, v := range ty.EnumValues {
+			val := ""
+			for _, d := range v.Directives {
+				if d.Name == "enumValue" && len(d.Args) == 1 && d.Args[0].Value != nil {
+					val = *d.Args[0].Value
+				}
+			}
+			got[ty.Name+"."+v.Name] = val
+		}
+	}
+	want := map[string]string{"Compression.Gzip": "", "Compression.GZIP": `"Gzip"`, "Other.OCI": "", "Other.DOCKER": ""}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: @enumValue %q, want %q", k, got[k], v)
+		}
 	}
 }

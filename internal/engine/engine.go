@@ -1,0 +1,307 @@
+// Package engine is the Dagger executor of go-image's recipe: it compiles the
+// service in a builder container with cached modules and builds, hands the
+// binary and the base's layers to the same pure-Go assembly the CLI uses
+// (internal/assemble), and runs what must run in containers (Trivy, the
+// image as a service, go vet with the lint analyzers). Every decision is
+// made by the pure-Go packages; this package only moves files between
+// containers and the module's own process.
+package engine
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"dagger/go-image/internal/assemble"
+	"dagger/go-image/internal/compile"
+	"dagger/go-image/internal/dagger"
+	"dagger/go-image/internal/imagefile"
+	"dagger/go-image/internal/recipe"
+)
+
+// Defaults of the images and caches the executor uses; the module's
+// constructor shows them.
+const (
+	// DefaultBuilderImage is the builder for a Go version: the official
+	// golang image on alpine, as Dagger's own Go module uses.
+	DefaultBuilderImage = "golang:%s-alpine"
+	// DefaultCacheNamespace prefixes the cache volumes (<ns>-gomod,
+	// <ns>-gobuild, <ns>-trivy-db).
+	DefaultCacheNamespace = "go-image"
+)
+
+// Executor builds one recipe with Dagger. The zero value is not usable; fill
+// every field but the optional ones.
+type Executor struct {
+	Dag *dagger.Client
+	// Source is the service's module root (the directory with go.mod).
+	Source *dagger.Directory
+	// Module is go-image's own source, from which the lint vet tool is
+	// built (dag.CurrentModule().Source()).
+	Module *dagger.Directory
+	// Options is the normalized recipe, Name and GoVersion resolved.
+	Options recipe.Options
+	// GoMod is the source's go.mod.
+	GoMod []byte
+	// Builder replaces the golang:<GoVersion>-alpine builder (optional): a
+	// container with the Go toolchain, for mirrors and pinned images.
+	Builder *dagger.Container
+	// BaseImage is the alpine base reference ("" for the default).
+	BaseImage string
+	// CacheNamespace prefixes the cache volumes ("" for the default).
+	CacheNamespace string
+	// UpxCompress packs the binary with UPX in the builder.
+	UpxCompress bool
+
+	baseOnce   sync.Once
+	baseDigest string
+	baseErr    error
+
+	mu    sync.Mutex
+	built map[v1.Hash]Built
+}
+
+// Built returns what img was built as by this executor, so a gate handed a
+// v1.Image scans and runs the very tarball the other gates read.
+func (e *Executor) Built(img v1.Image) (Built, error) {
+	d, err := img.Digest()
+	if err != nil {
+		return Built{}, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	b, ok := e.built[d]
+	if !ok {
+		return Built{}, fmt.Errorf("image %s was not built by this call (module wiring bug)", d)
+	}
+	return b, nil
+}
+
+// Built is one platform's image: the v1.Image the gates read and the very
+// tarball it was written to, which Dagger imports for the containers that
+// run it (smoke) and Trivy scans.
+type Built struct {
+	Platform recipe.Platform
+	Image    v1.Image
+	Tarball  *dagger.File
+}
+
+// Cache returns the cache volume named <namespace>-<name>.
+func (e *Executor) Cache(name string) *dagger.CacheVolume {
+	ns := e.CacheNamespace
+	if ns == "" {
+		ns = DefaultCacheNamespace
+	}
+	return e.Dag.CacheVolume(ns + "-" + name)
+}
+
+// BuilderBase is the builder before go-image's caches and source: the
+// injected container, or the golang image of the recipe's Go version.
+func (e *Executor) BuilderBase() *dagger.Container {
+	if e.Builder != nil {
+		return e.Builder
+	}
+	return e.Dag.Container().From(fmt.Sprintf(DefaultBuilderImage, e.Options.GoVersion))
+}
+
+// builder is the builder with the module and build caches and the source.
+// GOTOOLCHAIN=local: the builder's Go builds or the build fails; go never
+// fetches another toolchain behind the user's back.
+func (e *Executor) builder() *dagger.Container {
+	return e.BuilderBase().
+		WithMountedCache("/go/pkg/mod", e.Cache("gomod")).
+		WithMountedCache("/root/.cache/go-build", e.Cache("gobuild")).
+		WithEnvVariable("GOMODCACHE", "/go/pkg/mod").
+		WithEnvVariable("GOCACHE", "/root/.cache/go-build").
+		WithEnvVariable("GOTOOLCHAIN", "local").
+		WithDirectory("/src", e.Source).
+		WithWorkdir("/src")
+}
+
+// checkReplaces refuses a go.mod that points outside the source: the
+// builder sees only --source.
+func (e *Executor) checkReplaces() error {
+	outside, err := compile.ReplacesOutside(e.GoMod)
+	if err != nil {
+		return err
+	}
+	if len(outside) > 0 {
+		return fmt.Errorf("go.mod replaces %s: a directory outside --source, which the builder cannot see; "+
+			"vendor the replaced module into the source (go mod vendor), or replace it with a published version", strings.Join(outside, ", "))
+	}
+	return nil
+}
+
+// Binary compiles the service for p: the recipe's go build in the builder,
+// after the same pre-flight as the CLI (a library or cgo package fails with
+// the cause, not with a linker error).
+func (e *Executor) Binary(ctx context.Context, p recipe.Platform) (*dagger.File, error) {
+	if err := e.checkReplaces(); err != nil {
+		return nil, err
+	}
+	o := e.Options
+	o.Platform = p.String()
+	b := e.builder()
+	listed, err := b.WithEnvVariable("CGO_ENABLED", "1").
+		WithExec([]string{"go", "list", "-e", "-json", o.Main}).Stdout(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("inspect %s with the builder (go list): %w", o.Main, err)
+	}
+	if err := compile.DiagnoseJSON(o.Main, []byte(listed)); err != nil {
+		return nil, err
+	}
+	out := "/out/" + o.Name
+	c := o.Compile(out)
+	for _, kv := range c.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		b = b.WithEnvVariable(k, v)
+	}
+	b = b.WithExec(c.Args)
+	if e.UpxCompress {
+		// The builder is golang:<v>-alpine, whose repositories carry upx.
+		// Packing hides the build info the SBOM and the harden gate read,
+		// so the UPX gate (deny by default) has the last word.
+		b = b.WithExec([]string{"apk", "add", "--no-cache", "upx"}).WithExec([]string{"upx", "--best", "--lzma", out})
+	}
+	return b.File(out), nil
+}
+
+// Image compiles and assembles p's image with internal/assemble, writes it
+// as the tarball the CLI writes, and hands that file to Dagger.
+func (e *Executor) Image(ctx context.Context, p recipe.Platform) (Built, error) {
+	bin, err := e.Binary(ctx, p)
+	if err != nil {
+		return Built{}, err
+	}
+	dir, err := scratchDir()
+	if err != nil {
+		return Built{}, err
+	}
+	binPath := filepath.Join(dir, "binary")
+	if _, err := bin.Export(ctx, binPath); err != nil {
+		return Built{}, fmt.Errorf("compile %s for %s: %w", e.Options.Main, p, err)
+	}
+	data, err := os.ReadFile(binPath)
+	if err != nil {
+		return Built{}, err
+	}
+	base, err := e.Base(ctx, p)
+	if err != nil {
+		return Built{}, err
+	}
+	o := e.Options
+	o.Platform = p.String()
+	img, err := assemble.Image(base, o, data)
+	if err != nil {
+		return Built{}, fmt.Errorf("assemble on %s: %w", o.Base, err)
+	}
+	tar := filepath.Join(dir, o.Name+".tar")
+	if err := imagefile.Write(tar, o.Tag(), img); err != nil {
+		return Built{}, err
+	}
+	b := Built{Platform: p, Image: img, Tarball: e.Dag.CurrentModule().WorkdirFile(tar)}
+	d, err := img.Digest()
+	if err != nil {
+		return Built{}, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.built == nil {
+		e.built = map[v1.Hash]Built{}
+	}
+	e.built[d] = b
+	return b, nil
+}
+
+// Base is the alpine base for p (nothing for scratch): the reference is
+// resolved to a digest once per executor and every platform is pulled by
+// that digest, through the engine (so its registry mirrors and credentials
+// apply). The engine re-exports the base with its own config bytes; the
+// layer blobs are the registry's, which is all assemble takes.
+func (e *Executor) Base(ctx context.Context, p recipe.Platform) (assemble.Base, error) {
+	if e.Options.Base != recipe.Alpine {
+		if e.BaseImage != "" {
+			return assemble.Base{}, fmt.Errorf("base image %q given with base %s: use base alpine to build on it", e.BaseImage, e.Options.Base)
+		}
+		return assemble.Base{}, nil
+	}
+	ref := e.BaseImage
+	if ref == "" {
+		ref = recipe.DefaultAlpineImage
+	}
+	name, err := recipe.BaseName(ref)
+	if err != nil {
+		return assemble.Base{}, err
+	}
+	e.baseOnce.Do(func() {
+		if e.baseDigest = recipe.BaseDigest(ref); e.baseDigest != "" {
+			return
+		}
+		var pinned string
+		if pinned, e.baseErr = e.Dag.Container().From(ref).ImageRef(ctx); e.baseErr != nil {
+			e.baseErr = fmt.Errorf("pull base image %s: %w (is the registry reachable from the engine? pass a mirror as --base-image)", ref, e.baseErr)
+			return
+		}
+		if e.baseDigest = recipe.BaseDigest(pinned); e.baseDigest == "" {
+			e.baseErr = fmt.Errorf("pull base image %s: the engine resolved it to %q, without a digest", ref, pinned)
+		}
+	})
+	if e.baseErr != nil {
+		return assemble.Base{}, e.baseErr
+	}
+	digest, err := v1.NewHash(e.baseDigest)
+	if err != nil {
+		return assemble.Base{}, fmt.Errorf("base image %s: %w", ref, err)
+	}
+	repo := name // BaseName always names a tag: drop it
+	if i := strings.LastIndex(name, ":"); i > strings.LastIndex(name, "/") {
+		repo = name[:i]
+	}
+	byDigest := repo + "@" + e.baseDigest
+	dir, err := scratchDir()
+	if err != nil {
+		return assemble.Base{}, err
+	}
+	tar := filepath.Join(dir, "base.tar")
+	ctr := e.Dag.Container(dagger.ContainerOpts{Platform: dagger.Platform(p.String())}).From(byDigest)
+	if _, err := ctr.AsTarball().Export(ctx, tar); err != nil {
+		return assemble.Base{}, fmt.Errorf("pull base image %s for %s: %w", byDigest, p, err)
+	}
+	img, err := imagefile.Read(tar)
+	if err != nil {
+		return assemble.Base{}, fmt.Errorf("base image %s for %s: %w", byDigest, p, err)
+	}
+	return assemble.Base{Image: img, Name: name, Digest: digest}, nil
+}
+
+// Container is b as a Dagger container, imported from its tarball: the
+// same files and config the gates read. The base annotations are carried
+// over, so `build publish` records the base too.
+func (e *Executor) Container(b Built) (*dagger.Container, error) {
+	ctr := e.Dag.Container(dagger.ContainerOpts{Platform: dagger.Platform(b.Platform.String())}).Import(b.Tarball)
+	m, err := b.Image.Manifest()
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range []string{recipe.AnnotationBaseName, recipe.AnnotationBaseDigest} {
+		if v, ok := m.Annotations[k]; ok {
+			ctr = ctr.WithAnnotation(k, v)
+		}
+	}
+	return ctr, nil
+}
+
+// scratchDir is a new directory in the module's working directory, which
+// CurrentModule.WorkdirFile reads files back from.
+func scratchDir() (string, error) {
+	dir, err := os.MkdirTemp(".", "go-image-")
+	if err != nil {
+		return "", fmt.Errorf("module scratch directory: %w", err)
+	}
+	return dir, nil
+}

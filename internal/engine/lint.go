@@ -1,0 +1,82 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"dagger/go-image/internal/dagger"
+	"dagger/go-image/internal/lint"
+	"dagger/go-image/internal/recipe"
+	"dagger/go-image/internal/report"
+)
+
+// vetTool builds go-image's analyzers as a go vet tool (cmd/k8slint) from
+// the module's own source, with a builder of the Go release go-image
+// itself needs (its go.mod): the service's Go may be older. An injected
+// builder is used as is.
+func (e *Executor) vetTool(ctx context.Context) (*dagger.File, error) {
+	b := e.Builder
+	if b == nil {
+		gomod, err := e.Module.File("go.mod").Contents(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("go-image's own go.mod: %w", err)
+		}
+		v, err := recipe.GoVersionOf([]byte(gomod))
+		if err != nil {
+			return nil, err
+		}
+		b = e.Dag.Container().From(fmt.Sprintf(DefaultBuilderImage, v))
+	}
+	return b.
+		WithMountedCache("/go/pkg/mod", e.Cache("gomod")).
+		WithMountedCache("/root/.cache/go-build", e.Cache("gobuild")).
+		WithEnvVariable("GOMODCACHE", "/go/pkg/mod").
+		WithEnvVariable("GOCACHE", "/root/.cache/go-build").
+		WithEnvVariable("GOTOOLCHAIN", "local").
+		WithEnvVariable("CGO_ENABLED", "0").
+		WithDirectory("/go-image", e.Module).
+		WithWorkdir("/go-image").
+		WithExec([]string{"go", "build", "-o", "/out/k8slint", "./cmd/k8slint"}).
+		File("/out/k8slint"), nil
+}
+
+// Lint runs the analyzers over every package of the source with
+// `go vet -vettool=k8slint -json` in the service's builder, and turns the
+// diagnostics into the same results as `go-image lint`.
+func (e *Executor) Lint(ctx context.Context) ([]report.Result, error) {
+	if err := e.checkReplaces(); err != nil {
+		return nil, err
+	}
+	tool, err := e.vetTool(ctx)
+	if err != nil {
+		return nil, err
+	}
+	vet := e.builder().
+		WithFile("/usr/local/bin/k8slint", tool).
+		WithExec([]string{"go", "vet", "-vettool=/usr/local/bin/k8slint", "-json", "./..."},
+			dagger.ContainerWithExecOpts{Expect: dagger.ReturnTypeAny})
+	code, err := vet.ExitCode(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("go vet: %w", err)
+	}
+	stdout, err := vet.Stdout(ctx)
+	if err != nil {
+		return nil, err
+	}
+	stderr, err := vet.Stderr(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if code != 0 {
+		return nil, fmt.Errorf("go vet -vettool=k8slint exited %d (does the source build?):\n%s", code, stderr)
+	}
+	// go vet -json writes the diagnostics to stdout since Go 1.26 and to
+	// stderr before; read both, so the builder's Go release does not
+	// decide whether findings are seen.
+	findings, err := lint.ParseVetJSON(strings.NewReader(stdout + "\n" + stderr))
+	if err != nil {
+		return nil, err
+	}
+	return lint.Results("/src", -1, lint.Analyzers(), findings), nil
+}

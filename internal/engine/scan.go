@@ -1,0 +1,116 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"dagger/go-image/internal/dagger"
+	"dagger/go-image/internal/scan"
+	"dagger/go-image/internal/trivy"
+)
+
+// DefaultTrivyImage is the Trivy release go-image is tested with, as the
+// upstream image.
+var DefaultTrivyImage = "aquasec/trivy:" + strings.TrimPrefix(trivy.PinnedVersion, "v")
+
+// Trivy says where the scan's Trivy and its vulnerability DB come from.
+type Trivy struct {
+	// Image is the Trivy image ("" for DefaultTrivyImage).
+	Image string
+	// DBRepository is passed to trivy --db-repository: a mirror of
+	// ghcr.io/aquasecurity/trivy-db ("" for Trivy's default).
+	DBRepository string
+	// DB is a Trivy cache directory holding db/trivy.db and
+	// db/metadata.json, downloaded beforehand: nothing is downloaded then.
+	DB *dagger.Directory
+}
+
+// dbCache is where the scan container keeps the DB.
+const dbCache = "/trivy-cache"
+
+// Scan runs Trivy over the image tarball with the CLI's arguments
+// (internal/trivy.ImageArgs: every severity, no ignores; the policy is
+// applied in Go) and returns its JSON report, the DB's age, and SARIF
+// (ignore file applied) when sarif is set.
+func (e *Executor) Scan(ctx context.Context, t Trivy, tarball *dagger.File, ignorefile *dagger.File, sarif bool) (scan.Output, error) {
+	image := t.Image
+	if image == "" {
+		image = DefaultTrivyImage
+	}
+	const dir = "/work"
+	c := e.Dag.Container().From(image).
+		WithMountedFile(dir+"/image.tar", tarball).
+		WithWorkdir(dir)
+	if t.DB != nil {
+		c = c.WithDirectory(dbCache, t.DB)
+	} else {
+		// The DB lives in a cache volume, refreshed at most once an hour:
+		// the epoch variable keeps Dagger from reusing an older download.
+		args := []string{"trivy", "image", "--download-db-only", "--cache-dir", dbCache,
+			"--no-progress", "--quiet", "--skip-version-check", "--disable-telemetry"}
+		if t.DBRepository != "" {
+			args = append(args, "--db-repository", t.DBRepository)
+		}
+		from := t.DBRepository
+		if from == "" {
+			from = "Trivy's default, ghcr.io/aquasecurity/trivy-db"
+		}
+		c = c.WithMountedCache(dbCache, e.Cache("trivy-db"), dagger.ContainerWithMountedCacheOpts{Sharing: dagger.CacheSharingModeLocked}).
+			WithEnvVariable("GOIMAGE_DB_EPOCH", time.Now().UTC().Format("2006-01-02T15")).
+			WithExec(args)
+		if _, err := c.Sync(ctx); err != nil {
+			return scan.Output{}, fmt.Errorf("trivy could not download its vulnerability DB from %s: %s\n"+
+				"fix: give a mirror the engine's containers reach (with-trivy-db-repository), hand it a downloaded DB (with-trivy-db), or switch the gate off with a reason (without-scan)", from, execError(err))
+		}
+	}
+	c = c.WithExec(append([]string{"trivy"}, trivy.ImageArgs(dir+"/image.tar", dbCache, dir+"/report.json")...))
+	js, err := c.File(dir + "/report.json").Contents(ctx)
+	if err != nil {
+		return scan.Output{}, fmt.Errorf("trivy (%s): %s", image, execError(err))
+	}
+	out := scan.Output{JSON: []byte(js)}
+	// A cache volume is a mount, not part of the container's files: read
+	// the DB metadata with cat.
+	meta, err := c.WithExec([]string{"cat", dbCache + "/db/metadata.json"}).Stdout(ctx)
+	if err != nil {
+		return scan.Output{}, fmt.Errorf("trivy DB metadata: %s (a DB directory must hold db/trivy.db and db/metadata.json)", execError(err))
+	}
+	m, err := trivy.ReadDBMeta([]byte(meta))
+	if err != nil {
+		return scan.Output{}, err
+	}
+	out.DBUpdatedAt = m.UpdatedAt
+	if sarif {
+		ignore := ""
+		if ignorefile != nil {
+			ignore = dir + "/.trivyignore"
+			c = c.WithMountedFile(ignore, ignorefile)
+		}
+		s, err := c.WithExec(append([]string{"trivy"}, trivy.ConvertArgs(dir+"/report.json", dir+"/report.sarif", ignore)...)).
+			File(dir + "/report.sarif").Contents(ctx)
+		if err != nil {
+			return scan.Output{}, fmt.Errorf("trivy convert: %s", execError(err))
+		}
+		out.SARIF = []byte(s)
+	}
+	return out, nil
+}
+
+// execError is what a failed exec said, without Dagger's query around it.
+func execError(err error) string {
+	var ee *dagger.ExecError
+	if errors.As(err, &ee) {
+		msg := strings.TrimSpace(ee.Stderr)
+		if msg == "" {
+			msg = strings.TrimSpace(ee.Stdout)
+		}
+		if len(msg) > 2000 {
+			msg = "…" + msg[len(msg)-2000:]
+		}
+		return fmt.Sprintf("exit code %d: %s", ee.ExitCode, msg)
+	}
+	return err.Error()
+}

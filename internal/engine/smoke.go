@@ -1,0 +1,106 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"dagger/go-image/internal/dagger"
+	"dagger/go-image/internal/smoke"
+)
+
+// Runner runs a built image as a Dagger service for the smoke gate
+// (smoke.Runner). The gate's own driver (smoke.Drive, the CLI's) probes it
+// from the module's process through the service's endpoints, and SIGTERM
+// is Service.Stop without kill, which returns once the process has exited.
+type Runner struct{ E *Executor }
+
+// Start implements smoke.Runner.
+func (r Runner) Start(ctx context.Context, img v1.Image, cfg smoke.Config) (smoke.Process, error) {
+	b, err := r.E.Built(img)
+	if err != nil {
+		return nil, err
+	}
+	ctr, err := r.E.Container(b)
+	if err != nil {
+		return nil, err
+	}
+	// No health check on the ports: the driver measures start-up itself,
+	// and a readiness lie before the business port opens stays visible.
+	// The nonce makes every run a fresh service, never a cached one.
+	skip := dagger.ContainerWithExposedPortOpts{ExperimentalSkipHealthcheck: true}
+	svc := ctr.WithExposedPort(cfg.BusinessPort, skip).WithExposedPort(cfg.ProbePort, skip).
+		WithEnvVariable("GO_IMAGE_SMOKE_RUN", strconv.FormatInt(time.Now().UnixNano(), 10)).
+		AsService(dagger.ContainerAsServiceOpts{UseEntrypoint: true})
+	started := time.Now()
+	if svc, err = svc.Start(ctx); err != nil {
+		return nil, fmt.Errorf("start the image as a service: %s", execError(err))
+	}
+	p := &service{svc: svc, grace: cfg.Grace, done: make(chan struct{}), ctx: context.WithoutCancel(ctx)}
+	p.info = smoke.Info{Runner: "dagger service (Container.asService; SIGTERM by Service.stop, which returns once the process exited; the exit status is not visible)", Started: started}
+	if p.info.BusinessAddr, err = svc.Endpoint(ctx, dagger.ServiceEndpointOpts{Port: cfg.BusinessPort}); err != nil {
+		p.Close()
+		return nil, fmt.Errorf("service endpoint :%d: %w", cfg.BusinessPort, err)
+	}
+	if p.info.ProbeAddr, err = svc.Endpoint(ctx, dagger.ServiceEndpointOpts{Port: cfg.ProbePort}); err != nil {
+		p.Close()
+		return nil, fmt.Errorf("service endpoint :%d: %w", cfg.ProbePort, err)
+	}
+	return p, nil
+}
+
+// service is a started Dagger service as a smoke.Process.
+type service struct {
+	svc   *dagger.Service
+	info  smoke.Info
+	grace time.Duration
+	ctx   context.Context
+
+	term sync.Once
+	done chan struct{}
+	exit smoke.Exit
+}
+
+func (p *service) Info() smoke.Info { return p.info }
+
+// Signal sends SIGTERM through Service.Stop and closes Done once the
+// process has exited. A process still running after the grace period
+// (plus slack) never closes Done: the driver reports it as not exited.
+func (p *service) Signal(s os.Signal) error {
+	if s != syscall.SIGTERM {
+		return errors.New("a Dagger service can only be sent SIGTERM (Service.stop)")
+	}
+	p.term.Do(func() {
+		go func() {
+			ctx, cancel := context.WithTimeout(p.ctx, p.grace+5*time.Second)
+			defer cancel()
+			if _, err := p.svc.Stop(ctx); err != nil {
+				return
+			}
+			p.exit = smoke.Exit{Code: -1, Unknown: true, At: time.Now()}
+			close(p.done)
+		}()
+	})
+	return nil
+}
+
+func (p *service) Done() <-chan struct{} { return p.done }
+func (p *service) Exit() smoke.Exit      { <-p.done; return p.exit }
+
+// Output is empty: a Dagger service's output is not readable from a module.
+func (p *service) Output() []string { return nil }
+
+// Close kills the service if it still runs.
+func (p *service) Close() error {
+	ctx, cancel := context.WithTimeout(p.ctx, 30*time.Second)
+	defer cancel()
+	_, err := p.svc.Stop(ctx, dagger.ServiceStopOpts{Kill: true})
+	return err
+}
