@@ -11,6 +11,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
@@ -922,7 +923,7 @@ func (m *GoImage) smokeGate(ctx context.Context, e *engine.Executor) (gates.Gate
 // is returned too (the source's .trivyignore when none is given), for
 // Trivy's SARIF rendering.
 func (m *GoImage) scanPolicy(ctx context.Context) (scan.Policy, *dagger.File, error) {
-	sev, err := scan.ParseSeverity(m.Severity)
+	sev, err := scan.ParseSeverity(cmp.Or(m.Severity, scan.DefaultSeverity))
 	if err != nil {
 		return scan.Policy{}, nil, err
 	}

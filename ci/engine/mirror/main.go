@@ -27,6 +27,7 @@ func main() {
 	goTags := flag.String("go-tags", "1.24-alpine,1.26-alpine", "golang tags to serve this machine's Go under")
 	alpineTags := flag.String("alpine-tags", "3.22", "alpine tags")
 	trivyBin := flag.String("trivy", os.Getenv("GOIMAGE_TRIVY"), "trivy binary for the aquasec/trivy stand-in (empty: none)")
+	trivyDB := flag.String("trivy-db", "", "Trivy cache directory (DIR/db/trivy.db, metadata.json) to serve as aquasecurity/trivy-db:2, e.g. from internal/tools/trivydbfixture")
 	flag.Parse()
 	m, err := standin.ServeMirror(strings.Split(*listen, ",")...)
 	if err != nil {
@@ -37,7 +38,7 @@ func main() {
 	defer stop()
 	err = m.Fill(ctx, standin.MirrorOptions{
 		GoTags: split(*goTags), AlpineTags: split(*alpineTags),
-		Trivy: *trivyBin, TrivyTag: strings.TrimPrefix(trivy.PinnedVersion, "v"), Log: os.Stderr,
+		Trivy: *trivyBin, TrivyTag: strings.TrimPrefix(trivy.PinnedVersion, "v"), TrivyDBCache: *trivyDB, Log: os.Stderr,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

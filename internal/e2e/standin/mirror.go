@@ -37,6 +37,9 @@ type MirrorOptions struct {
 	// Trivy is the trivy binary; TrivyTag its aquasec/trivy tag. Empty
 	// leaves Trivy out.
 	Trivy, TrivyTag string
+	// TrivyDBCache is a Trivy cache directory whose DB is served as
+	// aquasecurity/trivy-db:2 (empty: none).
+	TrivyDBCache string
 	// Log receives one line per image pushed (nil: silent).
 	Log io.Writer
 }
@@ -118,6 +121,16 @@ func (m *Mirror) Fill(ctx context.Context, o MirrorOptions) error {
 			return fmt.Errorf("push trivy: %w", err)
 		}
 		say("mirror: aquasec/trivy:%s (%s)", o.TrivyTag, o.Trivy)
+	}
+	if o.TrivyDBCache != "" {
+		img, err := TrivyDB(o.TrivyDBCache)
+		if err != nil {
+			return err
+		}
+		if err := m.Push(ctx, TrivyDBRepository+":"+TrivyDBTag, img); err != nil {
+			return fmt.Errorf("push trivy DB: %w", err)
+		}
+		say("mirror: %s:%s (from %s)", TrivyDBRepository, TrivyDBTag, o.TrivyDBCache)
 	}
 	return nil
 }
