@@ -176,7 +176,7 @@ func New(
 	// Trivy image of the scan gate (default: aquasec/trivy:0.67.2, the release go-image is tested with).
 	// +optional
 	trivyImage string,
-	// Prefix of the cache volumes: <ns>-gomod, <ns>-gobuild, <ns>-trivy-db (default: go-image).
+	// Prefix of the cache volumes: <ns>-gomod, <ns>-gobuild, <ns>-trivy-db-default or <ns>-trivy-db-<repository hash> (default: go-image).
 	// +optional
 	cacheNamespace string,
 ) *GoImage {

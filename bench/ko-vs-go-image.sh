@@ -55,8 +55,15 @@ build() {
 			"$KO" build --bare --platform=linux/amd64 --sbom=none --tags="$tag" . 2>>"$WORK/$tool.log")
 		;;
 	go-image)
-		"$GOIMAGE" release --source "$src" --address "$REG/$tool:$tag" 2>>"$WORK/$tool.log"
+		"$GOIMAGE" release --source "$src" --address "$REG/$tool:$tag" --no-scan "$NOSCAN" 2>>"$WORK/$tool.log"
 		grep -h 'compiled' "$WORK/$tool.log" | tail -1 >&2
+		;;
+	dagger)
+		# The module as a user calls it; a fresh cache namespace per round
+		# gives the builder empty module and build caches (a cold build).
+		"$DAGGER" call -m "$ROOT" --source="$src" --cache-namespace="bench-$BENCH_ID-$round" \
+			without-scan --reason="$NOSCAN" \
+			release --address="$REG/$tool:$tag" --registry="tcp://$REG" 2>>"$WORK/$tool.log" | tail -1
 		;;
 	esac
 }
@@ -66,6 +73,11 @@ seconds() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) / 1000 }'; }
 
 # median of the numbers on stdin.
 median() { sort -n | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.1f", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+
+# The benches compare build and push speed; there is no Trivy DB on the bench
+# runner, so go-image's scan gate is off, with this reason in its report.
+NOSCAN="bench: build speed; no Trivy DB on the bench runner"
+BENCH_ID=$(date +%s)
 
 # run TOOL ROUND: one cold / no-op / warm sequence on a fresh copy of the
 # service and a fresh GOCACHE; appends "cold noop warm" to times-TOOL and the
@@ -97,6 +109,14 @@ run() {
 }
 
 TOOLS=(ko ko-sw go-image)
+# The Dagger module joins when an engine answers (ci/engine/engine.sh start).
+DAGGER=${GOIMAGE_DAGGER:-$(command -v dagger || true)}
+if [[ -n $DAGGER ]] && "$DAGGER" core version >/dev/null 2>&1; then
+	TOOLS+=(dagger)
+	log "Dagger engine found ($DAGGER): the module joins as 'dagger'"
+else
+	log "no Dagger engine answers: the Dagger module is left out (start one with ci/engine/engine.sh start)"
+fi
 ROUNDS=${ROUNDS:-3}
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 for round in $(seq "$ROUNDS"); do
@@ -135,4 +155,11 @@ printf '%s\n' "${ROWS[@]}"
 echo
 echo "ko:       ko build --bare --platform=linux/amd64 --sbom=none, KO_DEFAULTBASEIMAGE=<loopback>/base/static (empty image)"
 echo "ko-sw:    the same plus .ko.yaml ldflags -s -w (go-image's stripping)"
-echo "go-image: go-image release --address <loopback>/go-image:TAG (scratch + CA bundle + passwd/group; size, upx and harden gates run before the push)"
+echo "go-image: go-image release --address <loopback>/go-image:TAG --no-scan (scratch + CA bundle + passwd/group; size, upx, harden, lint and smoke gates run before the push)"
+if [[ " ${TOOLS[*]} " == *" dagger "* ]]; then
+	echo "dagger:   dagger call -m . --source=SRC --cache-namespace=<fresh per round> without-scan release --address <loopback>/dagger:TAG --registry tcp://<loopback>"
+	echo "          (the same gates, in the engine; the module itself is loaded and warm; cold = empty builder caches)"
+	cli=$(sort -u "$WORK/digests-go-image" | head -1) dg=$(sort -u "$WORK/digests-dagger" | head -1)
+	[[ $cli == "$dg" ]] && echo "          the Dagger module and the CLI pushed the same digest: ${cli:7:12}" ||
+		{ echo "bench: the Dagger module pushed $dg, the CLI $cli: the executors disagree" >&2; exit 1; }
+fi

@@ -13,9 +13,10 @@ TRIVY_VERSION=v0.67.2
 
 TOOLS=${GOIMAGE_TOOLS:-$HOME/.cache/go-image/tools}
 BIN=$TOOLS/bin
-# Trivy's own build cache lives beside the binaries so CI can cache one directory
-# and a rebuild after a version bump stays incremental.
-export GOCACHE=${GOIMAGE_TOOLS_GOCACHE:-$TOOLS/gocache}
+# One Go build cache for everything CI compiles (Trivy, the Dagger engine, the
+# tests): their shared dependencies (grpc, protobuf, otel, containerd…) are
+# compiled once. GOIMAGE_TOOLS_GOCACHE sets another.
+export GOCACHE=${GOIMAGE_TOOLS_GOCACHE:-$(go env GOCACHE)}
 mkdir -p "$BIN" "$GOCACHE"
 
 log() { printf '[install-tools] %s\n' "$*" >&2; }

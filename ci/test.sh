@@ -1,40 +1,95 @@
 #!/usr/bin/env bash
 # The test command of README.md: everything CI checks, in one run.
-#   1. builds the pinned tools the gates run (Trivy) once into a cache;
+#   1. builds, once, into ~/.cache/go-image: the pinned Trivy (ci/install-tools.sh)
+#      and the pinned Dagger engine, CLI and codegen (ci/engine/engine.sh build),
+#      side by side;
 #   2. checks the committed Dagger bindings are what the pinned codegen makes;
 #   3. gofmt, go build, go vet over the module;
-#   4. go test ./..., summarised by ci/testsum: failures with their output,
-#      every skip with its reason, and how many Dagger-engine tests ran.
-# Set GOIMAGE_SKIP_TOOLS=1 to skip step 1 (tests that need Trivy then skip,
-# loudly) and GOIMAGE_SKIP_BINDINGS=1 to skip step 2.
+#   4. starts the Dagger engine (stopped again on exit, whatever happens);
+#   5. go test ./..., the engine tests (internal/e2e) included, summarised by
+#      ci/testsum: failures with their output, every skip with its reason, how
+#      many engine tests ran; in CI (CI=true) a run where none ran fails;
+#   6. one round of the benchmarks (bench/), so they cannot rot.
+# Set GOIMAGE_SKIP_TOOLS=1 to skip Trivy and GOIMAGE_SKIP_ENGINE=1 to skip the
+# engine (their tests then skip, loudly, outside CI), GOIMAGE_SKIP_BINDINGS=1
+# to skip step 2 and GOIMAGE_SKIP_BENCH=1 to skip step 6.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n== %s (%s)\n' "$*" "$(date +%H:%M:%S)"; }
+t0=$SECONDS
+declare -A took
 
+step "tools: ci/install-tools.sh and ci/engine/engine.sh build"
+logs=$(mktemp -d "${TMPDIR:-/tmp}/go-image-ci.XXXXXX")
+pids=()
 if [[ ${GOIMAGE_SKIP_TOOLS:-0} != 1 ]]; then
-  step "tools: ci/install-tools.sh"
+  (s=$SECONDS; ci/install-tools.sh >"$logs/tools.log" 2>&1; echo "$((SECONDS - s))" >"$logs/tools.s") &
+  pids+=($!)
+fi
+if [[ ${GOIMAGE_SKIP_ENGINE:-0} != 1 ]]; then
+  (s=$SECONDS; ci/engine/engine.sh build >"$logs/engine.log" 2>&1; echo "$((SECONDS - s))" >"$logs/engine.s") &
+  pids+=($!)
+fi
+failed=0
+for p in "${pids[@]}"; do wait "$p" || failed=1; done
+cat "$logs"/*.log 2>/dev/null | grep -v '^go: downloading' || true
+((failed == 0)) || { echo "building the tools failed (logs above)"; exit 1; }
+[[ -f $logs/tools.s ]] && took[trivy]=$(cat "$logs/tools.s")
+[[ -f $logs/engine.s ]] && took[engine]=$(cat "$logs/engine.s")
+if [[ ${GOIMAGE_SKIP_TOOLS:-0} != 1 ]]; then
   eval "$(ci/install-tools.sh --env)"
 fi
 
 if [[ ${GOIMAGE_SKIP_BINDINGS:-0} != 1 ]]; then
   step "Dagger bindings: ci/check-bindings.sh"
+  s=$SECONDS
   ci/check-bindings.sh
+  took[bindings]=$((SECONDS - s))
 fi
 
 step "gofmt, go build, go vet"
+s=$SECONDS
 unformatted=$(gofmt -l $(git ls-files '*.go' | grep -v '^testdata/' | grep -v '/testdata/'))
 if [[ -n $unformatted ]]; then
   echo "gofmt would change:"; echo "$unformatted"; exit 1
 fi
 go build ./...
 go vet ./...
+took[vet]=$((SECONDS - s))
+
+if [[ ${GOIMAGE_SKIP_ENGINE:-0} != 1 ]]; then
+  step "Dagger engine: ci/engine/engine.sh start"
+  s=$SECONDS
+  trap 'ci/engine/engine.sh stop || true' EXIT
+  if ! envs=$(ci/engine/engine.sh start); then
+    echo "the Dagger engine did not start: its tests will fail (CI) or skip"
+  else
+    eval "$envs"
+  fi
+  took[engine-start]=$((SECONDS - s))
+fi
 
 step "go test ./..."
-go build -o "${TMPDIR:-/tmp}/go-image-testsum" ./ci/testsum
+s=$SECONDS
+go build -o "$logs/testsum" ./ci/testsum
 set +e
 # ci/codegen is its own module (the bindings generator); its tests join the tally.
-{ go test -json -timeout 30m ./...; (cd ci/codegen && go test -json ./...); } | "${TMPDIR:-/tmp}/go-image-testsum"
+{ go test -json -timeout 60m ./...; (cd ci/codegen && go test -json ./...); } | "$logs/testsum"
 status=${PIPESTATUS[1]}
 set -e
+took[test]=$((SECONDS - s))
+
+if [[ ${GOIMAGE_SKIP_BENCH:-0} != 1 && $status == 0 ]]; then
+  step "bench: one round"
+  s=$SECONDS
+  ROUNDS=1 bench/ko-vs-go-image.sh || status=1
+  took[bench]=$((SECONDS - s))
+fi
+
+step "timings"
+for k in trivy engine bindings vet engine-start test bench; do
+  [[ -n ${took[$k]:-} ]] && printf '  %-13s %5ss\n' "$k" "${took[$k]}"
+done
+printf '  %-13s %5ss\n' total "$((SECONDS - t0))"
 exit "$status"

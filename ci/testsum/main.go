@@ -87,6 +87,12 @@ func main() {
 	}
 	fmt.Printf("Dagger engine tests: %d ran, %d skipped for want of an engine\n", engineRan, engineSkipped)
 	fmt.Printf("tests: %d passed, %d failed, %d skipped\n", passed, failed, skipped)
+	// In CI the engine tests are what proves the Dagger module works: a run
+	// where none of them ran is a failure, whatever else passed.
+	if os.Getenv("CI") == "true" && engineRan == 0 {
+		fmt.Println("FAIL: CI=true but no Dagger engine test ran (TestEngine*): start the engine with ci/engine/engine.sh")
+		os.Exit(1)
+	}
 	if failed > 0 || len(pkgFailed) > 0 {
 		os.Exit(1)
 	}

@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -58,7 +60,7 @@ func (e *Executor) Scan(ctx context.Context, t Trivy, tarball *dagger.File, igno
 		if from == "" {
 			from = "Trivy's default, ghcr.io/aquasecurity/trivy-db"
 		}
-		c = c.WithMountedCache(dbCache, e.Cache("trivy-db"), dagger.ContainerWithMountedCacheOpts{Sharing: dagger.CacheSharingModeLocked}).
+		c = c.WithMountedCache(dbCache, e.Cache(dbVolume(t.DBRepository)), dagger.ContainerWithMountedCacheOpts{Sharing: dagger.CacheSharingModeLocked}).
 			WithEnvVariable("GOIMAGE_DB_EPOCH", time.Now().UTC().Format("2006-01-02T15")).
 			WithExec(args)
 		if _, err := c.Sync(ctx); err != nil {
@@ -97,6 +99,16 @@ func (e *Executor) Scan(ctx context.Context, t Trivy, tarball *dagger.File, igno
 		out.SARIF = []byte(s)
 	}
 	return out, nil
+}
+
+// dbVolume names the DB cache volume of a repository: one per repository,
+// so a DB downloaded from one never answers for another.
+func dbVolume(repository string) string {
+	if repository == "" {
+		return "trivy-db-default"
+	}
+	sum := sha256.Sum256([]byte(repository))
+	return "trivy-db-" + hex.EncodeToString(sum[:6])
 }
 
 // execError is what a failed exec said, without Dagger's query around it.

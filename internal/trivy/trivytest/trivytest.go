@@ -88,6 +88,11 @@ func build(dir string) (string, error) {
 	return cache, nil
 }
 
+// BuildDB writes the fixture DB into dir and returns the Trivy cache
+// directory holding it (dir/cache, with db/trivy.db and db/metadata.json),
+// for callers without a testing.TB (TestMain).
+func BuildDB(dir string) (string, error) { return build(dir) }
+
 // CacheDir returns a fresh Trivy cache directory for this test holding the
 // fixture DB (db/trivy.db, db/metadata.json), a copy the test may damage.
 func CacheDir(t testing.TB) string {

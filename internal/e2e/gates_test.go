@@ -1,0 +1,157 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// passes checks the report lines of a gate run: every wanted ID with its
+// status, e.g. "PASS smoke/startup".
+func wantLines(t *testing.T, report string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		mark, id, _ := strings.Cut(w, " ")
+		if !strings.Contains(report, "["+mark+"] "+id) {
+			t.Errorf("report lacks [%s] %s:\n%s", mark, id, report)
+		}
+	}
+}
+
+// TestEngineCheck runs every gate on the example service: size, scan
+// (Trivy downloading the fixture DB from the mirror), upx, harden, lint and
+// smoke (the image as a Dagger service).
+func TestEngineCheck(t *testing.T) {
+	scanner(t)
+	t.Parallel()
+	out := mustCall(t, "--source=./testdata/service", "with-trivy-db-repository", "--repository="+env.dbRepo,
+		"with-max-size", "--size=20MB", "check")
+	wantLines(t, out, "PASS size/compressed", "PASS scan/vulnerabilities", "PASS upx/packed", "PASS harden/user-nonroot",
+		"PASS lint/httpshutdown", "PASS smoke/startup", "PASS smoke/sigterm-drain", "PASS smoke/sigterm-exit")
+	if !strings.Contains(out, "max_bytes=20000000 B (20 MB)") || !strings.Contains(out, "0 failed, 0 skipped") {
+		t.Errorf("check report:\n%s", out)
+	}
+}
+
+// TestEngineCheckSwitchedOff: a gate switched off shows as skipped with its
+// reason; a bad choice fails before anything is built.
+func TestEngineCheckSwitchedOff(t *testing.T) {
+	t.Parallel()
+	out := mustCall(t, "--source=./testdata/service", "without-scan", "--reason=scanned by the registry",
+		"without-smoke", "--reason=needs a database", "check", "--format=json")
+	for _, s := range []string{`"id": "scan/off"`, "scanned by the registry", `"id": "smoke/off"`, "needs a database", `"passed": true`} {
+		if !strings.Contains(out, s) {
+			t.Errorf("JSON report lacks %s:\n%s", s, out)
+		}
+	}
+	wantFail(t, call(t, "--source=./testdata/service", "with-max-size", "--size=25M", "check"), "25M")
+	wantFail(t, call(t, "--source=./testdata/service", "without-smoke", "--reason=", "check"), "give the reason")
+}
+
+// TestEngineScan: the vulnerable variant fails on CVE-2022-32149, the fixed
+// one passes; the DB comes from the mirror or from a directory.
+func TestEngineScan(t *testing.T) {
+	scanner(t)
+	t.Parallel()
+	t.Run("vulnerable", func(t *testing.T) {
+		t.Parallel()
+		r := call(t, "--source=./testdata/vuln/xtext-0.3.7", "with-trivy-db-repository", "--repository="+env.dbRepo, "scan")
+		wantFail(t, r, "CVE-2022-32149", "scan/vulnerabilities")
+	})
+	t.Run("fixed", func(t *testing.T) {
+		t.Parallel()
+		out := mustCall(t, "--source=./testdata/vuln/xtext-0.3.8", "with-trivy-db-repository", "--repository="+env.dbRepo, "scan")
+		wantLines(t, out, "PASS scan/vulnerabilities")
+	})
+	t.Run("db directory", func(t *testing.T) {
+		t.Parallel()
+		r := call(t, "--source=./testdata/vuln/xtext-0.3.7", "with-trivy-db", "--db="+env.dbDir, "scan")
+		wantFail(t, r, "CVE-2022-32149")
+	})
+	t.Run("ignored", func(t *testing.T) {
+		t.Parallel()
+		ignore := filepath.Join(t.TempDir(), ".trivyignore")
+		if err := os.WriteFile(ignore, []byte("# accepted until the upgrade lands\nCVE-2022-32149 exp:2999-01-01\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out := mustCall(t, "--source=./testdata/vuln/xtext-0.3.7", "with-trivy-db-repository", "--repository="+env.dbRepo,
+			"with-ignorefile", "--file="+ignore, "scan")
+		wantLines(t, out, "PASS scan/vulnerabilities")
+		if !strings.Contains(out, "accepted until the upgrade lands") {
+			t.Errorf("ignored finding without its reason:\n%s", out)
+		}
+	})
+	t.Run("no DB", func(t *testing.T) {
+		t.Parallel()
+		// Trivy's default repository, which no test fills: its DB
+		// volume is its own (one per repository), and stays empty.
+		r := call(t, "--source=./testdata/service", "scan")
+		wantFail(t, r, "could not download its vulnerability DB", "with-trivy-db-repository", "without-scan")
+	})
+}
+
+// TestEngineScanReport: the files for upload, without failing on the CVE.
+func TestEngineScanReport(t *testing.T) {
+	scanner(t)
+	t.Parallel()
+	dir := t.TempDir()
+	mustCall(t, "--source=./testdata/vuln/xtext-0.3.7", "with-trivy-db-repository", "--repository="+env.dbRepo,
+		"scan-report", "export", "--path="+dir)
+	for f, want := range map[string]string{"trivy.json": "CVE-2022-32149", "trivy.sarif": `"version": "2.1.0"`, "go-image-scan.json": `"status": "fail"`} {
+		data, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(data), want) {
+			t.Errorf("%s lacks %s", f, want)
+		}
+	}
+}
+
+// TestEngineSmoke: the example service passes; each broken variant fails
+// the checks that describe its fault.
+func TestEngineSmoke(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		variant string
+		want    []string
+	}{
+		{"service", []string{"PASS smoke/startup", "PASS smoke/health-independent", "PASS smoke/readiness", "PASS smoke/sigterm-drain", "PASS smoke/sigterm-readiness", "PASS smoke/sigterm-exit"}},
+		{"k8s/no-sigterm", []string{"FAIL smoke/sigterm-drain", "FAIL smoke/sigterm-readiness"}},
+		{"k8s/health-on-business-port", []string{"FAIL smoke/health-independent"}},
+		{"k8s/readiness-always-200", []string{"FAIL smoke/readiness"}},
+	} {
+		t.Run(tc.variant, func(t *testing.T) {
+			t.Parallel()
+			out := mustCall(t, "--source=./testdata/"+tc.variant, "smoke", "--no-fail")
+			wantLines(t, out, tc.want...)
+			if tc.variant == "service" && !strings.Contains(out, "0 failed") {
+				t.Errorf("service:\n%s", out)
+			}
+		})
+	}
+}
+
+// TestEngineLint: the same verdicts as `go-image lint` on the variants.
+func TestEngineLint(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		variant string
+		want    []string
+	}{
+		{"service", []string{"PASS lint/k8sclientperrequest", "PASS lint/k8swatchcancel", "PASS lint/httpshutdown", "PASS lint/healthmux"}},
+		{"k8s/no-sigterm", []string{"FAIL lint/httpshutdown"}},
+		{"k8s/health-on-business-port", []string{"FAIL lint/healthmux"}},
+		{"k8s/shutdown-no-timeout", []string{"FAIL lint/httpshutdown"}},
+	} {
+		t.Run(tc.variant, func(t *testing.T) {
+			t.Parallel()
+			out := mustCall(t, "--source=./testdata/"+tc.variant, "lint", "--no-fail")
+			wantLines(t, out, tc.want...)
+		})
+	}
+	// A replace outside --source is named, with the fix.
+	wantFail(t, call(t, "--source=./testdata/k8s/clientset-per-request", "lint"),
+		"k8s.io/client-go => ../client-go-stub", "outside --source")
+}
