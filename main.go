@@ -120,6 +120,9 @@ type GoImage struct {
 	Off []string
 }
 
+// New takes the build recipe and the images to build with. Every argument
+// but the source is optional; the gates are set with the With* and
+// Without* functions.
 func New(
 	// The Go module root of the service (the directory with go.mod).
 	// +defaultPath="/"
@@ -191,10 +194,9 @@ func New(
 // --- gate choices ---
 
 // WithMaxSize sets the size gate's budget: the image as a registry stores
-// it (compressed layers, config and manifest) must not exceed it (default:
-// 25MB).
+// it (compressed layers, config and manifest) must not exceed it.
 func (m *GoImage) WithMaxSize(
-	// B, kB, MB, GB (decimal) or KiB, MiB, GiB, e.g. 20MB.
+	// B, kB, MB, GB (decimal) or KiB, MiB, GiB, e.g. 20MB (gate default: 25MB).
 	size string,
 ) (*GoImage, error) {
 	if _, err := policy.Parse(size, "", nil); err != nil {
@@ -205,9 +207,9 @@ func (m *GoImage) WithMaxSize(
 	return &c, nil
 }
 
-// WithUpx sets the UPX gate's policy for UPX-packed binaries (default: deny).
+// WithUpx sets the UPX gate's policy for UPX-packed binaries.
 func (m *GoImage) WithUpx(
-	// deny (fail), warn (pass with a warning) or allow.
+	// deny (fail), warn (pass with a warning) or allow (gate default: deny).
 	policy string,
 ) (*GoImage, error) {
 	if _, err := upx.ParsePolicy(policy); err != nil {
@@ -234,10 +236,9 @@ func (m *GoImage) WithoutCheck(
 	return &c, nil
 }
 
-// WithSeverity sets the severities that fail the scan gate (default:
-// HIGH,CRITICAL).
+// WithSeverity sets the severities that fail the scan gate.
 func (m *GoImage) WithSeverity(
-	// A list (HIGH,CRITICAL) or a minimum (HIGH means HIGH and CRITICAL).
+	// A list (CRITICAL,HIGH) or a minimum (HIGH means HIGH and CRITICAL) (gate default: HIGH,CRITICAL).
 	severity string,
 ) (*GoImage, error) {
 	if _, err := scan.ParseSeverity(severity); err != nil {

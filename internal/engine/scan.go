@@ -14,13 +14,9 @@ import (
 	"dagger/go-image/internal/trivy"
 )
 
-// DefaultTrivyImage is the Trivy release go-image is tested with, as the
-// upstream image.
-var DefaultTrivyImage = "aquasec/trivy:" + strings.TrimPrefix(trivy.PinnedVersion, "v")
-
 // Trivy says where the scan's Trivy and its vulnerability DB come from.
 type Trivy struct {
-	// Image is the Trivy image ("" for DefaultTrivyImage).
+	// Image is the Trivy image ("" for trivy.DefaultImage).
 	Image string
 	// DBRepository is passed to trivy --db-repository: a mirror of
 	// ghcr.io/aquasecurity/trivy-db ("" for Trivy's default).
@@ -40,7 +36,7 @@ const dbCache = "/trivy-cache"
 func (e *Executor) Scan(ctx context.Context, t Trivy, tarball *dagger.File, ignorefile *dagger.File, sarif bool) (scan.Output, error) {
 	image := t.Image
 	if image == "" {
-		image = DefaultTrivyImage
+		image = trivy.DefaultImage
 	}
 	const dir = "/work"
 	c := e.Dag.Container().From(image).

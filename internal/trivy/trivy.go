@@ -26,6 +26,10 @@ import (
 // SchemaVersion 2 (trivy-db v0.0.0-20250929072116-eba1ced2340a).
 const PinnedVersion = "v0.67.2"
 
+// DefaultImage is PinnedVersion as the upstream image, which the Dagger
+// module runs.
+const DefaultImage = "aquasec/trivy:0.67.2"
+
 // DBSchemaVersion is the vulnerability DB schema PinnedVersion reads.
 const DBSchemaVersion = 2
 

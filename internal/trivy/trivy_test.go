@@ -464,3 +464,9 @@ func TestNothingToScanWarns(t *testing.T) {
 		t.Errorf("results = %+v, want one warning that Trivy found nothing to scan", res)
 	}
 }
+
+func TestDefaultImageIsPinned(t *testing.T) {
+	if want := "aquasec/trivy:" + strings.TrimPrefix(trivy.PinnedVersion, "v"); trivy.DefaultImage != want {
+		t.Errorf("DefaultImage = %q, want %q (PinnedVersion %s)", trivy.DefaultImage, want, trivy.PinnedVersion)
+	}
+}
