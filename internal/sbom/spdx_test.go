@@ -57,8 +57,8 @@ func TestGenerateSPDX(t *testing.T) {
 		t.Errorf("image package %+v, described %v", image, described)
 	}
 	want := map[string]string{
-		"example.com/withdep": "1.2.3",        // (devel) → the release version
-		"golang.org/x/mod":    "v0.43.0",      // the dependency
+		"example.com/withdep": "1.2.3",      // (devel) → the release version
+		"golang.org/x/mod":    "v0.43.0",    // the dependency
 		"stdlib":              bi.GoVersion, // the Go that compiled it
 	}
 	for n, v := range want {
