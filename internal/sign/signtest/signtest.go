@@ -8,6 +8,8 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/pem"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -64,20 +66,18 @@ func Key(t testing.TB) (*sign.Key, []byte) {
 // SkipHint is the reason tests give when cosign is missing.
 const SkipHint = "cosign binary not found: set GOIMAGE_COSIGN or run ci/install-tools.sh (builds cosign " + sign.CosignVersion + " from the Go module proxy)"
 
-// Cosign returns the cosign CLI: $GOIMAGE_COSIGN, else cosign on PATH,
-// else where ci/install-tools.sh puts it. Without one the test skips
-// loudly; but a GOIMAGE_COSIGN that names no executable fails it, since
-// that is CI (ci/test.sh sets it) saying cosign is there.
-func Cosign(t testing.TB) string {
-	t.Helper()
+// Find returns the cosign CLI: $GOIMAGE_COSIGN, else cosign on PATH, else
+// where ci/install-tools.sh puts it. ErrGone means GOIMAGE_COSIGN names no
+// executable: CI (ci/test.sh sets it) saying cosign is there when it is not.
+func Find() (string, error) {
 	if p := os.Getenv("GOIMAGE_COSIGN"); p != "" {
-		if st, err := os.Stat(p); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
-			t.Fatalf("GOIMAGE_COSIGN=%s is not an executable file (%v): run ci/install-tools.sh", p, err)
+		if !isExec(p) {
+			return "", fmt.Errorf("%w: GOIMAGE_COSIGN=%s is not an executable file: run ci/install-tools.sh", ErrGone, p)
 		}
-		return p
+		return p, nil
 	}
 	if p, err := exec.LookPath("cosign"); err == nil {
-		return p
+		return p, nil
 	}
 	dir := os.Getenv("GOIMAGE_TOOLS")
 	if dir == "" {
@@ -85,10 +85,26 @@ func Cosign(t testing.TB) string {
 		dir = filepath.Join(home, ".cache", "go-image", "tools")
 	}
 	if p := filepath.Join(dir, "bin", "cosign"); isExec(p) {
-		return p
+		return p, nil
 	}
-	t.Skipf("SKIP (integration): %s", SkipHint)
-	return ""
+	return "", errors.New(SkipHint)
+}
+
+// ErrGone: see Find.
+var ErrGone = errors.New("cosign missing")
+
+// Cosign returns the cosign CLI (see Find), or skips the test loudly; a
+// GOIMAGE_COSIGN that names no executable fails it instead.
+func Cosign(t testing.TB) string {
+	t.Helper()
+	p, err := Find()
+	if errors.Is(err, ErrGone) {
+		t.Fatal(err)
+	}
+	if err != nil {
+		t.Skipf("SKIP (integration): %s", SkipHint)
+	}
+	return p
 }
 
 func isExec(p string) bool {
