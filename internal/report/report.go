@@ -205,7 +205,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	return err
 }
 
-// Write renders in the named format: text, json or markdown.
+// Write renders in the named format: text, json, markdown or sarif.
 func (r *Report) Write(w io.Writer, format string) error {
 	switch format {
 	case "", "text":
@@ -214,8 +214,10 @@ func (r *Report) Write(w io.Writer, format string) error {
 		return r.WriteJSON(w)
 	case "markdown", "md":
 		return r.WriteMarkdown(w)
+	case "sarif":
+		return r.WriteSARIF(w)
 	}
-	return fmt.Errorf("report format %q: use text, json or markdown", format)
+	return fmt.Errorf("report format %q: use text, json, markdown or sarif", format)
 }
 
 func mdEscape(s string) string {
