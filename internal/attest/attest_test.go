@@ -104,6 +104,10 @@ func TestImageURI(t *testing.T) {
 			t.Errorf("Image(%q).URI = %q, want %q", tt.ref, got, tt.want)
 		}
 	}
+	d := attest.ImageRef("builder", "docker.io/library/golang:1.26-alpine@sha256:"+strings.Repeat("2", 64))
+	if d.Name != "builder" || d.URI != "pkg:docker/library/golang@1.26-alpine" || d.Digest["sha256"] != strings.Repeat("2", 64) {
+		t.Errorf("ImageRef = %+v", d)
+	}
 }
 
 func TestSourceRevision(t *testing.T) {

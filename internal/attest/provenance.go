@@ -203,6 +203,14 @@ func Image(role, ref, digest string) ResourceDescriptor {
 	return d
 }
 
+// ImageRef is Image for a reference that carries its digest, as Dagger's
+// Container.ImageRef returns it right after From: "docker.io/library/
+// golang:1.26-alpine@sha256:…".
+func ImageRef(role, ref string) ResourceDescriptor {
+	base, digest, _ := strings.Cut(ref, "@")
+	return Image(role, base, digest)
+}
+
 func imageURI(ref string) string {
 	r, err := name.ParseReference(ref)
 	if err != nil {
