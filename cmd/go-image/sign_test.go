@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -12,13 +11,6 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/static"
-	"github.com/google/go-containerregistry/pkg/v1/types"
-	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 	spdxjson "github.com/spdx/tools-golang/json"
 	"github.com/spdx/tools-golang/spdxlib"
 
@@ -175,11 +167,22 @@ func TestReleaseSigned(t *testing.T) {
 	// The five ways verify must refuse, each with its cause.
 	unsigned := release("acme/u", "0.3.0", false)
 	b2 := release("acme/b", "0.2.0", true)
-	copyAttestations(t, a, b2)
+	signtest.Copy(t, a, b2, "att")
 	tampered := release("acme/t", "0.4.0", true)
-	tamper(t, tampered)
+	signtest.Tamper(t, tampered, func(st string) string {
+		return strings.Replace(st, `"summary":"PASS`, `"summary":"PASS (reviewed)`, 1)
+	})
+	// A signed report with a failed check, as a tool other than
+	// go-image's release (which never signs a failure) could attach.
 	failed := release("acme/f", "0.5.0", false)
-	failedReport(t, keyFile, "correct horse", failed)
+	keyPEM, _ := os.ReadFile(keyFile)
+	key, err := sign.LoadKey(keyPEM, []byte("correct horse"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := &report.Report{}
+	rep.Add(report.Result{Gate: "harden", ID: "harden/user-nonroot", Status: report.Fail, Message: "runs as root"})
+	signtest.Released(t, key, failed, rep, testRevision)
 	_, otherPub := keyFiles(t, t.TempDir(), "OTHER_PW", "other")
 	for _, tt := range []struct {
 		name, ref, key, revision, want string
@@ -241,90 +244,6 @@ func gateReport(t *testing.T, pubFile string, d name.Digest, check func(attest.G
 		}
 	}
 	t.Errorf("%s has no gate report", d)
-}
-
-// copyAttestations puts from's attestations under to's digest, as someone
-// with push access could to pass off one image's reports as another's.
-func copyAttestations(t *testing.T, from, to name.Digest) {
-	t.Helper()
-	ft, _ := sign.AttestationTag(from)
-	tt, _ := sign.AttestationTag(to)
-	layers, err := sign.ReadLayers(context.Background(), ft, push.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeLayers(t, tt, layers)
-}
-
-// tamper rewrites d's gate report statement without re-signing it.
-func tamper(t *testing.T, d name.Digest) {
-	t.Helper()
-	tag, _ := sign.AttestationTag(d)
-	layers, err := sign.ReadLayers(context.Background(), tag, push.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, l := range layers {
-		if sign.PredicateType(l) != attest.GateReportType {
-			continue
-		}
-		var env dsse.Envelope
-		if err := json.Unmarshal(l.Payload, &env); err != nil {
-			t.Fatal(err)
-		}
-		body, _ := base64.StdEncoding.DecodeString(env.Payload)
-		forged := strings.Replace(string(body), `"summary":"PASS`, `"summary":"PASS (reviewed)`, 1)
-		if forged == string(body) {
-			t.Fatalf("nothing to tamper with in %s", body)
-		}
-		env.Payload = base64.StdEncoding.EncodeToString([]byte(forged))
-		layers[i].Payload, _ = json.Marshal(env)
-	}
-	writeLayers(t, tag, layers)
-}
-
-// failedReport signs d with a gate report that has a failed check, as a
-// tool other than go-image's release (which never signs a failure) could.
-func failedReport(t *testing.T, keyFile, password string, d name.Digest) {
-	t.Helper()
-	pem, _ := os.ReadFile(keyFile)
-	key, err := sign.LoadKey(pem, []byte(password))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep := &report.Report{}
-	rep.Add(report.Result{Gate: "harden", ID: "harden/user-nonroot", Status: report.Fail, Message: "runs as root"})
-	b := attest.Build{BuilderID: attest.BuilderCLI}
-	prov, _ := b.Provenance()
-	h, _ := v1.NewHash(d.DigestStr())
-	var sts []attest.Statement
-	for typ, pred := range map[string]any{attest.SLSAProvenanceType: prov, attest.GateReportType: attest.NewGateReport(rep, d.String(), b)} {
-		st, err := attest.New(typ, pred, h, d.Context().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		sts = append(sts, st)
-	}
-	if _, err := key.Attest(context.Background(), d, sts, push.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := key.Image(context.Background(), d, push.Options{}); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func writeLayers(t *testing.T, tag name.Tag, layers []sign.Layer) {
-	t.Helper()
-	img := mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
-	for _, l := range layers {
-		var err error
-		if img, err = mutate.Append(img, mutate.Addendum{Layer: static.NewLayer(l.Payload, l.MediaType), Annotations: l.Annotations}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := remote.Write(tag, img); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // TestReleasePreflight: a bad signing key or an unwritable output stops

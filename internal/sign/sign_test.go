@@ -9,19 +9,14 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
-	"io"
-	"log"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"dagger/go-image/internal/attest"
 	"dagger/go-image/internal/push"
@@ -100,31 +95,6 @@ func TestLoadPublicKey(t *testing.T) {
 	}
 }
 
-func serve(t *testing.T) string {
-	t.Helper()
-	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	t.Cleanup(srv.Close)
-	return strings.TrimPrefix(srv.URL, "http://")
-}
-
-// pushRandom pushes a small random image and returns it by digest.
-func pushRandom(t *testing.T, repo string) name.Digest {
-	t.Helper()
-	img, err := random.Image(256, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, _ := img.Digest()
-	ref, err := name.NewDigest(repo + "@" + d.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(ref, img); err != nil {
-		t.Fatal(err)
-	}
-	return ref
-}
-
 func statement(t *testing.T, typ string, pred any, d name.Digest) attest.Statement {
 	t.Helper()
 	h, _ := v1.NewHash(d.DigestStr())
@@ -139,8 +109,8 @@ func statement(t *testing.T, typ string, pred any, d name.Digest) attest.Stateme
 // verify with the key, and are stored once however often a release runs.
 func TestSignAndAttest(t *testing.T) {
 	ctx := context.Background()
-	host := serve(t)
-	d := pushRandom(t, host+"/acme/api")
+	host := signtest.Registry(t)
+	d := signtest.RandomImage(t, host+"/acme/api")
 	key, pub := signtest.Key(t)
 	o := push.Options{}
 
@@ -229,8 +199,8 @@ func TestSignAndAttest(t *testing.T) {
 }
 
 func TestReadLayersNotFound(t *testing.T) {
-	host := serve(t)
-	d := pushRandom(t, host+"/acme/api")
+	host := signtest.Registry(t)
+	d := signtest.RandomImage(t, host+"/acme/api")
 	tag, _ := sign.SignatureTag(d)
 	if _, err := sign.ReadLayers(context.Background(), tag, push.Options{}); !errors.Is(err, sign.ErrNotFound) {
 		t.Errorf("unsigned image: err = %v, want ErrNotFound", err)
@@ -260,8 +230,8 @@ func TestCosignInterop(t *testing.T) {
 	}
 	pubFile := filepath.Join(dir, "cosign.pub")
 
-	host := serve(t)
-	d := pushRandom(t, host+"/acme/api")
+	host := signtest.Registry(t)
+	d := signtest.RandomImage(t, host+"/acme/api")
 	if _, err := key.Image(ctx, d, push.Options{}); err != nil {
 		t.Fatal(err)
 	}
@@ -272,7 +242,7 @@ func TestCosignInterop(t *testing.T) {
 	t.Logf("cosign verify: %s", firstLines(out, 6))
 
 	// And the other way: cosign signs, go-image reads and verifies.
-	d2 := pushRandom(t, host+"/acme/other")
+	d2 := signtest.RandomImage(t, host+"/acme/other")
 	out, err = signtest.Run(t, bin, env, "sign", "--key", filepath.Join(dir, "cosign.key"), "--tlog-upload=false",
 		"--allow-insecure-registry", "--allow-http-registry", "--yes", d2.String())
 	if err != nil {
@@ -294,4 +264,22 @@ func firstLines(s string, n int) string {
 		lines = lines[:n]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// TestCosignPin: the cosign the tests verify with is the one
+// ci/install-tools.sh builds, and the binary found reports that version.
+func TestCosignPin(t *testing.T) {
+	b, err := os.ReadFile("../../ci/install-tools.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^COSIGN_VERSION=(\S+)$`).FindSubmatch(b)
+	if m == nil || string(m[1]) != sign.CosignVersion {
+		t.Errorf("ci/install-tools.sh pins %q, sign.CosignVersion is %q", m, sign.CosignVersion)
+	}
+	bin := signtest.Cosign(t)
+	out, err := signtest.Run(t, bin, nil, "version")
+	if err != nil || !strings.Contains(out, strings.TrimPrefix(sign.CosignVersion, "v")) {
+		t.Errorf("cosign version: %v\n%s", err, out)
+	}
 }
