@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -82,6 +84,24 @@ func TestSignedRelease(t *testing.T) {
 		t.Errorf("SBOM predicate %.200s (%v)", res.Statements[1].Predicate, err)
 	}
 
+	// The real cosign accepts the index's signature and each platform's.
+	t.Run("cosign", func(t *testing.T) {
+		bin := signtest.Cosign(t)
+		pubFile := filepath.Join(t.TempDir(), "cosign.pub")
+		if err := os.WriteFile(pubFile, pub, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		refs := []string{res.Pushed.Ref()}
+		for _, img := range res.Images {
+			d, _ := img.Digest()
+			refs = append(refs, host+"/mirror/service@"+d.String())
+		}
+		for _, ref := range refs {
+			if out, err := signtest.Run(t, bin, nil, append(append([]string{"verify"}, signtest.VerifyArgs(pubFile)...), ref)...); err != nil {
+				t.Errorf("cosign verify %s: %v\n%s", ref, err, out)
+			}
+		}
+	})
 	v, err := sign.LoadPublicKey(pub)
 	if err != nil {
 		t.Fatal(err)
