@@ -9,6 +9,7 @@ import (
 	"dagger/go-image/internal/imagefile"
 	"dagger/go-image/internal/local"
 	"dagger/go-image/internal/recipe"
+	"dagger/go-image/internal/preflight"
 )
 
 func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -28,6 +29,10 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	rf.o.Platform = *platform
 	o, err := rf.options()
 	if err != nil {
+		return err
+	}
+	// Refused now, not after the compile.
+	if err := preflight.Writable("--output", *out); err != nil {
 		return err
 	}
 	img, err := local.Build(ctx, local.Request{Source: *src, Options: o, BaseRef: *baseRef, Log: stderr})

@@ -58,7 +58,7 @@ func TestBuildErrors(t *testing.T) {
 		{"bad flag", []string{"build", "--nope"}, 2, "flag provided but not defined"},
 		{"no go.mod", []string{"build", "--source", t.TempDir(), "--output", out}, 1, "no go.mod"},
 		{"compile error", []string{"build", "--source", "../../testdata/broken/compileerror", "--output", out}, 1, "go build failed"},
-		{"unwritable output", []string{"build", "--source", "../../testdata/service", "--output", "/proc/go-image-test/x.tar"}, 1, "write /proc/go-image-test/x.tar"},
+		{"unwritable output", []string{"build", "--source", "../../testdata/service", "--output", "/proc/go-image-test/x.tar"}, 1, "--output /proc/go-image-test/x.tar: directory /proc/go-image-test does not exist"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"dagger/go-image/internal/gates"
 	"dagger/go-image/internal/imagefile"
 	"dagger/go-image/internal/policy"
+	"dagger/go-image/internal/preflight"
 	"dagger/go-image/internal/scan"
 )
 
@@ -42,6 +43,9 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	opts, err := policy.Parse(*maxSize, *upxPolicy, skip)
 	if err != nil {
 		return usageError{err}
+	}
+	if err := preflight.Writable("--output", *output); err != nil {
+		return err
 	}
 	if *withScan {
 		sp, _, err := sf.policy(".")

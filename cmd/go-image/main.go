@@ -26,10 +26,11 @@ func commands() map[string]command {
 		"build":    {"compile a Go service and assemble its image tarball", runBuild},
 		"check":    {"run the size, upx and hardening gates on an image tarball", runCheck},
 		"scan":     {"vulnerability gate: Trivy (offline) over an image tarball, go-image's policy", runScan},
-		"release":  {"build every platform, run the gates, push only if all pass (+ SBOM)", runRelease},
+		"release":  {"build every platform, run the gates, push only if all pass (+ SBOM, signature, attestations)", runRelease},
 		"smoke":    {"run an image tarball and check its Kubernetes behaviour: probes, readiness, SIGTERM drain", runSmoke},
 		"manifest": {"render a hardened Deployment + Service for an image pinned by digest", runManifest},
 		"lint":     {"go/analysis checks for Kubernetes mistakes in a service's source", runLint},
+		"verify":   {"check an image's signature, provenance and signed gate report with a public key", runVerify},
 	}
 }
 

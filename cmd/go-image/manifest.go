@@ -32,6 +32,7 @@ func runManifest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.StringVar(&o.MemoryLimit, "memory-limit", "", "memory limit; empty omits")
 	var env listFlag
 	fs.Var(&env, "env", "container environment variable NAME=VALUE (repeatable)")
+	fs.BoolVar(&o.RequireGates, "require-gates", false, "label the pods "+manifest.GatedLabel+"=true, which the sample admission policy deploy/kyverno/require-go-image-gates.yaml selects: admitted only with a signed gate report showing no failed check")
 	output := fs.String("output", "", "write the YAML to this file instead of stdout")
 	if err := parse(fs, args); err != nil {
 		return err

@@ -8,15 +8,22 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"dagger/go-image/internal/attest"
 	"dagger/go-image/internal/lint"
 	"dagger/go-image/internal/local"
 	"dagger/go-image/internal/policy"
+	"dagger/go-image/internal/preflight"
 	"dagger/go-image/internal/push"
 	"dagger/go-image/internal/recipe"
 	"dagger/go-image/internal/release"
+	"dagger/go-image/internal/sbom"
 	"dagger/go-image/internal/scan"
 )
 
@@ -34,8 +41,10 @@ func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	username := fs.String("username", "", "registry username (default: the docker config / credential helpers)")
 	passwordEnv := fs.String("password-env", "", "NAME of the environment variable holding the registry password or token (never the value itself)")
 	insecure := fs.Bool("insecure", false, "allow plain HTTP and unverified TLS to the registry")
-	sbomFile := fs.String("sbom", "", "write the CycloneDX 1.5 SBOM (JSON) to this file")
-	attach := fs.Bool("attach-sbom", false, "push the SBOM as an OCI referrer of the image (artifactType application/vnd.cyclonedx+json)")
+	sbomFile := fs.String("sbom", "", "write the SBOM (JSON, see --sbom-format) to this file")
+	sbomFormat := fs.String("sbom-format", string(sbom.DefaultFormat), "SBOM format: spdx (SPDX 2.3 JSON) or cyclonedx (CycloneDX 1.5 JSON)")
+	attach := fs.Bool("attach-sbom", false, "push the SBOM as an OCI referrer of the image (artifactType application/spdx+json or application/vnd.cyclonedx+json); with --sign-key it is attached as a signed attestation instead")
+	sf2 := addSignFlags(fs)
 	reportFile := fs.String("report", "", "write the gate report to this file (it is always printed to stderr)")
 	format := fs.String("format", "text", "--report format: text, json or markdown")
 	rf := addRecipeFlags(fs)
@@ -64,6 +73,10 @@ func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return usageError{err}
 	}
+	sbomFmt, err := sbom.ParseFormat(*sbomFormat)
+	if err != nil {
+		return usageError{err}
+	}
 	// The same gates, in the same order, as `go-image check`.
 	gopts, err := policy.Parse(*maxSize, *upxPolicy, skip)
 	if err != nil {
@@ -78,11 +91,45 @@ func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	// Last of the checks before the build: usage errors come first.
+	// Pre-flight, after the usage errors and before the build: everything
+	// that would otherwise fail only after minutes of compiling, or after
+	// the push.
+	key, err := sf2.key()
+	if err != nil {
+		return err
+	}
+	for flag, path := range map[string]string{"--sbom": *sbomFile, "--report": *reportFile} {
+		if err := preflight.Writable(flag, path); err != nil {
+			return err
+		}
+	}
 	if err := releaseGates(&gopts, *src, sf, mf, map[string]string{"scan": *noScan, "lint": *noLint, "smoke": *noSmoke}); err != nil {
 		return err
 	}
 	gs := policy.Standard(gopts)
+	started := time.Now()
+	registry := push.Options{Credentials: creds, Insecure: *insecure, Log: stderr}
+	var signing *release.Signing
+	if key != nil {
+		// The base is resolved to a digest once, so every platform builds
+		// on the image the provenance names.
+		deps, pinned, err := baseDependency(ctx, o.Base, *baseRef)
+		if err != nil {
+			return err
+		}
+		*baseRef = pinned
+		full, err := local.Options(*src, o)
+		if err != nil {
+			return err
+		}
+		// The local toolchain compiles, not a golang:<tag> image: the Go
+		// that did is read from the binary into the dependencies.
+		full.GoVersion = ""
+		signing = &release.Signing{Key: key, Build: attest.Build{
+			Recipe: full, BuilderID: attest.BuilderCLI, GoImageVersion: attest.GoImageVersion(),
+			Dependencies: deps, StartedOn: started, InvocationID: os.Getenv("GOIMAGE_INVOCATION_ID"),
+		}}
+	}
 	build := func(ctx context.Context, p recipe.Platform) (v1.Image, error) {
 		po := o
 		po.Platform = p.String()
@@ -90,8 +137,7 @@ func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	res, err := release.Run(ctx, release.Request{
 		Platforms: ps, Build: build, Gates: gs, Addresses: addrs,
-		Push: push.Options{Credentials: creds, Insecure: *insecure, Log: stderr},
-		SBOM: *sbomFile != "", AttachSBOM: *attach,
+		Push: registry, SBOM: *sbomFile != "", AttachSBOM: *attach, SBOMFormat: sbomFmt, Sign: signing,
 		Version: o.Version, Created: o.Created(), Log: stderr,
 	})
 	// The report is shown whether the release passed or was blocked: a
@@ -115,6 +161,9 @@ func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		fmt.Fprintf(stderr, "go-image: wrote SBOM %s\n", *sbomFile)
 	}
+	if len(res.Signatures) > 0 {
+		fmt.Fprintf(stderr, "go-image: signed %s with its provenance, SBOM and gate report; check with: go-image verify --image %s --key cosign.pub\n", res.Digest, res.Pushed.Ref())
+	}
 	fmt.Fprintf(stderr, "go-image: released %s as %s\n", res.Digest, strings.Join(res.Pushed.Tags, ", "))
 	fmt.Fprintln(stdout, res.Pushed.Ref())
 	return nil
@@ -130,6 +179,15 @@ func releaseGates(o *policy.Options, src string, sf *scanFlags, mf *smokeGateFla
 				return usageError{err}
 			}
 		}
+	}
+	// The smoke flags first: a bad one is a usage error, which should not
+	// hide behind a missing scanner.
+	if off["smoke"] == "" {
+		g, err := mf.gate()
+		if err != nil {
+			return err
+		}
+		o.Smoke = g
 	}
 	if off["scan"] == "" {
 		sp, ignoreFile, err := sf.policy(src)
@@ -148,13 +206,6 @@ func releaseGates(o *policy.Options, src string, sf *scanFlags, mf *smokeGateFla
 			return err
 		}
 		o.Lint = lint.Gate{Dir: dir}
-	}
-	if off["smoke"] == "" {
-		g, err := mf.gate()
-		if err != nil {
-			return err
-		}
-		o.Smoke = g
 	}
 	return nil
 }
@@ -190,4 +241,23 @@ func writeFile(path string, write func(io.Writer) error) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return f.Close()
+}
+
+// baseDependency resolves the alpine base to a digest for the provenance
+// and returns the reference pinned to it, so the build uses exactly the
+// image recorded. scratch has no image to resolve: the recipe's base says
+// scratch and there is no dependency.
+func baseDependency(ctx context.Context, base recipe.Base, ref string) ([]attest.ResourceDescriptor, string, error) {
+	if base != recipe.Alpine {
+		return nil, ref, nil
+	}
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return nil, ref, usageError{fmt.Errorf("--base-image %q: %w", ref, err)}
+	}
+	desc, err := remote.Get(r, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain))
+	if err != nil {
+		return nil, ref, fmt.Errorf("resolve base image %s: %w (is the registry reachable? set --base-image to a mirror)", r, err)
+	}
+	return []attest.ResourceDescriptor{attest.Image("base", ref, desc.Digest.String())}, r.Context().Digest(desc.Digest.String()).String(), nil
 }

@@ -134,10 +134,10 @@ func TestRelease(t *testing.T) {
 	if res := rep.find("scan/off"); res == nil || res.Status != "skipped" || !strings.Contains(res.Message, "trivy tested in TestReleaseEveryGate") {
 		t.Errorf("scan switched off: result %+v, want skipped with the reason", res)
 	}
-	var doc sbom.Document
+	var doc sbom.SPDXDocument
 	b, err := os.ReadFile(sbomFile)
-	if err != nil || json.Unmarshal(b, &doc) != nil || doc.Components[0].Name != "example.com/service" {
-		t.Errorf("sbom file: %.200s (%v)", b, err)
+	if err != nil || json.Unmarshal(b, &doc) != nil || doc.SPDXVersion != "SPDX-2.3" || len(doc.Packages) < 2 || doc.Packages[1].Name != "example.com/service" {
+		t.Errorf("sbom file, SPDX by default: %.200s (%v)", b, err)
 	}
 	refs, err := remote.Referrers(d)
 	if err != nil {
@@ -270,6 +270,8 @@ func TestReleaseUsage(t *testing.T) {
 		{"gate off without a reason", []string{"--address", "r.example/a:b", "--no-smoke", " "}, "give the reason"},
 		{"bad smoke flag", []string{"--address", "r.example/a:b", "--health-path", "healthz"}, "must start with /"},
 		{"bad severity", []string{"--address", "r.example/a:b", "--severity", "SEVERE"}, `severity "SEVERE"`},
+		{"bad sbom format", []string{"--address", "r.example/a:b", "--sbom-format", "swid"}, "use spdx"},
+		{"password value instead of name for the key", []string{"--address", "r.example/a:b", "--sign-key", "k", "--sign-password-env", "$PW"}, "NAME of an environment variable"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

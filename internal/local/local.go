@@ -39,15 +39,7 @@ func Build(ctx context.Context, r Request) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := r.Options
-	if o.Name == "" {
-		mod, err := compile.ModulePath(src)
-		if err != nil {
-			return nil, fmt.Errorf("source %s: %w", r.Source, err)
-		}
-		o.Name = recipe.DefaultName(o.Main, mod)
-	}
-	o, err = o.Normalize()
+	o, err := Options(r.Source, r.Options)
 	if err != nil {
 		return nil, err
 	}
@@ -81,6 +73,23 @@ func Build(ctx context.Context, r Request) (v1.Image, error) {
 		return nil, fmt.Errorf("assemble on %s: %w", o.Base, err)
 	}
 	return img, nil
+}
+
+// Options returns the recipe as Build runs it for the module in source:
+// the binary name defaulted from go.mod, every other default filled in.
+func Options(source string, o recipe.Options) (recipe.Options, error) {
+	if o.Name == "" {
+		src, err := compile.Source(source)
+		if err != nil {
+			return o, err
+		}
+		mod, err := compile.ModulePath(src)
+		if err != nil {
+			return o, fmt.Errorf("source %s: %w", source, err)
+		}
+		o.Name = recipe.DefaultName(o.Main, mod)
+	}
+	return o.Normalize()
 }
 
 // Base returns the base for the platform: nothing for scratch, or ref for

@@ -63,7 +63,15 @@ type Options struct {
 	CPURequest, MemoryRequest, CPULimit, MemoryLimit string
 	// Env are extra container variables, NAME=VALUE.
 	Env []string
+	// RequireGates labels the pods GatedLabel=true: the label the sample
+	// admission policy (deploy/kyverno) selects, so the cluster admits them
+	// only with a signed go-image gate report that shows no failed check.
+	RequireGates bool
 }
+
+// GatedLabel is the pod label deploy/kyverno/require-go-image-gates.yaml
+// matches on.
+const GatedLabel = "go-image.dev/gated"
 
 // DefaultOptions match the smoke gate's defaults and the example service.
 func DefaultOptions() Options {
@@ -193,7 +201,7 @@ func Objects(o Options) (*appsv1.Deployment, *corev1.Service, error) {
 			Replicas: ptr(o.Replicas),
 			Selector: &metav1.LabelSelector{MatchLabels: labels},
 			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				ObjectMeta: metav1.ObjectMeta{Labels: podLabels(labels, o.RequireGates)},
 				Spec: corev1.PodSpec{
 					TerminationGracePeriodSeconds: ptr(o.GraceSeconds),
 					AutomountServiceAccountToken:  ptr(false),
@@ -275,3 +283,17 @@ func Render(o Options) ([]byte, error) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// podLabels are the selector labels, plus GatedLabel when asked: only on
+// the pods (which the admission policy checks), never in the selector,
+// which cannot change once a Deployment exists.
+func podLabels(selector map[string]string, gated bool) map[string]string {
+	if !gated {
+		return selector
+	}
+	out := map[string]string{GatedLabel: "true"}
+	for k, v := range selector {
+		out[k] = v
+	}
+	return out
+}

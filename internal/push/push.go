@@ -130,18 +130,62 @@ func Push(ctx context.Context, a Artifact, addrs []string, o Options) (Result, e
 	if err != nil {
 		return res, err
 	}
+	res.Tags, err = tag(ctx, a, tags, o)
+	return res, err
+}
+
+// Tag points every address's tag at a, which Upload already wrote: the
+// last step of a push, split out so that a release can sign between the
+// upload and the tags. It returns the tags written, in order, even on an
+// error.
+func Tag(ctx context.Context, a Artifact, addrs []string, o Options) ([]string, error) {
+	tags, err := ParseAddresses(addrs, o.Insecure)
+	if err != nil {
+		return nil, err
+	}
+	return tag(ctx, a, tags, o)
+}
+
+func tag(ctx context.Context, a Artifact, tags []name.Tag, o Options) ([]string, error) {
+	d, err := a.Digest()
+	if err != nil {
+		return nil, err
+	}
+	var done []string
 	for _, t := range tags {
 		opts, who, err := o.remoteOptions(ctx, t.Context())
 		if err != nil {
-			return res, o.redact(err)
+			return done, o.redact(err)
 		}
 		if err := remote.Tag(t, a, opts...); err != nil {
-			return res, o.redact(explain(err, "tag", t.String(), t.Context(), who))
+			return done, o.redact(explain(err, "tag", t.String(), t.Context(), who))
 		}
-		fmt.Fprintf(o.log(), "go-image: tagged %s -> %s\n", t, res.Digest)
-		res.Tags = append(res.Tags, t.String())
+		fmt.Fprintf(o.log(), "go-image: tagged %s -> %s\n", t, d)
+		done = append(done, t.String())
 	}
-	return res, nil
+	return done, nil
+}
+
+// Remote returns the go-containerregistry options for one repository (the
+// credentials, transport and retries of a push), for code that reads from
+// the registry it pushed to, such as existing signatures.
+func (o Options) Remote(ctx context.Context, repo name.Repository) ([]remote.Option, error) {
+	opts, _, err := o.remoteOptions(ctx, repo)
+	return opts, o.redact(err)
+}
+
+// Explain turns an error of a registry operation (op: "read", "push", …)
+// on ref into its cause and fix, naming the credentials used, never their
+// values.
+func (o Options) Explain(err error, op, ref string, repo name.Repository) error {
+	if err == nil {
+		return nil
+	}
+	_, who, werr := o.authenticator(context.Background(), repo)
+	if werr != nil {
+		who = "no usable credentials"
+	}
+	return o.redact(explain(err, op, ref, repo, who))
 }
 
 // Upload writes a by digest to the repository of every address, without

@@ -1,11 +1,14 @@
 // Package release is go-image's one release procedure, shared by the CLI and
 // the Dagger module: build every platform, run every gate on every platform's
 // image, and push only if no check failed — the image, or an OCI index of
-// the platform images, then optionally its SBOM as a referrer.
+// the platform images, by digest; then, with a key, sign it and attach its
+// signed attestations (provenance, SBOM, gate report), or else optionally
+// its SBOM as a referrer; and only then move the tags.
 package release
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,11 +22,13 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"dagger/go-image/internal/attest"
 	"dagger/go-image/internal/gates"
 	"dagger/go-image/internal/push"
 	"dagger/go-image/internal/recipe"
 	"dagger/go-image/internal/report"
 	"dagger/go-image/internal/sbom"
+	"dagger/go-image/internal/sign"
 )
 
 // Builder builds one platform's image: local.Build for the CLI, a Dagger
@@ -39,8 +44,13 @@ type Request struct {
 	Addresses []string
 	Push      push.Options
 	// SBOM makes Result.SBOM; AttachSBOM also pushes it as a referrer of
-	// the pushed digest.
+	// the pushed digest (a signed release attests it instead).
 	SBOM, AttachSBOM bool
+	// SBOMFormat is the SBOM's format; zero is sbom.DefaultFormat (SPDX).
+	SBOMFormat sbom.Format
+	// Sign, when set, signs the release after the upload and before the
+	// tags: see Signing.
+	Sign *Signing
 	// Version and Created describe the image in the SBOM (recipe Version
 	// and source date).
 	Version string
@@ -62,7 +72,39 @@ type Result struct {
 	SBOM     []byte
 	// SBOMRef is repo@sha256:… of the attached SBOM artifact.
 	SBOMRef string
+	// Signatures are the signature tags written, the pushed digest's last;
+	// set only once every signature and attestation was written, so a
+	// failed signing never reads as signed.
+	Signatures []string
+	// Attestations are the attestation tags written, one per repository.
+	Attestations []string
+	// Statements are the signed statements: provenance, SBOM, gate report.
+	Statements []attest.Statement
 }
+
+// Signing is what a signed release needs besides the image.
+type Signing struct {
+	Key *sign.Key
+	// Build describes the build for the provenance and the gate report:
+	// the executor sets Recipe, BuilderID, GoImageVersion, the builder and
+	// base image dependencies, and may set StartedOn and InvocationID.
+	// Run adds the platforms, the Go toolchain read from the binaries and
+	// the time the gates finished.
+	Build attest.Build
+}
+
+// SignError is returned when the image was uploaded by digest but signing
+// or attesting it failed: no tag was moved and the image is not signed.
+type SignError struct {
+	Ref string
+	Err error
+}
+
+func (e *SignError) Error() string {
+	return fmt.Sprintf("image uploaded as %s but not signed, and no tag moved: %v", e.Ref, e.Err)
+}
+
+func (e *SignError) Unwrap() error { return e.Err }
 
 // BlockedError is returned when a gate failed: nothing was pushed.
 type BlockedError struct {
@@ -87,11 +129,15 @@ func Run(ctx context.Context, r Request) (*Result, error) {
 	if len(r.Gates) == 0 {
 		return nil, errors.New("release: no gates: go-image never pushes an image no gate has checked")
 	}
+	if r.Sign != nil && r.Sign.Key == nil {
+		return nil, errors.New("release: signing requested without a key: load one with sign.LoadKey")
+	}
 	// Bad addresses fail before minutes of compiling, not after.
 	tags, err := push.ParseAddresses(r.Addresses, r.Push.Insecure)
 	if err != nil {
 		return nil, err
 	}
+	started := time.Now()
 	res := &Result{Report: &report.Report{Image: tags[0].String()}}
 	for _, p := range r.Platforms {
 		fmt.Fprintf(log, "go-image: build %s\n", p)
@@ -135,33 +181,150 @@ func Run(ctx context.Context, r Request) (*Result, error) {
 	if res.Digest, err = res.Artifact.Digest(); err != nil {
 		return res, err
 	}
-	if r.SBOM || r.AttachSBOM {
-		if res.SBOM, err = document(res.Images, r, tags[0].Context()); err != nil {
+	finished := time.Now()
+	var infos []*debug.BuildInfo
+	if r.SBOM || r.AttachSBOM || r.Sign != nil {
+		if infos, err = buildInfos(res.Images, r.Platforms); err != nil {
+			return res, err
+		}
+		res.SBOM, err = r.SBOMFormat.Generate(sbom.Subject{Name: tags[0].Context().String(), Version: r.Version, Platforms: platformNames(r.Platforms), Created: r.Created}, infos...)
+		if err != nil {
 			return res, err
 		}
 	}
-	pushed, err := push.Push(ctx, res.Artifact, r.Addresses, r.Push)
+	up, err := push.Upload(ctx, res.Artifact, r.Addresses, r.Push)
 	if err != nil {
 		return res, err
 	}
-	res.Pushed = &pushed
-	if r.AttachSBOM {
+	res.Pushed = &up
+	switch {
+	case r.Sign != nil:
+		b := r.Sign.Build
+		if b.StartedOn.IsZero() {
+			b.StartedOn = started
+		}
+		b.FinishedOn = finished
+		b.Platforms = platformNames(r.Platforms)
+		b.Dependencies = withGo(b.Dependencies, infos[0].GoVersion)
+		if err := signRelease(ctx, res, r, b); err != nil {
+			return res, &SignError{Ref: up.Ref(), Err: err}
+		}
+	case r.AttachSBOM:
 		desc, err := partial.Descriptor(res.Artifact)
 		if err != nil {
 			return res, err
 		}
-		art, err := sbom.Referrer(res.SBOM, *desc, r.Created)
+		art, err := sbom.ReferrerOf(r.SBOMFormat, res.SBOM, *desc, r.Created)
 		if err != nil {
 			return res, err
 		}
-		up, err := push.Upload(ctx, art, r.Addresses, r.Push)
+		ref, err := push.Upload(ctx, art, r.Addresses, r.Push)
 		if err != nil {
-			return res, fmt.Errorf("image pushed as %s, but attaching its SBOM failed: %w", pushed.Ref(), err)
+			return res, fmt.Errorf("image uploaded as %s, but attaching its SBOM failed, so no tag moved: %w", up.Ref(), err)
 		}
-		res.SBOMRef = up.Ref()
+		res.SBOMRef = ref.Ref()
 		fmt.Fprintf(log, "go-image: SBOM attached as %s\n", res.SBOMRef)
 	}
+	// Tags last: a tag names an image only once everything about it is in
+	// the registry.
+	res.Pushed.Tags, err = push.Tag(ctx, res.Artifact, r.Addresses, r.Push)
+	if err != nil {
+		return res, err
+	}
 	return res, nil
+}
+
+// signRelease attests the pushed digest in every repository, then signs
+// the platform images and, last, the pushed digest: a signature on it
+// means its attestations are there too.
+func signRelease(ctx context.Context, res *Result, r Request, b attest.Build) error {
+	key := r.Sign.Key
+	prov, err := b.Provenance()
+	if err != nil {
+		return err
+	}
+	var repos []string
+	for _, ref := range res.Pushed.References {
+		d, err := name.NewDigest(ref)
+		if err != nil {
+			return err
+		}
+		repos = append(repos, d.Context().String())
+	}
+	gate := attest.NewGateReport(res.Report, res.Pushed.Ref(), b)
+	var sbomDoc json.RawMessage = res.SBOM
+	var sts []attest.Statement
+	for _, p := range []struct {
+		typ  string
+		pred any
+	}{{attest.SLSAProvenanceType, prov}, {r.SBOMFormat.PredicateType(), sbomDoc}, {attest.GateReportType, gate}} {
+		st, err := attest.New(p.typ, p.pred, res.Digest, repos...)
+		if err != nil {
+			return err
+		}
+		sts = append(sts, st)
+	}
+	var children []v1.Hash
+	if len(res.Images) > 1 {
+		for _, img := range res.Images {
+			d, err := img.Digest()
+			if err != nil {
+				return err
+			}
+			children = append(children, d)
+		}
+	}
+	log := r.Log
+	if log == nil {
+		log = io.Discard
+	}
+	var atts, sigs []string
+	for _, ref := range res.Pushed.References {
+		d, err := name.NewDigest(ref)
+		if err != nil {
+			return err
+		}
+		tag, err := key.Attest(ctx, d, sts, r.Push)
+		if err != nil {
+			return err
+		}
+		atts = append(atts, tag.String())
+		fmt.Fprintf(log, "go-image: attested %s (provenance, SBOM, gate report) at %s\n", d, tag)
+		for _, c := range children {
+			tag, err := key.Image(ctx, d.Context().Digest(c.String()), r.Push)
+			if err != nil {
+				return err
+			}
+			sigs = append(sigs, tag.String())
+		}
+		tag, err = key.Image(ctx, d, r.Push)
+		if err != nil {
+			return err
+		}
+		sigs = append(sigs, tag.String())
+		fmt.Fprintf(log, "go-image: signed %s at %s\n", d, tag)
+	}
+	res.Statements, res.Attestations, res.Signatures = sts, atts, sigs
+	return nil
+}
+
+// withGo adds the Go toolchain the binaries record, unless the executor
+// already named it.
+func withGo(deps []attest.ResourceDescriptor, goVersion string) []attest.ResourceDescriptor {
+	for _, d := range deps {
+		if d.Name == "go" {
+			return deps
+		}
+	}
+	return append(append([]attest.ResourceDescriptor(nil), deps...), attest.GoToolchain(goVersion))
+}
+
+func platformNames(ps []recipe.Platform) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.String()
+	}
+	return out
 }
 
 // artifact is the image for one platform, else an OCI index whose
@@ -233,16 +396,14 @@ func baseAnnotations(imgs []v1.Image) (map[string]string, error) {
 	return ann, nil
 }
 
-func document(imgs []v1.Image, r Request, repo name.Repository) ([]byte, error) {
+func buildInfos(imgs []v1.Image, ps []recipe.Platform) ([]*debug.BuildInfo, error) {
 	infos := make([]*debug.BuildInfo, len(imgs))
-	plats := make([]string, len(imgs))
 	for i, img := range imgs {
 		bi, err := sbom.BuildInfo(img)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", r.Platforms[i], err)
+			return nil, fmt.Errorf("%s: %w", ps[i], err)
 		}
 		infos[i] = bi
-		plats[i] = r.Platforms[i].String()
 	}
-	return sbom.Generate(sbom.Subject{Name: repo.String(), Version: r.Version, Platforms: plats, Created: r.Created}, infos...)
+	return infos, nil
 }

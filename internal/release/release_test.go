@@ -167,12 +167,13 @@ func TestReleaseSinglePlatform(t *testing.T) {
 		}
 	}
 
-	var doc sbom.Document
+	// SPDX by default, as ko.
+	var doc sbom.SPDXDocument
 	if err := json.Unmarshal(res.SBOM, &doc); err != nil {
 		t.Fatal(err)
 	}
-	if doc.Components[0].Name != "example.com/service" || doc.Components[0].Version != "1.2.3" {
-		t.Errorf("SBOM main component = %+v", doc.Components[0])
+	if doc.SPDXVersion != "SPDX-2.3" || len(doc.Packages) < 2 || doc.Packages[1].Name != "example.com/service" || doc.Packages[1].VersionInfo != "1.2.3" {
+		t.Errorf("SBOM = %.300s", res.SBOM)
 	}
 	subject, err := name.NewDigest(res.Pushed.Ref())
 	if err != nil {
@@ -184,7 +185,17 @@ func TestReleaseSinglePlatform(t *testing.T) {
 	}
 	im, _ := refs.IndexManifest()
 	if len(im.Manifests) != 1 || res.SBOMRef != host+"/acme/service@"+im.Manifests[0].Digest.String() {
-		t.Errorf("referrers of the image = %+v, SBOM ref %s", im.Manifests, res.SBOMRef)
+		t.Fatalf("referrers of the image = %+v, SBOM ref %s", im.Manifests, res.SBOMRef)
+	}
+	art, err := remote.Image(mustRef(t, res.SBOMRef))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := art.Manifest(); m.ArtifactType != "application/spdx+json" {
+		t.Errorf("SBOM referrer artifactType %q, want SPDX's", m.ArtifactType)
+	}
+	if len(res.Signatures) != 0 || len(res.Statements) != 0 {
+		t.Errorf("unsigned release reports signatures %v", res.Signatures)
 	}
 }
 
@@ -239,6 +250,7 @@ func TestMultiPlatform(t *testing.T) {
 	s, src := &seen{}, &sourceSeen{}
 	r := request(t, []string{host + "/acme/service:1.2.3"}, "linux/amd64,linux/arm64", s, src)
 	r.SBOM = true
+	r.SBOMFormat = sbom.CycloneDX
 	res, err := Run(context.Background(), r)
 	if err != nil {
 		t.Fatal(err)
@@ -345,6 +357,7 @@ func TestBadRequests(t *testing.T) {
 		{"no gates", Request{Platforms: good, Build: never, Addresses: []string{"r.example/a:b"}}, "no gates"},
 		{"no platform", Request{Build: never, Gates: standard(t), Addresses: []string{"r.example/a:b"}}, "no platform"},
 		{"bad address", Request{Platforms: good, Build: never, Gates: standard(t), Addresses: []string{"not a ref"}}, "REGISTRY/REPO:TAG"},
+		{"signing without a key", Request{Platforms: good, Build: never, Gates: standard(t), Addresses: []string{"r.example/a:b"}, Sign: &Signing{}}, "without a key"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

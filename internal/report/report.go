@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Status is a check's verdict.
@@ -35,6 +36,30 @@ type Result struct {
 	Details []string `json:"details,omitempty"`
 	// Metrics are measured figures (bytes, seconds) behind the verdict.
 	Metrics map[string]float64 `json:"metrics,omitempty"`
+	// Tool is the external tool the verdict came from, if any (Trivy for
+	// scan), so a report kept as an attestation says which version and
+	// which data judged the image.
+	Tool *Tool `json:"tool,omitempty"`
+}
+
+// Tool is an external tool behind a verdict.
+type Tool struct {
+	Name    string `json:"name"`
+	Version string `json:"version,omitempty"`
+	// DataUpdated is when the tool's data was built: Trivy's vulnerability
+	// DB. A pass is only as current as this date.
+	DataUpdated *time.Time `json:"dataUpdated,omitempty"`
+}
+
+func (t Tool) String() string {
+	s := t.Name
+	if t.Version != "" {
+		s += " " + t.Version
+	}
+	if t.DataUpdated != nil {
+		s += ", data of " + t.DataUpdated.UTC().Format(time.RFC3339)
+	}
+	return s
 }
 
 // Report collects Results in the order the gates ran.
@@ -87,6 +112,20 @@ func (r *Report) Err() error {
 	return nil
 }
 
+// Tools returns the distinct tools behind the results, in order of first use.
+func (r *Report) Tools() []Tool {
+	var out []Tool
+	seen := map[string]bool{}
+	for _, res := range r.Results {
+		if res.Tool == nil || seen[res.Tool.String()] {
+			continue
+		}
+		seen[res.Tool.String()] = true
+		out = append(out, *res.Tool)
+	}
+	return out
+}
+
 // Summary is the one-line tally.
 func (r *Report) Summary() string {
 	verdict := "PASS"
@@ -112,6 +151,9 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 		if len(res.Metrics) > 0 {
 			fmt.Fprintf(&b, "       metrics: %s\n", formatMetrics(res.Metrics))
+		}
+		if res.Tool != nil {
+			fmt.Fprintf(&b, "       tool: %s\n", res.Tool)
 		}
 	}
 	fmt.Fprintln(&b, r.Summary())
@@ -146,7 +188,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", res.ID, mdMark[res.Status], mdEscape(res.Message))
 	}
 	for _, res := range r.Results {
-		if len(res.Details) == 0 && len(res.Metrics) == 0 {
+		if len(res.Details) == 0 && len(res.Metrics) == 0 && res.Tool == nil {
 			continue
 		}
 		fmt.Fprintf(&b, "\n<details><summary><code>%s</code></summary>\n\n```\n", res.ID)
@@ -156,13 +198,16 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		if len(res.Metrics) > 0 {
 			b.WriteString("metrics: " + formatMetrics(res.Metrics) + "\n")
 		}
+		if res.Tool != nil {
+			b.WriteString("tool: " + res.Tool.String() + "\n")
+		}
 		b.WriteString("```\n\n</details>\n")
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
 
-// Write renders in the named format: text, json or markdown.
+// Write renders in the named format: text, json, markdown or sarif.
 func (r *Report) Write(w io.Writer, format string) error {
 	switch format {
 	case "", "text":
@@ -171,8 +216,10 @@ func (r *Report) Write(w io.Writer, format string) error {
 		return r.WriteJSON(w)
 	case "markdown", "md":
 		return r.WriteMarkdown(w)
+	case "sarif":
+		return r.WriteSARIF(w)
 	}
-	return fmt.Errorf("report format %q: use text, json or markdown", format)
+	return fmt.Errorf("report format %q: use text, json, markdown or sarif", format)
 }
 
 func mdEscape(s string) string {

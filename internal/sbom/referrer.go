@@ -16,12 +16,19 @@ import (
 // config, and registries that understand artifactType expect this one.
 var emptyJSON = []byte("{}")
 
-// Referrer returns an OCI 1.1 artifact manifest holding doc as its one layer,
-// with artifactType CycloneDX and subject the image (or index) it describes.
+// Referrer returns an OCI 1.1 artifact manifest holding doc, a CycloneDX
+// document, as its one layer, with subject the image (or index) it describes.
 // Pushed next to the image, `oras discover` / `cosign tree` / the Referrers
 // API list it under the image digest.
 func Referrer(doc []byte, subject v1.Descriptor, created time.Time) (v1.Image, error) {
-	layer := static.NewLayer(doc, types.MediaType(MediaType))
+	return ReferrerOf(CycloneDX, doc, subject, created)
+}
+
+// ReferrerOf is Referrer for a document in format f: its media type is the
+// layer's and the artifact's type.
+func ReferrerOf(f Format, doc []byte, subject v1.Descriptor, created time.Time) (v1.Image, error) {
+	mt := f.MediaType()
+	layer := static.NewLayer(doc, types.MediaType(mt))
 	ld, err := partial.Descriptor(layer)
 	if err != nil {
 		return nil, err
@@ -42,7 +49,7 @@ func Referrer(doc []byte, subject v1.Descriptor, created time.Time) (v1.Image, e
 	}{
 		SchemaVersion: 2,
 		MediaType:     types.OCIManifestSchema1,
-		ArtifactType:  MediaType,
+		ArtifactType:  mt,
 		Config:        v1.Descriptor{MediaType: types.OCIEmptyJSON, Digest: cd, Size: int64(len(emptyJSON))},
 		Layers:        []v1.Descriptor{{MediaType: ld.MediaType, Digest: ld.Digest, Size: ld.Size}},
 		Subject:       &subj,

@@ -1,5 +1,5 @@
-// Package sbom describes what is inside a go-image image as a CycloneDX 1.5
-// document, read from the Go binary's own build information: the main
+// Package sbom describes what is inside a go-image image as an SPDX 2.3 or
+// a CycloneDX 1.5 document, read from the Go binary's own build information: the main
 // module, every dependency module linked in (with its go.sum hash) and the
 // Go standard library. A Go binary on scratch has no package database, so
 // the binary is the only honest source — the same one `go version -m` reads.
@@ -29,6 +29,9 @@ import (
 
 // MediaType is the CycloneDX JSON media type, used as the OCI artifactType.
 const MediaType = "application/vnd.cyclonedx+json"
+
+// SPDXMediaType is the SPDX JSON media type.
+const SPDXMediaType = "application/spdx+json"
 
 // Document is the subset of CycloneDX 1.5 go-image writes.
 type Document struct {
@@ -90,17 +93,27 @@ type Subject struct {
 	Created time.Time
 }
 
-// Generate writes the CycloneDX JSON for binaries built from one main module
-// (one per platform); the component lists are merged, since a build tag can
-// link a module on one platform only.
-func Generate(s Subject, infos ...*debug.BuildInfo) ([]byte, error) {
+// inventory is what either format describes: the main module, the
+// modules linked in and the standard library, merged over platforms.
+type inventory struct {
+	main Component
+	// deps are the libraries (stdlib included), sorted by package URL.
+	deps []Component
+	// name is the image's name: the subject's, else the main package's.
+	name string
+}
+
+// collect merges the binaries' build information (one binary per
+// platform); the component lists are merged, since a build tag can link a
+// module on one platform only.
+func collect(s Subject, infos ...*debug.BuildInfo) (inventory, error) {
 	if len(infos) == 0 {
-		return nil, errors.New("sbom: no Go build information: the image's entrypoint must be a Go binary built with module support")
+		return inventory{}, errors.New("sbom: no Go build information: the image's entrypoint must be a Go binary built with module support")
 	}
 	main := infos[0].Main
 	for _, bi := range infos[1:] {
 		if bi.Main.Path != main.Path {
-			return nil, fmt.Errorf("sbom: binaries of different modules (%s, %s): one SBOM describes one service", main.Path, bi.Main.Path)
+			return inventory{}, fmt.Errorf("sbom: binaries of different modules (%s, %s): one SBOM describes one service", main.Path, bi.Main.Path)
 		}
 	}
 	mainVersion := main.Version
@@ -128,16 +141,29 @@ func Generate(s Subject, infos ...*debug.BuildInfo) ([]byte, error) {
 		refs = append(refs, r)
 	}
 	sort.Strings(refs)
-	comps := []Component{mainComp}
+	inv := inventory{main: mainComp, name: s.Name}
 	for _, r := range refs {
-		comps = append(comps, byRef[r])
+		inv.deps = append(inv.deps, byRef[r])
 	}
+	if inv.name == "" {
+		inv.name = path.Base(main.Path)
+	}
+	return inv, nil
+}
 
-	name := s.Name
-	if name == "" {
-		name = path.Base(main.Path)
+// Generate writes the CycloneDX 1.5 JSON for binaries built from one main
+// module (one per platform).
+func Generate(s Subject, infos ...*debug.BuildInfo) ([]byte, error) {
+	inv, err := collect(s, infos...)
+	if err != nil {
+		return nil, err
 	}
-	image := &Component{Type: "container", Name: name, Version: s.Version, BOMRef: "image:" + name}
+	comps := append([]Component{inv.main}, inv.deps...)
+	refs := make([]string, len(inv.deps))
+	for i, c := range inv.deps {
+		refs[i] = c.BOMRef
+	}
+	image := &Component{Type: "container", Name: inv.name, Version: s.Version, BOMRef: "image:" + inv.name}
 	var props []Property
 	for _, p := range s.Platforms {
 		props = append(props, Property{Name: "dev.go-image:platform", Value: p})
@@ -154,8 +180,8 @@ func Generate(s Subject, infos ...*debug.BuildInfo) ([]byte, error) {
 		},
 		Components: comps,
 		Dependencies: []Dependency{
-			{Ref: image.BOMRef, DependsOn: []string{mainComp.BOMRef}},
-			{Ref: mainComp.BOMRef, DependsOn: refs},
+			{Ref: image.BOMRef, DependsOn: []string{inv.main.BOMRef}},
+			{Ref: inv.main.BOMRef, DependsOn: refs},
 		},
 	}
 	// The serial number is derived from the content, not random, so the
@@ -165,10 +191,14 @@ func Generate(s Subject, infos ...*debug.BuildInfo) ([]byte, error) {
 		return nil, err
 	}
 	doc.SerialNumber = contentUUID(body)
+	return indent(doc)
+}
+
+func indent(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
-	if err := enc.Encode(doc); err != nil {
+	if err := enc.Encode(v); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil

@@ -24,6 +24,26 @@ type Output struct {
 	// DBUpdatedAt is when the vulnerability DB was built (UpdatedAt of its
 	// metadata.json), zero if unknown.
 	DBUpdatedAt time.Time
+	// Version is the Trivy release that scanned, e.g. 0.67.2; "" if unknown.
+	Version string
+}
+
+// Judge applies the policy to one Trivy run: its verdict, the DB's age,
+// and which Trivy and which DB judged — the facts a gate report kept as an
+// attestation must carry. Both executors call it on their Trivy's output.
+func (p Policy) Judge(out Output) (report.Result, error) {
+	r, err := ParseReport(out.JSON)
+	if err != nil {
+		return report.Result{}, err
+	}
+	res := p.Evaluate(r)
+	p.CheckDBAge(&res, out.DBUpdatedAt)
+	res.Tool = &report.Tool{Name: "trivy", Version: out.Version}
+	if !out.DBUpdatedAt.IsZero() {
+		t := out.DBUpdatedAt.UTC()
+		res.Tool.DataUpdated = &t
+	}
+	return res, nil
 }
 
 // Runner runs Trivy. The CLI runs a local binary (internal/trivy); the
@@ -68,11 +88,9 @@ func (g *Gate) CheckFile(ctx context.Context, imageTar string) ([]report.Result,
 	if g.Keep != nil {
 		g.Keep(out)
 	}
-	r, err := ParseReport(out.JSON)
+	res, err := g.Policy.Judge(out)
 	if err != nil {
 		return nil, err
 	}
-	res := g.Policy.Evaluate(r)
-	g.Policy.CheckDBAge(&res, out.DBUpdatedAt)
 	return []report.Result{res}, nil
 }

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"dagger/go-image/internal/scan"
@@ -111,6 +112,25 @@ type Runner struct {
 	// Log receives Trivy's stderr when it is set; otherwise Trivy's stderr is
 	// kept only for error messages.
 	Log io.Writer
+
+	version     sync.Once
+	versionText string
+}
+
+// Version is the release of the binary, from `trivy --version` ("0.67.2"),
+// or "" if it does not say. Asked once per Runner.
+func (r *Runner) Version(ctx context.Context) string {
+	r.version.Do(func() {
+		out, err := exec.CommandContext(ctx, r.Binary, "--version").Output()
+		if err != nil {
+			return
+		}
+		line, _, _ := strings.Cut(string(out), "\n")
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "Version:"); ok {
+			r.versionText = strings.TrimSpace(v)
+		}
+	})
+	return r.versionText
 }
 
 var _ scan.Runner = (*Runner)(nil)
@@ -182,7 +202,7 @@ func (r *Runner) Scan(ctx context.Context, imageTar string) (scan.Output, error)
 	if err := r.run(ctx, work, ImageArgs(imageTar, cacheDir, jsonPath)); err != nil {
 		return scan.Output{}, err
 	}
-	out := scan.Output{DBUpdatedAt: meta.UpdatedAt}
+	out := scan.Output{DBUpdatedAt: meta.UpdatedAt, Version: r.Version(ctx)}
 	if out.JSON, err = os.ReadFile(jsonPath); err != nil {
 		return scan.Output{}, fmt.Errorf("trivy wrote no report: %w", err)
 	}

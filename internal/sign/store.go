@@ -1,0 +1,165 @@
+package sign
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"dagger/go-image/internal/push"
+)
+
+// Where and how cosign stores signatures and attestations in a registry
+// (cosign's pkg/oci/static and pkg/oci/remote): one image per signed
+// digest, tagged after it, each signature one layer.
+const (
+	// SimpleSigningMediaType is the layer type of an image signature: the
+	// payload is containers/image's "simple signing" JSON naming the digest.
+	SimpleSigningMediaType types.MediaType = "application/vnd.dev.cosign.simplesigning.v1+json"
+	// DSSEMediaType is the layer type of an attestation: a DSSE envelope
+	// around an in-toto statement.
+	DSSEMediaType types.MediaType = "application/vnd.dsse.envelope.v1+json"
+	// SignatureAnnotation holds the base64 signature of the layer's payload;
+	// empty for attestations, whose envelope carries the signature.
+	SignatureAnnotation = "dev.cosignproject.cosign/signature"
+	// PredicateTypeAnnotation names an attestation's predicate type, so a
+	// reader can pick one without decoding every envelope.
+	PredicateTypeAnnotation = "predicateType"
+	// InTotoPayloadType is the DSSE payload type of an in-toto statement.
+	InTotoPayloadType = "application/vnd.in-toto+json"
+)
+
+// maxLayers bounds how many signatures are read from one tag, as cosign
+// does, so a hostile registry cannot make a verifier download without end.
+const maxLayers = 1000
+
+// SignatureTag is where cosign looks for d's signatures: repo:sha256-<hex>.sig.
+func SignatureTag(d name.Digest) (name.Tag, error) { return suffixTag(d, "sig") }
+
+// AttestationTag is where cosign looks for d's attestations: repo:sha256-<hex>.att.
+func AttestationTag(d name.Digest) (name.Tag, error) { return suffixTag(d, "att") }
+
+func suffixTag(d name.Digest, suffix string) (name.Tag, error) {
+	h, err := v1.NewHash(d.DigestStr())
+	if err != nil {
+		return name.Tag{}, err
+	}
+	return d.Context().Tag(fmt.Sprintf("%s-%s.%s", h.Algorithm, h.Hex, suffix)), nil
+}
+
+// Layer is one signature or attestation as stored: the payload blob and
+// the annotations of its descriptor.
+type Layer struct {
+	MediaType   types.MediaType
+	Payload     []byte
+	Annotations map[string]string
+}
+
+// ErrNotFound means the tag holds no signature image: nothing was signed
+// (or attested) for that digest in that repository.
+var ErrNotFound = errors.New("not found")
+
+// ReadLayers returns the signatures or attestations stored at tag, or an
+// error wrapping ErrNotFound when there are none.
+func ReadLayers(ctx context.Context, tag name.Tag, o push.Options) ([]Layer, error) {
+	opts, err := o.Remote(ctx, tag.Context())
+	if err != nil {
+		return nil, err
+	}
+	img, err := remote.Image(tag, opts...)
+	if err != nil {
+		if notFound(err) {
+			return nil, fmt.Errorf("%s: %w", tag, ErrNotFound)
+		}
+		return nil, o.Explain(err, "read", tag.String(), tag.Context())
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		return nil, o.Explain(err, "read", tag.String(), tag.Context())
+	}
+	if len(m.Layers) > maxLayers {
+		return nil, fmt.Errorf("%s holds %d layers, more than the %d a signature image may have", tag, len(m.Layers), maxLayers)
+	}
+	out := make([]Layer, 0, len(m.Layers))
+	for _, d := range m.Layers {
+		l, err := img.LayerByDigest(d.Digest)
+		if err != nil {
+			return nil, err
+		}
+		b, err := readBlob(l)
+		if err != nil {
+			return nil, o.Explain(err, "read", tag.Context().Digest(d.Digest.String()).String(), tag.Context())
+		}
+		out = append(out, Layer{MediaType: d.MediaType, Payload: b, Annotations: d.Annotations})
+	}
+	return out, nil
+}
+
+// maxPayload bounds one signature payload: an SBOM of a large service is
+// a few MB.
+const maxPayload = 64 << 20
+
+func readBlob(l v1.Layer) ([]byte, error) {
+	rc, err := l.Compressed()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, maxPayload+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxPayload {
+		return nil, fmt.Errorf("signature payload larger than %d bytes", maxPayload)
+	}
+	return b, nil
+}
+
+func notFound(err error) bool {
+	var te *transport.Error
+	if !errors.As(err, &te) {
+		return false
+	}
+	if te.StatusCode == http.StatusNotFound {
+		return true
+	}
+	for _, d := range te.Errors {
+		if d.Code == transport.ManifestUnknownErrorCode || d.Code == transport.NameUnknownErrorCode {
+			return true
+		}
+	}
+	return false
+}
+
+// image is the signature image cosign writes for layers: an OCI manifest
+// with an OCI config and one uncompressed layer per signature, its
+// annotations on the layer's descriptor.
+func image(layers []Layer) (v1.Image, error) {
+	base := mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
+	adds := make([]mutate.Addendum, len(layers))
+	for i, l := range layers {
+		adds[i] = mutate.Addendum{Layer: static.NewLayer(l.Payload, l.MediaType), Annotations: l.Annotations}
+	}
+	return mutate.Append(base, adds...)
+}
+
+// writeLayers replaces the signature image at tag with one holding layers.
+// The image is written by digest first, then tagged, as every push.
+func writeLayers(ctx context.Context, tag name.Tag, layers []Layer, o push.Options) error {
+	img, err := image(layers)
+	if err != nil {
+		return err
+	}
+	_, err = push.Push(ctx, img, []string{tag.String()}, o)
+	return err
+}
