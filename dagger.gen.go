@@ -529,7 +529,14 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg env", err))
 				}
 			}
-			return (*GoImage).Manifest(&parent, image, name, namespace, replicas, businessPort, probePort, servicePort, healthPath, readyPath, noReadiness, initialDelay, anyInitialDelay, failureThreshold, graceSeconds, cpuRequest, memoryRequest, cpuLimit, memoryLimit, env)
+			var requireGates bool
+			if inputArgs["requireGates"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["requireGates"]), &requireGates)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg requireGates", err))
+				}
+			}
+			return (*GoImage).Manifest(&parent, image, name, namespace, replicas, businessPort, probePort, servicePort, healthPath, readyPath, noReadiness, initialDelay, anyInitialDelay, failureThreshold, graceSeconds, cpuRequest, memoryRequest, cpuLimit, memoryLimit, env, requireGates)
 		case "Release":
 			var parent GoImage
 			err = json.Unmarshal(parentJSON, &parent)
@@ -585,14 +592,42 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg registry", err))
 				}
 			}
-			return (*GoImage).Release(&parent, ctx, address, username, password, platforms, attachSbom, insecure, registry)
+			var signKey *dagger.Secret
+			if inputArgs["signKey"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["signKey"]), &signKey)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg signKey", err))
+				}
+			}
+			var signPassword *dagger.Secret
+			if inputArgs["signPassword"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["signPassword"]), &signPassword)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg signPassword", err))
+				}
+			}
+			var sbomFormat string
+			if inputArgs["sbomFormat"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["sbomFormat"]), &sbomFormat)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg sbomFormat", err))
+				}
+			}
+			return (*GoImage).Release(&parent, ctx, address, username, password, platforms, attachSbom, insecure, registry, signKey, signPassword, sbomFormat)
 		case "Sbom":
 			var parent GoImage
 			err = json.Unmarshal(parentJSON, &parent)
 			if err != nil {
 				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
 			}
-			return (*GoImage).Sbom(&parent, ctx)
+			var format string
+			if inputArgs["format"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["format"]), &format)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg format", err))
+				}
+			}
+			return (*GoImage).Sbom(&parent, ctx, format)
 		case "Scan":
 			var parent GoImage
 			err = json.Unmarshal(parentJSON, &parent)
@@ -635,6 +670,62 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
 			}
 			return (*GoImage).Tarball(&parent, ctx)
+		case "Verify":
+			var parent GoImage
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			var image string
+			if inputArgs["image"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["image"]), &image)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg image", err))
+				}
+			}
+			var key *dagger.File
+			if inputArgs["key"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["key"]), &key)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg key", err))
+				}
+			}
+			var revision string
+			if inputArgs["revision"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["revision"]), &revision)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg revision", err))
+				}
+			}
+			var username string
+			if inputArgs["username"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["username"]), &username)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg username", err))
+				}
+			}
+			var password *dagger.Secret
+			if inputArgs["password"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["password"]), &password)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg password", err))
+				}
+			}
+			var insecure bool
+			if inputArgs["insecure"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["insecure"]), &insecure)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg insecure", err))
+				}
+			}
+			var registry *dagger.Service
+			if inputArgs["registry"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["registry"]), &registry)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg registry", err))
+				}
+			}
+			return (*GoImage).Verify(&parent, ctx, image, key, revision, username, password, insecure, registry)
 		case "WithIgnoreUnfixed":
 			var parent GoImage
 			err = json.Unmarshal(parentJSON, &parent)

@@ -21,6 +21,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"dagger/go-image/internal/attest"
 	"dagger/go-image/internal/compile"
 	"dagger/go-image/internal/dagger"
 	"dagger/go-image/internal/engine"
@@ -34,8 +35,10 @@ import (
 	"dagger/go-image/internal/report"
 	"dagger/go-image/internal/sbom"
 	"dagger/go-image/internal/scan"
+	"dagger/go-image/internal/sign"
 	"dagger/go-image/internal/smoke"
 	"dagger/go-image/internal/upx"
+	"dagger/go-image/internal/verify"
 )
 
 // GoImage builds a Go service into a hardened, minimal image and gates it.
@@ -405,10 +408,19 @@ func (m *GoImage) Tarball(ctx context.Context) (*dagger.File, error) {
 	return b.Tarball, nil
 }
 
-// Sbom returns the image's CycloneDX 1.5 SBOM (JSON), read from the service
-// binary's Go build information: the main module, every linked module with
-// its go.sum hash, and the Go standard library.
-func (m *GoImage) Sbom(ctx context.Context) (*dagger.File, error) {
+// Sbom returns the image's SBOM (JSON), read from the service binary's Go
+// build information: the main module, every linked module with its go.sum
+// hash, and the Go standard library.
+func (m *GoImage) Sbom(
+	ctx context.Context,
+	// spdx (SPDX 2.3) or cyclonedx (CycloneDX 1.5) (default: spdx).
+	// +optional
+	format string,
+) (*dagger.File, error) {
+	f, err := sbom.ParseFormat(format)
+	if err != nil {
+		return nil, err
+	}
 	e, b, err := m.image(ctx)
 	if err != nil {
 		return nil, err
@@ -418,11 +430,11 @@ func (m *GoImage) Sbom(ctx context.Context) (*dagger.File, error) {
 		return nil, err
 	}
 	o := e.Options
-	doc, err := sbom.Generate(sbom.Subject{Name: o.Name, Version: o.Version, Platforms: []string{o.Platform}, Created: o.Created()}, bi)
+	doc, err := f.Generate(sbom.Subject{Name: o.Name, Version: o.Version, Platforms: []string{o.Platform}, Created: o.Created()}, bi)
 	if err != nil {
 		return nil, err
 	}
-	return dag.Directory().WithNewFile("sbom.cdx.json", string(doc)).File("sbom.cdx.json"), nil
+	return dag.Directory().WithNewFile(f.FileName(), string(doc)).File(f.FileName()), nil
 }
 
 // --- gates ---
@@ -433,7 +445,7 @@ func (m *GoImage) Sbom(ctx context.Context) (*dagger.File, error) {
 // +cache="never"
 func (m *GoImage) Check(
 	ctx context.Context,
-	// Report format: text, json or markdown.
+	// Report format: text, json, markdown or sarif (SARIF 2.1.0, for code scanning).
 	// +optional
 	// +default="text"
 	format string,
@@ -501,7 +513,7 @@ func (m *GoImage) ScanReport(ctx context.Context) (*dagger.Directory, error) {
 // +cache="never"
 func (m *GoImage) Smoke(
 	ctx context.Context,
-	// Report format: text, json or markdown.
+	// Report format: text, json, markdown or sarif (SARIF 2.1.0, for code scanning).
 	// +optional
 	// +default="text"
 	format string,
@@ -533,7 +545,7 @@ func (m *GoImage) Smoke(
 // `go vet -vettool=k8slint` in the builder. Same checks as `go-image lint`.
 func (m *GoImage) Lint(
 	ctx context.Context,
-	// Report format: text, json or markdown.
+	// Report format: text, json, markdown or sarif (SARIF 2.1.0, for code scanning).
 	// +optional
 	// +default="text"
 	format string,
@@ -585,7 +597,25 @@ func (m *GoImage) Release(
 	// The registry of a loopback address (localhost:5000/…), as a service: pass tcp://localhost:5000 from the dagger CLI. Inside a function, 127.0.0.1 is the function's own container, so a registry on your machine is reached through this tunnel.
 	// +optional
 	registry *dagger.Service,
+	// Cosign private key (the cosign.key of `cosign generate-key-pair`): sign the pushed digest and each platform image, and attest the SLSA provenance, the SBOM and the gate report, offline (nothing goes to a transparency log). Checked before anything builds.
+	// +optional
+	signKey *dagger.Secret,
+	// Password of signKey (cosign's COSIGN_PASSWORD).
+	// +optional
+	signPassword *dagger.Secret,
+	// SBOM format attached (attachSbom) or attested (signKey): spdx or cyclonedx (default: spdx).
+	// +optional
+	sbomFormat string,
 ) (string, error) {
+	sbomFmt, err := sbom.ParseFormat(sbomFormat)
+	if err != nil {
+		return "", err
+	}
+	// A bad key or password is found now, not after the push.
+	key, err := signingKey(ctx, signKey, signPassword)
+	if err != nil {
+		return "", err
+	}
 	e, p, err := m.executor(ctx)
 	if err != nil {
 		return "", err
@@ -614,13 +644,21 @@ func (m *GoImage) Release(
 	if err != nil {
 		return "", err
 	}
+	var signing *release.Signing
+	if key != nil {
+		signing = &release.Signing{Key: key, Build: attest.Build{
+			Recipe: e.Options, BuilderID: attest.BuilderDagger, GoImageVersion: attest.GoImageVersion(),
+			Dependencies: e.Dependencies(ctx), StartedOn: time.Now(),
+		}}
+	}
 	res, err := release.Run(ctx, release.Request{
 		Platforms: ps, Gates: gs, Addresses: address, Push: popts,
 		Build: func(ctx context.Context, p recipe.Platform) (v1.Image, error) {
 			b, err := e.Image(ctx, p)
 			return b.Image, err
 		},
-		AttachSBOM: attachSbom, Version: e.Options.Version, Created: e.Options.Created(), Log: os.Stderr,
+		AttachSBOM: attachSbom, SBOMFormat: sbomFmt, Sign: signing,
+		Version: e.Options.Version, Created: e.Options.Created(), Log: os.Stderr,
 	})
 	if res != nil && len(res.Report.Results) > 0 {
 		_ = res.Report.WriteText(os.Stderr)
@@ -628,7 +666,96 @@ func (m *GoImage) Release(
 	if err != nil {
 		return "", err
 	}
+	if len(res.Signatures) > 0 {
+		fmt.Fprintf(os.Stderr, "go-image: signed %s with its provenance, SBOM and gate report; check with: dagger call verify --image %s --key cosign.pub\n", res.Digest, res.Pushed.Ref())
+	}
 	return res.Pushed.Ref(), nil
+}
+
+// signingKey decrypts the cosign key, nil when none is given.
+func signingKey(ctx context.Context, key, password *dagger.Secret) (*sign.Key, error) {
+	if key == nil {
+		if password != nil {
+			return nil, fmt.Errorf("signPassword given without signKey: pass the cosign.key as --sign-key (e.g. env:COSIGN_KEY)")
+		}
+		return nil, nil
+	}
+	pem, err := key.Plaintext(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("signKey secret: %w", err)
+	}
+	var pw string
+	if password != nil {
+		if pw, err = password.Plaintext(ctx); err != nil {
+			return nil, fmt.Errorf("signPassword secret: %w", err)
+		}
+	}
+	k, err := sign.LoadKey([]byte(pem), []byte(pw))
+	if err != nil {
+		return nil, fmt.Errorf("signKey: %w", err)
+	}
+	return k, nil
+}
+
+// Verify checks a pushed image as an admission policy would, with the
+// public key of the release's signing key: the signature on the digest
+// (and on each platform image of an index), the SLSA provenance (its
+// source revision, when given) and the gate report (no failed check), each
+// attestation about this very digest. It fails with the cause otherwise.
+// +cache="never"
+func (m *GoImage) Verify(
+	ctx context.Context,
+	// The image, REGISTRY/REPO:TAG or REGISTRY/REPO@sha256:….
+	image string,
+	// The public key, cosign.pub.
+	key *dagger.File,
+	// The source revision the provenance must name (default: any).
+	// +optional
+	revision string,
+	// Registry username, used with password (default: anonymous).
+	// +optional
+	username string,
+	// Registry password or token; never printed.
+	// +optional
+	password *dagger.Secret,
+	// Allow plain HTTP and unverified TLS to the registry.
+	// +optional
+	insecure bool,
+	// The registry of a loopback image reference, as a service (see release).
+	// +optional
+	registry *dagger.Service,
+) (string, error) {
+	pub, err := key.Contents(ctx)
+	if err != nil {
+		return "", fmt.Errorf("key: %w", err)
+	}
+	v, err := sign.LoadPublicKey([]byte(pub))
+	if err != nil {
+		return "", err
+	}
+	tag := image
+	if i := strings.Index(tag, "@"); i >= 0 {
+		tag = tag[:i] + ":verify" // the registry host is what the tunnel needs
+	}
+	popts := push.Options{Insecure: insecure}
+	if popts.Transport, err = registryTransport(ctx, []string{tag}, registry); err != nil {
+		return "", err
+	}
+	if username != "" || password != nil {
+		if username == "" || password == nil {
+			return "", fmt.Errorf("registry credentials: give both username and password, or neither")
+		}
+		pw, err := password.Plaintext(ctx)
+		if err != nil {
+			return "", fmt.Errorf("registry password secret: %w", err)
+		}
+		popts.Credentials = push.Credentials{Username: username, Password: pw, PasswordFrom: "the password secret"}
+	}
+	res, err := verify.Image(ctx, image, v, verify.Options{Revision: revision, Registry: popts})
+	if err != nil {
+		return "", err
+	}
+	return res.Summary(), nil
 }
 
 // registryTransport reaches the loopback registry of the addresses through
@@ -745,6 +872,9 @@ func (m *GoImage) Manifest(
 	// Container environment variables, NAME=VALUE.
 	// +optional
 	env []string,
+	// Label the pods so the sample admission policy (deploy/kyverno) admits them only with a passing gate-report attestation.
+	// +optional
+	requireGates bool,
 ) (*dagger.File, error) {
 	o := manifest.Options{
 		Image: image, Name: name, Namespace: namespace, Replicas: int32(replicas),
@@ -752,6 +882,7 @@ func (m *GoImage) Manifest(
 		HealthPath: healthPath, ReadyPath: readyPath, InitialDelaySeconds: int32(initialDelay), AnyInitialDelay: anyInitialDelay,
 		FailureThreshold: int32(failureThreshold), GraceSeconds: int64(graceSeconds),
 		CPURequest: cpuRequest, MemoryRequest: memoryRequest, CPULimit: cpuLimit, MemoryLimit: memoryLimit, Env: env,
+		RequireGates: requireGates,
 	}
 	if noReadiness {
 		o.ReadyPath = ""
@@ -973,21 +1104,19 @@ func (m *GoImage) scanBuilt(ctx context.Context, e *engine.Executor, b engine.Bu
 	if err != nil {
 		return scanned{}, err
 	}
-	r, err := scan.ParseReport(out.JSON)
+	res, err := p.Judge(out)
 	if err != nil {
 		return scanned{}, err
 	}
-	res := p.Evaluate(r)
-	p.CheckDBAge(&res, out.DBUpdatedAt)
 	return scanned{res, out}, nil
 }
 
 func checkFormat(format string) error {
 	switch format {
-	case "", "text", "json", "markdown", "md":
+	case "", "text", "json", "markdown", "md", "sarif":
 		return nil
 	}
-	return fmt.Errorf("format %q: use text, json or markdown", format)
+	return fmt.Errorf("format %q: use text, json, markdown or sarif", format)
 }
 
 // writeReport renders r and fails when a check failed, unless noFail.

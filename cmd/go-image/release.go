@@ -10,10 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"dagger/go-image/internal/attest"
 	"dagger/go-image/internal/lint"
@@ -111,13 +108,6 @@ func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	registry := push.Options{Credentials: creds, Insecure: *insecure, Log: stderr}
 	var signing *release.Signing
 	if key != nil {
-		// The base is resolved to a digest once, so every platform builds
-		// on the image the provenance names.
-		deps, pinned, err := baseDependency(ctx, o.Base, *baseRef)
-		if err != nil {
-			return err
-		}
-		*baseRef = pinned
 		full, err := local.Options(*src, o)
 		if err != nil {
 			return err
@@ -127,7 +117,7 @@ func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		full.GoVersion = ""
 		signing = &release.Signing{Key: key, Build: attest.Build{
 			Recipe: full, BuilderID: attest.BuilderCLI, GoImageVersion: attest.GoImageVersion(),
-			Dependencies: deps, StartedOn: started, InvocationID: os.Getenv("GOIMAGE_INVOCATION_ID"),
+			StartedOn: started, InvocationID: os.Getenv("GOIMAGE_INVOCATION_ID"),
 		}}
 	}
 	build := func(ctx context.Context, p recipe.Platform) (v1.Image, error) {
@@ -243,21 +233,3 @@ func writeFile(path string, write func(io.Writer) error) error {
 	return f.Close()
 }
 
-// baseDependency resolves the alpine base to a digest for the provenance
-// and returns the reference pinned to it, so the build uses exactly the
-// image recorded. scratch has no image to resolve: the recipe's base says
-// scratch and there is no dependency.
-func baseDependency(ctx context.Context, base recipe.Base, ref string) ([]attest.ResourceDescriptor, string, error) {
-	if base != recipe.Alpine {
-		return nil, ref, nil
-	}
-	r, err := name.ParseReference(ref)
-	if err != nil {
-		return nil, ref, usageError{fmt.Errorf("--base-image %q: %w", ref, err)}
-	}
-	desc, err := remote.Get(r, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain))
-	if err != nil {
-		return nil, ref, fmt.Errorf("resolve base image %s: %w (is the registry reachable? set --base-image to a mirror)", r, err)
-	}
-	return []attest.ResourceDescriptor{attest.Image("base", ref, desc.Digest.String())}, r.Context().Digest(desc.Digest.String()).String(), nil
-}

@@ -18,6 +18,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"dagger/go-image/internal/assemble"
+	"dagger/go-image/internal/attest"
 	"dagger/go-image/internal/compile"
 	"dagger/go-image/internal/dagger"
 	"dagger/go-image/internal/imagefile"
@@ -304,4 +305,19 @@ func scratchDir() (string, error) {
 		return "", fmt.Errorf("module scratch directory: %w", err)
 	}
 	return dir, nil
+}
+
+// Dependencies are the images the build used besides its base (which the
+// images record themselves): the builder, by the digest the engine
+// resolved, for the provenance. An injected builder is not an image
+// reference and is left out.
+func (e *Executor) Dependencies(ctx context.Context) []attest.ResourceDescriptor {
+	if e.Builder != nil {
+		return nil
+	}
+	ref, err := e.BuilderBase().ImageRef(ctx)
+	if err != nil || ref == "" {
+		return nil
+	}
+	return []attest.ResourceDescriptor{attest.ImageRef("builder", ref)}
 }

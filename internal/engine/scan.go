@@ -69,7 +69,7 @@ func (e *Executor) Scan(ctx context.Context, t Trivy, tarball *dagger.File, igno
 	if err != nil {
 		return scan.Output{}, fmt.Errorf("trivy (%s): %s", image, execError(err))
 	}
-	out := scan.Output{JSON: []byte(js)}
+	out := scan.Output{JSON: []byte(js), Version: imageVersion(image)}
 	// A cache volume is a mount, not part of the container's files: read
 	// the DB metadata with cat.
 	meta, err := c.WithExec([]string{"cat", dbCache + "/db/metadata.json"}).Stdout(ctx)
@@ -95,6 +95,15 @@ func (e *Executor) Scan(ctx context.Context, t Trivy, tarball *dagger.File, igno
 		out.SARIF = []byte(s)
 	}
 	return out, nil
+}
+
+// imageVersion is the tag of a Trivy image reference, "" without one.
+func imageVersion(ref string) string {
+	ref, _, _ = strings.Cut(ref, "@")
+	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
+		return strings.TrimPrefix(ref[i+1:], "v")
+	}
+	return ""
 }
 
 // dbVolume names the DB cache volume of a repository: one per repository,

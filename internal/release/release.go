@@ -86,10 +86,11 @@ type Result struct {
 type Signing struct {
 	Key *sign.Key
 	// Build describes the build for the provenance and the gate report:
-	// the executor sets Recipe, BuilderID, GoImageVersion, the builder and
-	// base image dependencies, and may set StartedOn and InvocationID.
-	// Run adds the platforms, the Go toolchain read from the binaries and
-	// the time the gates finished.
+	// the executor sets Recipe, BuilderID, GoImageVersion, the builder
+	// image dependency, and may set StartedOn and InvocationID. Run adds
+	// the platforms, the Go toolchain read from the binaries, the base
+	// image the images record (recipe.AnnotationBaseName/Digest) and the
+	// time the gates finished.
 	Build attest.Build
 }
 
@@ -206,6 +207,15 @@ func Run(ctx context.Context, r Request) (*Result, error) {
 		b.FinishedOn = finished
 		b.Platforms = platformNames(r.Platforms)
 		b.Dependencies = withGo(b.Dependencies, infos[0].GoVersion)
+		// The base the images were built on, as they record it: pinned
+		// by digest by the executor that pulled it.
+		base, err := baseAnnotations(res.Images)
+		if err != nil {
+			return res, err
+		}
+		if name := base[recipe.AnnotationBaseName]; name != "" {
+			b.Dependencies = append(b.Dependencies, attest.Image("base", name, base[recipe.AnnotationBaseDigest]))
+		}
 		if err := signRelease(ctx, res, r, b); err != nil {
 			return res, &SignError{Ref: up.Ref(), Err: err}
 		}
