@@ -1,11 +1,15 @@
 package healthmux
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
 
 func shared() {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", nil) // want `health route /healthz is registered on the same mux as business routes \(/orders, /orders/\{id\}\).*separate http.Server`
-	mux.HandleFunc("/readyz/", nil)     // want `health route /readyz is registered on the same mux`
+	mux.HandleFunc("GET /healthz", nil) // want `health route /healthz is registered on the mux mux together with business routes \(/orders, /orders/\{id\}\).*separate http.Server`
+	mux.HandleFunc("/readyz/", nil)     // want `health route /readyz is registered on the mux mux together`
 	mux.HandleFunc("GET /orders", nil)
 	mux.Handle("GET /orders/{id}", nil)
 }
@@ -19,7 +23,7 @@ func separate() {
 }
 
 func defaultMux() {
-	http.HandleFunc("/health", nil) // want `health route /health is registered on the same mux as business routes \(/api\)`
+	http.HandleFunc("/health", nil) // want `health route /health is registered on .*http.DefaultServeMux.* together with business routes \(/api\)`
 	http.HandleFunc("/api", nil)
 }
 
@@ -28,4 +32,28 @@ type srv struct{ mux *http.ServeMux }
 func (s *srv) routes() {
 	s.mux.HandleFunc("/livez", nil) // want `health route /livez`
 	s.mux.HandleFunc("/things", nil)
+}
+
+// A probe port that also serves the process's own metrics and pprof is
+// where probes belong: operational routes are not business.
+func ProbePort() *http.Server {
+	probes := http.NewServeMux()
+	probes.HandleFunc("/healthz", nil)
+	probes.Handle("/metrics", promhttp.Handler())
+	probes.HandleFunc("/debug/pprof/", nil)
+	return &http.Server{Addr: ":8081", Handler: probes}
+}
+
+type productMetrics struct{}
+
+func (productMetrics) ServeHTTP(http.ResponseWriter, *http.Request) {}
+
+// When /metrics is what the service exists to serve (its product, not
+// promhttp), it is business: probes beside it share its fate.
+func MetricsProduct() *http.Server {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", productMetrics{})
+	mux.HandleFunc("/livez", nil) // want `health route /livez is registered on the http.Server on ":8080" \(mux mux\) together with business routes \(/metrics\)`
+	srv := &http.Server{Addr: ":8080", Handler: mux}
+	return srv
 }
