@@ -120,6 +120,7 @@ func TestCheckServices(t *testing.T) {
 		{"k8s/health-on-business-port", []string{"healthmux"}},
 		{"k8s/no-sigterm", []string{"httpshutdown"}},
 		{"k8s/readiness-always-200", nil},
+		{"k8s/main-returns-before-drain", []string{"httpshutdown"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.dir, func(t *testing.T) {
