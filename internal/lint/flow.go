@@ -361,11 +361,13 @@ func (f *flow) escapes(reached map[any]bool) (string, bool) {
 		}
 		switch n := n.(type) {
 		case result:
-			if n.fn.Exported() || isMethodOfExported(n.fn) {
+			// Another package may call it and shut the server down; a
+			// main package has no importers.
+			if f.pass.Pkg.Name() != "main" && (n.fn.Exported() || isMethodOfExported(n.fn)) {
 				return "returned by " + funcName(n.fn), true
 			}
 		case *types.Var:
-			if n.Exported() && (n.IsField() || n.Parent() == f.pass.Pkg.Scope()) {
+			if f.pass.Pkg.Name() != "main" && n.Exported() && (n.IsField() || n.Parent() == f.pass.Pkg.Scope()) {
 				return "stored in " + n.Name(), true
 			}
 		}
