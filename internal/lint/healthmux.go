@@ -149,11 +149,11 @@ func runHealthMux(pass *analysis.Pass) (any, error) {
 		if key == nil || i >= len(call.Args) {
 			return
 		}
-		tv := info.Types[call.Args[i]]
-		if tv.Value == nil || tv.Value.Kind() != constant.String {
+		path, ok := constPath(info, call.Args[i])
+		if !ok {
 			return
 		}
-		r := route{call: call, path: routePath(constant.StringVal(tv.Value))}
+		r := route{call: call, path: routePath(path)}
 		if i+1 < len(call.Args) {
 			r.handler = call.Args[len(call.Args)-1]
 		}
@@ -340,6 +340,36 @@ func servesPromhttp(info *types.Info, h ast.Expr, promVars map[types.Object]bool
 		return promVars[obj]
 	}
 	return false
+}
+
+// constPath returns a route's path when the source spells it: a constant,
+// or a constant joined to a prefix (prefix + "/healthz",
+// s.prefixedPath("/healthz"), path.Join(base, "/healthz")), whose last
+// constant is the route.
+func constPath(info *types.Info, e ast.Expr) (string, bool) {
+	str := func(e ast.Expr) (string, bool) {
+		tv := info.Types[e]
+		if tv.Value == nil || tv.Value.Kind() != constant.String {
+			return "", false
+		}
+		return constant.StringVal(tv.Value), true
+	}
+	if s, ok := str(e); ok {
+		return s, true
+	}
+	switch e := ast.Unparen(e).(type) {
+	case *ast.BinaryExpr:
+		if s, ok := str(e.Y); ok && strings.HasPrefix(s, "/") {
+			return s, true
+		}
+	case *ast.CallExpr:
+		if len(e.Args) > 0 {
+			if s, ok := str(e.Args[len(e.Args)-1]); ok && strings.HasPrefix(s, "/") {
+				return s, true
+			}
+		}
+	}
+	return "", false
 }
 
 // routePath returns the path of a route pattern: "GET example.com/healthz"

@@ -159,9 +159,11 @@ func (l *lifetimes) define(lhs, rhs []ast.Expr) {
 		}
 		l.origin[o] = origin
 	}
-	if len(rhs) == 1 && len(lhs) == 2 {
-		// ctx, cancel := context.WithCancel(parent)
-		if call, ok := ast.Unparen(rhs[0]).(*ast.CallExpr); ok && isFunc(callee(l.info, call), "context", "WithCancel", "WithCancelCause") {
+	if len(rhs) == 1 && len(lhs) > 1 {
+		// ctx, cancel := context.WithCancel(parent): fires when cancel is
+		// called. Any other multi-value assignment (WithTimeout, a
+		// constructor) gives values we do not judge.
+		if call, ok := ast.Unparen(rhs[0]).(*ast.CallExpr); ok && len(lhs) == 2 && isFunc(callee(l.info, call), "context", "WithCancel", "WithCancelCause") {
 			set(obj(0), "cancel")
 			set(obj(1), "cancelfunc")
 			if a, b := obj(0), obj(1); a != nil && b != nil {
@@ -169,6 +171,12 @@ func (l *lifetimes) define(lhs, rhs []ast.Expr) {
 			}
 			return
 		}
+		for i := range lhs {
+			if o := obj(i); o != nil && (isStopChan(o.Type()) || isContext(o.Type())) {
+				set(o, "other")
+			}
+		}
+		return
 	}
 	for i, r := range rhs {
 		o := obj(i)

@@ -43,3 +43,16 @@ func chiProbes() {
 	p.Get("/healthz", nil)
 	p.Handle("/metrics", promhttp.Handler())
 }
+
+type api struct {
+	prefix string
+	r      *mux.Router
+}
+
+func (a *api) path(p string) string { return a.prefix + p }
+
+// Paths joined to a prefix are still the routes they spell.
+func (a *api) routes() {
+	a.r.HandleFunc(a.path("/healthz"), nil) // want `health route /healthz is registered on the mux a.r together with business routes \(/orders\)`
+	a.r.HandleFunc(a.prefix+"/orders", nil)
+}

@@ -70,3 +70,11 @@ func onExit(f func()) { exitHooks = append(exitHooks, f) }
 func NewAdmin() *http.Server {
 	return &http.Server{Addr: ":9999"} // want `this http.Server \(Addr: ":9999"\) is never shut down`
 }
+
+// The context is re-derived with a deadline before Shutdown: fine.
+func rederived(srv *http.Server) {
+	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(ctx, 25*time.Second)
+	defer cancel()
+	srv.Shutdown(ctx)
+}
