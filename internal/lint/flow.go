@@ -133,11 +133,7 @@ func (f *flow) walk(root ast.Node, fn *types.Func) {
 		case *ast.AssignStmt:
 			f.assign(n.Lhs, n.Rhs)
 		case *ast.ValueSpec:
-			var lhs []ast.Expr
-			for _, id := range n.Names {
-				lhs = append(lhs, id)
-			}
-			f.assign(lhs, n.Values)
+			f.assign(specNames(n), n.Values)
 		case *ast.RangeStmt:
 			if n.Value != nil {
 				f.add(f.lhs(n.Value), f.nodes(n.X))

@@ -48,10 +48,7 @@ func newLifetimes(pass *analysis.Pass) *lifetimes {
 		case *ast.AssignStmt:
 			l.define(n.Lhs, n.Rhs)
 		case *ast.ValueSpec:
-			var lhs []ast.Expr
-			for _, id := range n.Names {
-				lhs = append(lhs, id)
-			}
+			lhs := specNames(n)
 			if len(n.Values) == 0 {
 				for _, id := range n.Names {
 					if obj := info.Defs[id]; obj != nil && l.origin[obj] == "" {

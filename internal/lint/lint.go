@@ -207,3 +207,12 @@ func enclosingFunc(info *types.Info, stack []ast.Node) (ast.Node, *types.Signatu
 	}
 	return nil, nil
 }
+
+// specNames returns the names a var declaration assigns, as expressions.
+func specNames(vs *ast.ValueSpec) []ast.Expr {
+	out := make([]ast.Expr, len(vs.Names))
+	for i, id := range vs.Names {
+		out[i] = id
+	}
+	return out
+}
