@@ -78,8 +78,10 @@ func TestVetToolMatchesCheck(t *testing.T) {
 	if len(variants) < 8 {
 		t.Fatalf("found only %v under %s", variants, root)
 	}
+	// Findings that only facts across packages reveal.
+	variants = append(variants, "../internal/lint/testdata/modules/crosspkg")
 	policies := []string{"", "k8swatchcancel=warn,lintignore=warn,httpshutdown=deny"}
-	sawSuppressed := false
+	sawSuppressed, sawCrossPackage := false, false
 	for _, d := range variants {
 		t.Run(d, func(t *testing.T) {
 			dir := filepath.Join(root, d)
@@ -111,6 +113,7 @@ func TestVetToolMatchesCheck(t *testing.T) {
 					t.Errorf("finding %d: vet tool %+v, checker %+v", i, got[i], want[i])
 				}
 				sawSuppressed = sawSuppressed || got[i].Suppressed != ""
+				sawCrossPackage = sawCrossPackage || strings.Contains(got[i].Message, "server.New returns (created at server.go:10)")
 			}
 			for _, ps := range policies {
 				p, err := ParsePolicy(ps)
@@ -124,7 +127,7 @@ func TestVetToolMatchesCheck(t *testing.T) {
 			}
 		})
 	}
-	if !sawSuppressed {
-		t.Errorf("no variant has a suppressed finding: the suppression path is untested")
+	if !sawSuppressed || !sawCrossPackage {
+		t.Errorf("suppressed finding seen: %v, cross-package finding seen: %v; want both tested", sawSuppressed, sawCrossPackage)
 	}
 }
