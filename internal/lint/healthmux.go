@@ -230,6 +230,7 @@ func compact(s []string) []string {
 func muxServer(pass *analysis.Pass, m *mux) string {
 	info := pass.TypesInfo
 	obj, _ := m.key.(types.Object)
+	aliases := muxAliases(pass, obj)
 	mentions := func(e ast.Expr) bool {
 		if e == nil {
 			return m.key == defaultMux
@@ -239,10 +240,10 @@ func muxServer(pass *analysis.Pass, m *mux) string {
 		}
 		found := false
 		ast.Inspect(e, func(n ast.Node) bool {
-			if id, ok := n.(*ast.Ident); ok && obj != nil && info.Uses[id] == obj {
+			if id, ok := n.(*ast.Ident); ok && aliases[info.Uses[id]] {
 				found = true
 			}
-			if sel, ok := n.(*ast.SelectorExpr); ok && obj != nil && info.Uses[sel.Sel] == obj {
+			if sel, ok := n.(*ast.SelectorExpr); ok && aliases[info.Uses[sel.Sel]] {
 				found = true
 			}
 			return !found
@@ -250,14 +251,14 @@ func muxServer(pass *analysis.Pass, m *mux) string {
 		return found
 	}
 	name := ""
-	inspectorOf(pass).Preorder([]ast.Node{(*ast.CompositeLit)(nil), (*ast.CallExpr)(nil)}, func(n ast.Node) {
-		if name != "" {
-			return
+	inspectorOf(pass).WithStack([]ast.Node{(*ast.CompositeLit)(nil), (*ast.CallExpr)(nil)}, func(n ast.Node, push bool, stack []ast.Node) bool {
+		if name != "" || !push {
+			return name == ""
 		}
 		switch n := n.(type) {
 		case *ast.CompositeLit:
 			if !isServerType(info.TypeOf(n)) {
-				return
+				return true
 			}
 			var handler, addr ast.Expr
 			for _, el := range n.Elts {
@@ -274,6 +275,9 @@ func muxServer(pass *analysis.Pass, m *mux) string {
 			}
 			if handler != nil && mentions(handler) || handler == nil && m.key == defaultMux {
 				name = "the http.Server"
+				if v := holderName(stack); v != "" {
+					name += " " + v
+				}
 				if addr != nil {
 					name += " on " + types.ExprString(addr)
 				}
@@ -283,6 +287,7 @@ func muxServer(pass *analysis.Pass, m *mux) string {
 				name = "the server of http." + fn.Name() + "(" + types.ExprString(n.Args[0]) + ", …)"
 			}
 		}
+		return true
 	})
 	if name == "" {
 		return "the mux " + m.name
@@ -290,41 +295,115 @@ func muxServer(pass *analysis.Pass, m *mux) string {
 	return name + " (mux " + m.name + ")"
 }
 
-// promhttpVars returns the variables only ever assigned a promhttp handler.
-func promhttpVars(pass *analysis.Pass) map[types.Object]bool {
-	info := pass.TypesInfo
+// holderName names the variable a literal on top of stack is assigned to
+// (srv := &http.Server{…}), or "".
+func holderName(stack []ast.Node) string {
+	var expr ast.Node = stack[len(stack)-1]
+	for i := len(stack) - 2; i >= 0; i-- {
+		switch p := stack[i].(type) {
+		case *ast.UnaryExpr, *ast.ParenExpr:
+			expr = p
+			continue
+		case *ast.AssignStmt:
+			for j, r := range p.Rhs {
+				if r == expr && j < len(p.Lhs) && len(p.Lhs) == len(p.Rhs) {
+					return types.ExprString(p.Lhs[j])
+				}
+			}
+		case *ast.ValueSpec:
+			for j, v := range p.Values {
+				if v == expr && j < len(p.Names) {
+					return p.Names[j].Name
+				}
+			}
+		}
+		return ""
+	}
+	return ""
+}
+
+// muxAliases returns the variables that hold a mux: its own, and those
+// assigned the result of the function that builds and returns it
+// (metricsMux := buildMetricsServer(…)), one call away.
+func muxAliases(pass *analysis.Pass, obj types.Object) map[types.Object]bool {
 	out := map[types.Object]bool{}
-	other := map[types.Object]bool{}
+	if obj == nil {
+		return out
+	}
+	out[obj] = true
+	info := pass.TypesInfo
+	var builder *types.Func
+	for _, d := range funcDecls(pass) {
+		if !within(&ast.Ident{NamePos: obj.Pos(), Name: obj.Name()}, d.decl.Body) {
+			continue
+		}
+		ast.Inspect(d.decl.Body, func(n ast.Node) bool {
+			if _, lit := n.(*ast.FuncLit); lit {
+				return false
+			}
+			if ret, ok := n.(*ast.ReturnStmt); ok && len(ret.Results) == 1 && objectOf(info, ret.Results[0]) == obj {
+				builder = d.fn
+			}
+			return builder == nil
+		})
+	}
+	if builder == nil {
+		return out
+	}
 	inspectorOf(pass).Preorder([]ast.Node{(*ast.AssignStmt)(nil)}, func(n ast.Node) {
 		as := n.(*ast.AssignStmt)
 		if len(as.Lhs) != len(as.Rhs) {
 			return
 		}
-		for i, l := range as.Lhs {
-			obj := objectOf(info, l)
-			if obj == nil {
-				continue
-			}
-			if isPromhttpCall(info, as.Rhs[i]) {
-				out[obj] = true
-			} else {
-				other[obj] = true
+		for i, r := range as.Rhs {
+			if call, ok := ast.Unparen(r).(*ast.CallExpr); ok && callee(info, call) == builder {
+				if o := objectOf(info, as.Lhs[i]); o != nil {
+					out[o] = true
+				}
 			}
 		}
 	})
-	for o := range other {
-		delete(out, o)
-	}
 	return out
 }
 
+// promhttpVars returns the variables that hold a promhttp handler: assigned
+// one anywhere, then perhaps wrapped (an auth filter, a fallback) — still the
+// process's own metrics.
+func promhttpVars(pass *analysis.Pass) map[types.Object]bool {
+	info := pass.TypesInfo
+	out := map[types.Object]bool{}
+	record := func(lhs, rhs []ast.Expr) {
+		if len(lhs) != len(rhs) {
+			return
+		}
+		for i, l := range lhs {
+			if obj := objectOf(info, l); obj != nil && isPromhttpCall(info, rhs[i]) {
+				out[obj] = true
+			}
+		}
+	}
+	inspectorOf(pass).Preorder([]ast.Node{(*ast.AssignStmt)(nil), (*ast.ValueSpec)(nil)}, func(n ast.Node) {
+		switch n := n.(type) {
+		case *ast.AssignStmt:
+			record(n.Lhs, n.Rhs)
+		case *ast.ValueSpec:
+			record(specNames(n), n.Values)
+		}
+	})
+	return out
+}
+
+// isPromhttpCall reports whether e is a promhttp handler serving a registry
+// (Handler, HandlerFor, InstrumentMetricHandler), not promhttp's
+// middleware around another handler (InstrumentHandlerDuration and the
+// like, which kube-state-metrics wraps its product in).
 func isPromhttpCall(info *types.Info, e ast.Expr) bool {
 	call, ok := ast.Unparen(e).(*ast.CallExpr)
 	if !ok {
 		return false
 	}
 	fn := callee(info, call)
-	return fn != nil && fn.Pkg() != nil && fn.Pkg().Path() == "github.com/prometheus/client_golang/prometheus/promhttp"
+	return isFunc(fn, "github.com/prometheus/client_golang/prometheus/promhttp", "Handler", "HandlerFor", "HandlerForTransactional", "InstrumentMetricHandler")
 }
 
 // servesPromhttp reports whether a /metrics handler is client_golang's

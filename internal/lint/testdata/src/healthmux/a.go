@@ -53,7 +53,35 @@ func (productMetrics) ServeHTTP(http.ResponseWriter, *http.Request) {}
 func MetricsProduct() *http.Server {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", productMetrics{})
-	mux.HandleFunc("/livez", nil) // want `health route /livez is registered on the http.Server on ":8080" \(mux mux\) together with business routes \(/metrics\)`
+	mux.HandleFunc("/livez", nil) // want `health route /livez is registered on the http.Server srv on ":8080" \(mux mux\) together with business routes \(/metrics\)`
 	srv := &http.Server{Addr: ":8080", Handler: mux}
 	return srv
+}
+
+func authFilter(h http.Handler) http.Handler { return h }
+
+// Self-metrics behind an auth filter are still the process's own metrics.
+func Telemetry(reg promhttp.Gatherer) *http.ServeMux {
+	mux := http.NewServeMux()
+	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	metrics = authFilter(metrics)
+	mux.Handle("/metrics", metrics)
+	mux.HandleFunc("/readyz", nil)
+	return mux
+}
+
+// The product, timed by promhttp's middleware, is still the product.
+func Product(durations any) *http.ServeMux {
+	mux := http.NewServeMux()
+	var metrics http.Handler = promhttp.InstrumentHandlerDuration(durations, productMetrics{})
+	mux.Handle("/metrics", metrics)
+	mux.HandleFunc("/healthz", nil) // want `health route /healthz is registered on the http.Server srv on ":8080" \(mux mux\) together with business routes \(/metrics\)`
+	return mux
+}
+
+func serveProduct() {
+	productMux := Product(nil)
+	srv := http.Server{Addr: ":8080", Handler: productMux}
+	go srv.ListenAndServe()
+	srv.Close()
 }

@@ -3,4 +3,10 @@ package promhttp
 
 import "net/http"
 
-func Handler() http.Handler { return nil }
+type HandlerOpts struct{}
+
+type Gatherer interface{}
+
+func Handler() http.Handler                                    { return nil }
+func HandlerFor(Gatherer, HandlerOpts) http.Handler            { return nil }
+func InstrumentHandlerDuration(any, http.Handler) http.Handler { return nil }
