@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"golang.org/x/tools/go/analysis"
 	"golang.org/x/tools/go/analysis/checker"
@@ -155,6 +156,10 @@ func CheckWith(ctx context.Context, dir string, o Options) ([]report.Result, err
 // Run lints the module in dir and returns its findings and how many
 // packages it analysed.
 func Run(ctx context.Context, dir string, o Options) ([]Finding, int, error) {
+	// The analyzers' flags are package state (as in a vet tool): one run
+	// configures them at a time.
+	runMu.Lock()
+	defer runMu.Unlock()
 	restore, err := configure(o)
 	if err != nil {
 		return nil, 0, err
@@ -167,6 +172,8 @@ func Run(ctx context.Context, dir string, o Options) ([]Finding, int, error) {
 	fs, err := Analyze(pkgs, Analyzers()...)
 	return fs, len(pkgs), err
 }
+
+var runMu sync.Mutex
 
 // configure sets the analyzers' flags for one run, as VetArgs does for the
 // vet tool.

@@ -49,7 +49,9 @@ var vettool struct {
 // verdicts under any policy: the Dagger module's path (go vet -vettool
 // -json in a container, ParseVetJSON) and the CLI's agree on every testdata
 // variant. (Running it through a Dagger engine is the module's own test.)
-func TestVetToolMatchesCheck(t *testing.T) {
+// buildVetTool builds cmd/k8slint once per test binary and returns its path.
+func buildVetTool(t *testing.T) string {
+	t.Helper()
 	vettool.once.Do(func() {
 		dir, err := os.MkdirTemp("", "k8slint-")
 		if err != nil {
@@ -66,6 +68,11 @@ func TestVetToolMatchesCheck(t *testing.T) {
 	if vettool.err != nil {
 		t.Fatal(vettool.err)
 	}
+	return vettool.path
+}
+
+func TestVetToolMatchesCheck(t *testing.T) {
+	tool := buildVetTool(t)
 	_, file, _, _ := runtime.Caller(0)
 	root := filepath.Join(filepath.Dir(file), "..", "..", "testdata")
 	variants := []string{"service"}
@@ -85,7 +92,7 @@ func TestVetToolMatchesCheck(t *testing.T) {
 	for _, d := range variants {
 		t.Run(d, func(t *testing.T) {
 			dir := filepath.Join(root, d)
-			cmd := exec.Command("go", "vet", "-vettool="+vettool.path, "-json", "./...")
+			cmd := exec.Command("go", "vet", "-vettool="+tool, "-json", "./...")
 			cmd.Dir = dir
 			out, err := cmd.CombinedOutput()
 			if err != nil {
@@ -129,5 +136,46 @@ func TestVetToolMatchesCheck(t *testing.T) {
 	}
 	if !sawSuppressed || !sawCrossPackage {
 		t.Errorf("suppressed finding seen: %v, cross-package finding seen: %v; want both tested", sawSuppressed, sawCrossPackage)
+	}
+}
+
+// The operational-routes setting reaches the vet tool through VetArgs as it
+// reaches the checker through Options: declaring the variant's business
+// routes operational clears healthmux on both paths alike.
+func TestVetArgsOperational(t *testing.T) {
+	tool := buildVetTool(t)
+	_, file, _, _ := runtime.Caller(0)
+	dir := filepath.Join(filepath.Dir(file), "..", "..", "testdata", "k8s", "health-on-business-port")
+	for _, o := range []Options{{}, {Operational: "/hello,/slow"}} {
+		args := append(append([]string{"vet", "-vettool=" + tool}, VetArgs(o)...), "-json", "./...")
+		cmd := exec.Command("go", args...)
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("go %v: %v\n%s", args, err, out)
+		}
+		vet, err := ParseVetJSON(strings.NewReader(string(out)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		checker, _, err := Run(t.Context(), dir, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		count := func(fs []Finding) (n int) {
+			for _, f := range fs {
+				if f.Analyzer == HealthMux.Name {
+					n++
+				}
+			}
+			return n
+		}
+		want := 2
+		if o.Operational != "" {
+			want = 0
+		}
+		if count(vet) != want || count(checker) != want {
+			t.Errorf("operational %q: healthmux findings vet %d, checker %d, want %d", o.Operational, count(vet), count(checker), want)
+		}
 	}
 }
