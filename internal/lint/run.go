@@ -45,6 +45,16 @@ func VetArgs(o Options) []string {
 	return []string{"-" + HealthMux.Name + ".operational=" + o.Operational}
 }
 
+// VetCommand is the command line that lints the module in the current
+// directory with the vet tool at tool, configured as Check with o: the Dagger
+// module runs it in the builder, reads its standard output with
+// ParseVetJSON and turns the findings into results with o.Policy.Results
+// (and SARIF), exactly as the CLI does in process.
+func VetCommand(tool string, o Options) []string {
+	args := append([]string{"go", "vet", "-vettool=" + tool}, VetArgs(o)...)
+	return append(args, "-json", "./...")
+}
+
 // Load loads the packages matching patterns in dir (a module root, or a
 // GOPATH tree when env says GO111MODULE=off) with syntax and types for the
 // analyzers. Dependencies come from export data, so only the service's own

@@ -92,7 +92,8 @@ func TestVetToolMatchesCheck(t *testing.T) {
 	for _, d := range variants {
 		t.Run(d, func(t *testing.T) {
 			dir := filepath.Join(root, d)
-			cmd := exec.Command("go", "vet", "-vettool="+tool, "-json", "./...")
+			args := VetCommand(tool, Options{})
+			cmd := exec.Command(args[0], args[1:]...)
 			cmd.Dir = dir
 			out, err := cmd.CombinedOutput()
 			if err != nil {
@@ -147,8 +148,8 @@ func TestVetArgsOperational(t *testing.T) {
 	_, file, _, _ := runtime.Caller(0)
 	dir := filepath.Join(filepath.Dir(file), "..", "..", "testdata", "k8s", "health-on-business-port")
 	for _, o := range []Options{{}, {Operational: "/hello,/slow"}} {
-		args := append(append([]string{"vet", "-vettool=" + tool}, VetArgs(o)...), "-json", "./...")
-		cmd := exec.Command("go", args...)
+		args := VetCommand(tool, o)
+		cmd := exec.Command(args[0], args[1:]...)
 		cmd.Dir = dir
 		out, err := cmd.CombinedOutput()
 		if err != nil {
