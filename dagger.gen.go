@@ -57,42 +57,44 @@ func convertSlice[I any, O any](in []I, f func(I) O) []O {
 
 func (r GoImage) MarshalJSON() ([]byte, error) {
 	var concrete struct {
-		Source             *dagger.Directory
-		Main               string
-		Name               string
-		GoVersion          string
-		Platform           string
-		Base               string
-		BaseImage          string
-		Version            string
-		VersionVar         string
-		Ldflags            []string
-		Tags               []string
-		Labels             []string
-		SourceURL          string
-		Revision           string
-		SourceDateEpoch    int
-		UpxCompress        bool
-		Builder            *dagger.Container
-		TrivyImage         string
-		CacheNamespace     string
-		MaxSize            string
-		UpxPolicy          string
-		SkippedChecks      []string
-		Severity           string
-		IgnoreUnfixed      bool
-		Ignorefile         *dagger.File
-		TrivyDbRepository  string
-		TrivyDb            *dagger.Directory
-		SmokeBusinessPort  int
-		SmokeProbePort     int
-		SmokeHealthPath    string
-		SmokeReadyPath     string
-		SmokeNoReadiness   bool
-		SmokeSlowPath      string
-		SmokeStartupBudget string
-		SmokeGrace         string
-		Off                []string
+		Source                *dagger.Directory
+		Main                  string
+		Name                  string
+		GoVersion             string
+		Platform              string
+		Base                  string
+		BaseImage             string
+		Version               string
+		VersionVar            string
+		Ldflags               []string
+		Tags                  []string
+		Labels                []string
+		SourceURL             string
+		Revision              string
+		SourceDateEpoch       int
+		UpxCompress           bool
+		Builder               *dagger.Container
+		TrivyImage            string
+		CacheNamespace        string
+		MaxSize               string
+		UpxPolicy             string
+		SkippedChecks         []string
+		Severity              string
+		IgnoreUnfixed         bool
+		Ignorefile            *dagger.File
+		TrivyDbRepository     string
+		TrivyDb               *dagger.Directory
+		SmokeBusinessPort     int
+		SmokeProbePort        int
+		SmokeHealthPath       string
+		SmokeReadyPath        string
+		SmokeNoReadiness      bool
+		SmokeSlowPath         string
+		SmokeStartupBudget    string
+		SmokeGrace            string
+		LintPolicy            string
+		LintOperationalRoutes string
+		Off                   []string
 	}
 	concrete.Source = r.Source
 	concrete.Main = r.Main
@@ -129,48 +131,52 @@ func (r GoImage) MarshalJSON() ([]byte, error) {
 	concrete.SmokeSlowPath = r.SmokeSlowPath
 	concrete.SmokeStartupBudget = r.SmokeStartupBudget
 	concrete.SmokeGrace = r.SmokeGrace
+	concrete.LintPolicy = r.LintPolicy
+	concrete.LintOperationalRoutes = r.LintOperationalRoutes
 	concrete.Off = r.Off
 	return json.Marshal(&concrete)
 }
 
 func (r *GoImage) UnmarshalJSON(bs []byte) error {
 	var concrete struct {
-		Source             *dagger.Directory
-		Main               string
-		Name               string
-		GoVersion          string
-		Platform           string
-		Base               string
-		BaseImage          string
-		Version            string
-		VersionVar         string
-		Ldflags            []string
-		Tags               []string
-		Labels             []string
-		SourceURL          string
-		Revision           string
-		SourceDateEpoch    int
-		UpxCompress        bool
-		Builder            *dagger.Container
-		TrivyImage         string
-		CacheNamespace     string
-		MaxSize            string
-		UpxPolicy          string
-		SkippedChecks      []string
-		Severity           string
-		IgnoreUnfixed      bool
-		Ignorefile         *dagger.File
-		TrivyDbRepository  string
-		TrivyDb            *dagger.Directory
-		SmokeBusinessPort  int
-		SmokeProbePort     int
-		SmokeHealthPath    string
-		SmokeReadyPath     string
-		SmokeNoReadiness   bool
-		SmokeSlowPath      string
-		SmokeStartupBudget string
-		SmokeGrace         string
-		Off                []string
+		Source                *dagger.Directory
+		Main                  string
+		Name                  string
+		GoVersion             string
+		Platform              string
+		Base                  string
+		BaseImage             string
+		Version               string
+		VersionVar            string
+		Ldflags               []string
+		Tags                  []string
+		Labels                []string
+		SourceURL             string
+		Revision              string
+		SourceDateEpoch       int
+		UpxCompress           bool
+		Builder               *dagger.Container
+		TrivyImage            string
+		CacheNamespace        string
+		MaxSize               string
+		UpxPolicy             string
+		SkippedChecks         []string
+		Severity              string
+		IgnoreUnfixed         bool
+		Ignorefile            *dagger.File
+		TrivyDbRepository     string
+		TrivyDb               *dagger.Directory
+		SmokeBusinessPort     int
+		SmokeProbePort        int
+		SmokeHealthPath       string
+		SmokeReadyPath        string
+		SmokeNoReadiness      bool
+		SmokeSlowPath         string
+		SmokeStartupBudget    string
+		SmokeGrace            string
+		LintPolicy            string
+		LintOperationalRoutes string
+		Off                   []string
 	}
 	err := json.Unmarshal(bs, &concrete)
 	if err != nil {
@@ -211,6 +217,8 @@ func (r *GoImage) UnmarshalJSON(bs []byte) error {
 	r.SmokeSlowPath = concrete.SmokeSlowPath
 	r.SmokeStartupBudget = concrete.SmokeStartupBudget
 	r.SmokeGrace = concrete.SmokeGrace
+	r.LintPolicy = concrete.LintPolicy
+	r.LintOperationalRoutes = concrete.LintOperationalRoutes
 	r.Off = concrete.Off
 	return nil
 }
@@ -747,6 +755,34 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 				}
 			}
 			return (*GoImage).WithIgnorefile(&parent, file), nil
+		case "WithLintOperationalRoutes":
+			var parent GoImage
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			var routes string
+			if inputArgs["routes"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["routes"]), &routes)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg routes", err))
+				}
+			}
+			return (*GoImage).WithLintOperationalRoutes(&parent, routes), nil
+		case "WithLintPolicy":
+			var parent GoImage
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			var policy string
+			if inputArgs["policy"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["policy"]), &policy)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg policy", err))
+				}
+			}
+			return (*GoImage).WithLintPolicy(&parent, policy)
 		case "WithMaxSize":
 			var parent GoImage
 			err = json.Unmarshal(parentJSON, &parent)

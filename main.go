@@ -27,6 +27,7 @@ import (
 	"dagger/go-image/internal/engine"
 	"dagger/go-image/internal/gates"
 	"dagger/go-image/internal/harden"
+	"dagger/go-image/internal/lint"
 	"dagger/go-image/internal/manifest"
 	"dagger/go-image/internal/policy"
 	"dagger/go-image/internal/push"
@@ -119,6 +120,10 @@ type GoImage struct {
 	SmokeStartupBudget string
 	// +private
 	SmokeGrace string
+	// +private
+	LintPolicy string
+	// +private
+	LintOperationalRoutes string
 	// +private
 	Off []string
 }
@@ -331,6 +336,32 @@ func (m *GoImage) WithSmoke(
 	return &c, nil
 }
 
+// WithLintPolicy sets the lint gate's severity per analyzer: a warned
+// analyzer's findings appear in the report and do not block.
+func (m *GoImage) WithLintPolicy(
+	// analyzer=deny|warn, comma-separated, e.g. httpshutdown=deny,k8swatchcancel=warn (gate default: deny).
+	policy string,
+) (*GoImage, error) {
+	if _, err := lint.ParsePolicy(policy); err != nil {
+		return nil, err
+	}
+	c := *m
+	c.LintPolicy = policy
+	return &c, nil
+}
+
+// WithLintOperationalRoutes sets the route prefixes (metrics, pprof,
+// status) that may share a mux with the probes without counting as business
+// routes for the healthmux analyzer.
+func (m *GoImage) WithLintOperationalRoutes(
+	// Comma-separated path prefixes, e.g. /metrics,/debug/,/version.
+	routes string,
+) *GoImage {
+	c := *m
+	c.LintOperationalRoutes = routes
+	return &c
+}
+
 // WithoutScan switches the vulnerability gate off; the report shows it as
 // skipped with the reason.
 func (m *GoImage) WithoutScan(
@@ -445,7 +476,7 @@ func (m *GoImage) Sbom(
 // +cache="never"
 func (m *GoImage) Check(
 	ctx context.Context,
-	// Report format: text, json, markdown or sarif (SARIF 2.1.0, for code scanning).
+	// Report format: text, json or markdown.
 	// +optional
 	// +default="text"
 	format string,
@@ -513,7 +544,7 @@ func (m *GoImage) ScanReport(ctx context.Context) (*dagger.Directory, error) {
 // +cache="never"
 func (m *GoImage) Smoke(
 	ctx context.Context,
-	// Report format: text, json, markdown or sarif (SARIF 2.1.0, for code scanning).
+	// Report format: text, json or markdown.
 	// +optional
 	// +default="text"
 	format string,
@@ -545,7 +576,7 @@ func (m *GoImage) Smoke(
 // `go vet -vettool=k8slint` in the builder. Same checks as `go-image lint`.
 func (m *GoImage) Lint(
 	ctx context.Context,
-	// Report format: text, json, markdown or sarif (SARIF 2.1.0, for code scanning).
+	// Report format: text, json, markdown, or sarif (SARIF 2.1.0 of the findings, for code scanning).
 	// +optional
 	// +default="text"
 	format string,
@@ -553,18 +584,44 @@ func (m *GoImage) Lint(
 	// +optional
 	noFail bool,
 ) (string, error) {
-	if err := checkFormat(format); err != nil {
+	if format != "sarif" {
+		if err := checkFormat(format); err != nil {
+			return "", err
+		}
+	}
+	lo, err := m.lintOptions()
+	if err != nil {
 		return "", err
 	}
 	e, _, err := m.executor(ctx)
 	if err != nil {
 		return "", err
 	}
-	res, err := e.Lint(ctx)
+	fs, err := e.Lint(ctx, lo)
 	if err != nil {
 		return "", err
 	}
-	return writeReport(&report.Report{Results: res}, format, noFail)
+	r := &report.Report{Results: lo.Policy.Results(engine.SourceDir, -1, lint.Analyzers(), fs)}
+	if format != "sarif" {
+		return writeReport(r, format, noFail)
+	}
+	b, err := lint.SARIF(engine.SourceDir, lint.Analyzers(), fs, lo.Policy)
+	if err != nil {
+		return "", err
+	}
+	if err := r.Err(); err != nil && !noFail {
+		return "", fmt.Errorf("%s\n%w", b, err)
+	}
+	return string(b), nil
+}
+
+// lintOptions are the lint gate's choices.
+func (m *GoImage) lintOptions() (lint.Options, error) {
+	p, err := lint.ParsePolicy(m.LintPolicy)
+	if err != nil {
+		return lint.Options{}, err
+	}
+	return lint.Options{Policy: p, Operational: m.LintOperationalRoutes}, nil
 }
 
 // --- release ---
@@ -984,7 +1041,14 @@ func (m *GoImage) gates(ctx context.Context, e *engine.Executor) ([]gates.Gate, 
 		})
 	}
 	if _, ok := off["lint"]; !ok {
-		opts.Lint = policy.SourceFunc("lint", e.Lint)
+		lo, err := m.lintOptions()
+		if err != nil {
+			return nil, err
+		}
+		opts.Lint = policy.SourceFunc("lint", func(ctx context.Context) ([]report.Result, error) {
+			fs, err := e.Lint(ctx, lo)
+			return lo.Policy.Results(engine.SourceDir, -1, lint.Analyzers(), fs), err
+		})
 	}
 	if _, ok := off["smoke"]; !ok {
 		if opts.Smoke, err = m.smokeGate(ctx, e); err != nil {
@@ -1113,10 +1177,10 @@ func (m *GoImage) scanBuilt(ctx context.Context, e *engine.Executor, b engine.Bu
 
 func checkFormat(format string) error {
 	switch format {
-	case "", "text", "json", "markdown", "md", "sarif":
+	case "", "text", "json", "markdown", "md":
 		return nil
 	}
-	return fmt.Errorf("format %q: use text, json, markdown or sarif", format)
+	return fmt.Errorf("format %q: use text, json or markdown", format)
 }
 
 // writeReport renders r and fails when a check failed, unless noFail.

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"dagger/go-image/internal/gates"
 	"dagger/go-image/internal/imagefile"
+	"dagger/go-image/internal/lint"
 	"dagger/go-image/internal/policy"
 	"dagger/go-image/internal/preflight"
 	"dagger/go-image/internal/scan"
@@ -29,6 +31,8 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	sf := addScanFlags(fs)
 	withSmoke := fs.Bool("smoke", false, "also run the smoke gate: start the image and check probes and SIGTERM handling (flags as in go-image smoke -h)")
 	mf := addSmokeGateFlags(fs)
+	lintSrc := fs.String("lint-source", "", "also run the lint gate (Kubernetes analyzers) over the Go module in this directory (the image's source)")
+	lf := addLintFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -57,6 +61,17 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		opts.Scan = &scan.Gate{Runner: r, Policy: sp}
+	}
+	lo, err := lf.options()
+	if err != nil {
+		return err
+	}
+	if *lintSrc != "" {
+		dir, err := filepath.Abs(*lintSrc)
+		if err != nil {
+			return err
+		}
+		opts.Lint = lint.Gate{Dir: dir, Options: lo}
 	}
 	if *withSmoke {
 		g, err := mf.gate()

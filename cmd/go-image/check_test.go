@@ -51,6 +51,10 @@ func TestCheck(t *testing.T) {
 		{"bad format", []string{"--image", good, "--format", "xml"}, 2, "", `--format "xml": use text, json or markdown`},
 		{"unknown skip", []string{"--image", good, "--skip", "harden/typo=x"}, 2, "", "unknown check"},
 		{"missing file", []string{"--image", filepath.Join(t.TempDir(), "nope.tar")}, 1, "", "read image"},
+		// The lint gate on request, with its policy: warned findings do not block.
+		{"lint on request", []string{"--image", good, "--lint-source", "../../testdata/k8s/lint-suppressed"}, 1, "[FAIL] lint/k8swatchcancel", "lint/lintignore"},
+		{"lint policy warn", []string{"--image", good, "--lint-source", "../../testdata/k8s/lint-suppressed", "--lint-policy", "k8swatchcancel=warn,lintignore=warn"}, 0, "[WARN] lint/k8swatchcancel", ""},
+		{"bad lint policy", []string{"--image", good, "--lint-policy", "k8swatchcancel=later"}, 2, "", "--lint-policy"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -52,6 +52,7 @@ func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	noSmoke := fs.String("no-smoke", "", "switch the smoke gate (run the image, check probes and SIGTERM) off, with the REASON recorded in the report")
 	sf := addScanFlags(fs)
 	mf := addSmokeGateFlags(fs)
+	lf := addLintFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -100,7 +101,11 @@ func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return err
 		}
 	}
-	if err := releaseGates(&gopts, *src, sf, mf, map[string]string{"scan": *noScan, "lint": *noLint, "smoke": *noSmoke}); err != nil {
+	lo, err := lf.options()
+	if err != nil {
+		return err
+	}
+	if err := releaseGates(&gopts, *src, sf, mf, lo, map[string]string{"scan": *noScan, "lint": *noLint, "smoke": *noSmoke}); err != nil {
 		return err
 	}
 	gs := policy.Standard(gopts)
@@ -162,7 +167,7 @@ func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer) er
 // releaseGates adds the scan, lint and smoke gates to o, or records them as
 // off where off gives a reason. A gate that cannot be set up (no trivy)
 // stops the release before the build: it could only block the push later.
-func releaseGates(o *policy.Options, src string, sf *scanFlags, mf *smokeGateFlags, off map[string]string) error {
+func releaseGates(o *policy.Options, src string, sf *scanFlags, mf *smokeGateFlags, lo lint.Options, off map[string]string) error {
 	for gate, reason := range off {
 		if reason != "" {
 			if err := o.SwitchOff(gate, reason); err != nil {
@@ -195,7 +200,7 @@ func releaseGates(o *policy.Options, src string, sf *scanFlags, mf *smokeGateFla
 		if err != nil {
 			return err
 		}
-		o.Lint = lint.Gate{Dir: dir}
+		o.Lint = lint.Gate{Dir: dir, Options: lo}
 	}
 	return nil
 }

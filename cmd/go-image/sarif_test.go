@@ -8,9 +8,9 @@ import (
 	"testing"
 )
 
-// TestLintSARIF: `lint --format sarif` writes the findings as SARIF 2.1.0
-// results located at their source line, which code scanning requires.
-func TestLintSARIF(t *testing.T) {
+// TestLintFormatSARIF: `lint --format sarif` writes the findings as SARIF
+// 2.1.0 results located at their source line, which code scanning requires.
+func TestLintFormatSARIF(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "lint.sarif")
 	code, _, stderr := goImage(t, "lint", "--source", "../../testdata/k8s/shutdown-no-timeout", "--format", "sarif", "--output", out)
 	if code != 1 {

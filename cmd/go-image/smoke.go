@@ -110,12 +110,18 @@ func writeK8sReport(r *report.Report, format, output string, noFail bool, stdout
 	if err := r.Write(&buf, format); err != nil {
 		return err
 	}
+	return writeRendered(r, buf.Bytes(), output, noFail, stdout, stderr)
+}
+
+// writeRendered writes r, already rendered as data (a report, or the
+// findings' SARIF), to output or stdout, and fails when r failed.
+func writeRendered(r *report.Report, data []byte, output string, noFail bool, stdout, stderr io.Writer) error {
 	if output != "" {
-		if err := os.WriteFile(output, buf.Bytes(), 0o644); err != nil {
+		if err := os.WriteFile(output, data, 0o644); err != nil {
 			return fmt.Errorf("write report: %w", err)
 		}
 		fmt.Fprintf(stderr, "go-image: wrote report to %s: %s\n", output, r.Summary())
-	} else if _, err := stdout.Write(buf.Bytes()); err != nil {
+	} else if _, err := stdout.Write(data); err != nil {
 		return err
 	}
 	if err := r.Err(); err != nil && !noFail {

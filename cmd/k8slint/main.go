@@ -6,6 +6,14 @@
 //	go vet -vettool=$(which k8slint) ./...
 //
 // or standalone: k8slint ./...
+//
+// The analyzers carry facts across packages (go vet runs the tool on every
+// package; dependencies outside the main module are skipped), honour
+// //go-image:ignore <analyzer> -- <reason> comments (a suppressed finding is
+// reported with the category "suppressed" and the reason as related
+// information) and take -healthmux.operational=PREFIX,… for the operational
+// routes. Severities are applied to the findings afterwards, by
+// lint.Policy.Results, as go-image lint does.
 package main
 
 import (

@@ -120,8 +120,8 @@ func (e *Executor) builder() *dagger.Container {
 		WithEnvVariable("GOMODCACHE", "/go/pkg/mod").
 		WithEnvVariable("GOCACHE", "/root/.cache/go-build").
 		WithEnvVariable("GOTOOLCHAIN", "local").
-		WithDirectory("/src", e.Source).
-		WithWorkdir("/src")
+		WithDirectory(SourceDir, e.Source).
+		WithWorkdir(SourceDir)
 }
 
 // checkReplaces refuses a go.mod that points outside the source: the

@@ -8,7 +8,6 @@ import (
 	"dagger/go-image/internal/dagger"
 	"dagger/go-image/internal/lint"
 	"dagger/go-image/internal/recipe"
-	"dagger/go-image/internal/report"
 )
 
 // vetTool builds go-image's analyzers as a go vet tool (cmd/k8slint) from
@@ -41,10 +40,15 @@ func (e *Executor) vetTool(ctx context.Context) (*dagger.File, error) {
 		File("/out/k8slint"), nil
 }
 
+// SourceDir is where the builder holds the source; findings are relative
+// to it in reports and SARIF.
+const SourceDir = "/src"
+
 // Lint runs the analyzers over every package of the source with
-// `go vet -vettool=k8slint -json` in the service's builder, and turns the
-// diagnostics into the same results as `go-image lint`.
-func (e *Executor) Lint(ctx context.Context) ([]report.Result, error) {
+// `go vet -vettool=k8slint -json` in the service's builder, configured as
+// the CLI's in-process run with o, and returns the findings, which
+// o.Policy.Results and lint.SARIF turn into the CLI's report and SARIF.
+func (e *Executor) Lint(ctx context.Context, o lint.Options) ([]lint.Finding, error) {
 	if err := e.checkReplaces(); err != nil {
 		return nil, err
 	}
@@ -54,8 +58,7 @@ func (e *Executor) Lint(ctx context.Context) ([]report.Result, error) {
 	}
 	vet := e.builder().
 		WithFile("/usr/local/bin/k8slint", tool).
-		WithExec([]string{"go", "vet", "-vettool=/usr/local/bin/k8slint", "-json", "./..."},
-			dagger.ContainerWithExecOpts{Expect: dagger.ReturnTypeAny})
+		WithExec(lint.VetCommand("/usr/local/bin/k8slint", o), dagger.ContainerWithExecOpts{Expect: dagger.ReturnTypeAny})
 	code, err := vet.ExitCode(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("go vet: %w", err)
@@ -74,9 +77,5 @@ func (e *Executor) Lint(ctx context.Context) ([]report.Result, error) {
 	// go vet -json writes the diagnostics to stdout since Go 1.26 and to
 	// stderr before; read both, so the builder's Go release does not
 	// decide whether findings are seen.
-	findings, err := lint.ParseVetJSON(strings.NewReader(stdout + "\n" + stderr))
-	if err != nil {
-		return nil, err
-	}
-	return lint.Results("/src", -1, lint.Analyzers(), findings), nil
+	return lint.ParseVetJSON(strings.NewReader(stdout + "\n" + stderr))
 }

@@ -15,6 +15,8 @@ import (
 type Gate struct {
 	// Dir is the Go module root of the service (the directory with go.mod).
 	Dir string
+	// Options are the lint policy (severities) and analyzer settings.
+	Options Options
 }
 
 // SourceOnly marks the verdict as independent of the image (gates.SourceGate).
@@ -25,7 +27,7 @@ func (Gate) Name() string { return "lint" }
 
 // Check implements gates.Gate.
 func (g Gate) Check(ctx context.Context, _ v1.Image) ([]report.Result, error) {
-	res, err := Check(ctx, g.Dir)
+	res, err := CheckWith(ctx, g.Dir, g.Options)
 	if err != nil {
 		return nil, fmt.Errorf("lint %s: %w", g.Dir, err)
 	}

@@ -3,6 +3,11 @@
 // request, watches and informers that can never be cancelled, HTTP servers
 // that cannot drain, and probes served by the business mux. Each diagnostic
 // names the fix.
+//
+// The analyzers follow values across functions and packages the way a
+// reviewer would: what a function does with its parameters and results is
+// exported as a go/analysis fact, so `go vet -vettool=k8slint` (one package
+// at a time) and the in-process checker (Check) reach the same findings.
 package lint
 
 import (
@@ -16,12 +21,36 @@ import (
 	"golang.org/x/tools/go/types/typeutil"
 )
 
-// Analyzers returns every analyzer, in report order.
+// Analyzers returns every analyzer, in report order. IgnoreComments checks
+// the suppression comments the others honour.
 func Analyzers() []*analysis.Analyzer {
-	return []*analysis.Analyzer{ClientPerRequest, WatchCancel, HTTPShutdown, HealthMux}
+	return []*analysis.Analyzer{ClientPerRequest, WatchCancel, HTTPShutdown, HealthMux, IgnoreComments}
 }
 
-const clientGo = "k8s.io/client-go/"
+// inScope reports whether the pass is over the service's own code. The vet
+// tool also runs on every dependency (to compute facts); those packages are
+// not the service's to fix, and skipping them keeps the lint near go vet's
+// speed. The in-process checker only runs on the service's packages.
+func inScope(pass *analysis.Pass) bool {
+	return pass.Module != nil && pass.Module.Version == "" && pass.TypesInfo != nil
+}
+
+// sameProgram reports whether pkg belongs to the code under analysis, whose
+// functions carry facts, rather than to a dependency judged by its name.
+func sameProgram(pass *analysis.Pass, pkg *types.Package) bool {
+	if pkg == nil {
+		return false
+	}
+	if pkg == pass.Pkg {
+		return true
+	}
+	if mod := pass.Module.Path; mod != "" {
+		return pkg.Path() == mod || strings.HasPrefix(pkg.Path(), mod+"/")
+	}
+	// GOPATH mode (the analyzers' own tests): a path without a domain.
+	first, _, _ := strings.Cut(pkg.Path(), "/")
+	return !strings.Contains(first, ".")
+}
 
 // callee returns the function or method a call invokes, or nil.
 func callee(info *types.Info, call *ast.CallExpr) *types.Func {
@@ -29,9 +58,11 @@ func callee(info *types.Info, call *ast.CallExpr) *types.Func {
 	return fn
 }
 
+func signature(fn *types.Func) *types.Signature { return fn.Type().(*types.Signature) }
+
 // isFunc reports whether fn is the package-level function path.name.
 func isFunc(fn *types.Func, path string, names ...string) bool {
-	if fn == nil || fn.Pkg() == nil || fn.Pkg().Path() != path || fn.Type().(*types.Signature).Recv() != nil {
+	if fn == nil || fn.Pkg() == nil || fn.Pkg().Path() != path || signature(fn).Recv() != nil {
 		return false
 	}
 	for _, n := range names {
@@ -42,17 +73,19 @@ func isFunc(fn *types.Func, path string, names ...string) bool {
 	return false
 }
 
-// isMethod reports whether fn is a method named name declared in a package
-// whose path is path or, with a trailing slash, starts with it.
+// isMethod reports whether fn is a method named name declared in package path.
 func isMethod(fn *types.Func, path, name string) bool {
-	if fn == nil || fn.Pkg() == nil || fn.Name() != name || fn.Type().(*types.Signature).Recv() == nil {
-		return false
+	return fn != nil && fn.Pkg() != nil && fn.Name() == name && signature(fn).Recv() != nil && fn.Pkg().Path() == path
+}
+
+// isServerMethod reports whether fn is (*net/http.Server).name.
+func isServerMethod(fn *types.Func, names ...string) bool {
+	for _, n := range names {
+		if isMethod(fn, "net/http", n) && isNamed(recvType(fn), "net/http", "Server") {
+			return true
+		}
 	}
-	p := fn.Pkg().Path()
-	if strings.HasSuffix(path, "/") {
-		return strings.HasPrefix(p, path)
-	}
-	return p == path
+	return false
 }
 
 // isBackground reports whether e is context.Background() or context.TODO().
@@ -68,7 +101,8 @@ func isBackground(info *types.Info, e ast.Expr) (string, bool) {
 	return "", false
 }
 
-// objectOf returns the variable or field an expression names (x, s.srv), or nil.
+// objectOf returns the variable or field an expression names (x, s.srv,
+// &x, *p), or nil.
 func objectOf(info *types.Info, e ast.Expr) types.Object {
 	switch e := ast.Unparen(e).(type) {
 	case *ast.Ident:
@@ -89,9 +123,96 @@ func inspectorOf(pass *analysis.Pass) *inspector.Inspector {
 
 // isNamed reports whether t (or *t) is the named type path.name.
 func isNamed(t types.Type, path, name string) bool {
+	if t == nil {
+		return false
+	}
 	if p, ok := t.(*types.Pointer); ok {
 		t = p.Elem()
 	}
 	n, ok := types.Unalias(t).(*types.Named)
 	return ok && n.Obj().Pkg() != nil && n.Obj().Pkg().Path() == path && n.Obj().Name() == name
+}
+
+func recvType(fn *types.Func) types.Type {
+	if r := signature(fn).Recv(); r != nil {
+		return r.Type()
+	}
+	return nil
+}
+
+// hasMethod reports whether t (or *t) has a method named name.
+func hasMethod(t types.Type, name string) bool {
+	if t == nil {
+		return false
+	}
+	obj, _, _ := types.LookupFieldOrMethod(t, true, nil, name)
+	_, ok := obj.(*types.Func)
+	return ok
+}
+
+// funcName renders fn for a message: pkg.F or pkg.T.M.
+func funcName(fn *types.Func) string {
+	name := fn.Name()
+	if r := recvType(fn); r != nil {
+		if p, ok := r.(*types.Pointer); ok {
+			r = p.Elem()
+		}
+		if n, ok := types.Unalias(r).(*types.Named); ok {
+			name = n.Obj().Name() + "." + name
+		}
+	}
+	if fn.Pkg() != nil {
+		name = fn.Pkg().Name() + "." + name
+	}
+	return name
+}
+
+// funcDecl is a declared function or method with its declaration.
+type funcDecl struct {
+	fn   *types.Func
+	decl *ast.FuncDecl
+}
+
+// funcDecls lists the package's declared functions and methods in source
+// order, so that every walk over them, and the facts they produce, are the
+// same in the vet tool and the checker.
+func funcDecls(pass *analysis.Pass) []funcDecl {
+	var out []funcDecl
+	for _, f := range pass.Files {
+		for _, d := range f.Decls {
+			if fd, ok := d.(*ast.FuncDecl); ok && fd.Body != nil {
+				if fn, ok := pass.TypesInfo.Defs[fd.Name].(*types.Func); ok {
+					out = append(out, funcDecl{fn, fd})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// enclosingFunc returns the innermost function (declaration or literal)
+// of a stack from inspector.WithStack, and its type.
+func enclosingFunc(info *types.Info, stack []ast.Node) (ast.Node, *types.Signature) {
+	for i := len(stack) - 1; i >= 0; i-- {
+		switch f := stack[i].(type) {
+		case *ast.FuncLit:
+			sig, _ := info.TypeOf(f).(*types.Signature)
+			return f, sig
+		case *ast.FuncDecl:
+			if fn, ok := info.Defs[f.Name].(*types.Func); ok {
+				return f, signature(fn)
+			}
+			return f, nil
+		}
+	}
+	return nil, nil
+}
+
+// specNames returns the names a var declaration assigns, as expressions.
+func specNames(vs *ast.ValueSpec) []ast.Expr {
+	out := make([]ast.Expr, len(vs.Names))
+	for i, id := range vs.Names {
+		out[i] = id
+	}
+	return out
 }

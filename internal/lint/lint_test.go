@@ -25,7 +25,7 @@ var loaded struct {
 	err      error
 }
 
-var testPackages = []string{"clientperrequest", "watchcancel", "httpshutdown", "httpshutdownlib", "healthmux"}
+var testPackages = []string{"clientlib", "clientperrequest", "watchcancel", "httpshutdown", "httpshutdownlib", "httpshutdownuse", "httpdrain", "httpdrainok", "healthmux", "healthrouters", "healthsharedapi", "healthshared", "suppress"}
 
 // The example service itself (no findings) is linted by cmd/go-image's TestLintCLI
 // on testdata/service, not on a copy that could drift from it.
@@ -78,9 +78,13 @@ func TestAnalyzers(t *testing.T) {
 					if f.Pos.Filename != abs {
 						continue
 					}
+					msg := f.Message
+					if f.Suppressed != "" {
+						msg = "suppressed (" + f.Suppressed + "): " + msg
+					}
 					matched := false
 					for i, re := range wants[f.Pos.Line] {
-						if re.MatchString(f.Message) {
+						if re.MatchString(msg) {
 							wants[f.Pos.Line] = append(wants[f.Pos.Line][:i], wants[f.Pos.Line][i+1:]...)
 							matched = true
 							break
@@ -116,6 +120,7 @@ func TestCheckServices(t *testing.T) {
 		{"k8s/health-on-business-port", []string{"healthmux"}},
 		{"k8s/no-sigterm", []string{"httpshutdown"}},
 		{"k8s/readiness-always-200", nil},
+		{"k8s/main-returns-before-drain", []string{"httpshutdown"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.dir, func(t *testing.T) {

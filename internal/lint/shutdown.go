@@ -1,6 +1,7 @@
 package lint
 
 import (
+	"fmt"
 	"go/ast"
 	"go/types"
 
@@ -8,103 +9,388 @@ import (
 	"golang.org/x/tools/go/analysis/passes/inspect"
 )
 
-// HTTPShutdown flags HTTP servers that cannot drain on SIGTERM: the
-// package-level http.ListenAndServe in a main package (no handle to shut
-// down), an http.Server whose Shutdown is never called, and Shutdown with a
-// context that has no deadline (a hung request then holds the pod until the
-// kubelet's SIGKILL).
+// HTTPShutdown flags HTTP servers that cannot drain on SIGTERM:
+//   - http.ListenAndServe[TLS], in any package: there is no handle to shut
+//     that server down;
+//   - an http.Server that is never shut down. A server that is returned,
+//     stored, passed on or captured counts as shut down when a Shutdown (or
+//     Close) reaches it anywhere in the program, across functions and
+//     packages; one handed to code the analyzer cannot see (another
+//     module's function, a controller-runtime manager) is that code's;
+//   - Shutdown with a context that has no deadline (a hung request then holds
+//     the pod until the kubelet's SIGKILL), also through a helper's ctx
+//     parameter: a caller's deadline counts, a caller's context.Background()
+//     does not;
+//   - a main that returns as soon as ListenAndServe returns
+//     http.ErrServerClosed while Shutdown, started in another goroutine, is
+//     still draining: the process exits and cuts the requests Shutdown was
+//     waiting for.
 var HTTPShutdown = &analysis.Analyzer{
-	Name:     "httpshutdown",
-	Doc:      "report HTTP servers that are never shut down, or shut down without a deadline",
-	Requires: []*analysis.Analyzer{inspect.Analyzer},
-	Run:      runHTTPShutdown,
+	Name:      "httpshutdown",
+	Doc:       "report HTTP servers that are never shut down, shut down without a deadline, or whose main returns before Shutdown has drained",
+	Requires:  []*analysis.Analyzer{inspect.Analyzer},
+	Run:       runHTTPShutdown,
+	FactTypes: []analysis.Fact{new(shutsParams), new(returnsServer), new(shutdownCtx)},
 }
+
+// shutsParams: the function shuts down the servers passed at these indices.
+type shutsParams struct{ Index []int }
+
+// returnsServer: the function returns a server that its package never shuts
+// down (created at Created); its callers decide.
+type returnsServer struct{ Created string }
+
+// shutdownCtx: the function passes its context parameters at these indices
+// to a Shutdown, so their deadline is the drain's.
+type shutdownCtx struct{ Index []int }
+
+func (*shutsParams) AFact()   {}
+func (*returnsServer) AFact() {}
+func (*shutdownCtx) AFact()   {}
+
+func (f *shutsParams) String() string   { return fmt.Sprintf("shutsParams%v", f.Index) }
+func (f *returnsServer) String() string { return "returnsServer(" + f.Created + ")" }
+func (f *shutdownCtx) String() string   { return fmt.Sprintf("shutdownCtx%v", f.Index) }
 
 const fixShutdown = "on SIGTERM (signal.NotifyContext) call srv.Shutdown with context.WithTimeout(context.Background(), 25*time.Second), below terminationGracePeriodSeconds"
 
 func runHTTPShutdown(pass *analysis.Pass) (any, error) {
-	ins := inspectorOf(pass)
-	type server struct {
-		lit *ast.CompositeLit
-		obj types.Object // the variable or field holding it, if any
+	if !inScope(pass) {
+		return nil, nil
 	}
-	var servers []server
-	shut := map[types.Object]bool{}
-	anyShutdown := false
-	ins.WithStack([]ast.Node{(*ast.CompositeLit)(nil), (*ast.CallExpr)(nil)}, func(n ast.Node, push bool, stack []ast.Node) bool {
-		if !push {
-			return true
-		}
-		switch n := n.(type) {
-		case *ast.CompositeLit:
-			if isNamed(pass.TypesInfo.TypeOf(n), "net/http", "Server") {
-				servers = append(servers, server{n, holder(pass.TypesInfo, n, stack)})
+	info := pass.TypesInfo
+	r := newReporter(pass)
+	imported := func(fn *types.Func, fact analysis.Fact) bool {
+		return fn != nil && fn.Pkg() != pass.Pkg && sameProgram(pass, fn.Pkg()) && pass.ImportObjectFact(fn, fact)
+	}
+	fl := newFlow(pass,
+		func(fn *types.Func) (string, bool) {
+			var f returnsServer
+			if imported(fn, &f) {
+				return f.Created, true
 			}
-		case *ast.CallExpr:
-			fn := callee(pass.TypesInfo, n)
-			switch {
-			case pass.Pkg.Name() == "main" && isFunc(fn, "net/http", "ListenAndServe", "ListenAndServeTLS"):
-				pass.Reportf(n.Pos(), "http.%s gives no handle to shut the server down: SIGTERM cuts in-flight requests; create srv := &http.Server{Addr: …, Handler: …}, run srv.ListenAndServe() in a goroutine and %s", fn.Name(), fixShutdown)
-			case isMethod(fn, "net/http", "Shutdown") && isNamed(recvType(fn), "net/http", "Server"):
-				anyShutdown = true
-				if sel, ok := ast.Unparen(n.Fun).(*ast.SelectorExpr); ok {
-					if obj := objectOf(pass.TypesInfo, sel.X); obj != nil {
-						shut[obj] = true
+			return "", false
+		},
+		func(fn *types.Func) []int {
+			var f shutsParams
+			if imported(fn, &f) {
+				return f.Index
+			}
+			return nil
+		})
+	shut := fl.shut()
+
+	// Facts for the packages that import this one.
+	for _, d := range funcDecls(pass) {
+		fn := d.fn
+		sig := signature(fn)
+		var idx []int
+		for i := 0; i < sig.Params().Len(); i++ {
+			if shut[sig.Params().At(i)] {
+				idx = append(idx, i)
+			}
+		}
+		if len(idx) > 0 {
+			pass.ExportObjectFact(fn, &shutsParams{Index: idx})
+		}
+	}
+
+	// Servers created here (or returned to us by another package) that
+	// nothing shuts down.
+	lits := fl.origins
+	inspectorOf(pass).Preorder([]ast.Node{(*ast.CallExpr)(nil)}, func(n ast.Node) {
+		call := n.(*ast.CallExpr)
+		if fn := callee(info, call); fn != nil {
+			if created, ok := fl.returnsServer(fn); ok {
+				lits = append(lits, origin{expr: call, from: funcName(fn), created: created})
+			}
+		}
+	})
+	for _, o := range lits {
+		if shut[o.expr] {
+			continue
+		}
+		reached := fl.reach(o.expr)
+		if _, ok := fl.escapes(reached); ok {
+			// Returned by an exported function: its callers decide.
+			for n := range reached {
+				if res, ok := n.(result); ok && res.fn.Pkg() == pass.Pkg && !shut[res] && (res.fn.Exported() || isMethodOfExported(res.fn)) {
+					created := where(pass.Fset, o.expr.Pos())
+					if o.created != "" {
+						created = o.created
+					}
+					pass.ExportObjectFact(res.fn, &returnsServer{Created: created})
+				}
+			}
+			continue
+		}
+		if o.from != "" {
+			r.reportf(o.expr.Pos(), "the http.Server that %s returns (created at %s) is never shut down: SIGTERM cuts its in-flight requests; %s", o.from, o.created, fixShutdown)
+		} else {
+			r.reportf(o.expr.Pos(), "this http.Server%s is never shut down: SIGTERM cuts its in-flight requests; %s", serverName(info, o.expr), fixShutdown)
+		}
+	}
+
+	deadlines(pass, r)
+	mainDrain(pass, r, fl, shut)
+
+	inspectorOf(pass).Preorder([]ast.Node{(*ast.CallExpr)(nil)}, func(n ast.Node) {
+		call := n.(*ast.CallExpr)
+		if fn := callee(info, call); isFunc(fn, "net/http", "ListenAndServe", "ListenAndServeTLS") {
+			r.reportf(call.Pos(), "http.%s gives no handle to shut the server down: SIGTERM cuts in-flight requests; create srv := &http.Server{Addr: …, Handler: …}, run srv.ListenAndServe() in a goroutine and %s", fn.Name(), fixShutdown)
+		}
+	})
+	return nil, nil
+}
+
+// serverName names a server literal for a message by its address.
+func serverName(info *types.Info, e ast.Expr) string {
+	lit, ok := e.(*ast.CompositeLit)
+	if !ok {
+		return ""
+	}
+	for _, el := range lit.Elts {
+		if kv, ok := el.(*ast.KeyValueExpr); ok {
+			if id, ok := kv.Key.(*ast.Ident); ok && id.Name == "Addr" {
+				return " (Addr: " + types.ExprString(kv.Value) + ")"
+			}
+		}
+	}
+	return ""
+}
+
+// deadlines reports Shutdown calls whose context has no deadline: directly,
+// through a variable, or through the ctx parameter of a helper whose caller
+// passes context.Background().
+func deadlines(pass *analysis.Pass, r *reporter) {
+	info := pass.TypesInfo
+	life := newLifetimes(pass)
+	noDeadline := func(e ast.Expr) (string, bool) {
+		if bg, ok := isBackground(info, e); ok {
+			return bg, true
+		}
+		if obj := objectOf(info, e); obj != nil && life.origin[obj] == "background" && !life.params[obj] {
+			return obj.Name() + " (context.Background())", true
+		}
+		return "", false
+	}
+	decls := funcDecls(pass)
+	ctxParams := map[*types.Func][]int{}
+	paramIndex := func(fn *types.Func, e ast.Expr) int {
+		obj := objectOf(info, e)
+		sig := signature(fn)
+		for i := 0; i < sig.Params().Len(); i++ {
+			if sig.Params().At(i) == obj {
+				return i
+			}
+		}
+		return -1
+	}
+	// shutdownArgs returns the argument indices of a call that reach a
+	// Shutdown's context, and what the call reaches.
+	shutdownArgs := func(call *ast.CallExpr) ([]int, string) {
+		fn := callee(info, call)
+		switch {
+		case fn == nil:
+			return nil, ""
+		case isServerMethod(fn, "Shutdown"):
+			return []int{0}, ""
+		case fn.Pkg() == pass.Pkg:
+			return ctxParams[fn], funcName(fn)
+		case sameProgram(pass, fn.Pkg()):
+			var f shutdownCtx
+			if pass.ImportObjectFact(fn, &f) {
+				return f.Index, funcName(fn)
+			}
+		}
+		return nil, ""
+	}
+	for changed := true; changed; {
+		changed = false
+		for _, d := range decls {
+			fn := d.fn
+			ast.Inspect(d.decl.Body, func(n ast.Node) bool {
+				call, ok := n.(*ast.CallExpr)
+				if !ok {
+					return true
+				}
+				idx, _ := shutdownArgs(call)
+				for _, i := range idx {
+					if i >= len(call.Args) {
+						continue
+					}
+					if p := paramIndex(fn, call.Args[i]); p >= 0 && !containsInt(ctxParams[fn], p) {
+						ctxParams[fn] = append(ctxParams[fn], p)
+						changed = true
 					}
 				}
-				if len(n.Args) == 1 {
-					if bg, ok := isBackground(pass.TypesInfo, n.Args[0]); ok {
-						pass.Reportf(n.Pos(), "Shutdown(%s) has no deadline: one hung request keeps the process alive until the kubelet's SIGKILL; pass sctx, cancel := context.WithTimeout(context.Background(), 25*time.Second), below terminationGracePeriodSeconds", bg)
+				return true
+			})
+		}
+	}
+	for fn, idx := range ctxParams {
+		pass.ExportObjectFact(fn, &shutdownCtx{Index: idx})
+	}
+	inspectorOf(pass).Preorder([]ast.Node{(*ast.CallExpr)(nil)}, func(n ast.Node) {
+		call := n.(*ast.CallExpr)
+		idx, via := shutdownArgs(call)
+		for _, i := range idx {
+			if i >= len(call.Args) {
+				continue
+			}
+			bg, ok := noDeadline(call.Args[i])
+			if !ok {
+				continue
+			}
+			if via == "" {
+				r.reportf(call.Pos(), "Shutdown(%s) has no deadline: one hung request keeps the process alive until the kubelet's SIGKILL; pass sctx, cancel := context.WithTimeout(context.Background(), 25*time.Second), below terminationGracePeriodSeconds", bg)
+			} else {
+				r.reportf(call.Pos(), "%s passes %s, which has no deadline, on to http.Server.Shutdown: one hung request keeps the process alive until the kubelet's SIGKILL; pass a context from context.WithTimeout(context.Background(), 25*time.Second), below terminationGracePeriodSeconds", via, bg)
+			}
+		}
+	})
+}
+
+func containsInt(s []int, v int) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// mainDrain reports a main that serves in its own goroutine, has Shutdown
+// called in another, and returns when the serve call does. ListenAndServe
+// returns http.ErrServerClosed as soon as Shutdown starts, not when it has
+// drained, so main must wait for Shutdown to return before it exits.
+func mainDrain(pass *analysis.Pass, r *reporter, fl *flow, shut map[any]bool) {
+	if pass.Pkg.Name() != "main" {
+		return
+	}
+	info := pass.TypesInfo
+	for _, file := range pass.Files {
+		for _, d := range file.Decls {
+			fd, ok := d.(*ast.FuncDecl)
+			if !ok || fd.Name.Name != "main" || fd.Recv != nil || fd.Body == nil {
+				continue
+			}
+			if shutsSynchronously(info, fd.Body, fl) {
+				continue
+			}
+			for i, stmt := range fd.Body.List {
+				call, srv := serveCall(info, stmt)
+				if call == nil || !anyShut(fl.nodes(srv), shut) || waits(info, fd.Body.List[i+1:]) {
+					continue
+				}
+				r.reportf(call.Pos(), "main returns as soon as %s returns, and it returns http.ErrServerClosed when Shutdown starts, not when it has drained: the process exits and cuts the in-flight requests Shutdown is waiting for; wait for Shutdown to return before main exits (have the goroutine that calls Shutdown close a done channel, and receive from it here)", types.ExprString(call.Fun))
+			}
+		}
+	}
+}
+
+func anyShut(ns []any, shut map[any]bool) bool {
+	for _, n := range ns {
+		if shut[n] {
+			return true
+		}
+	}
+	return false
+}
+
+// serveCall finds a blocking serve call in a statement of main (not in a go
+// statement or a function literal): srv.ListenAndServe(), srv.Serve(ln), or
+// another package's Serve-like function given the *http.Server.
+func serveCall(info *types.Info, stmt ast.Stmt) (*ast.CallExpr, ast.Expr) {
+	var call *ast.CallExpr
+	var srv ast.Expr
+	ast.Inspect(stmt, func(n ast.Node) bool {
+		if call != nil {
+			return false
+		}
+		switch n := n.(type) {
+		case *ast.GoStmt, *ast.FuncLit, *ast.DeferStmt:
+			return false
+		case *ast.CallExpr:
+			fn := callee(info, n)
+			if isServerMethod(fn, "ListenAndServe", "ListenAndServeTLS", "Serve", "ServeTLS") {
+				if sel, ok := ast.Unparen(n.Fun).(*ast.SelectorExpr); ok {
+					call, srv = n, sel.X
+				}
+				return false
+			}
+			if fn != nil && fn.Pkg() != nil && fn.Pkg().Path() != "net/http" && containsServe(fn.Name()) {
+				for _, a := range n.Args {
+					if isServerType(info.TypeOf(a)) {
+						call, srv = n, a
+						return false
 					}
 				}
 			}
 		}
 		return true
 	})
-	for _, s := range servers {
-		if (s.obj != nil && !shut[s.obj]) || (s.obj == nil && !anyShutdown) {
-			pass.Reportf(s.lit.Pos(), "this http.Server is never shut down: SIGTERM cuts its in-flight requests; %s", fixShutdown)
-		}
-	}
-	return nil, nil
+	return call, srv
 }
 
-// holder returns the variable or field an http.Server literal is stored in:
-// srv := &http.Server{…}, var srv = …, s.srv = …, T{srv: &http.Server{…}}.
-func holder(info *types.Info, lit *ast.CompositeLit, stack []ast.Node) types.Object {
-	var expr ast.Node = lit
-	for i := len(stack) - 2; i >= 0; i-- {
-		switch p := stack[i].(type) {
-		case *ast.UnaryExpr, *ast.ParenExpr:
-			expr = p
-			continue
-		case *ast.AssignStmt:
-			for j, r := range p.Rhs {
-				if r == expr && j < len(p.Lhs) {
-					return objectOf(info, p.Lhs[j])
-				}
+func containsServe(name string) bool {
+	for i := 0; i+5 <= len(name); i++ {
+		if name[i:i+5] == "Serve" {
+			return true
+		}
+	}
+	return false
+}
+
+// shutsSynchronously reports whether main itself (not a goroutine it
+// starts) calls Shutdown, directly or through a helper of this package.
+func shutsSynchronously(info *types.Info, body *ast.BlockStmt, fl *flow) bool {
+	found := false
+	ast.Inspect(body, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.GoStmt, *ast.FuncLit:
+			return false
+		case *ast.CallExpr:
+			fn := callee(info, n)
+			if isServerMethod(fn, "Shutdown") {
+				found = true
 			}
-		case *ast.ValueSpec:
-			for j, v := range p.Values {
-				if v == expr && j < len(p.Names) {
-					return info.Defs[p.Names[j]]
-				}
-			}
-		case *ast.KeyValueExpr:
-			if p.Value == expr {
-				if id, ok := p.Key.(*ast.Ident); ok {
-					return info.ObjectOf(id)
+			if fn != nil && fn.Pkg() == fl.pass.Pkg {
+				sig := signature(fn)
+				for i := 0; i < sig.Params().Len(); i++ {
+					if isServerType(sig.Params().At(i).Type()) {
+						found = true // a helper given the server: assume it may shut it down
+					}
 				}
 			}
 		}
-		return nil
-	}
-	return nil
+		return !found
+	})
+	return found
 }
 
-func recvType(fn *types.Func) types.Type {
-	if r := fn.Type().(*types.Signature).Recv(); r != nil {
-		return r.Type()
+// waits reports whether statements block on something before main ends: a
+// channel receive, a select, or a Wait call (sync.WaitGroup, errgroup).
+func waits(info *types.Info, stmts []ast.Stmt) bool {
+	found := false
+	for _, s := range stmts {
+		ast.Inspect(s, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.FuncLit, *ast.GoStmt:
+				return false
+			case *ast.UnaryExpr:
+				if n.Op.String() == "<-" {
+					found = true
+				}
+			case *ast.SelectStmt:
+				found = true
+			case *ast.CallExpr:
+				if fn := callee(info, n); fn != nil && fn.Name() == "Wait" {
+					found = true
+				}
+			}
+			return !found
+		})
 	}
-	return nil
+	return found
 }

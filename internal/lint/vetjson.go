@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"go/token"
 	"io"
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -17,6 +16,9 @@ import (
 // a stream of {"pkg": {"analyzer": [diagnostics] | {"error": …}}} objects,
 // possibly interleaved with "# pkg" and "go: …" lines. It is how the Dagger module
 // lints inside a builder container, where the analyzers run as a vet tool.
+// Suppressed findings keep their reason (the diagnostic's category and
+// related information), so Policy.Results gives the same verdicts on these
+// findings as on Analyze's.
 func ParseVetJSON(r io.Reader) ([]Finding, error) {
 	var clean bytes.Buffer
 	s := bufio.NewScanner(r)
@@ -50,23 +52,24 @@ func ParseVetJSON(r io.Reader) ([]Finding, error) {
 				if json.Unmarshal(raw, &failed) == nil && failed.Error != "" {
 					return nil, fmt.Errorf("%s on %s: %s", analyzer, pkg, failed.Error)
 				}
-				var diags []struct{ Posn, Message string }
+				var diags []struct {
+					Posn, Message, Category string
+					Related                 []struct{ Posn, Message string }
+				}
 				if err := json.Unmarshal(raw, &diags); err != nil {
 					return nil, fmt.Errorf("go vet -json output for %s/%s: %w", pkg, analyzer, err)
 				}
 				for _, d := range diags {
-					out = append(out, Finding{Analyzer: analyzer, Pos: parsePosn(d.Posn), Message: d.Message})
+					f := Finding{Analyzer: analyzer, Pos: parsePosn(d.Posn), Message: d.Message}
+					if d.Category == CategorySuppressed && len(d.Related) > 0 {
+						f.Suppressed = d.Related[0].Message
+					}
+					out = append(out, f)
 				}
 			}
 		}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i].Pos, out[j].Pos
-		if a.Filename != b.Filename {
-			return a.Filename < b.Filename
-		}
-		return a.Line < b.Line
-	})
+	sortFindings(out)
 	return out, nil
 }
 

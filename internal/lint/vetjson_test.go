@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"sync"
@@ -44,10 +45,14 @@ var vettool struct {
 	err  error
 }
 
-// k8slint as a vet tool gives the same findings as the in-process checker:
-// the Dagger module's path (go vet -vettool -json in a container) and the
-// CLI's agree.
-func TestVetToolMatchesCheck(t *testing.T) {
+// k8slint as a vet tool gives the same findings as the in-process checker,
+// suppressions included, and Policy.Results turns both into the same
+// verdicts under any policy: the Dagger module's path (go vet -vettool
+// -json in a container, ParseVetJSON) and the CLI's agree on every testdata
+// variant. (Running it through a Dagger engine is the module's own test.)
+// buildVetTool builds cmd/k8slint once per test binary and returns its path.
+func buildVetTool(t *testing.T) string {
+	t.Helper()
 	vettool.once.Do(func() {
 		dir, err := os.MkdirTemp("", "k8slint-")
 		if err != nil {
@@ -64,34 +69,115 @@ func TestVetToolMatchesCheck(t *testing.T) {
 	if vettool.err != nil {
 		t.Fatal(vettool.err)
 	}
+	return vettool.path
+}
+
+func TestVetToolMatchesCheck(t *testing.T) {
+	tool := buildVetTool(t)
 	_, file, _, _ := runtime.Caller(0)
-	for _, d := range []string{"service", "k8s/shutdown-no-timeout", "k8s/watch-without-cancel"} {
-		dir := filepath.Join(filepath.Dir(file), "..", "..", "testdata", d)
-		cmd := exec.Command("go", "vet", "-vettool="+vettool.path, "-json", "./...")
+	root := filepath.Join(filepath.Dir(file), "..", "..", "testdata")
+	variants := []string{"service"}
+	k8s, _ := filepath.Glob(filepath.Join(root, "k8s", "*", "go.mod"))
+	for _, m := range k8s {
+		if d := filepath.Base(filepath.Dir(m)); d != "client-go-stub" {
+			variants = append(variants, "k8s/"+d)
+		}
+	}
+	if len(variants) < 8 {
+		t.Fatalf("found only %v under %s", variants, root)
+	}
+	// Findings that only facts across packages reveal.
+	variants = append(variants, "../internal/lint/testdata/modules/crosspkg")
+	policies := []string{"", "k8swatchcancel=warn,lintignore=warn,httpshutdown=deny"}
+	sawSuppressed, sawCrossPackage := false, false
+	for _, d := range variants {
+		t.Run(d, func(t *testing.T) {
+			dir := filepath.Join(root, d)
+			args := VetCommand(tool, Options{})
+			cmd := exec.Command(args[0], args[1:]...)
+			cmd.Dir = dir
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("go vet: %v\n%s", err, out)
+			}
+			got, err := ParseVetJSON(strings.NewReader(string(out)))
+			if err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			pkgs, err := Load(t.Context(), dir, nil, "./...")
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := Analyze(pkgs, Analyzers()...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("vet tool found %d, checker %d:\n%v\n%v", len(got), len(want), got, want)
+			}
+			for i := range got {
+				g, w := got[i], want[i]
+				g.Pos.Offset, w.Pos.Offset = 0, 0 // vet's JSON has no byte offsets
+				if g != w {
+					t.Errorf("finding %d: vet tool %+v, checker %+v", i, got[i], want[i])
+				}
+				sawSuppressed = sawSuppressed || got[i].Suppressed != ""
+				sawCrossPackage = sawCrossPackage || strings.Contains(got[i].Message, "server.New returns (created at server.go:10)")
+			}
+			for _, ps := range policies {
+				p, err := ParsePolicy(ps)
+				if err != nil {
+					t.Fatal(err)
+				}
+				vr, cr := p.Results(dir, -1, Analyzers(), got), p.Results(dir, -1, Analyzers(), want)
+				if !reflect.DeepEqual(vr, cr) {
+					t.Errorf("policy %q: results differ:\nvet tool %+v\nchecker  %+v", ps, vr, cr)
+				}
+			}
+		})
+	}
+	if !sawSuppressed || !sawCrossPackage {
+		t.Errorf("suppressed finding seen: %v, cross-package finding seen: %v; want both tested", sawSuppressed, sawCrossPackage)
+	}
+}
+
+// The operational-routes setting reaches the vet tool through VetArgs as it
+// reaches the checker through Options: declaring the variant's business
+// routes operational clears healthmux on both paths alike.
+func TestVetArgsOperational(t *testing.T) {
+	tool := buildVetTool(t)
+	_, file, _, _ := runtime.Caller(0)
+	dir := filepath.Join(filepath.Dir(file), "..", "..", "testdata", "k8s", "health-on-business-port")
+	for _, o := range []Options{{}, {Operational: "/hello,/slow"}} {
+		args := VetCommand(tool, o)
+		cmd := exec.Command(args[0], args[1:]...)
 		cmd.Dir = dir
 		out, err := cmd.CombinedOutput()
 		if err != nil {
-			t.Fatalf("%s: go vet: %v\n%s", d, err, out)
+			t.Fatalf("go %v: %v\n%s", args, err, out)
 		}
-		got, err := ParseVetJSON(strings.NewReader(string(out)))
-		if err != nil {
-			t.Fatalf("%s: %v\n%s", d, err, out)
-		}
-		pkgs, err := Load(t.Context(), dir, nil, "./...")
+		vet, err := ParseVetJSON(strings.NewReader(string(out)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, err := Analyze(pkgs, Analyzers()...)
+		checker, _, err := Run(t.Context(), dir, o)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(got) != len(want) {
-			t.Fatalf("%s: vet tool found %d, checker %d:\n%v\n%v", d, len(got), len(want), got, want)
-		}
-		for i := range got {
-			if got[i].Analyzer != want[i].Analyzer || got[i].Pos.Line != want[i].Pos.Line || got[i].Message != want[i].Message {
-				t.Errorf("%s: finding %d: vet tool %+v, checker %+v", d, i, got[i], want[i])
+		count := func(fs []Finding) (n int) {
+			for _, f := range fs {
+				if f.Analyzer == HealthMux.Name {
+					n++
+				}
 			}
+			return n
+		}
+		want := 2
+		if o.Operational != "" {
+			want = 0
+		}
+		if count(vet) != want || count(checker) != want {
+			t.Errorf("operational %q: healthmux findings vet %d, checker %d, want %d", o.Operational, count(vet), count(checker), want)
 		}
 	}
 }

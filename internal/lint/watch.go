@@ -1,6 +1,7 @@
 package lint
 
 import (
+	"fmt"
 	"go/ast"
 	"go/types"
 
@@ -9,101 +10,216 @@ import (
 )
 
 // WatchCancel flags client-go watches and informers that nothing can stop:
-// a Watch on context.Background()/TODO(), or an informer or factory started
-// with a nil, never-closed or never-firing stop channel. They keep API server
+// a Watch on context.Background()/TODO() that the caller itself owns, or an
+// informer or factory started with a nil, never-closed or never-firing stop
+// channel, directly or through the caller's helpers. They keep API server
 // connections open and goroutines running through shutdown.
+//
+// Not findings: a Watch inside a cache.ListWatch WatchFunc (it returns the
+// watch to a reflector, which stops it when its own stop channel closes, and
+// has no context to pass), and informers started with a channel or context
+// that is closed or cancelled somewhere, or that belongs to the caller.
 var WatchCancel = &analysis.Analyzer{
-	Name:     "k8swatchcancel",
-	Doc:      "report client-go Watch calls and informer Run/Start calls that cannot be cancelled",
-	Requires: []*analysis.Analyzer{inspect.Analyzer},
-	Run:      runWatchCancel,
+	Name:      "k8swatchcancel",
+	Doc:       "report client-go Watch calls and informer Run/Start calls that cannot be cancelled",
+	Requires:  []*analysis.Analyzer{inspect.Analyzer},
+	Run:       runWatchCancel,
+	FactTypes: []analysis.Fact{new(stopParams)},
 }
+
+// stopParams is the fact that a function passes some of its parameters (a
+// stop channel, or a context whose Done channel is used) on to an informer,
+// so the caller's argument decides when the informer stops.
+type stopParams struct{ Index []int }
+
+func (*stopParams) AFact()           {}
+func (f *stopParams) String() string { return fmt.Sprintf("stopParams%v", f.Index) }
 
 const fixCancel = "pass a cancellable context (ctx from signal.NotifyContext or context.WithCancel, cancelled on SIGTERM)"
 
+// isWatch reports whether fn is a client's Watch: a method Watch(ctx, …)
+// returning a watch.Interface (anything with Stop and ResultChan), whoever
+// generated the client.
+func isWatch(fn *types.Func) bool {
+	if fn == nil || fn.Name() != "Watch" || signature(fn).Recv() == nil {
+		return false
+	}
+	sig := signature(fn)
+	return sig.Params().Len() > 0 && isContext(sig.Params().At(0).Type()) && sig.Results().Len() > 0 && isWatchInterface(sig.Results().At(0).Type())
+}
+
+func isWatchInterface(t types.Type) bool { return hasMethod(t, "Stop") && hasMethod(t, "ResultChan") }
+
+func isContext(t types.Type) bool { return isNamed(t, "context", "Context") }
+
+func isStopChan(t types.Type) bool {
+	c, ok := t.Underlying().(*types.Chan)
+	return ok && c.Dir() != types.SendOnly
+}
+
+// informerStop returns the index of the stop argument when fn starts or
+// waits for an informer or informer factory (a Run, Start or
+// WaitForCacheSync taking a stop channel on a type that has HasSynced or
+// WaitForCacheSync), or -1.
+func informerStop(fn *types.Func) int {
+	if fn == nil || fn.Pkg() == nil {
+		return -1
+	}
+	sig := signature(fn)
+	if sig.Recv() == nil {
+		if fn.Pkg().Path() == "k8s.io/client-go/tools/cache" {
+			switch fn.Name() {
+			case "WaitForCacheSync":
+				return 0
+			case "WaitForNamedCacheSync":
+				return 1
+			}
+		}
+		return -1
+	}
+	switch fn.Name() {
+	case "Run", "Start", "WaitForCacheSync":
+	default:
+		return -1
+	}
+	if sig.Params().Len() == 0 || !isStopChan(sig.Params().At(0).Type()) {
+		return -1
+	}
+	if r := recvType(fn); hasMethod(r, "HasSynced") || hasMethod(r, "WaitForCacheSync") {
+		return 0
+	}
+	return -1
+}
+
 func runWatchCancel(pass *analysis.Pass) (any, error) {
-	ins := inspectorOf(pass)
-	// Channels somebody closes can stop an informer; parameters are the
-	// caller's to close.
-	closed := map[types.Object]bool{}
-	ins.Preorder([]ast.Node{(*ast.FuncType)(nil), (*ast.CallExpr)(nil)}, func(n ast.Node) {
-		if ft, ok := n.(*ast.FuncType); ok {
-			for _, f := range ft.Params.List {
-				for _, name := range f.Names {
-					if obj := pass.TypesInfo.Defs[name]; obj != nil {
-						closed[obj] = true
-					}
-				}
-			}
-			return
+	if !inScope(pass) {
+		return nil, nil
+	}
+	info := pass.TypesInfo
+	life := newLifetimes(pass)
+	stops := stopParamsOf(pass, life)
+	stopArgs := func(fn *types.Func) []int {
+		if fn == nil {
+			return nil
+		}
+		if i := informerStop(fn); i >= 0 {
+			return []int{i}
+		}
+		if fn.Pkg() == pass.Pkg {
+			return stops[fn]
+		}
+		var f stopParams
+		if sameProgram(pass, fn.Pkg()) && pass.ImportObjectFact(fn, &f) {
+			return f.Index
+		}
+		return nil
+	}
+	life.computeEscapes(pass, stopArgs)
+	r := newReporter(pass)
+	inspectorOf(pass).WithStack([]ast.Node{(*ast.CallExpr)(nil)}, func(n ast.Node, push bool, stack []ast.Node) bool {
+		if !push {
+			return true
 		}
 		call := n.(*ast.CallExpr)
-		if id, ok := ast.Unparen(call.Fun).(*ast.Ident); ok && len(call.Args) == 1 {
-			if b, ok := pass.TypesInfo.Uses[id].(*types.Builtin); ok && b.Name() == "close" {
-				if obj := objectOf(pass.TypesInfo, call.Args[0]); obj != nil {
-					closed[obj] = true
-				}
-			}
-		}
-	})
-	ins.Preorder([]ast.Node{(*ast.CallExpr)(nil)}, func(n ast.Node) {
-		call := n.(*ast.CallExpr)
-		fn := callee(pass.TypesInfo, call)
+		fn := callee(info, call)
 		if fn == nil || len(call.Args) == 0 {
-			return
+			return true
 		}
-		switch {
-		case isMethod(fn, clientGo, "Watch"):
-			if bg, ok := isBackground(pass.TypesInfo, call.Args[0]); ok {
-				pass.Reportf(call.Pos(), "Watch with %s can never be cancelled: the watch and its API server connection outlive shutdown; %s", bg, fixCancel)
+		if isWatch(fn) {
+			if bg, ok := isBackground(info, call.Args[0]); ok && !reflectorOwned(stack, info) {
+				r.reportf(call.Pos(), "Watch with %s can never be cancelled: the watch and its API server connection outlive shutdown; %s", bg, fixCancel)
 			}
-		case isMethod(fn, clientGo, "Run"), isMethod(fn, clientGo, "Start"), isMethod(fn, clientGo, "WaitForCacheSync"):
-			if bg, ok := isBackground(pass.TypesInfo, call.Args[0]); ok {
-				pass.Reportf(call.Pos(), "%s with %s can never be cancelled; %s", fn.Name(), bg, fixCancel)
-				return
+			return true
+		}
+		for _, i := range stopArgs(fn) {
+			if i >= len(call.Args) {
+				continue
 			}
-			if why := neverStops(pass.TypesInfo, pass.Pkg, call.Args[0], closed); why != "" {
-				pass.Reportf(call.Pos(), "%s(%s): the stop channel %s, so the informer runs until the process is killed; pass ctx.Done() of a cancellable context (signal.NotifyContext or context.WithCancel, cancelled on SIGTERM)", fn.Name(), types.ExprString(call.Args[0]), why)
+			arg := call.Args[i]
+			name := types.ExprString(call.Fun)
+			if bg, ok := isBackground(info, arg); ok {
+				r.reportf(call.Pos(), "%s with %s can never be cancelled; %s", name, bg, fixCancel)
+				continue
+			}
+			if why := life.neverStops(arg); why != "" {
+				r.reportf(call.Pos(), "%s(… %s …): %s, so the informer runs until the process is killed; pass ctx.Done() of a cancellable context (signal.NotifyContext or context.WithCancel, cancelled on SIGTERM)", name, types.ExprString(arg), why)
 			}
 		}
+		return true
 	})
 	return nil, nil
 }
 
-// neverStops explains why a stop channel argument can never fire, or "".
-func neverStops(info *types.Info, pkg *types.Package, e ast.Expr, closed map[types.Object]bool) string {
-	e = ast.Unparen(e)
-	if tv, ok := info.Types[e]; ok && tv.IsNil() {
-		return "is nil"
+// reflectorOwned reports whether the innermost function around a Watch hands
+// the watch back to its caller without having a context of its own: a
+// cache.ListWatch WatchFunc, or a helper building one. The reflector that
+// calls it stops the watch when its own stop channel closes.
+func reflectorOwned(stack []ast.Node, info *types.Info) bool {
+	_, sig := enclosingFunc(info, stack)
+	if sig == nil || sig.Results().Len() == 0 || !isWatchInterface(sig.Results().At(0).Type()) {
+		return false
 	}
-	if _, ok := info.TypeOf(e).Underlying().(*types.Chan); !ok {
-		return ""
+	for v := range sig.Params().Variables() {
+		if isContext(v.Type()) {
+			return false
+		}
 	}
-	switch x := e.(type) {
-	case *ast.CallExpr:
-		if id, ok := ast.Unparen(x.Fun).(*ast.Ident); ok {
-			if b, ok := info.Uses[id].(*types.Builtin); ok && b.Name() == "make" {
-				return "is made in place and never closed"
+	return true
+}
+
+// stopParamsOf finds the package's functions that pass a parameter on as an
+// informer's stop channel or context, and exports them as facts.
+func stopParamsOf(pass *analysis.Pass, life *lifetimes) map[*types.Func][]int {
+	info := pass.TypesInfo
+	decls := funcDecls(pass)
+	out := map[*types.Func][]int{}
+	for changed := true; changed; {
+		changed = false
+		for _, d := range decls {
+			fn, fd := d.fn, d.decl
+			params := map[types.Object]int{}
+			i := 0
+			for v := range signature(fn).Params().Variables() {
+				params[v] = i
+				i++
 			}
-		}
-		// context.Background().Done() returns nil.
-		if sel, ok := x.Fun.(*ast.SelectorExpr); ok && sel.Sel.Name == "Done" {
-			if bg, ok := isBackground(info, sel.X); ok {
-				return "is " + bg + ".Done(), which never closes"
+			have := map[int]bool{}
+			for _, j := range out[fn] {
+				have[j] = true
 			}
-		}
-	case *ast.SelectorExpr:
-		obj := info.Uses[x.Sel]
-		if obj != nil && obj.Name() == "NeverStop" && obj.Pkg() != nil && obj.Pkg().Path() == "k8s.io/apimachinery/pkg/util/wait" {
-			return "is wait.NeverStop"
-		}
-		if v, ok := obj.(*types.Var); ok && v.IsField() && v.Pkg() == pkg && !closed[v] {
-			return "is never closed in this package"
-		}
-	case *ast.Ident:
-		if v, ok := info.Uses[x].(*types.Var); ok && !closed[v] {
-			return "is never closed in this package"
+			ast.Inspect(fd.Body, func(n ast.Node) bool {
+				call, ok := n.(*ast.CallExpr)
+				if !ok {
+					return true
+				}
+				c := callee(info, call)
+				var idx []int
+				if j := informerStop(c); j >= 0 {
+					idx = []int{j}
+				} else if c != nil && c.Pkg() == pass.Pkg {
+					idx = out[c]
+				} else if c != nil && sameProgram(pass, c.Pkg()) {
+					var f stopParams
+					if pass.ImportObjectFact(c, &f) {
+						idx = f.Index
+					}
+				}
+				for _, j := range idx {
+					if j >= len(call.Args) {
+						continue
+					}
+					if p, ok := params[life.root(call.Args[j])]; ok && !have[p] {
+						have[p] = true
+						out[fn] = append(out[fn], p)
+						changed = true
+					}
+				}
+				return true
+			})
 		}
 	}
-	return ""
+	for fn, idx := range out {
+		pass.ExportObjectFact(fn, &stopParams{Index: idx})
+	}
+	return out
 }

@@ -216,10 +216,8 @@ func (r *Report) Write(w io.Writer, format string) error {
 		return r.WriteJSON(w)
 	case "markdown", "md":
 		return r.WriteMarkdown(w)
-	case "sarif":
-		return r.WriteSARIF(w)
 	}
-	return fmt.Errorf("report format %q: use text, json, markdown or sarif", format)
+	return fmt.Errorf("report format %q: use text, json or markdown", format)
 }
 
 func mdEscape(s string) string {

@@ -16,7 +16,16 @@ const (
 	fixSignal   = "ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT); defer stop(); <-ctx.Done()"
 	fixShutdown = "then sctx, cancel := context.WithTimeout(context.Background(), 25*time.Second); srv.Shutdown(sctx) (shorter than terminationGracePeriodSeconds)"
 	fixProbes   = "serve /healthz and /readyz from a second http.Server on its own port (e.g. :8081) with its own ServeMux"
+	// fixWaitShutdown is for a service that handles SIGTERM but lets main
+	// return while Shutdown, called in another goroutine, is still draining.
+	fixWaitShutdown = "wait for Shutdown to return before main exits: call srv.Shutdown(sctx) from main after <-ctx.Done(), or have the goroutine that calls it close a done channel and receive from it in main"
 )
+
+// cleanExit reports whether the process was seen to exit 0 by itself: it
+// handled SIGTERM, whatever else went wrong.
+func cleanExit(o Observations) bool {
+	return o.Exited && !o.Exit.Unknown && o.Exit.Signal == "" && o.Exit.Code == 0
+}
 
 // Evaluate judges a run. Every check yields one result; checks that depend on
 // a service that never came up are skipped with the reason, never passed.
@@ -99,6 +108,12 @@ func Evaluate(cfg Config, o Observations) []report.Result {
 		got := orNone(o.InFlightErr)
 		if o.InFlightStatus != 0 {
 			got = fmt.Sprintf("status %d", o.InFlightStatus)
+		}
+		if cleanExit(o) {
+			// It handled SIGTERM (exit 0, promptly) and still cut the
+			// request: main returned while Shutdown was draining.
+			add("sigterm-drain", report.Fail, fmt.Sprintf("the in-flight request %s did not complete (%s), yet the process exited 0 %.2fs after SIGTERM: it handles SIGTERM, but main returned before Shutdown had drained (ListenAndServe returns http.ErrServerClosed as soon as Shutdown starts, not when it ends); %s", cfg.SlowPath, got, o.ShutdownSeconds, fixWaitShutdown), nil, tail(o.Output)...)
+			break
 		}
 		add("sigterm-drain", report.Fail, fmt.Sprintf("the in-flight request %s did not complete after SIGTERM (%s): the process dropped it instead of draining; %s, %s", cfg.SlowPath, got, fixSignal, fixShutdown), nil, tail(o.Output)...)
 	}

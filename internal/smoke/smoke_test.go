@@ -82,12 +82,17 @@ func TestSmokeGateOnServices(t *testing.T) {
 		runner ProcessRunner
 		// fail lists the checks that must fail; every other check must pass.
 		fail []string
+		// advice must appear in the sigterm-drain message, if set.
+		advice string
 	}{
 		{dir: "service"},
 		{dir: "service", runner: ProcessRunner{NoIsolation: true}},
 		{dir: "k8s/health-on-business-port", fail: []string{"health-independent"}},
 		{dir: "k8s/no-sigterm", fail: []string{"sigterm-drain", "sigterm-readiness", "sigterm-exit"}},
 		{dir: "k8s/readiness-always-200", fail: []string{"readiness", "sigterm-readiness"}},
+		// Handles SIGTERM and exits 0 promptly, but main returns while
+		// Shutdown drains: the advice is to wait, not to add a handler.
+		{dir: "k8s/main-returns-before-drain", fail: []string{"sigterm-drain"}, advice: "wait for Shutdown to return before main exits"},
 		// An unbounded Shutdown drains a finishing request just like a
 		// bounded one: not observable here, lint's job.
 		{dir: "k8s/shutdown-no-timeout"},
@@ -107,6 +112,9 @@ func TestSmokeGateOnServices(t *testing.T) {
 			}
 			wantStatuses(t, rs, tt.fail)
 			for _, r := range rs {
+				if r.ID == "smoke/sigterm-drain" && tt.advice != "" && !strings.Contains(r.Message, tt.advice) {
+					t.Errorf("sigterm-drain advice %q, want it to say %q", r.Message, tt.advice)
+				}
 				t.Logf("[%s] %s: %s %v", r.Status, r.ID, r.Message, r.Metrics)
 				if r.ID == "smoke/startup" && r.Status == report.Pass && !(r.Metrics["startup_seconds"] > 0) {
 					t.Errorf("startup passed without a measured start-up time: %v", r.Metrics)
@@ -219,6 +227,45 @@ func TestEvaluate(t *testing.T) {
 			for _, r := range rs {
 				if r.Status == report.Fail && !strings.Contains(r.Message, ":") {
 					t.Errorf("%s fails without saying how to fix it: %q", r.ID, r.Message)
+				}
+			}
+		})
+	}
+}
+
+// TestDrainAdvice: a dropped in-flight request gets the advice that fits
+// what the process did after SIGTERM.
+func TestDrainAdvice(t *testing.T) {
+	const wait, handler = "wait for Shutdown to return before main exits", fixSignal
+	dropped := Observations{
+		Runner: "test", BusinessAddr: "127.0.0.1:8080", ProbeAddr: "127.0.0.1:8081",
+		Healthy: true, Ready: true, BusinessUp: true, BusinessUnknownStatus: 404,
+		TermSent: true, InFlight: true, InFlightErr: "EOF", ReadyAfterTerm: []string{"200", "503", "refused"},
+		Exited: true, ShutdownSeconds: 0.05,
+	}
+	tests := []struct {
+		name      string
+		exit      Exit
+		want, not string
+	}{
+		{"exits 0 promptly: main returned before Shutdown drained", Exit{Code: 0}, wait, handler},
+		{"killed by SIGTERM: no handler", Exit{Code: -1, Signal: "signal terminated"}, handler, wait},
+		{"exit 2 (no handler as PID 1)", Exit{Code: 2}, handler, wait},
+		{"exit status unknown (Dagger service)", Exit{Code: -1, Unknown: true}, handler, wait},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := dropped
+			o.Exit = tt.exit
+			for _, r := range Evaluate(DefaultConfig(), o) {
+				if r.ID != "smoke/sigterm-drain" {
+					continue
+				}
+				if r.Status != report.Fail {
+					t.Fatalf("sigterm-drain = %s, want fail", r.Status)
+				}
+				if !strings.Contains(r.Message, tt.want) || strings.Contains(r.Message, tt.not) {
+					t.Errorf("advice %q: want %q, not %q", r.Message, tt.want, tt.not)
 				}
 			}
 		})

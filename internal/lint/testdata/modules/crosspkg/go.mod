@@ -1,0 +1,7 @@
+module example.com/crosspkg
+
+go 1.24
+
+require k8s.io/client-go v0.37.2
+
+replace k8s.io/client-go => ../../../../../testdata/k8s/client-go-stub

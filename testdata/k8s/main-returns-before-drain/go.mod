@@ -1,0 +1,3 @@
+module example.com/main-returns-before-drain
+
+go 1.24
