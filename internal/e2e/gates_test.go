@@ -1,10 +1,16 @@
 package e2e
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"dagger/go-image/internal/lint"
+	"dagger/go-image/internal/report"
 )
 
 // passes checks the report lines of a gate run: every wanted ID with its
@@ -121,6 +127,7 @@ func TestEngineSmoke(t *testing.T) {
 		{"k8s/no-sigterm", []string{"FAIL smoke/sigterm-drain", "FAIL smoke/sigterm-readiness"}},
 		{"k8s/health-on-business-port", []string{"FAIL smoke/health-independent"}},
 		{"k8s/readiness-always-200", []string{"FAIL smoke/readiness"}},
+		{"k8s/main-returns-before-drain", []string{"FAIL smoke/sigterm-drain"}},
 	} {
 		t.Run(tc.variant, func(t *testing.T) {
 			t.Parallel()
@@ -133,7 +140,8 @@ func TestEngineSmoke(t *testing.T) {
 	}
 }
 
-// TestEngineLint: the same verdicts as `go-image lint` on the variants.
+// TestEngineLint: the same verdicts as `go-image lint` (the in-process
+// checker) on the variants, check by check.
 func TestEngineLint(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -144,12 +152,66 @@ func TestEngineLint(t *testing.T) {
 		{"k8s/no-sigterm", []string{"FAIL lint/httpshutdown"}},
 		{"k8s/health-on-business-port", []string{"FAIL lint/healthmux"}},
 		{"k8s/shutdown-no-timeout", []string{"FAIL lint/httpshutdown"}},
+		{"k8s/readiness-always-200", nil},
+		{"k8s/main-returns-before-drain", nil},
 	} {
 		t.Run(tc.variant, func(t *testing.T) {
 			t.Parallel()
-			out := mustCall(t, "--source=./testdata/"+tc.variant, "lint", "--no-fail")
-			wantLines(t, out, tc.want...)
+			out := mustCall(t, "--source=./testdata/"+tc.variant, "lint", "--format=json", "--no-fail")
+			var got struct{ Results []report.Result }
+			if err := json.Unmarshal([]byte(out), &got); err != nil {
+				t.Fatalf("lint --format=json: %v\n%s", err, out)
+			}
+			want, err := lint.CheckWith(context.Background(), testdata(tc.variant), lint.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got.Results) != len(want) {
+				t.Fatalf("dagger lint gave %d results, go-image lint %d:\n%s", len(got.Results), len(want), out)
+			}
+			for i := range want {
+				g, w := got.Results[i], want[i]
+				if g.ID != w.ID || g.Status != w.Status || len(g.Details) != len(w.Details) {
+					t.Errorf("%s: dagger %s with %d details, CLI %s with %d", w.ID, g.Status, len(g.Details), w.Status, len(w.Details))
+				}
+			}
+			var text strings.Builder
+			for _, r := range got.Results {
+				fmt.Fprintf(&text, "[%s] %s\n", strings.ToUpper(map[report.Status]string{report.Pass: "pass", report.Fail: "fail", report.Warn: "warn", report.Skipped: "skip"}[r.Status]), r.ID)
+			}
+			wantLines(t, text.String(), tc.want...)
 		})
+	}
+	// A policy that warns: the finding is shown and does not block.
+	out := mustCall(t, "--source=./testdata/k8s/no-sigterm", "with-lint-policy", "--policy=httpshutdown=warn", "lint")
+	wantLines(t, out, "WARN lint/httpshutdown")
+	// A suppression with its reason passes, and is reported, never
+	// dropped: shutdown-no-timeout with the finding suppressed at its line.
+	src := t.TempDir()
+	if err := os.CopyFS(src, os.DirFS(testdata("k8s", "shutdown-no-timeout"))); err != nil {
+		t.Fatal(err)
+	}
+	code, err := os.ReadFile(filepath.Join(src, "main.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const call0 = "srv.Shutdown(context.Background())"
+	edited := strings.Replace(string(code), call0+"; err != nil {", call0+"; err != nil { //go-image:ignore httpshutdown -- e2e: the drain is bounded by the pod's grace period", 1)
+	if edited == string(code) {
+		t.Fatalf("testdata/k8s/shutdown-no-timeout no longer has %s", call0)
+	}
+	if err := os.WriteFile(filepath.Join(src, "main.go"), []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out = mustCall(t, "--source="+src, "lint")
+	wantLines(t, out, "PASS lint/httpshutdown")
+	if !strings.Contains(out, "suppressed (e2e: the drain is bounded by the pod's grace period)") {
+		t.Errorf("suppressed finding not reported with its reason:\n%s", out)
+	}
+	// SARIF for code scanning.
+	sarif := mustCall(t, "--source=./testdata/k8s/shutdown-no-timeout", "lint", "--format=sarif", "--no-fail")
+	if !strings.Contains(sarif, `"version": "2.1.0"`) || !strings.Contains(sarif, `"ruleId": "httpshutdown"`) {
+		t.Errorf("lint SARIF:\n%s", sarif)
 	}
 	// A replace outside --source is named, with the fix.
 	wantFail(t, call(t, "--source=./testdata/k8s/clientset-per-request", "lint"),
