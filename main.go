@@ -207,12 +207,8 @@ func (m *GoImage) WithMaxSize(
 	// B, kB, MB, GB (decimal) or KiB, MiB, GiB, e.g. 20MB (gate default: 25MB).
 	size string,
 ) (*GoImage, error) {
-	if _, err := policy.Parse(size, "", nil); err != nil {
-		return nil, err
-	}
-	c := *m
-	c.MaxSize = size
-	return &c, nil
+	_, err := policy.Parse(size, "", nil)
+	return m.with(err, func(c *GoImage) { c.MaxSize = size })
 }
 
 // WithUpx sets the UPX gate's policy for UPX-packed binaries.
@@ -220,12 +216,8 @@ func (m *GoImage) WithUpx(
 	// deny (fail), warn (pass with a warning) or allow (gate default: deny).
 	policy string,
 ) (*GoImage, error) {
-	if _, err := upx.ParsePolicy(policy); err != nil {
-		return nil, err
-	}
-	c := *m
-	c.UpxPolicy = policy
-	return &c, nil
+	_, err := upx.ParsePolicy(policy)
+	return m.with(err, func(c *GoImage) { c.UpxPolicy = policy })
 }
 
 // WithoutCheck skips one hardening check, with the reason the report
@@ -236,12 +228,9 @@ func (m *GoImage) WithoutCheck(
 	// Why it does not apply to this image.
 	reason string,
 ) (*GoImage, error) {
-	c := *m
-	c.SkippedChecks = append(append([]string(nil), m.SkippedChecks...), id+"="+reason)
-	if _, err := harden.ParseSkip(c.SkippedChecks); err != nil {
-		return nil, err
-	}
-	return &c, nil
+	skipped := append(append([]string(nil), m.SkippedChecks...), id+"="+reason)
+	_, err := harden.ParseSkip(skipped)
+	return m.with(err, func(c *GoImage) { c.SkippedChecks = skipped })
 }
 
 // WithSeverity sets the severities that fail the scan gate.
@@ -249,29 +238,23 @@ func (m *GoImage) WithSeverity(
 	// A list (CRITICAL,HIGH) or a minimum (HIGH means HIGH and CRITICAL) (gate default: HIGH,CRITICAL).
 	severity string,
 ) (*GoImage, error) {
-	if _, err := scan.ParseSeverity(severity); err != nil {
-		return nil, err
-	}
-	c := *m
-	c.Severity = severity
-	return &c, nil
+	_, err := scan.ParseSeverity(severity)
+	return m.with(err, func(c *GoImage) { c.Severity = severity })
 }
 
 // WithIgnoreUnfixed makes the scan gate ignore vulnerabilities that have no
 // fixed version (Trivy's --ignore-unfixed).
 func (m *GoImage) WithIgnoreUnfixed() *GoImage {
-	c := *m
-	c.IgnoreUnfixed = true
-	return &c
+	c, _ := m.with(nil, func(c *GoImage) { c.IgnoreUnfixed = true })
+	return c
 }
 
 // WithIgnorefile sets the accepted vulnerability IDs, in .trivyignore format
 // (IDs, # comments, exp:YYYY-MM-DD); each is listed in the report with its
 // reason (default: .trivyignore at the source root, when present).
 func (m *GoImage) WithIgnorefile(file *dagger.File) *GoImage {
-	c := *m
-	c.Ignorefile = file
-	return &c
+	c, _ := m.with(nil, func(c *GoImage) { c.Ignorefile = file })
+	return c
 }
 
 // WithTrivyDbRepository downloads Trivy's vulnerability DB from a mirror of
@@ -281,9 +264,8 @@ func (m *GoImage) WithTrivyDbRepository(
 	// OCI repository of the DB, e.g. registry.example/mirror/trivy-db:2.
 	repository string,
 ) *GoImage {
-	c := *m
-	c.TrivyDbRepository = repository
-	return &c
+	c, _ := m.with(nil, func(c *GoImage) { c.TrivyDbRepository = repository })
+	return c
 }
 
 // WithTrivyDb hands the scan a vulnerability DB downloaded beforehand (for
@@ -294,9 +276,8 @@ func (m *GoImage) WithTrivyDb(
 	// `trivy image --download-db-only --cache-dir DIR` writes it.
 	db *dagger.Directory,
 ) *GoImage {
-	c := *m
-	c.TrivyDb = db
-	return &c
+	c, _ := m.with(nil, func(c *GoImage) { c.TrivyDb = db })
+	return c
 }
 
 // WithSmoke sets how the smoke gate runs the image; an argument left out
@@ -342,12 +323,8 @@ func (m *GoImage) WithLintPolicy(
 	// analyzer=deny|warn, comma-separated, e.g. httpshutdown=deny,k8swatchcancel=warn (gate default: deny).
 	policy string,
 ) (*GoImage, error) {
-	if _, err := lint.ParsePolicy(policy); err != nil {
-		return nil, err
-	}
-	c := *m
-	c.LintPolicy = policy
-	return &c, nil
+	_, err := lint.ParsePolicy(policy)
+	return m.with(err, func(c *GoImage) { c.LintPolicy = policy })
 }
 
 // WithLintOperationalRoutes sets the route prefixes (metrics, pprof,
@@ -357,9 +334,8 @@ func (m *GoImage) WithLintOperationalRoutes(
 	// Comma-separated path prefixes, e.g. /metrics,/debug/,/version.
 	routes string,
 ) *GoImage {
-	c := *m
-	c.LintOperationalRoutes = routes
-	return &c
+	c, _ := m.with(nil, func(c *GoImage) { c.LintOperationalRoutes = routes })
+	return c
 }
 
 // WithoutScan switches the vulnerability gate off; the report shows it as
@@ -391,11 +367,19 @@ func (m *GoImage) WithoutSmoke(
 
 func (m *GoImage) without(gate, reason string) (*GoImage, error) {
 	var o policy.Options
-	if err := o.SwitchOff(gate, reason); err != nil {
+	err := o.SwitchOff(gate, reason)
+	return m.with(err, func(c *GoImage) { c.Off = append(append([]string(nil), m.Off...), gate+"="+reason) })
+}
+
+// with is a copy of m changed by set, or err when the choice did not
+// validate: every With*/Without* returns a new object, as Dagger objects
+// are values.
+func (m *GoImage) with(err error, set func(*GoImage)) (*GoImage, error) {
+	if err != nil {
 		return nil, err
 	}
 	c := *m
-	c.Off = append(append([]string(nil), m.Off...), gate+"="+reason)
+	set(&c)
 	return &c, nil
 }
 
@@ -683,20 +667,11 @@ func (m *GoImage) Release(
 			return "", err
 		}
 	}
-	popts := push.Options{Insecure: insecure, Log: os.Stderr}
-	if popts.Transport, err = registryTransport(ctx, address, registry); err != nil {
+	popts, err := registryOptions(ctx, address, registry, username, password, insecure)
+	if err != nil {
 		return "", err
 	}
-	if username != "" || password != nil {
-		if username == "" || password == nil {
-			return "", fmt.Errorf("registry credentials: give both username and password, or neither")
-		}
-		pw, err := password.Plaintext(ctx)
-		if err != nil {
-			return "", fmt.Errorf("registry password secret: %w", err)
-		}
-		popts.Credentials = push.Credentials{Username: username, Password: pw, PasswordFrom: "the password secret"}
-	}
+	popts.Log = os.Stderr
 	gs, err := m.gates(ctx, e)
 	if err != nil {
 		return "", err
@@ -794,25 +769,38 @@ func (m *GoImage) Verify(
 	if i := strings.Index(tag, "@"); i >= 0 {
 		tag = tag[:i] + ":verify" // the registry host is what the tunnel needs
 	}
-	popts := push.Options{Insecure: insecure}
-	if popts.Transport, err = registryTransport(ctx, []string{tag}, registry); err != nil {
+	popts, err := registryOptions(ctx, []string{tag}, registry, username, password, insecure)
+	if err != nil {
 		return "", err
-	}
-	if username != "" || password != nil {
-		if username == "" || password == nil {
-			return "", fmt.Errorf("registry credentials: give both username and password, or neither")
-		}
-		pw, err := password.Plaintext(ctx)
-		if err != nil {
-			return "", fmt.Errorf("registry password secret: %w", err)
-		}
-		popts.Credentials = push.Credentials{Username: username, Password: pw, PasswordFrom: "the password secret"}
 	}
 	res, err := verify.Image(ctx, image, v, verify.Options{Revision: revision, Registry: popts})
 	if err != nil {
 		return "", err
 	}
 	return res.Summary(), nil
+}
+
+// registryOptions are how release and verify reach the addresses'
+// registry: through the registry service for a loopback address, with the
+// credentials when given (both, or neither).
+func registryOptions(ctx context.Context, address []string, registry *dagger.Service, username string, password *dagger.Secret, insecure bool) (push.Options, error) {
+	o := push.Options{Insecure: insecure}
+	var err error
+	if o.Transport, err = registryTransport(ctx, address, registry); err != nil {
+		return o, err
+	}
+	if username == "" && password == nil {
+		return o, nil
+	}
+	if username == "" || password == nil {
+		return o, fmt.Errorf("registry credentials: give both username and password, or neither")
+	}
+	pw, err := password.Plaintext(ctx)
+	if err != nil {
+		return o, fmt.Errorf("registry password secret: %w", err)
+	}
+	o.Credentials = push.Credentials{Username: username, Password: pw, PasswordFrom: "the password secret"}
+	return o, nil
 }
 
 // registryTransport reaches the loopback registry of the addresses through
