@@ -8,8 +8,8 @@ import (
 
 	"dagger/go-image/internal/imagefile"
 	"dagger/go-image/internal/local"
-	"dagger/go-image/internal/recipe"
 	"dagger/go-image/internal/preflight"
+	"dagger/go-image/internal/recipe"
 )
 
 func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) error {

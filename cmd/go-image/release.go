@@ -237,4 +237,3 @@ func writeFile(path string, write func(io.Writer) error) error {
 	}
 	return f.Close()
 }
-
