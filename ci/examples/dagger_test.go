@@ -1,0 +1,174 @@
+package examples
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"unicode"
+)
+
+// daggerFunc is one function of the module as `dagger call` names it.
+type daggerFunc struct {
+	args  map[string]bool // kebab-case argument → is a bool flag
+	chain bool            // returns the module object, so another function may follow
+}
+
+// moduleAPI reads the module's functions and arguments from main.go, the
+// way the Go SDK derives them: methods of *GoImage and the constructor New,
+// names and arguments in kebab case.
+func moduleAPI(t *testing.T) map[string]daggerFunc {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), filepath.Join("..", "..", "main.go"), nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := map[string]daggerFunc{}
+	for _, d := range f.Decls {
+		fd, ok := d.(*ast.FuncDecl)
+		if !ok || !fd.Name.IsExported() {
+			continue
+		}
+		name := kebab(fd.Name.Name)
+		if fd.Name.Name == "New" && fd.Recv == nil {
+			name = ""
+		} else if fd.Recv == nil {
+			continue
+		}
+		fn := daggerFunc{args: map[string]bool{}}
+		for _, p := range fd.Type.Params.List {
+			isBool := false
+			if id, ok := p.Type.(*ast.Ident); ok && id.Name == "bool" {
+				isBool = true
+			}
+			for _, n := range p.Names {
+				if n.Name != "ctx" {
+					fn.args[kebab(n.Name)] = isBool
+				}
+			}
+		}
+		if res := fd.Type.Results; res != nil && len(res.List) > 0 {
+			if star, ok := res.List[0].Type.(*ast.StarExpr); ok {
+				if id, ok := star.X.(*ast.Ident); ok && id.Name == "GoImage" {
+					fn.chain = true
+				}
+			}
+		}
+		api[name] = fn
+	}
+	return api
+}
+
+func kebab(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		if unicode.IsUpper(r) {
+			if i > 0 {
+				b.WriteByte('-')
+			}
+			r = unicode.ToLower(r)
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+var daggerCall = regexp.MustCompile(`dagger call (.*)`)
+
+// TestDaggerCalls checks every `dagger call` of the examples against the
+// module's API: each go-image function exists, and each flag is an
+// argument of the function it follows (or of the constructor), so the
+// examples break when the module's surface changes.
+func TestDaggerCalls(t *testing.T) {
+	api := moduleAPI(t)
+	// The reader itself: with-max-size chains, release ends the chain and
+	// takes a non-bool sign-key.
+	if isBool, ok := api["release"].args["sign-key"]; !api["with-max-size"].chain || api["release"].chain || !ok || isBool {
+		t.Fatalf("main.go read wrong: %+v", api)
+	}
+	files, _ := filepath.Glob("*.yml")
+	more, _ := filepath.Glob("github-actions/*.yml")
+	calls := 0
+	for _, f := range append(files, more...) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Join shell continuations and YAML folded lines into one line per
+		// command.
+		text := strings.ReplaceAll(string(b), "\\\n", " ")
+		text = regexp.MustCompile(`\n\s+--`).ReplaceAllString(text, " --")
+		text = regexp.MustCompile(`\n\s+(with|without|release|check|scan|lint|smoke|tarball|build)`).ReplaceAllString(text, " $1")
+		for _, m := range daggerCall.FindAllStringSubmatch(text, -1) {
+			calls++
+			checkCall(t, f, api, strings.Fields(m[1]))
+		}
+	}
+	if calls == 0 {
+		t.Fatal("no dagger call in the examples")
+	}
+}
+
+func checkCall(t *testing.T, file string, api map[string]daggerFunc, words []string) {
+	t.Helper()
+	fn := api[""] // the constructor takes the flags before the first function
+	current := "the constructor"
+	for i := 0; i < len(words); i++ {
+		w := words[i]
+		switch {
+		case w == ">" || w == ">>" || strings.HasPrefix(w, ">") || w == "|":
+			return
+		case w == "-m":
+			i++
+		case strings.HasPrefix(w, "--"):
+			name, _, hasValue := strings.Cut(strings.TrimPrefix(w, "--"), "=")
+			isBool, ok := fn.args[name]
+			if !ok {
+				t.Errorf("%s: --%s is not an argument of %s: %s", file, name, current, strings.Join(words, " "))
+				continue
+			}
+			if !hasValue && !isBool {
+				i++
+			}
+		default:
+			next, ok := api[w]
+			if !ok {
+				t.Errorf("%s: %q is not a function of the module: %s", file, w, strings.Join(words, " "))
+				return
+			}
+			if current != "the constructor" && !fn.chain {
+				return
+			}
+			fn, current = next, w
+			if !next.chain {
+				// The rest chains on what it returns (export, …): core API.
+				checkArgs(t, file, next, current, words[i+1:])
+				return
+			}
+		}
+	}
+}
+
+// checkArgs checks the flags right after a function that ends the chain.
+func checkArgs(t *testing.T, file string, fn daggerFunc, name string, words []string) {
+	t.Helper()
+	for i := 0; i < len(words); i++ {
+		w := words[i]
+		if !strings.HasPrefix(w, "--") {
+			return // a core function (export …) follows
+		}
+		flag, _, hasValue := strings.Cut(strings.TrimPrefix(w, "--"), "=")
+		isBool, ok := fn.args[flag]
+		if !ok {
+			t.Errorf("%s: --%s is not an argument of %s", file, flag, name)
+			continue
+		}
+		if !hasValue && !isBool {
+			i++
+		}
+	}
+}
