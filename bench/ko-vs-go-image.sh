@@ -46,8 +46,17 @@ log "registry at $REG; ko base = $REG/base/static:latest (empty OCI image, linux
 # now_ms: wall clock in milliseconds.
 now_ms() { date +%s%3N; }
 
-# build TOOL SRC TAG: build and push SRC, print the pushed reference.
+# build TOOL SRC TAG: build and push SRC, print the pushed reference; on a
+# failure, show the end of the tool's log (it is removed with $WORK).
 build() {
+	if ! build1 "$@"; then
+		echo "bench: $1 failed; the end of its log:" >&2
+		tail -n 40 "$WORK/$1.log" >&2
+		return 1
+	fi
+}
+
+build1() {
 	local tool=$1 src=$2 tag=$3
 	case $tool in
 	ko | ko-sw)
