@@ -107,7 +107,21 @@ func setup() (int, func()) {
 	}
 	if err := m.Fill(context.Background(), o); err != nil {
 		env.broken = "fill the mirror: " + err.Error()
+		return 0, cleanup
 	}
+	// Load the module once, before the tests run in parallel: its first
+	// load (SDK codegen and compile in the engine) then happens in one
+	// session, and every test's time is its own.
+	start := time.Now()
+	wctx, wcancel := context.WithTimeout(context.Background(), 25*time.Minute)
+	defer wcancel()
+	load := exec.CommandContext(wctx, env.dagger, "--progress=plain", "functions", "-m", ".")
+	load.Dir = repoRoot
+	if out, err := load.CombinedOutput(); err != nil {
+		env.broken = fmt.Sprintf("dagger functions (loading the module): %v\n%s", err, lastLines(out, 30))
+		return 0, cleanup
+	}
+	fmt.Fprintf(os.Stderr, "e2e: module loaded in %s\n", time.Since(start).Round(time.Second))
 	return 0, cleanup
 }
 

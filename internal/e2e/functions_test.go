@@ -223,11 +223,11 @@ func TestEngineManifest(t *testing.T) {
 	}
 }
 
-// TestEngineSbom: a CycloneDX document naming the service's module.
+// TestEngineSbom: a CycloneDX document naming the service's dependencies.
 func TestEngineSbom(t *testing.T) {
 	t.Parallel()
 	out := tmpPath(t, "sbom.json")
-	mustCall(t, "--source=./testdata/vuln/xtext-0.3.7", "sbom", "export", "--path="+out)
+	mustCall(t, "--source=./testdata/vuln/xtext-0.3.7", "sbom", "--format=cyclonedx", "export", "--path="+out)
 	data, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)

@@ -29,13 +29,16 @@ func TestEngineSignedRelease(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	t.Setenv("E2E_COSIGN_PASSWORD", "e2e-password")
+	passFile := filepath.Join(dir, "password")
+	if err := os.WriteFile(passFile, []byte("e2e-password"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	reg := loopbackRegistry(t)
 	addr := reg + "/e2e/signed:1.0.0"
 	r := call(t, "--source=./testdata/service", "--version=1.0.0", "--revision=e2e0123",
 		"without-scan", "--reason=e2e: scanned in TestEngineRelease",
 		"release", "--address="+addr, "--registry=tcp://"+reg,
-		"--sign-key=file:"+keyFile, "--sign-password=env:E2E_COSIGN_PASSWORD")
+		"--sign-key=file:"+keyFile, "--sign-password=file:"+passFile)
 	if r.err != nil {
 		t.Fatalf("signed release: %s", r.failed())
 	}
@@ -73,14 +76,16 @@ func TestEngineSignedRelease(t *testing.T) {
 func TestEngineSignKeyPreflight(t *testing.T) {
 	t.Parallel()
 	priv, _ := signtest.KeyPair(t, "right")
-	keyFile := filepath.Join(t.TempDir(), "cosign.key")
-	if err := os.WriteFile(keyFile, priv, 0o600); err != nil {
-		t.Fatal(err)
+	dir := t.TempDir()
+	keyFile, passFile := filepath.Join(dir, "cosign.key"), filepath.Join(dir, "password")
+	for f, data := range map[string][]byte{keyFile: priv, passFile: []byte("wrong")} {
+		if err := os.WriteFile(f, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
-	t.Setenv("E2E_WRONG_PASSWORD", "wrong")
 	reg := loopbackRegistry(t)
 	r := call(t, "--source=./testdata/service", "release", "--address="+reg+"/e2e/never:1", "--registry=tcp://"+reg,
-		"--sign-key=file:"+keyFile, "--sign-password=env:E2E_WRONG_PASSWORD")
+		"--sign-key=file:"+keyFile, "--sign-password=file:"+passFile)
 	wantFail(t, r, "wrong password")
 	if strings.Contains(r.stderr, "go-image: build") {
 		t.Error("the release built before refusing the key")

@@ -69,6 +69,8 @@ func Evaluate(cfg Config, o Observations) []report.Result {
 			fmt.Sprintf("business %s -> %d %q; an unknown path -> %d", cfg.HealthPath, o.BusinessHealthStatus, strings.TrimSpace(o.BusinessHealthBody), o.BusinessUnknownStatus))
 	case !o.BusinessUp:
 		add("health-independent", report.Skipped, "not run: the business port never accepted a connection", nil)
+	case o.BusinessHealthErr != "":
+		add("health-independent", report.Fail, fmt.Sprintf("the business port %s accepts connections but gave no HTTP answer to %s (%s), three times: a port that answers nothing cannot be shown to keep liveness apart", port(o.BusinessAddr, cfg.BusinessPort), cfg.HealthPath, o.BusinessHealthErr), nil, tail(o.Output)...)
 	default:
 		add("health-independent", report.Pass, fmt.Sprintf("liveness is served on its own port %s; the business port %s does not serve %s", port(o.ProbeAddr, cfg.ProbePort), port(o.BusinessAddr, cfg.BusinessPort), cfg.HealthPath), nil)
 	}

@@ -49,6 +49,9 @@ type Observations struct {
 	BusinessHealthStatus  int    `json:"businessHealthStatus,omitempty"`
 	BusinessHealthBody    string `json:"businessHealthBody,omitempty"`
 	BusinessUnknownStatus int    `json:"businessUnknownStatus,omitempty"`
+	// BusinessHealthErr is why the business port gave no HTTP answer to
+	// the health path (after retries): then nothing is known about it.
+	BusinessHealthErr string `json:"businessHealthErr,omitempty"`
 
 	TermSent bool `json:"termSent"`
 	// InFlight: the slow request had been sent when SIGTERM went out.
@@ -135,9 +138,15 @@ func Drive(ctx context.Context, cfg Config, p Process) (obs Observations) {
 	}
 	if obs.BusinessUp {
 		var body string
-		obs.BusinessHealthStatus, body, _ = get(ctx, probe, "http://"+info.BusinessAddr+cfg.HealthPath)
+		// An error is no answer: retried, and never read as "does not
+		// serve the health path" (a loaded machine times a request out).
+		var err error
+		obs.BusinessHealthStatus, body, err = getAnswer(ctx, probe, "http://"+info.BusinessAddr+cfg.HealthPath)
 		obs.BusinessHealthBody = body
-		obs.BusinessUnknownStatus, _, _ = get(ctx, probe, "http://"+info.BusinessAddr+"/go-image-smoke-"+nonce())
+		if err != nil {
+			obs.BusinessHealthErr = err.Error()
+		}
+		obs.BusinessUnknownStatus, _, _ = getAnswer(ctx, probe, "http://"+info.BusinessAddr+"/go-image-smoke-"+nonce())
 	}
 	terminate(ctx, cfg, p, &obs)
 	return obs
@@ -219,6 +228,24 @@ func terminate(ctx context.Context, cfg Config, p Process, obs *Observations) {
 			obs.InFlightErr = "no answer 5s after the process exited or the grace period ended"
 		}
 	}
+}
+
+// getAnswer is get until the server answers, at most three times.
+func getAnswer(ctx context.Context, c *http.Client, url string) (int, string, error) {
+	var err error
+	for try := 0; try < 3; try++ {
+		var st int
+		var body string
+		if st, body, err = get(ctx, c, url); err == nil {
+			return st, body, nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, "", ctx.Err()
+		case <-time.After(pollEvery):
+		}
+	}
+	return 0, "", err
 }
 
 // get fetches url and returns the status and the first KiB of the body.

@@ -185,6 +185,11 @@ func TestEvaluate(t *testing.T) {
 		{"business echoes probe body", cfg, func(o *Observations) { o.BusinessHealthBody = "ok\n" },
 			map[string]report.Status{"health-independent": report.Fail}},
 		{"probe port is business port", samePort, func(*Observations) {}, map[string]report.Status{"health-independent": report.Fail}},
+		// A request that got no answer says nothing about what the
+		// business mux serves: never a pass.
+		{"business port gave no answer", cfg, func(o *Observations) {
+			o.BusinessHealthStatus, o.BusinessHealthBody, o.BusinessHealthErr = 0, "", "context deadline exceeded"
+		}, map[string]report.Status{"health-independent": report.Fail}},
 		{"never healthy", cfg, func(o *Observations) { o.Healthy = false; o.HealthLast = "refused" }, map[string]report.Status{
 			"startup": report.Fail, "health-independent": report.Skipped, "business-port": report.Skipped, "readiness": report.Skipped,
 			"sigterm-drain": report.Skipped, "sigterm-readiness": report.Skipped, "sigterm-exit": report.Skipped}},
