@@ -1006,15 +1006,13 @@ func (m *GoImage) gates(ctx context.Context, e *engine.Executor) ([]gates.Gate, 
 	if err != nil {
 		return nil, err
 	}
-	off := map[string]string{}
 	for _, kv := range m.Off {
 		gate, reason, _ := strings.Cut(kv, "=")
 		if err := opts.SwitchOff(gate, reason); err != nil {
 			return nil, err
 		}
-		off[gate] = reason
 	}
-	if _, ok := off["scan"]; !ok {
+	if _, off := opts.Off["scan"]; !off {
 		sp, ignorefile, err := m.scanPolicy(ctx)
 		if err != nil {
 			return nil, err
@@ -1028,7 +1026,7 @@ func (m *GoImage) gates(ctx context.Context, e *engine.Executor) ([]gates.Gate, 
 			return []report.Result{res.result}, err
 		})
 	}
-	if _, ok := off["lint"]; !ok {
+	if _, off := opts.Off["lint"]; !off {
 		lo, err := m.lintOptions()
 		if err != nil {
 			return nil, err
@@ -1038,7 +1036,7 @@ func (m *GoImage) gates(ctx context.Context, e *engine.Executor) ([]gates.Gate, 
 			return lo.Policy.Results(engine.SourceDir, -1, lint.Analyzers(), fs), err
 		})
 	}
-	if _, ok := off["smoke"]; !ok {
+	if _, off := opts.Off["smoke"]; !off {
 		if opts.Smoke, err = m.smokeGate(ctx, e); err != nil {
 			return nil, err
 		}
