@@ -5,7 +5,8 @@
 #      side by side;
 #   2. checks the committed Dagger bindings are what the pinned codegen makes;
 #   3. gofmt, go build, go vet over the module;
-#   4. starts the Dagger engine (stopped again on exit, whatever happens);
+#   4. starts the Dagger engine (stopped again on exit, whatever happens),
+#      loads the module and restarts the engine on that used state;
 #   5. go test ./..., the engine tests (internal/e2e) included, summarised by
 #      ci/testsum: failures with their output, every skip with its reason, how
 #      many engine tests ran; in CI (CI=true) a run where none ran fails;
@@ -50,7 +51,8 @@ fi
 
 step "gofmt, go build, go vet"
 s=$SECONDS
-unformatted=$(gofmt -l $(git ls-files '*.go' | grep -v '^testdata/' | grep -v '/testdata/'))
+mapfile -t gofiles < <(git ls-files '*.go' | grep -v '^testdata/' | grep -v '/testdata/')
+unformatted=$(gofmt -l "${gofiles[@]}")
 if [[ -n $unformatted ]]; then
   echo "gofmt would change:"; echo "$unformatted"; exit 1
 fi
@@ -66,6 +68,16 @@ if [[ ${GOIMAGE_SKIP_ENGINE:-0} != 1 ]]; then
     echo "the Dagger engine did not start: its tests will fail (CI) or skip"
   else
     eval "$envs"
+    # Users' engines restart on a used state; so does this one, once the
+    # module has been loaded (the Go SDK's cache volumes then exist), because
+    # that is where ci/engine/patches/0001 matters: without it, concurrent
+    # calls after a restart fail to mount those volumes.
+    if "$GOIMAGE_DAGGER" functions >"$logs/functions.log" 2>&1; then
+      ci/engine/engine.sh stop
+      envs=$(ci/engine/engine.sh start) && eval "$envs" || echo "the Dagger engine did not restart: its tests will fail (CI) or skip"
+    else
+      tail -20 "$logs/functions.log"; echo "dagger functions failed on a fresh engine: its tests will fail (CI) or skip"
+    fi
   fi
   took[engine-start]=$((SECONDS - s))
 fi

@@ -25,6 +25,10 @@
 #   (/usr/local/bin/{runc,dagger-init}, /usr/local/share/dagger/content, /run)
 #   bind-mounted from $T; stopping the namespace's first process stops the
 #   engine, dnsmasq and every container.
+# - ci/engine/patches holds fixes of later releases, applied to the source
+#   before the build: 0001 is dagger/dagger#11795 (after a restart on a used
+#   state, a cache volume with a source, like the Go SDK's module cache, is
+#   mounted twice by concurrent calls and fails with EINVAL).
 # - The Go SDK runtime image is built locally (ci/engine/sdkimage) into the
 #   engine's builtin content store.
 # - Docker Hub is replaced by a mirror on 127.0.0.1:$MIRROR_PORT (engine.toml);
@@ -39,7 +43,7 @@ CIDR=10.89.0.0/16
 BRIDGE_IP=10.89.0.1
 MIRROR_PORT=${GOIMAGE_E2E_MIRROR_PORT:-5000}
 # Bump when the build below changes, so cached binaries are rebuilt.
-BUILD_REV=2
+BUILD_REV=3
 
 log() { printf '[engine] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -87,6 +91,11 @@ const (
 	BusyboxImage   = "busybox:" + BusyboxVersion
 )
 GO
+  # Fixes of later releases that the tests need, backported (see each patch).
+  local p
+  for p in "$repo"/ci/engine/patches/*.patch; do
+    (cd "$T/src" && git apply "$p") || die "$p does not apply to Dagger $VERSION"
+  done
   (cd "$T/src" && go mod edit -dropreplace dagger.io/dagger -require "dagger.io/dagger@$VERSION" \
     -replace "github.com/dagger/dagger/engine/distconsts=$T/distconsts")
 }
@@ -109,7 +118,7 @@ build() {
     ./cmd/engine ./cmd/dagger ./cmd/init ./cmd/dnsname ./cmd/codegen)
   mv "$out/engine" "$out/dagger-engine"; mv "$out/init" "$out/dagger-init"
   stamp >"$out/.stamp"
-  rm -rf "$T/bin"; mv "$out" "$T/bin"
+  rm -rf "${T:?}/bin"; mv "$out" "$T/bin"
   rm -rf "$T/src"
   log "built in $((SECONDS - start))s: $(du -sh "$T/bin" | cut -f1)"
 }

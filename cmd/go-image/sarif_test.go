@@ -33,6 +33,7 @@ func TestLintFormatSARIF(t *testing.T) {
 			} `json:"tool"`
 			Results []struct {
 				RuleID    string `json:"ruleId"`
+				RuleIndex int    `json:"ruleIndex"`
 				Level     string `json:"level"`
 				Message   struct{ Text string }
 				Locations []struct {
@@ -53,8 +54,9 @@ func TestLintFormatSARIF(t *testing.T) {
 	deadline := false
 	for _, r := range doc.Runs[0].Results {
 		loc := r.Locations[0].PhysicalLocation
-		if r.RuleID != "lint/httpshutdown" || r.Level != "error" || loc.ArtifactLocation.URI != "main.go" || loc.Region.StartLine == 0 ||
-			doc.Runs[0].Tool.Driver.Rules[0].ID != r.RuleID {
+		rules := doc.Runs[0].Tool.Driver.Rules
+		if r.RuleID != "httpshutdown" || r.Level != "error" || loc.ArtifactLocation.URI != "main.go" || loc.Region.StartLine == 0 ||
+			r.RuleIndex >= len(rules) || rules[r.RuleIndex].ID != r.RuleID {
 			t.Errorf("result %+v\n%s", r, b)
 		}
 		deadline = deadline || strings.Contains(r.Message.Text, "no deadline")
