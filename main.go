@@ -286,7 +286,7 @@ func (m *GoImage) WithSmoke(
 	// Port the service serves business traffic on (default: 8080).
 	// +optional
 	businessPort int,
-	// Port of the probe server; must differ from businessPort (default: 8081).
+	// Port of the probe server; the same port as businessPort fails the gate (default: 8081).
 	// +optional
 	probePort int,
 	// Liveness endpoint on the probe port (default: /healthz).

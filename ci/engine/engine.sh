@@ -28,7 +28,10 @@
 # - ci/engine/patches holds fixes of later releases, applied to the source
 #   before the build: 0001 is dagger/dagger#11795 (after a restart on a used
 #   state, a cache volume with a source, like the Go SDK's module cache, is
-#   mounted twice by concurrent calls and fails with EINVAL).
+#   mounted twice by concurrent calls and fails with EINVAL); 0002 waits up to
+#   15 s for a nested client's own session (dagger/dagger#10160, #13108: on a
+#   loaded machine a module function could return its value before its
+#   session registered, "failed to get requester session").
 # - The Go SDK runtime image is built locally (ci/engine/sdkimage) into the
 #   engine's builtin content store.
 # - Docker Hub is replaced by a mirror on 127.0.0.1:$MIRROR_PORT (engine.toml);
@@ -43,7 +46,7 @@ CIDR=10.89.0.0/16
 BRIDGE_IP=10.89.0.1
 MIRROR_PORT=${GOIMAGE_E2E_MIRROR_PORT:-5000}
 # Bump when the build below changes, so cached binaries are rebuilt.
-BUILD_REV=3
+BUILD_REV=4
 
 log() { printf '[engine] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }

@@ -217,3 +217,69 @@ func TestEngineLint(t *testing.T) {
 	wantFail(t, call(t, "--source=./testdata/k8s/clientset-per-request", "lint"),
 		"k8s.io/client-go => ../client-go-stub", "outside --source")
 }
+
+// TestEngineGateOptions: each chainable gate option reaches its gate. The
+// fixture DB has CVE-2022-32149 (HIGH, fixed in 0.3.8) and GOIMAGE-TEST-NOFIX
+// (MEDIUM, no fix) for golang.org/x/text 0.3.7.
+func TestEngineGateOptions(t *testing.T) {
+	t.Parallel()
+	vuln := []string{"--source=./testdata/vuln/xtext-0.3.7", "with-trivy-db-repository", "--repository=" + env.dbRepo}
+	t.Run("severity", func(t *testing.T) {
+		scanner(t)
+		t.Parallel()
+		out := mustCall(t, append(vuln, "with-severity", "--severity=CRITICAL", "scan")...)
+		wantLines(t, out, "PASS scan/vulnerabilities")
+		if !strings.Contains(out, "no vulnerabilities at CRITICAL") {
+			t.Errorf("scan at CRITICAL:\n%s", out)
+		}
+	})
+	t.Run("ignore-unfixed", func(t *testing.T) {
+		scanner(t)
+		t.Parallel()
+		ignore := filepath.Join(t.TempDir(), ".trivyignore")
+		if err := os.WriteFile(ignore, []byte("# e2e: the fixed one is accepted, the unfixed one is left\nCVE-2022-32149 exp:2999-01-01\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		medium := append(append([]string(nil), vuln...), "with-severity", "--severity=MEDIUM", "with-ignorefile", "--file="+ignore)
+		wantFail(t, call(t, append(medium, "scan")...), "GOIMAGE-TEST-NOFIX")
+		out := mustCall(t, append(medium, "with-ignore-unfixed", "scan")...)
+		wantLines(t, out, "PASS scan/vulnerabilities")
+		if !strings.Contains(out, "GOIMAGE-TEST-NOFIX") || !strings.Contains(out, "ignore-unfixed") {
+			t.Errorf("the unfixed finding is not listed as ignored:\n%s", out)
+		}
+	})
+	t.Run("check", func(t *testing.T) {
+		t.Parallel()
+		out := mustCall(t, "--source=./testdata/service", "without-scan", "--reason=scanned by the registry",
+			"without-check", "--id=harden/no-setuid", "--reason=the base ships ping",
+			"without-lint", "--reason=linted in the repository's CI", "with-upx", "--policy=warn",
+			"with-smoke", "--startup-budget=7s", "--grace=20s", "check")
+		wantLines(t, out, "SKIP harden/no-setuid", "SKIP lint/off", "PASS upx/packed", "PASS smoke/startup", "PASS smoke/sigterm-exit")
+		for _, s := range []string{"the base ships ping", "linted in the repository's CI", "(budget 7s)", "(grace 20s)"} {
+			if !strings.Contains(out, s) {
+				t.Errorf("check report lacks %q:\n%s", s, out)
+			}
+		}
+	})
+	t.Run("operational routes", func(t *testing.T) {
+		t.Parallel()
+		// The variant's business routes declared operational: healthmux
+		// has nothing left to report (without it, TestEngineLint's FAIL).
+		out := mustCall(t, "--source=./testdata/k8s/health-on-business-port", "with-lint-operational-routes", "--routes=/hello,/slow", "lint")
+		wantLines(t, out, "PASS lint/healthmux")
+	})
+	t.Run("bad choices", func(t *testing.T) {
+		t.Parallel()
+		for _, tc := range []struct {
+			args []string
+			says string
+		}{
+			{[]string{"with-upx", "--policy=maybe"}, "use deny, warn or allow"},
+			{[]string{"with-severity", "--severity=SEVERE"}, "SEVERE"},
+			{[]string{"without-check", "--id=harden/no-setuid", "--reason="}, "want id=reason"},
+			{[]string{"with-smoke", "--health-path=healthz"}, "must start with /"},
+		} {
+			wantFail(t, call(t, append(append([]string{"--source=./testdata/service"}, tc.args...), "check")...), tc.says)
+		}
+	})
+}
