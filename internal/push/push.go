@@ -415,11 +415,33 @@ func DialVia(registry, endpoint string) http.RoundTripper {
 	if dial == nil {
 		dial = (&net.Dialer{Timeout: 30 * time.Second}).DialContext
 	}
-	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		if addr == registry {
-			addr = endpoint
-		}
-		return dial(ctx, network, addr)
-	}
+	t.DialContext = viaDial(registry, endpoint, dial)
 	return t
+}
+
+// serviceDNSSettle is how long a service endpoint's name may stay unknown:
+// the engine publishes a started service's hostname to its DNS a moment
+// later, so "no such host" right after the start is not an unreachable
+// registry.
+var serviceDNSSettle = 15 * time.Second
+
+func viaDial(registry, endpoint string, dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if addr != registry {
+			return dial(ctx, network, addr)
+		}
+		deadline := time.Now().Add(serviceDNSSettle)
+		for {
+			c, err := dial(ctx, network, endpoint)
+			var dnsErr *net.DNSError
+			if err == nil || !errors.As(err, &dnsErr) || !dnsErr.IsNotFound || time.Now().After(deadline) {
+				return c, err
+			}
+			select {
+			case <-ctx.Done():
+				return nil, err
+			case <-time.After(250 * time.Millisecond):
+			}
+		}
+	}
 }
