@@ -1,80 +1,23 @@
 package examples
 
 import (
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"unicode"
+
+	"dagger/go-image/ci/moduleapi"
 )
 
-// daggerFunc is one function of the module as `dagger call` names it.
-type daggerFunc struct {
-	args  map[string]bool // kebab-case argument → is a bool flag
-	chain bool            // returns the module object, so another function may follow
-}
-
-// moduleAPI reads the module's functions and arguments from main.go, the
-// way the Go SDK derives them: methods of *GoImage and the constructor New,
-// names and arguments in kebab case.
-func moduleAPI(t *testing.T) map[string]daggerFunc {
+// moduleAPI reads the module's functions and arguments from main.go.
+func moduleAPI(t *testing.T) map[string]moduleapi.Func {
 	t.Helper()
-	f, err := parser.ParseFile(token.NewFileSet(), filepath.Join("..", "..", "main.go"), nil, 0)
+	api, err := moduleapi.Read(filepath.Join("..", "..", "main.go"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	api := map[string]daggerFunc{}
-	for _, d := range f.Decls {
-		fd, ok := d.(*ast.FuncDecl)
-		if !ok || !fd.Name.IsExported() {
-			continue
-		}
-		name := kebab(fd.Name.Name)
-		if fd.Name.Name == "New" && fd.Recv == nil {
-			name = ""
-		} else if fd.Recv == nil {
-			continue
-		}
-		fn := daggerFunc{args: map[string]bool{}}
-		for _, p := range fd.Type.Params.List {
-			isBool := false
-			if id, ok := p.Type.(*ast.Ident); ok && id.Name == "bool" {
-				isBool = true
-			}
-			for _, n := range p.Names {
-				if n.Name != "ctx" {
-					fn.args[kebab(n.Name)] = isBool
-				}
-			}
-		}
-		if res := fd.Type.Results; res != nil && len(res.List) > 0 {
-			if star, ok := res.List[0].Type.(*ast.StarExpr); ok {
-				if id, ok := star.X.(*ast.Ident); ok && id.Name == "GoImage" {
-					fn.chain = true
-				}
-			}
-		}
-		api[name] = fn
-	}
 	return api
-}
-
-func kebab(s string) string {
-	var b strings.Builder
-	for i, r := range s {
-		if unicode.IsUpper(r) {
-			if i > 0 {
-				b.WriteByte('-')
-			}
-			r = unicode.ToLower(r)
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }
 
 var daggerCall = regexp.MustCompile(`dagger call (.*)`)
@@ -87,7 +30,7 @@ func TestDaggerCalls(t *testing.T) {
 	api := moduleAPI(t)
 	// The reader itself: with-max-size chains, release ends the chain and
 	// takes a non-bool sign-key.
-	if isBool, ok := api["release"].args["sign-key"]; !api["with-max-size"].chain || api["release"].chain || !ok || isBool {
+	if isBool, ok := api["release"].Args["sign-key"]; !api["with-max-size"].Chain || api["release"].Chain || !ok || isBool {
 		t.Fatalf("main.go read wrong: %+v", api)
 	}
 	files, _ := filepath.Glob("*.yml")
@@ -113,7 +56,7 @@ func TestDaggerCalls(t *testing.T) {
 	}
 }
 
-func checkCall(t *testing.T, file string, api map[string]daggerFunc, words []string) {
+func checkCall(t *testing.T, file string, api map[string]moduleapi.Func, words []string) {
 	t.Helper()
 	fn := api[""] // the constructor takes the flags before the first function
 	current := "the constructor"
@@ -126,7 +69,7 @@ func checkCall(t *testing.T, file string, api map[string]daggerFunc, words []str
 			i++
 		case strings.HasPrefix(w, "--"):
 			name, _, hasValue := strings.Cut(strings.TrimPrefix(w, "--"), "=")
-			isBool, ok := fn.args[name]
+			isBool, ok := fn.Args[name]
 			if !ok {
 				t.Errorf("%s: --%s is not an argument of %s: %s", file, name, current, strings.Join(words, " "))
 				continue
@@ -140,11 +83,11 @@ func checkCall(t *testing.T, file string, api map[string]daggerFunc, words []str
 				t.Errorf("%s: %q is not a function of the module: %s", file, w, strings.Join(words, " "))
 				return
 			}
-			if current != "the constructor" && !fn.chain {
+			if current != "the constructor" && !fn.Chain {
 				return
 			}
 			fn, current = next, w
-			if !next.chain {
+			if !next.Chain {
 				// The rest chains on what it returns (export, …): core API.
 				checkArgs(t, file, next, current, words[i+1:])
 				return
@@ -154,7 +97,7 @@ func checkCall(t *testing.T, file string, api map[string]daggerFunc, words []str
 }
 
 // checkArgs checks the flags right after a function that ends the chain.
-func checkArgs(t *testing.T, file string, fn daggerFunc, name string, words []string) {
+func checkArgs(t *testing.T, file string, fn moduleapi.Func, name string, words []string) {
 	t.Helper()
 	for i := 0; i < len(words); i++ {
 		w := words[i]
@@ -162,7 +105,7 @@ func checkArgs(t *testing.T, file string, fn daggerFunc, name string, words []st
 			return // a core function (export …) follows
 		}
 		flag, _, hasValue := strings.Cut(strings.TrimPrefix(w, "--"), "=")
-		isBool, ok := fn.args[flag]
+		isBool, ok := fn.Args[flag]
 		if !ok {
 			t.Errorf("%s: --%s is not an argument of %s", file, flag, name)
 			continue

@@ -1,14 +1,12 @@
 package e2e
 
 import (
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
+
+	"dagger/go-image/ci/moduleapi"
 )
 
 // TestEveryFunctionCalled: every function of the module (an exported method
@@ -16,8 +14,7 @@ import (
 // does (its kebab-case name as an argument) or from Go as the consumer
 // module does (.Name(...)). A function no test calls is not known to work.
 func TestEveryFunctionCalled(t *testing.T) {
-	fset := token.NewFileSet()
-	f, err := parser.ParseFile(fset, filepath.Join(repoRoot, "main.go"), nil, 0)
+	api, err := moduleapi.Read(filepath.Join(repoRoot, "main.go"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,23 +36,13 @@ func TestEveryFunctionCalled(t *testing.T) {
 		}
 	}
 	tests := callers.String()
-	upper := regexp.MustCompile(`([a-z0-9])([A-Z])`)
-	n := 0
-	for _, d := range f.Decls {
-		fn, ok := d.(*ast.FuncDecl)
-		if !ok || fn.Recv == nil || !fn.Name.IsExported() {
-			continue
-		}
-		if star, ok := fn.Recv.List[0].Type.(*ast.StarExpr); !ok || star.X.(*ast.Ident).Name != "GoImage" {
-			continue
-		}
-		n++
-		kebab := strings.ToLower(upper.ReplaceAllString(fn.Name.Name, "$1-$2"))
-		if !strings.Contains(tests, `"`+kebab+`"`) && !strings.Contains(tests, "."+fn.Name.Name+"(") {
-			t.Errorf("no engine test calls %s (%q)", fn.Name.Name, kebab)
+	delete(api, "") // the constructor: every call goes through it
+	for name, fn := range api {
+		if !strings.Contains(tests, `"`+name+`"`) && !strings.Contains(tests, "."+fn.GoName+"(") {
+			t.Errorf("no engine test calls %s (%q)", fn.GoName, name)
 		}
 	}
-	if n < 20 {
-		t.Fatalf("found %d functions of GoImage in main.go: the parse no longer sees them", n)
+	if len(api) < 20 {
+		t.Fatalf("found %d functions of GoImage in main.go: the parse no longer sees them", len(api))
 	}
 }
