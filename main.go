@@ -14,6 +14,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -24,6 +25,7 @@ import (
 	"dagger/go-image/internal/attest"
 	"dagger/go-image/internal/compile"
 	"dagger/go-image/internal/dagger"
+	"dagger/go-image/internal/endpoint"
 	"dagger/go-image/internal/engine"
 	"dagger/go-image/internal/gates"
 	"dagger/go-image/internal/harden"
@@ -837,11 +839,16 @@ func registryTransport(ctx context.Context, address []string, registry *dagger.S
 	if err != nil {
 		return nil, fmt.Errorf("start the registry service: %w", err)
 	}
-	endpoint, err := svc.Endpoint(ctx)
+	ep, err := svc.Endpoint(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("registry service endpoint: %w", err)
 	}
-	return push.DialVia(loopback, endpoint), nil
+	// Pinned to its IP: a push dials many times, and the engine's DNS can
+	// miss a running service's name while it reloads.
+	if ep, err = endpoint.Pin(ctx, net.DefaultResolver, ep); err != nil {
+		return nil, fmt.Errorf("registry service: %w", err)
+	}
+	return push.DialVia(loopback, ep), nil
 }
 
 // --- manifest ---

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strconv"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"dagger/go-image/internal/dagger"
+	"dagger/go-image/internal/endpoint"
 	"dagger/go-image/internal/smoke"
 )
 
@@ -45,15 +47,26 @@ func (r Runner) Start(ctx context.Context, img v1.Image, cfg smoke.Config) (smok
 	}
 	p := &service{svc: svc, grace: cfg.Grace, done: make(chan struct{}), ctx: context.WithoutCancel(ctx)}
 	p.info = smoke.Info{Runner: "dagger service (Container.asService; SIGTERM by Service.stop, which returns once the process exited; the exit status is not visible)", Started: started}
-	if p.info.BusinessAddr, err = svc.Endpoint(ctx, dagger.ServiceEndpointOpts{Port: cfg.BusinessPort}); err != nil {
+	if p.info.BusinessAddr, err = pinned(ctx, svc, cfg.BusinessPort); err != nil {
 		p.Close()
-		return nil, fmt.Errorf("service endpoint :%d: %w", cfg.BusinessPort, err)
+		return nil, err
 	}
-	if p.info.ProbeAddr, err = svc.Endpoint(ctx, dagger.ServiceEndpointOpts{Port: cfg.ProbePort}); err != nil {
+	if p.info.ProbeAddr, err = pinned(ctx, svc, cfg.ProbePort); err != nil {
 		p.Close()
-		return nil, fmt.Errorf("service endpoint :%d: %w", cfg.ProbePort, err)
+		return nil, err
 	}
 	return p, nil
+}
+
+// pinned is the service's endpoint for port, at the IP its name resolves
+// to: the driver probes it many times, and one lookup of a name the
+// engine's DNS is reloading must not read as a service that stopped.
+func pinned(ctx context.Context, svc *dagger.Service, port int) (string, error) {
+	addr, err := svc.Endpoint(ctx, dagger.ServiceEndpointOpts{Port: port})
+	if err != nil {
+		return "", fmt.Errorf("service endpoint :%d: %w", port, err)
+	}
+	return endpoint.Pin(ctx, net.DefaultResolver, addr)
 }
 
 // service is a started Dagger service as a smoke.Process.

@@ -408,7 +408,8 @@ func Loopback(registry string) bool {
 // address names it) at endpoint instead, and every other host directly.
 // Requests keep the address's host, so the registry sees the name it was
 // pushed to. The Dagger module uses it to push through a service tunnel,
-// e.g. a registry on the caller's localhost:5000.
+// e.g. a registry on the caller's localhost:5000, with endpoint pinned to
+// the tunnel's IP (endpoint.Pin).
 func DialVia(registry, endpoint string) http.RoundTripper {
 	t := remote.DefaultTransport.(*http.Transport).Clone()
 	dial := t.DialContext
@@ -419,29 +420,11 @@ func DialVia(registry, endpoint string) http.RoundTripper {
 	return t
 }
 
-// serviceDNSSettle is how long a service endpoint's name may stay unknown:
-// the engine publishes a started service's hostname to its DNS a moment
-// later, so "no such host" right after the start is not an unreachable
-// registry.
-var serviceDNSSettle = 15 * time.Second
-
 func viaDial(registry, endpoint string, dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		if addr != registry {
-			return dial(ctx, network, addr)
+		if addr == registry {
+			addr = endpoint
 		}
-		deadline := time.Now().Add(serviceDNSSettle)
-		for {
-			c, err := dial(ctx, network, endpoint)
-			var dnsErr *net.DNSError
-			if err == nil || !errors.As(err, &dnsErr) || !dnsErr.IsNotFound || time.Now().After(deadline) {
-				return c, err
-			}
-			select {
-			case <-ctx.Done():
-				return nil, err
-			case <-time.After(250 * time.Millisecond):
-			}
-		}
+		return dial(ctx, network, addr)
 	}
 }
