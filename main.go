@@ -405,6 +405,7 @@ func (m *GoImage) Binary(ctx context.Context) (*dagger.File, error) {
 // it: build as-service up --ports 8080:8080, build publish --address …
 // (which skips the gates: use release). Its export is not reproducible,
 // because Dagger's exporter writes its own creation times; tarball is.
+// +cache="session"
 func (m *GoImage) Build(ctx context.Context) (*dagger.Container, error) {
 	e, b, err := m.image(ctx)
 	if err != nil {
@@ -417,6 +418,7 @@ func (m *GoImage) Build(ctx context.Context) (*dagger.Container, error) {
 // plus docker's manifest.json, as `docker save` writes since Docker 25),
 // byte for byte what `go-image build --output` writes and what release
 // pushes: the same inputs give the same digest on every machine.
+// +cache="session"
 func (m *GoImage) Tarball(ctx context.Context) (*dagger.File, error) {
 	_, b, err := m.image(ctx)
 	if err != nil {

@@ -63,6 +63,34 @@ func TestEngineReadmeFirstCommand(t *testing.T) {
 	}
 }
 
+// TestEngineCallAgain calls each function that returns the image twice,
+// in two sessions, as a user does on a long-lived engine. The image is a
+// file the function wrote in its own container; a result the engine kept
+// from the first session would point at that container, gone by the second
+// ("lstat /scratch: no such file or directory"), so these functions are
+// cached per session only.
+func TestEngineCallAgain(t *testing.T) {
+	t.Parallel()
+	for _, fn := range []string{"tarball", "build"} {
+		t.Run(fn, func(t *testing.T) {
+			t.Parallel()
+			// Arguments no other test uses, so the first call is this test's.
+			args := []string{"--source=./testdata/service", "--version=0.0.0-again-" + fn, fn, "export"}
+			var digests []v1.Hash
+			for i := range 2 {
+				out := tmpPath(t, fmt.Sprintf("again%d.tar", i))
+				mustCall(t, append(args, "--path="+out)...)
+				if fn == "tarball" {
+					digests = append(digests, digest(t, readImage(t, out)))
+				}
+			}
+			if len(digests) == 2 && digests[0] != digests[1] {
+				t.Errorf("the second call gave %s, the first %s", digests[1], digests[0])
+			}
+		})
+	}
+}
+
 // TestEngineDigestParity: the same options give the same digest from both
 // executors, on scratch and on alpine (the base pinned by digest and
 // recorded as annotations).

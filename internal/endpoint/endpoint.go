@@ -26,9 +26,12 @@ type Resolver interface {
 }
 
 // settle is how long a service's name may stay unknown after its start,
-// and every is how often it is looked up again meanwhile.
+// and every is how often it is looked up again meanwhile. Generous: on a
+// loaded 2-core CI machine the engine's DNS once gave no answer at all for
+// more than 15 s, and a gate that fails a good service for it is worse than
+// one that waits.
 var (
-	settle = 15 * time.Second
+	settle = 60 * time.Second
 	every  = 250 * time.Millisecond
 )
 

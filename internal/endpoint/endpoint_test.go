@@ -25,8 +25,8 @@ func (a *answers) LookupHost(_ context.Context, host string) ([]string, error) {
 }
 
 func TestPin(t *testing.T) {
+	defer func(s, e time.Duration) { settle, every = s, e }(settle, every)
 	settle, every = 200*time.Millisecond, time.Millisecond
-	t.Cleanup(func() { settle, every = 15*time.Second, 250*time.Millisecond })
 
 	notFound := &net.DNSError{Err: "no such host", Name: "svc", IsNotFound: true}
 	timeout := &net.DNSError{Err: "i/o timeout", Name: "svc", IsTimeout: true}

@@ -205,6 +205,10 @@ func (e *Executor) Image(ctx context.Context, p recipe.Platform) (Built, error) 
 	if err := imagefile.Write(tar, o.Tag(), img); err != nil {
 		return Built{}, err
 	}
+	// The file lives in this function's container, so a function returning
+	// it (or a container imported from it) must be cached per session
+	// (+cache="session"): a result kept for a later session would point at
+	// a container that is gone.
 	b := Built{Platform: p, Image: img, Tarball: e.Dag.CurrentModule().WorkdirFile(tar)}
 	d, err := img.Digest()
 	if err != nil {

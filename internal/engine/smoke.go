@@ -41,12 +41,11 @@ func (r Runner) Start(ctx context.Context, img v1.Image, cfg smoke.Config) (smok
 	svc := ctr.WithExposedPort(cfg.BusinessPort, skip).WithExposedPort(cfg.ProbePort, skip).
 		WithEnvVariable("GO_IMAGE_SMOKE_RUN", strconv.FormatInt(time.Now().UnixNano(), 10)).
 		AsService(dagger.ContainerAsServiceOpts{UseEntrypoint: true})
-	started := time.Now()
 	if svc, err = svc.Start(ctx); err != nil {
 		return nil, fmt.Errorf("start the image as a service: %s", execError(err))
 	}
 	p := &service{svc: svc, grace: cfg.Grace, done: make(chan struct{}), ctx: context.WithoutCancel(ctx)}
-	p.info = smoke.Info{Runner: "dagger service (Container.asService; SIGTERM by Service.stop, which returns once the process exited; the exit status is not visible)", Started: started}
+	p.info = smoke.Info{Runner: "dagger service (Container.asService; SIGTERM by Service.stop, which returns once the process exited; the exit status is not visible)"}
 	if p.info.BusinessAddr, err = pinned(ctx, svc, cfg.BusinessPort); err != nil {
 		p.Close()
 		return nil, err
@@ -55,6 +54,11 @@ func (r Runner) Start(ctx context.Context, img v1.Image, cfg smoke.Config) (smok
 		p.Close()
 		return nil, err
 	}
+	// Start-up counts from here, once Service.start has launched the process
+	// and its addresses are known: the image import, the container's set-up
+	// and a slow engine DNS are the engine's time, not the service's, and
+	// nothing could probe the service before.
+	p.info.Started = time.Now()
 	return p, nil
 }
 
