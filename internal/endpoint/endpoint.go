@@ -3,13 +3,14 @@
 // resolves to once the engine's DNS publishes it.
 //
 // A started service's name is not a stable thing to dial again and again.
-// The engine publishes it to its dnsmasq a moment after the start, and
-// while other containers come and go the engine rewrites that host list
-// and reloads it, so one of many lookups can answer "no such host" for a
-// service that is up. Seen in CI: a smoke run's health probes answered,
-// then the in-flight request before SIGTERM failed its lookup, and the
-// gate blamed the service. The kubelet probes a pod's IP, not a name; the
-// smoke gate and the registry tunnel do the same.
+// The engine publishes it to its dnsmasq a moment after the start, reloads
+// that host list whenever a container comes or goes, and on a loaded
+// machine a lookup can go unanswered; a search-list lookup then reports
+// the "no such host" of another candidate name. Seen in CI: a smoke run's
+// health probes answered, then the in-flight request before SIGTERM failed
+// its lookup, and the gate blamed the service. The kubelet probes a pod's
+// IP, not a name; the smoke gate and the registry tunnel do the same, and
+// depend on the engine's DNS once per service.
 package endpoint
 
 import (

@@ -63,8 +63,8 @@ func (r Runner) Start(ctx context.Context, img v1.Image, cfg smoke.Config) (smok
 }
 
 // pinned is the service's endpoint for port, at the IP its name resolves
-// to: the driver probes it many times, and one lookup of a name the
-// engine's DNS is reloading must not read as a service that stopped.
+// to: the driver probes it many times, and one failed lookup of its name
+// must not read as a service that stopped.
 func pinned(ctx context.Context, svc *dagger.Service, port int) (string, error) {
 	addr, err := svc.Endpoint(ctx, dagger.ServiceEndpointOpts{Port: port})
 	if err != nil {
