@@ -14,7 +14,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -25,7 +24,6 @@ import (
 	"dagger/go-image/internal/attest"
 	"dagger/go-image/internal/compile"
 	"dagger/go-image/internal/dagger"
-	"dagger/go-image/internal/endpoint"
 	"dagger/go-image/internal/engine"
 	"dagger/go-image/internal/gates"
 	"dagger/go-image/internal/harden"
@@ -841,13 +839,8 @@ func registryTransport(ctx context.Context, address []string, registry *dagger.S
 	if err != nil {
 		return nil, fmt.Errorf("start the registry service: %w", err)
 	}
-	ep, err := svc.Endpoint(ctx)
+	ep, err := engine.ServiceAddr(ctx, svc, 0)
 	if err != nil {
-		return nil, fmt.Errorf("registry service endpoint: %w", err)
-	}
-	// Pinned to its IP: a push dials many times, and the engine's DNS can
-	// miss a running service's name while it reloads.
-	if ep, err = endpoint.Pin(ctx, net.DefaultResolver, ep); err != nil {
 		return nil, fmt.Errorf("registry service: %w", err)
 	}
 	return push.DialVia(loopback, ep), nil

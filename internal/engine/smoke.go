@@ -46,11 +46,11 @@ func (r Runner) Start(ctx context.Context, img v1.Image, cfg smoke.Config) (smok
 	}
 	p := &service{svc: svc, grace: cfg.Grace, done: make(chan struct{}), ctx: context.WithoutCancel(ctx)}
 	p.info = smoke.Info{Runner: "dagger service (Container.asService; SIGTERM by Service.stop, which returns once the process exited; the exit status is not visible)"}
-	if p.info.BusinessAddr, err = pinned(ctx, svc, cfg.BusinessPort); err != nil {
+	if p.info.BusinessAddr, err = ServiceAddr(ctx, svc, cfg.BusinessPort); err != nil {
 		p.Close()
 		return nil, err
 	}
-	if p.info.ProbeAddr, err = pinned(ctx, svc, cfg.ProbePort); err != nil {
+	if p.info.ProbeAddr, err = ServiceAddr(ctx, svc, cfg.ProbePort); err != nil {
 		p.Close()
 		return nil, err
 	}
@@ -62,12 +62,17 @@ func (r Runner) Start(ctx context.Context, img v1.Image, cfg smoke.Config) (smok
 	return p, nil
 }
 
-// pinned is the service's endpoint for port, at the IP its name resolves
-// to: the driver probes it many times, and one failed lookup of its name
-// must not read as a service that stopped.
-func pinned(ctx context.Context, svc *dagger.Service, port int) (string, error) {
+// ServiceAddr is a started service's endpoint for port (0: its first
+// exposed port), at the IP its name resolves to (endpoint.Pin). Whoever
+// dials a service many times (the smoke driver's probes, a push) uses it,
+// so that one failed lookup of the name cannot read as a service that
+// stopped or a registry that is unreachable.
+func ServiceAddr(ctx context.Context, svc *dagger.Service, port int) (string, error) {
 	addr, err := svc.Endpoint(ctx, dagger.ServiceEndpointOpts{Port: port})
 	if err != nil {
+		if port == 0 {
+			return "", fmt.Errorf("service endpoint: %w", err)
+		}
 		return "", fmt.Errorf("service endpoint :%d: %w", port, err)
 	}
 	return endpoint.Pin(ctx, net.DefaultResolver, addr)

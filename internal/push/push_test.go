@@ -493,8 +493,8 @@ func TestDialVia(t *testing.T) {
 	}
 }
 
-// A service endpoint whose name the engine's DNS does not know yet is dialed
-// again until it resolves; any other error, or another host, is not retried.
+// Only the registry's own address is dialed at the endpoint; other hosts,
+// and other ports of the registry's host, are dialed as they are.
 func TestViaDialRoutesTheRegistryOnly(t *testing.T) {
 	for _, tc := range []struct{ addr, want string }{
 		{"reg:5000", "10.89.0.9:5000"},
