@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"dagger/go-image/internal/gates"
 	"dagger/go-image/internal/report"
 	"dagger/go-image/internal/scan"
 	"dagger/go-image/internal/trivy"
@@ -106,7 +107,8 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	g := &scan.Gate{Runner: r, Policy: policy, Keep: func(o scan.Output) {
 		keepErr = writeOutputs(o, *jsonOut, *sarifOut)
 	}}
-	res, err := g.CheckFile(ctx, *image)
+	// Protect: a crash parsing Trivy's output fails the gate, with a report.
+	res, err := gates.Protect("scan", func() ([]report.Result, error) { return g.CheckFile(ctx, *image) })
 	if err != nil {
 		return fmt.Errorf("scan %s: %w", *image, err)
 	}
