@@ -66,15 +66,9 @@ func (r *recipeFlags) options() (recipe.Options, error) {
 	o := r.o
 	o.Ldflags = append([]string(nil), r.ldflags...)
 	o.Tags = append([]string(nil), r.tags...)
-	if len(r.labels) > 0 {
-		o.Labels = map[string]string{}
-		for _, kv := range r.labels {
-			k, v, ok := strings.Cut(kv, "=")
-			if !ok || k == "" {
-				return o, usageError{fmt.Errorf("--label %q: want key=value", kv)}
-			}
-			o.Labels[k] = v
-		}
+	var err error
+	if o.Labels, err = recipe.ParseLabels(r.labels); err != nil {
+		return o, usageError{fmt.Errorf("--%w", err)}
 	}
 	if _, err := o.Normalize(); err != nil {
 		return o, usageError{err}

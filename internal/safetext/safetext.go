@@ -28,7 +28,7 @@ func Line(s string) string { return escape(s, false) }
 func Block(s string) string { return escape(s, true) }
 
 // Safe reports whether Line(s) == s: s has nothing to escape.
-func Safe(s string) bool { return fast(s, false) }
+func Safe(s string) bool { return Index(s) < 0 }
 
 func escape(s string, keepNewline bool) string {
 	if fast(s, keepNewline) {
@@ -112,4 +112,17 @@ func quote(r rune) string {
 		return fmt.Sprintf(`\u%04x`, r)
 	}
 	return fmt.Sprintf(`\U%08x`, r)
+}
+
+// Index returns the byte offset of the first character Line would escape
+// in s, or -1: for input validation that names what it refuses.
+func Index(s string) int {
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if (r == utf8.RuneError && n <= 1) || unsafe(r) {
+			return i
+		}
+		i += n
+	}
+	return -1
 }

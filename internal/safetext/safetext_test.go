@@ -84,6 +84,9 @@ func FuzzLine(f *testing.F) {
 		if !safetext.Safe(line) {
 			t.Fatalf("Line(%q) = %q is not Safe: escaping is not idempotent", s, line)
 		}
+		if i := safetext.Index(s); (i < 0) != (line == s) || (i >= 0 && safetext.Line(s[:i]) != s[:i]) {
+			t.Fatalf("Index(%q) = %d, but Line gives %q", s, i, line)
+		}
 		if safetext.Safe(s) != (line == s) {
 			t.Fatalf("Safe(%q) = %v, but Line changes it to %q", s, safetext.Safe(s), line)
 		}
