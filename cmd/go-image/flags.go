@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 
 	"dagger/go-image/internal/recipe"
@@ -14,6 +15,37 @@ type listFlag []string
 
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
+
+// pathFlag is a file or directory flag made absolute when it is parsed:
+// children run elsewhere (Trivy in a temporary directory), and a relative
+// path would be resolved against their directory, not the user's.
+type pathFlag struct{ p *string }
+
+func (f pathFlag) String() string {
+	if f.p == nil {
+		return ""
+	}
+	return *f.p
+}
+
+func (f pathFlag) Set(s string) error {
+	if s == "" {
+		*f.p = ""
+		return nil
+	}
+	abs, err := filepath.Abs(s)
+	if err != nil {
+		return fmt.Errorf("%s: %w", s, err)
+	}
+	*f.p = abs
+	return nil
+}
+
+// pathVar defines a path flag; value, the default, is kept as given.
+func pathVar(fs *flag.FlagSet, p *string, name, value, usage string) {
+	*p = value
+	fs.Var(pathFlag{p}, name, usage)
+}
 
 // newFlagSet returns a flag set whose errors are returned, not fatal.
 func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {

@@ -30,9 +30,9 @@ func addScanFlags(fs *flag.FlagSet) *scanFlags {
 	s := &scanFlags{}
 	fs.StringVar(&s.severity, "severity", scan.DefaultSeverity, "severities that fail the gate: a list (HIGH,CRITICAL) or a minimum (HIGH = HIGH and above)")
 	fs.BoolVar(&s.ignoreUnfixed, "ignore-unfixed", false, "ignore vulnerabilities that have no fixed version")
-	fs.StringVar(&s.ignoreFile, "ignorefile", "", "accepted vulnerability IDs in .trivyignore format (default: .trivyignore in the current directory, for release in --source, when present)")
-	fs.StringVar(&s.trivy, "trivy", "", "trivy binary (default: $GOIMAGE_TRIVY, trivy on PATH, then ci/install-tools.sh's directory)")
-	fs.StringVar(&s.cacheDir, "cache-dir", trivy.DefaultCacheDir(), "Trivy cache directory holding the vulnerability DB (db/trivy.db, db/metadata.json); never downloaded")
+	pathVar(fs, &s.ignoreFile, "ignorefile", "", "accepted vulnerability IDs in .trivyignore format (default: .trivyignore in the current directory, for release in --source, when present)")
+	pathVar(fs, &s.trivy, "trivy", "", "trivy binary (default: $GOIMAGE_TRIVY, trivy on PATH, then ci/install-tools.sh's directory)")
+	pathVar(fs, &s.cacheDir, "cache-dir", trivy.DefaultCacheDir(), "Trivy cache directory holding the vulnerability DB (db/trivy.db, db/metadata.json); never downloaded")
 	return s
 }
 
