@@ -956,15 +956,8 @@ func (m *GoImage) executor(ctx context.Context) (*engine.Executor, recipe.Platfo
 		Ldflags: m.Ldflags, Tags: m.Tags, Source: m.SourceURL, Revision: m.Revision,
 		SourceDateEpoch: int64(m.SourceDateEpoch),
 	}
-	if len(m.Labels) > 0 {
-		o.Labels = map[string]string{}
-		for _, kv := range m.Labels {
-			k, v, ok := strings.Cut(kv, "=")
-			if !ok || k == "" {
-				return nil, recipe.Platform{}, fmt.Errorf("label %q: want key=value", kv)
-			}
-			o.Labels[k] = v
-		}
+	if o.Labels, err = recipe.ParseLabels(m.Labels); err != nil {
+		return nil, recipe.Platform{}, err
 	}
 	if o.Name == "" {
 		mod, err := compile.ModulePathOf([]byte(gomod))

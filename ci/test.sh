@@ -10,10 +10,12 @@
 #   5. go test ./..., the engine tests (internal/e2e) included, summarised by
 #      ci/testsum: failures with their output, every skip with its reason, how
 #      many engine tests ran; in CI (CI=true) a run where none ran fails;
-#   6. one round of the benchmarks (bench/), so they cannot rot.
+#   6. every fuzz target for GOIMAGE_FUZZTIME (default 10s) each (ci/fuzz.sh);
+#   7. one round of the benchmarks (bench/), so they cannot rot.
 # Set GOIMAGE_SKIP_TOOLS=1 to skip Trivy and GOIMAGE_SKIP_ENGINE=1 to skip the
 # engine (their tests then skip, loudly, outside CI), GOIMAGE_SKIP_BINDINGS=1
-# to skip step 2 and GOIMAGE_SKIP_BENCH=1 to skip step 6.
+# to skip step 2, GOIMAGE_SKIP_FUZZ=1 to skip step 6 and GOIMAGE_SKIP_BENCH=1
+# to skip step 7.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -92,6 +94,13 @@ status=${PIPESTATUS[1]}
 set -e
 took[test]=$((SECONDS - s))
 
+if [[ ${GOIMAGE_SKIP_FUZZ:-0} != 1 ]]; then
+  step "fuzz: every target, ${GOIMAGE_FUZZTIME:-10s} each (ci/fuzz.sh)"
+  s=$SECONDS
+  ci/fuzz.sh || status=1
+  took[fuzz]=$((SECONDS - s))
+fi
+
 if [[ ${GOIMAGE_SKIP_BENCH:-0} != 1 && $status == 0 ]]; then
   step "bench: one round"
   s=$SECONDS
@@ -113,7 +122,7 @@ if [[ ${GOIMAGE_SKIP_BENCH:-0} != 1 && $status == 0 ]]; then
 fi
 
 step "timings"
-for k in trivy engine bindings vet engine-start test bench; do
+for k in trivy engine bindings vet engine-start test fuzz bench; do
   [[ -n ${took[$k]:-} ]] && printf '  %-13s %5ss\n' "$k" "${took[$k]}"
 done
 printf '  %-13s %5ss\n' total "$((SECONDS - t0))"

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 
 	"dagger/go-image/internal/recipe"
@@ -14,6 +15,37 @@ type listFlag []string
 
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
+
+// pathFlag is a file or directory flag made absolute when it is parsed:
+// children run elsewhere (Trivy in a temporary directory), and a relative
+// path would be resolved against their directory, not the user's.
+type pathFlag struct{ p *string }
+
+func (f pathFlag) String() string {
+	if f.p == nil {
+		return ""
+	}
+	return *f.p
+}
+
+func (f pathFlag) Set(s string) error {
+	if s == "" {
+		*f.p = ""
+		return nil
+	}
+	abs, err := filepath.Abs(s)
+	if err != nil {
+		return fmt.Errorf("%s: %w", s, err)
+	}
+	*f.p = abs
+	return nil
+}
+
+// pathVar defines a path flag; value, the default, is kept as given.
+func pathVar(fs *flag.FlagSet, p *string, name, value, usage string) {
+	*p = value
+	fs.Var(pathFlag{p}, name, usage)
+}
 
 // newFlagSet returns a flag set whose errors are returned, not fatal.
 func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
@@ -66,15 +98,9 @@ func (r *recipeFlags) options() (recipe.Options, error) {
 	o := r.o
 	o.Ldflags = append([]string(nil), r.ldflags...)
 	o.Tags = append([]string(nil), r.tags...)
-	if len(r.labels) > 0 {
-		o.Labels = map[string]string{}
-		for _, kv := range r.labels {
-			k, v, ok := strings.Cut(kv, "=")
-			if !ok || k == "" {
-				return o, usageError{fmt.Errorf("--label %q: want key=value", kv)}
-			}
-			o.Labels[k] = v
-		}
+	var err error
+	if o.Labels, err = recipe.ParseLabels(r.labels); err != nil {
+		return o, usageError{fmt.Errorf("--%w", err)}
 	}
 	if _, err := o.Normalize(); err != nil {
 		return o, usageError{err}

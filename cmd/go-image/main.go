@@ -13,6 +13,8 @@ import (
 	"os/signal"
 	"sort"
 	"syscall"
+
+	"dagger/go-image/internal/safetext"
 )
 
 // command is one subcommand. run gets the arguments after its name.
@@ -59,12 +61,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
+		// Errors quote paths, labels, registry answers and compiler
+		// output: escaped, newlines kept (safetext.Block).
+		msg := safetext.Block(err.Error())
 		var ue usageError
 		if errors.As(err, &ue) {
-			fmt.Fprintf(stderr, "go-image %s: %v\n", args[0], err)
+			fmt.Fprintf(stderr, "go-image %s: %s\n", args[0], msg)
 			return 2
 		}
-		fmt.Fprintf(stderr, "go-image %s: %v\n", args[0], err)
+		fmt.Fprintf(stderr, "go-image %s: %s\n", args[0], msg)
 		return 1
 	}
 	return 0

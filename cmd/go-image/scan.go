@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"dagger/go-image/internal/gates"
 	"dagger/go-image/internal/report"
 	"dagger/go-image/internal/scan"
 	"dagger/go-image/internal/trivy"
@@ -29,9 +30,9 @@ func addScanFlags(fs *flag.FlagSet) *scanFlags {
 	s := &scanFlags{}
 	fs.StringVar(&s.severity, "severity", scan.DefaultSeverity, "severities that fail the gate: a list (HIGH,CRITICAL) or a minimum (HIGH = HIGH and above)")
 	fs.BoolVar(&s.ignoreUnfixed, "ignore-unfixed", false, "ignore vulnerabilities that have no fixed version")
-	fs.StringVar(&s.ignoreFile, "ignorefile", "", "accepted vulnerability IDs in .trivyignore format (default: .trivyignore in the current directory, for release in --source, when present)")
-	fs.StringVar(&s.trivy, "trivy", "", "trivy binary (default: $GOIMAGE_TRIVY, trivy on PATH, then ci/install-tools.sh's directory)")
-	fs.StringVar(&s.cacheDir, "cache-dir", trivy.DefaultCacheDir(), "Trivy cache directory holding the vulnerability DB (db/trivy.db, db/metadata.json); never downloaded")
+	pathVar(fs, &s.ignoreFile, "ignorefile", "", "accepted vulnerability IDs in .trivyignore format (default: .trivyignore in the current directory, for release in --source, when present)")
+	pathVar(fs, &s.trivy, "trivy", "", "trivy binary (default: $GOIMAGE_TRIVY, trivy on PATH, then ci/install-tools.sh's directory)")
+	pathVar(fs, &s.cacheDir, "cache-dir", trivy.DefaultCacheDir(), "Trivy cache directory holding the vulnerability DB (db/trivy.db, db/metadata.json); never downloaded")
 	return s
 }
 
@@ -106,7 +107,8 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	g := &scan.Gate{Runner: r, Policy: policy, Keep: func(o scan.Output) {
 		keepErr = writeOutputs(o, *jsonOut, *sarifOut)
 	}}
-	res, err := g.CheckFile(ctx, *image)
+	// Protect: a crash parsing Trivy's output fails the gate, with a report.
+	res, err := gates.Protect("scan", func() ([]report.Result, error) { return g.CheckFile(ctx, *image) })
 	if err != nil {
 		return fmt.Errorf("scan %s: %w", *image, err)
 	}

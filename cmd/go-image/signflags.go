@@ -21,7 +21,7 @@ type signFlags struct {
 
 func addSignFlags(fs *flag.FlagSet) *signFlags {
 	s := &signFlags{}
-	fs.StringVar(&s.keyFile, "sign-key", "", "cosign private key file (cosign generate-key-pair's cosign.key): sign the pushed digest and each platform image, and attach signed provenance, SBOM and gate-report attestations; checked before the build")
+	pathVar(fs, &s.keyFile, "sign-key", "", "cosign private key file (cosign generate-key-pair's cosign.key): sign the pushed digest and each platform image, and attach signed provenance, SBOM and gate-report attestations; checked before the build")
 	fs.StringVar(&s.passwordEnv, "sign-password-env", defaultPasswordEnv, "NAME of the environment variable holding the --sign-key password (never the value itself); unset means an empty password")
 	return s
 }

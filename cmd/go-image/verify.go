@@ -14,7 +14,8 @@ import (
 func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("verify", stderr)
 	image := fs.String("image", "", "image to verify, REGISTRY/REPO:TAG or REGISTRY/REPO@sha256:… (required)")
-	keyFile := fs.String("key", "", "public key file, cosign.pub (required)")
+	keyFile := new(string)
+	pathVar(fs, keyFile, "key", "", "public key file, cosign.pub (required)")
 	revision := fs.String("revision", "", "require the provenance's source revision to be this (e.g. the commit the tag points at)")
 	username := fs.String("username", "", "registry username (default: the docker config / credential helpers)")
 	passwordEnv := fs.String("password-env", "", "NAME of the environment variable holding the registry password or token")

@@ -51,8 +51,24 @@ func (i Info) Static() bool { return i.Interp == "" && len(i.Needed) == 0 }
 // Stripped reports a binary without a symbol table or debug info.
 func (i Info) Stripped() bool { return len(i.SymbolSections) == 0 }
 
-// Read parses an ELF file.
-func Read(r io.ReaderAt) (Info, error) {
+// Read parses an ELF file. The file is untrusted (an image's entrypoint
+// can be anything): debug/elf and debug/buildinfo bound what they allocate
+// by what the reader holds, and a panic in either is returned as an error
+// naming the malformed file, never propagated.
+func Read(r io.ReaderAt) (info Info, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			info, err = Info{}, fmt.Errorf("%w: the ELF parser crashed on it (%v)", ErrMalformed, p)
+		}
+	}()
+	return read(r)
+}
+
+// ErrMalformed is wrapped by the errors of a file whose ELF structure is
+// broken beyond what the parsers handle.
+var ErrMalformed = errors.New("malformed ELF file")
+
+func read(r io.ReaderAt) (Info, error) {
 	f, err := elf.NewFile(r)
 	if err != nil {
 		return Info{}, fmt.Errorf("not a readable ELF file: %w", err)
@@ -92,7 +108,7 @@ func Read(r io.ReaderAt) (Info, error) {
 		}
 	}
 	sort.Strings(info.SymbolSections)
-	bi, err := buildinfo.Read(r)
+	bi, err := GoBuildInfo(r)
 	switch {
 	case err == nil:
 		g := &GoBuild{GoVersion: bi.GoVersion, Path: bi.Path, Settings: map[string]string{}}
@@ -104,6 +120,18 @@ func Read(r io.ReaderAt) (Info, error) {
 		return Info{}, fmt.Errorf("read Go build info: %w", err)
 	}
 	return info, nil
+}
+
+// GoBuildInfo reads the Go build information of an untrusted binary, with
+// a panic in debug/buildinfo turned into an error: every gate and the SBOM
+// read build info through here.
+func GoBuildInfo(r io.ReaderAt) (bi *buildinfo.BuildInfo, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			bi, err = nil, fmt.Errorf("%w: the Go build info reader crashed on it (%v)", ErrMalformed, p)
+		}
+	}()
+	return buildinfo.Read(r)
 }
 
 func hasDynamicSegment(f *elf.File) bool {

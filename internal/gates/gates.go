@@ -1,11 +1,14 @@
 // Package gates runs go-image's gates over an image in a fixed order and
-// collects one report. A gate that cannot decide (it errored) fails: an
-// image is never shipped because a check could not run.
+// collects one report. A gate that cannot decide (it errored or panicked)
+// fails: an image is never shipped because a check could not run, and a
+// crafted image that crashes one gate still gets a report from the others.
 package gates
 
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -43,17 +46,83 @@ func ImageGates(gs []Gate) []Gate {
 func Run(ctx context.Context, img v1.Image, gs ...Gate) *report.Report {
 	r := &report.Report{}
 	for _, g := range gs {
-		if err := ctx.Err(); err != nil {
-			r.Add(report.Result{Gate: g.Name(), ID: g.Name(), Status: report.Fail, Message: fmt.Sprintf("not run: %v", err)})
-			continue
-		}
-		res, err := g.Check(ctx, img)
+		name := nameOf(g)
+		res, err := Protect(name, func() ([]report.Result, error) {
+			if err := ctx.Err(); err != nil {
+				return []report.Result{{Gate: name, ID: name, Status: report.Fail, Message: fmt.Sprintf("not run: %v", err)}}, nil
+			}
+			return g.Check(ctx, img)
+		})
 		if err != nil {
-			r.Add(report.Result{Gate: g.Name(), ID: g.Name() + "/error", Status: report.Fail,
+			r.Add(report.Result{Gate: name, ID: name + "/error", Status: report.Fail,
 				Message: fmt.Sprintf("gate could not run: %v", err)})
 			continue
 		}
 		r.Add(res...)
 	}
 	return r
+}
+
+// nameOf is g's name, or "gate" when even Name panics (a nil gate).
+func nameOf(g Gate) (name string) {
+	defer func() {
+		if recover() != nil {
+			name = "gate"
+		}
+	}()
+	return g.Name()
+}
+
+// PanicID is the check ID of a gate that panicked, after its name:
+// "upx/panic".
+const PanicID = "panic"
+
+// maxStack bounds the stack lines a panic's result lists: the frames
+// nearest the panic say where; the rest is the runner.
+const maxStack = 24
+
+// Protect runs one gate's check, turning a panic into one failed result
+// that names the gate and the panic's value, with the top of the stack as
+// details. Gates parse untrusted input (ELF headers, tar entries, Trivy's
+// JSON), and a bug there must fail that gate, never crash go-image before
+// the report is written. Only the calling goroutine is protected: a gate
+// must not let its own goroutines panic.
+func Protect(name string, check func() ([]report.Result, error)) (res []report.Result, err error) {
+	defer func() {
+		p := recover()
+		if p == nil {
+			return
+		}
+		res, err = []report.Result{{Gate: name, ID: name + "/" + PanicID, Status: report.Fail,
+			Message: fmt.Sprintf("the %s gate crashed (panic: %v): the image holds input this gate does not handle; it fails rather than pass unchecked. Please report this with the details", name, p),
+			Details: stack(debug.Stack()),
+		}}, nil
+	}()
+	return check()
+}
+
+// stack keeps the frames between the panic and Protect: debug.Stack
+// starts with the goroutine header and the deferred function's frames, and
+// ends with the runner's.
+func stack(b []byte) []string {
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, "panic(") {
+			lines = lines[i:]
+			break
+		}
+	}
+	for i, l := range lines {
+		if strings.Contains(l, "/internal/gates.Protect(") || strings.Contains(l, "/internal/gates.Run.func") {
+			lines = lines[:i]
+			break
+		}
+	}
+	if len(lines) > maxStack {
+		lines = append(lines[:maxStack:maxStack], fmt.Sprintf("… %d more stack lines", len(lines)-maxStack))
+	}
+	for i, l := range lines {
+		lines[i] = strings.TrimSpace(l)
+	}
+	return lines
 }

@@ -3,6 +3,7 @@ package gates
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -83,5 +84,70 @@ func TestImageGates(t *testing.T) {
 			names = append(names, g.Name())
 		}
 		t.Fatalf("ImageGates = %v, want [size smoke] in order", names)
+	}
+}
+
+type panicGate struct {
+	name string
+	v    any
+}
+
+func (p panicGate) Name() string { return p.name }
+func (p panicGate) Check(context.Context, v1.Image) ([]report.Result, error) {
+	if s, ok := p.v.(string); ok && s == "index" {
+		var b []byte
+		_ = b[5] // a runtime error, as a bad ELF offset gives
+	}
+	panic(p.v)
+}
+
+// A gate that panics fails with the panic's cause; the gates after it still
+// run and the report is complete.
+func TestRunRecoversPanics(t *testing.T) {
+	pass := fakeGate{name: "size", res: []report.Result{{Gate: "size", ID: "size/compressed", Status: report.Pass}}}
+	for _, tc := range []struct {
+		name    string
+		gate    Gate
+		wantID  string
+		wantMsg string
+	}{
+		{"runtime error", panicGate{"upx", "index"}, "upx/panic", "index out of range [5] with length 0"},
+		{"panic with a value", panicGate{"harden", "boom"}, "harden/panic", "panic: boom"},
+		{"panic with an error", panicGate{"scan", errors.New("nil map")}, "scan/panic", "panic: nil map"},
+		{"nil gate", nil, "gate/panic", "nil pointer dereference"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := Run(context.Background(), empty.Image, pass, tc.gate, pass)
+			if len(r.Results) != 3 {
+				t.Fatalf("results = %+v, want 3: the gates after a panic must still run", r.Results)
+			}
+			got := r.Results[1]
+			if got.ID != tc.wantID || got.Status != report.Fail || !strings.Contains(got.Message, tc.wantMsg) {
+				t.Fatalf("result = %+v, want a failed %s naming %q", got, tc.wantID, tc.wantMsg)
+			}
+			if r.Results[0].Status != report.Pass || r.Results[2].Status != report.Pass {
+				t.Errorf("neighbours changed: %+v", r.Results)
+			}
+			if tc.gate != nil && (len(got.Details) == 0 || !strings.Contains(strings.Join(got.Details, "\n"), "gates.panicGate.Check")) {
+				t.Errorf("details do not show where it panicked: %q", got.Details)
+			}
+			if len(got.Details) > maxStack+1 {
+				t.Errorf("%d stack lines, want at most %d", len(got.Details), maxStack+1)
+			}
+			if r.Err() == nil {
+				t.Error("a report with a panicked gate passes")
+			}
+		})
+	}
+}
+
+func TestProtect(t *testing.T) {
+	res, err := Protect("scan", func() ([]report.Result, error) { panic("bad JSON") })
+	if err != nil || len(res) != 1 || res[0].ID != "scan/panic" || res[0].Status != report.Fail {
+		t.Fatalf("Protect = %+v, %v", res, err)
+	}
+	want := errors.New("no DB")
+	if _, err := Protect("scan", func() ([]report.Result, error) { return nil, want }); err != want {
+		t.Fatalf("Protect changed the error: %v", err)
 	}
 }

@@ -52,6 +52,14 @@ const DefaultMinCerts = 10
 // maxBinary bounds how much of the entrypoint is read into memory.
 const maxBinary = 512 << 20
 
+// maxAccounts bounds /etc/passwd and /etc/group, and maxCABundle the CA
+// bundle: real ones are kilobytes (Mozilla's roots are ~220 kB), and a
+// crafted one must not cost the entrypoint's budget in memory.
+const (
+	maxAccounts = 1 << 20
+	maxCABundle = 16 << 20
+)
+
 // maxListed bounds the offending paths a result lists.
 const maxListed = 20
 
@@ -132,11 +140,14 @@ func (g Gate) Check(ctx context.Context, img v1.Image) ([]report.Result, error) 
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	want := map[string]bool{recipe.PasswdPath: true, recipe.GroupPath: true, path.Clean(o.CABundlePath): true}
+	want := map[string]int64{recipe.PasswdPath: maxAccounts, recipe.GroupPath: maxAccounts, path.Clean(o.CABundlePath): maxCABundle}
 	if ep := cf.Config.Entrypoint; len(ep) > 0 && path.IsAbs(ep[0]) {
-		want[path.Clean(ep[0])] = true
+		want[path.Clean(ep[0])] = maxBinary
 	}
-	fsys, err := imagefs.Read(ctx, img, func(e imagefs.Entry) bool { return want[e.Path] }, maxBinary)
+	fsys, err := imagefs.Read(ctx, img, func(e imagefs.Entry) bool {
+		limit, ok := want[e.Path]
+		return ok && e.Size <= limit
+	}, maxBinary)
 	if err != nil {
 		return nil, err
 	}
@@ -207,10 +218,12 @@ func checkUser(s *state) (report.Status, string, []string) {
 		if f.id == "" {
 			continue
 		}
-		b, err := s.fs.ReadFile(s.ctx, f.file)
+		// Without the file the check cannot see which account the ID is,
+		// and neither can the programs that look it up: it fails, as
+		// documented, rather than pass on what it could not read.
+		b, err := s.readSmall(f.file, maxAccounts)
 		if err != nil {
-			notes = append(notes, "no "+f.file)
-			continue
+			return fail("%s %s cannot be checked: %v: programs that look the account up (os/user, ssh, some libraries) fail too; add a regular file %s with e.g. %q (go-image's recipe writes it)", f.what, f.id, err, f.file, entryFor(f.file, f.id))
 		}
 		name, ok := lookupID(string(b), f.id)
 		if !ok {
@@ -219,6 +232,22 @@ func checkUser(s *state) (report.Status, string, []string) {
 		notes = append(notes, fmt.Sprintf("%s %s in %s", name, f.id, f.file))
 	}
 	return pass("USER %s, non-root and numeric (%s)", u, strings.Join(notes, ", "))
+}
+
+// readSmall reads a regular file of at most limit bytes, following links
+// as the container would. Its size is checked before any byte is read.
+func (s *state) readSmall(p string, limit int64) ([]byte, error) {
+	e, err := s.fs.Resolve(p)
+	if err != nil {
+		return nil, err
+	}
+	if !e.Regular() {
+		return nil, fmt.Errorf("%s is not a regular file (it resolves to %s, tar type %q)", p, e.Path, e.Type)
+	}
+	if e.Size > limit {
+		return nil, fmt.Errorf("%s is %d bytes, over the %d-byte limit for this file", p, e.Size, limit)
+	}
+	return s.fs.ReadFile(s.ctx, p)
 }
 
 func entryFor(file, id string) string {
@@ -393,7 +422,7 @@ func checkBuildInfo(s *state) (report.Status, string, []string) {
 // every outbound TLS call fails with "certificate signed by unknown authority".
 func checkCABundle(s *state) (report.Status, string, []string) {
 	p := s.o.CABundlePath
-	b, err := s.fs.ReadFile(s.ctx, p)
+	b, err := s.readSmall(p, maxCABundle)
 	if err != nil {
 		return fail("no CA bundle at %s (%v): outbound TLS fails with \"x509: certificate signed by unknown authority\"; add a PEM bundle there (go-image's recipe writes one)", p, err)
 	}

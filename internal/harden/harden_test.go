@@ -74,6 +74,29 @@ func TestGate(t *testing.T) {
 		{name: "gid not in group", img: func(t *testing.T) v1.Image {
 			return imagetest.Append(t, imagetest.Compliant(t), F{Path: "/etc/group", Mode: 0o644, Data: []byte("root:x:0:\n")})
 		}, fails: []string{harden.UserNonroot}, message: "group 65532 has no entry in /etc/group"},
+		// Without a readable account file the user cannot be checked, and
+		// os/user lookups fail in the container: a failure, as documented.
+		{name: "no /etc/passwd", img: func(t *testing.T) v1.Image {
+			return imagetest.Append(t, imagetest.Compliant(t), F{Path: "/etc/.wh.passwd"})
+		}, fails: []string{harden.UserNonroot}, message: "user 65532 cannot be checked: /etc/passwd: file does not exist in the image"},
+		{name: "no /etc/group", img: func(t *testing.T) v1.Image {
+			return imagetest.Append(t, imagetest.Compliant(t), F{Path: "/etc/.wh.group"})
+		}, fails: []string{harden.UserNonroot}, message: "group 65532 cannot be checked: /etc/group: file does not exist"},
+		{name: "/etc/passwd a dangling symlink", img: func(t *testing.T) v1.Image {
+			return imagetest.Append(t, imagetest.Compliant(t), F{Path: "/etc/passwd", Symlink: "/nowhere/passwd"})
+		}, fails: []string{harden.UserNonroot}, message: "/nowhere/passwd: file does not exist in the image"},
+		{name: "/etc/passwd a directory", img: func(t *testing.T) v1.Image {
+			return imagetest.Append(t, imagetest.Compliant(t), F{Path: "/etc/passwd", Dir: true, Mode: 0o755})
+		}, fails: []string{harden.UserNonroot}, message: "/etc/passwd is not a regular file"},
+		{name: "/etc/passwd oversized", img: func(t *testing.T) v1.Image {
+			big := append(bytes.Repeat([]byte("#"+strings.Repeat("x", 99)+"\n"), 1<<20/100+1), "nonroot:x:65532:65532::/home/nonroot:/sbin/nologin\n"...)
+			return imagetest.Append(t, imagetest.Compliant(t), F{Path: "/etc/passwd", Mode: 0o644, Data: big})
+		}, fails: []string{harden.UserNonroot}, message: "over the 1048576-byte limit"},
+		{name: "/etc/passwd through a symlink", img: func(t *testing.T) v1.Image {
+			return imagetest.Append(t, imagetest.Compliant(t),
+				F{Path: "/usr/share/passwd", Mode: 0o644, Data: []byte("nonroot:x:65532:65532::/home/nonroot:/sbin/nologin\n")},
+				F{Path: "/etc/passwd", Symlink: "../usr/share/passwd"})
+		}},
 		{name: "shell form", img: func(t *testing.T) v1.Image {
 			return config(t, func(c *v1.Config) { c.Entrypoint = []string{"/bin/sh", "-c", imagetest.ServicePath} })
 		}, fails: []string{harden.Entrypoint, harden.StaticBinary, harden.Stripped, harden.BuildInfo}, message: "is shell form"},

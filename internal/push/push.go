@@ -249,6 +249,7 @@ func (o Options) remoteOptions(ctx context.Context, repo name.Repository) ([]rem
 	if o.Insecure {
 		tr = insecureTransport(tr)
 	}
+	tr = &redactingTransport{inner: tr, r: newRedactor(o.Credentials)}
 	auth, who, err := o.authenticator(ctx, repo)
 	if err != nil {
 		return nil, "", err
@@ -351,27 +352,20 @@ func explain(err error, op, ref string, repo name.Repository, who string) error 
 	return fmt.Errorf("%s %s: %w", op, ref, err)
 }
 
-// redact removes the password from an error message, in case any layer
-// (a proxy, a registry echoing a header) put it there. Passwords shorter
-// than 4 characters are left alone: replacing "x" would garble every word
-// containing an x and reveal the password by the gaps.
+// redact removes the password, in every form secretForms knows, from an
+// error message, in case any layer (a proxy, a registry echoing a header)
+// put it there. Error bodies are already redacted by the transport
+// (redactingTransport); this catches what reaches an error another way.
 func (o Options) redact(err error) error {
-	if err == nil || len(o.Credentials.Password) < 4 || !strings.Contains(err.Error(), o.Credentials.Password) {
+	if err == nil {
+		return nil
+	}
+	msg := newRedactor(o.Credentials).apply(err.Error())
+	if msg == err.Error() {
 		return err
 	}
-	return redacted{msg: strings.ReplaceAll(err.Error(), o.Credentials.Password, "[REDACTED]"), err: err}
+	return redactedError{msg: msg, err: err}
 }
-
-type redacted struct {
-	msg string
-	err error
-}
-
-func (r redacted) Error() string { return r.msg }
-
-// Unwrap keeps errors.Is/As working (e.g. for *transport.Error); callers that
-// print must use Error(), which is redacted.
-func (r redacted) Unwrap() error { return r.err }
 
 // insecureTransport skips TLS verification, for test registries with
 // self-signed certificates; plain HTTP comes from name.Insecure.

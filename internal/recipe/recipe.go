@@ -12,6 +12,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
+
+	"dagger/go-image/internal/safetext"
 )
 
 // The identity of the runtime user. 65532 is distroless' "nonroot": an
@@ -188,10 +191,14 @@ var (
 	nameRE       = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 	goVersionRE  = regexp.MustCompile(`^1\.[0-9]+(\.[0-9]+)?(rc[0-9]+)?(-[a-z0-9.]+)?$`)
 	versionVarRE = regexp.MustCompile(`^[A-Za-z0-9_./-]+\.[A-Za-z_][A-Za-z0-9_]*$`)
+	tagRE        = regexp.MustCompile(`^[A-Za-z0-9_.]+(,[A-Za-z0-9_.]+)*$`)
 )
 
 // Normalize fills defaults and rejects bad input with the cause and a fix.
 func (o Options) Normalize() (Options, error) {
+	if err := o.checkText(); err != nil {
+		return o, err
+	}
 	if o.Main == "" {
 		o.Main = "."
 	}
@@ -238,8 +245,13 @@ func (o Options) Normalize() (Options, error) {
 	if !versionVarRE.MatchString(o.VersionVar) {
 		return o, fmt.Errorf("version variable %q: want importpath.name, e.g. main.version", o.VersionVar)
 	}
-	if strings.ContainsAny(o.Version, " \t\n'\"") {
-		return o, fmt.Errorf("version %q: must not contain spaces or quotes", o.Version)
+	if strings.ContainsAny(o.Version, " '\"") {
+		return o, fmt.Errorf("version %q: must not contain spaces or quotes: go build splits -ldflags on them", o.Version)
+	}
+	for _, t := range o.Tags {
+		if !tagRE.MatchString(t) {
+			return o, fmt.Errorf("build tag %q: a tag is letters, digits, '_' and '.' (several may be joined with ','): go build would read anything else in -tags as another separator or flag", t)
+		}
 	}
 	for _, f := range o.Ldflags {
 		if f == "-linkmode=external" || strings.Contains(f, "extldflags") {
@@ -250,6 +262,62 @@ func (o Options) Normalize() (Options, error) {
 		return o, fmt.Errorf("source date epoch %d: must be seconds since 1970, not negative", o.SourceDateEpoch)
 	}
 	return o, nil
+}
+
+// checkText refuses control and invisible characters in every input that
+// reaches the compiler's command line or the image's labels, before any of
+// it is used. go build splits -ldflags on '\r' as on a space, so a version
+// "1.0\r-X\rmain.x=y" would inject linker flags; in a label, an escape
+// sequence or a bidi override shows a reviewer something else than what is
+// there. Printable text in any script passes.
+func (o Options) checkText() error {
+	type field struct{ name, value string }
+	fields := []field{
+		{"main package", o.Main}, {"binary name", o.Name}, {"go version", o.GoVersion},
+		{"platform", o.Platform}, {"base", string(o.Base)}, {"version", o.Version},
+		{"version variable", o.VersionVar}, {"source URL", o.Source}, {"revision", o.Revision},
+	}
+	for _, f := range o.Ldflags {
+		fields = append(fields, field{"ldflag", f})
+	}
+	for _, t := range o.Tags {
+		fields = append(fields, field{"build tag", t})
+	}
+	keys := make([]string, 0, len(o.Labels))
+	for k := range o.Labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fields = append(fields, field{"label key", k}, field{"label " + strconv.Quote(safetext.Line(k)), o.Labels[k]})
+	}
+	for _, f := range fields {
+		if i := safetext.Index(f.value); i >= 0 {
+			r, _ := utf8.DecodeRuneInString(f.value[i:])
+			what := fmt.Sprintf("control or invisible character %U", r)
+			if r == utf8.RuneError {
+				what = fmt.Sprintf("byte %#x that is not UTF-8", f.value[i])
+			}
+			return fmt.Errorf("%s %q: %s at byte %d: remove it (recipe inputs reach the go build command line and the image's labels, where it would split arguments or hide text)", f.name, f.value, what, i)
+		}
+	}
+	return nil
+}
+
+// ParseLabels parses key=value label arguments, as both executors take them.
+func ParseLabels(kvs []string) (map[string]string, error) {
+	if len(kvs) == 0 {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("label %q: want key=value, e.g. org.opencontainers.image.vendor=Acme", kv)
+		}
+		out[k] = v
+	}
+	return out, nil
 }
 
 // Command is a process to run: argv and environment additions.

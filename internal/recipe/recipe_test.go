@@ -276,3 +276,68 @@ func TestBaseName(t *testing.T) {
 		t.Error("an upper-case repository: want an error")
 	}
 }
+
+// Every recipe input that reaches the go build command line or a label
+// refuses control and invisible characters, naming the field, before
+// anything is compiled. The first case injected linker flags: go build
+// splits -ldflags on '\r'.
+func TestNormalizeRefusesControlCharacters(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		in      Options
+		wantErr string
+	}{
+		{"CR in version injects -X", Options{Version: "1.0\r-X\rmain.injected=x"}, `version "1.0\r-X\rmain.injected=x": control or invisible character U+000D at byte 3`},
+		{"tab in version", Options{Version: "1.0\t-X"}, "version"},
+		{"newline in version", Options{Version: "1.0\n"}, "U+000A"},
+		{"ESC in version", Options{Version: "1.0\x1b[2K"}, "U+001B"},
+		{"CR in version var", Options{VersionVar: "main.v\r"}, "version variable"},
+		{"CR in ldflag", Options{Ldflags: []string{"-X\rmain.a=b"}}, `ldflag "-X\rmain.a=b"`},
+		{"NUL in ldflag", Options{Ldflags: []string{"-s\x00"}}, "U+0000"},
+		{"space in tag", Options{Tags: []string{"netgo osusergo"}}, `build tag "netgo osusergo"`},
+		{"CR in tag", Options{Tags: []string{"a\rb"}}, `build tag "a\rb": control`},
+		{"flag in tag", Options{Tags: []string{"-toolexec=x"}}, "build tag"},
+		{"ESC in label value", Options{Labels: map[string]string{"team": "a\x1b]8;;x\x07"}}, `label "team" "a\x1b]8;;x\a"`},
+		{"bidi override in label value", Options{Labels: map[string]string{"team": "pay\u202estnem"}}, "U+202E"},
+		{"newline in label key", Options{Labels: map[string]string{"a\nb": "x"}}, `label key "a\nb"`},
+		{"DEL in source URL", Options{Source: "https://x\x7f"}, "source URL"},
+		{"C1 in revision", Options{Revision: "abc\u0085"}, "revision"},
+		{"zero-width space in main", Options{Main: "./cmd/\u200bapi"}, "main package"},
+		{"CR in name", Options{Name: "app\r"}, "binary name"},
+		{"CR in platform", Options{Platform: "linux/amd64\r"}, "platform"},
+		{"CR in go version", Options{GoVersion: "1.26\r"}, "go version"},
+		{"invalid UTF-8", Options{Version: "1.0\xff"}, "byte 0xff that is not UTF-8 at byte 3"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := tc.in.Normalize()
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("err = %v, want it to contain %q", err, tc.wantErr)
+			}
+			if strings.ContainsAny(err.Error(), "\r\x1b\x00") {
+				t.Errorf("the error itself carries the control character: %q", err)
+			}
+		})
+	}
+	// Printable text in any script, and tag lists, still pass.
+	ok := Options{Version: "1.2.3-rc.1+build.5", Tags: []string{"netgo,osusergo", "x.y"},
+		Labels: map[string]string{"org.opencontainers.image.description": "Dienst für Zahlungen — 決済", "team": "a=b"},
+		Source: "https://example.com/x?y=1&z=2", Revision: "0123abc"}
+	if _, err := ok.Normalize(); err != nil {
+		t.Fatalf("printable inputs refused: %v", err)
+	}
+}
+
+func TestParseLabels(t *testing.T) {
+	got, err := ParseLabels([]string{"team=payments", "a=b=c", "empty="})
+	if err != nil || got["team"] != "payments" || got["a"] != "b=c" || got["empty"] != "" || len(got) != 3 {
+		t.Fatalf("ParseLabels = %v, %v", got, err)
+	}
+	for _, bad := range []string{"novalue", "=x"} {
+		if _, err := ParseLabels([]string{bad}); err == nil || !strings.Contains(err.Error(), "want key=value") {
+			t.Errorf("ParseLabels(%q) err = %v", bad, err)
+		}
+	}
+	if got, err := ParseLabels(nil); got != nil || err != nil {
+		t.Errorf("ParseLabels(nil) = %v, %v", got, err)
+	}
+}

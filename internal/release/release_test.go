@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net/http"
@@ -207,6 +208,16 @@ func (failing) Check(context.Context, v1.Image) ([]report.Result, error) {
 	return []report.Result{{Gate: "harden", ID: "harden/user-nonroot", Status: report.Fail, Message: "runs as root"}}, nil
 }
 
+// crashing is a gate that panics on a crafted image, as the upx gate did on
+// a huge e_phoff.
+type crashing struct{}
+
+func (crashing) Name() string { return "upx" }
+func (crashing) Check(context.Context, v1.Image) ([]report.Result, error) {
+	var phdrs []byte
+	return nil, fmt.Errorf("unreachable %d", phdrs[1<<20])
+}
+
 func TestFailedGatePushesNothing(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -217,6 +228,7 @@ func TestFailedGatePushesNothing(t *testing.T) {
 		{"failing check", "linux/amd64", failing{}, "harden/user-nonroot: runs as root"},
 		{"one platform of two", "linux/amd64,linux/arm64", failing{}, "harden/user-nonroot: linux/arm64: runs as root"},
 		{"size budget", "linux/amd64", size.Gate{Max: 1000}, "size/compressed"},
+		{"a gate that panics blocks, with the panic", "linux/amd64", crashing{}, "upx/panic: the upx gate crashed (panic: runtime error: index out of range"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

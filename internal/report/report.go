@@ -1,6 +1,14 @@
 // Package report is the one result format of every gate: each check yields a
 // Result, and a Report renders them for a terminal, a machine, or a CI job
 // summary. Gates never print; they return Results.
+//
+// Every string of a Result is untrusted: a message quotes file names, layer
+// history, labels, a service's output, Trivy's titles, all written by
+// whoever built the image or the source. The text and Markdown renderers
+// escape them (control characters, Markdown and HTML), so nothing in an
+// image can repaint a failed check as passed; gates need not escape
+// anything. JSON keeps the exact strings: it is data, escaped by its
+// encoder.
 package report
 
 import (
@@ -12,6 +20,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"dagger/go-image/internal/safetext"
 )
 
 // Status is a check's verdict.
@@ -99,7 +109,8 @@ type GateError struct{ Failed []Result }
 func (e *GateError) Error() string {
 	ids := make([]string, len(e.Failed))
 	for i, f := range e.Failed {
-		ids[i] = f.ID + ": " + f.Message
+		// One line per failure, whatever the message holds.
+		ids[i] = safetext.Line(f.ID + ": " + f.Message)
 	}
 	return fmt.Sprintf("%d gate check(s) failed:\n  %s", len(e.Failed), strings.Join(ids, "\n  "))
 }
@@ -138,22 +149,25 @@ func (r *Report) Summary() string {
 
 var textMark = map[Status]string{Pass: "PASS", Warn: "WARN", Fail: "FAIL", Skipped: "SKIP"}
 
-// WriteText renders the report for a terminal.
+// WriteText renders the report for a terminal. Every line starts with
+// go-image's own mark or indentation; what the results say is escaped
+// (safetext.Line), so it can neither start a line nor move the cursor.
 func (r *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
+	line := safetext.Line
 	if r.Image != "" {
-		fmt.Fprintf(&b, "go-image report for %s\n", r.Image)
+		fmt.Fprintf(&b, "go-image report for %s\n", line(r.Image))
 	}
 	for _, res := range r.Results {
-		fmt.Fprintf(&b, "[%s] %-28s %s\n", textMark[res.Status], res.ID, res.Message)
+		fmt.Fprintf(&b, "[%s] %-28s %s\n", textMark[res.Status], line(res.ID), line(res.Message))
 		for _, d := range res.Details {
-			fmt.Fprintf(&b, "       %s\n", d)
+			fmt.Fprintf(&b, "       %s\n", line(d))
 		}
 		if len(res.Metrics) > 0 {
-			fmt.Fprintf(&b, "       metrics: %s\n", formatMetrics(res.Metrics))
+			fmt.Fprintf(&b, "       metrics: %s\n", line(formatMetrics(res.Metrics)))
 		}
 		if res.Tool != nil {
-			fmt.Fprintf(&b, "       tool: %s\n", res.Tool)
+			fmt.Fprintf(&b, "       tool: %s\n", line(res.Tool.String()))
 		}
 	}
 	fmt.Fprintln(&b, r.Summary())
@@ -175,33 +189,35 @@ func (r *Report) WriteJSON(w io.Writer) error {
 
 var mdMark = map[Status]string{Pass: "✅ pass", Warn: "⚠️ warn", Fail: "❌ fail", Skipped: "⏭️ skipped"}
 
-// WriteMarkdown renders the report for a CI job summary.
+// WriteMarkdown renders the report for a CI job summary. The structure
+// (heading, verdict, table, details) is go-image's; result strings are
+// escaped for where they land: table cells (mdText, mdCode), HTML
+// (mdHTML) and fenced blocks (mdFence).
 func (r *Report) WriteMarkdown(w io.Writer) error {
 	var b strings.Builder
 	title := "go-image report"
 	if r.Image != "" {
-		title += " for `" + r.Image + "`"
+		title += " for " + mdCode(r.Image)
 	}
 	fmt.Fprintf(&b, "## %s\n\n**%s**\n\n", title, r.Summary())
 	b.WriteString("| check | status | message |\n|---|---|---|\n")
 	for _, res := range r.Results {
-		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", res.ID, mdMark[res.Status], mdEscape(res.Message))
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", mdCode(res.ID), mdMark[res.Status], mdText(res.Message))
 	}
 	for _, res := range r.Results {
 		if len(res.Details) == 0 && len(res.Metrics) == 0 && res.Tool == nil {
 			continue
 		}
-		fmt.Fprintf(&b, "\n<details><summary><code>%s</code></summary>\n\n```\n", res.ID)
-		for _, d := range res.Details {
-			b.WriteString(d + "\n")
-		}
+		lines := append([]string(nil), res.Details...)
 		if len(res.Metrics) > 0 {
-			b.WriteString("metrics: " + formatMetrics(res.Metrics) + "\n")
+			lines = append(lines, "metrics: "+formatMetrics(res.Metrics))
 		}
 		if res.Tool != nil {
-			b.WriteString("tool: " + res.Tool.String() + "\n")
+			lines = append(lines, "tool: "+res.Tool.String())
 		}
-		b.WriteString("```\n\n</details>\n")
+		fmt.Fprintf(&b, "\n<details><summary><code>%s</code></summary>\n\n", mdHTML(res.ID))
+		b.WriteString(mdFence(lines))
+		b.WriteString("\n</details>\n")
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -218,10 +234,6 @@ func (r *Report) Write(w io.Writer, format string) error {
 		return r.WriteMarkdown(w)
 	}
 	return fmt.Errorf("report format %q: use text, json or markdown", format)
-}
-
-func mdEscape(s string) string {
-	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
 }
 
 // formatMetrics renders metrics for people: whole numbers in full (never

@@ -9,7 +9,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"debug/buildinfo"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -24,6 +23,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"dagger/go-image/internal/elfinfo"
 	"dagger/go-image/internal/imagefs"
 )
 
@@ -297,7 +297,7 @@ func BuildInfo(img v1.Image) (*debug.BuildInfo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sbom: read entrypoint: %w", err)
 	}
-	bi, err := buildinfo.Read(bytes.NewReader(data))
+	bi, err := elfinfo.GoBuildInfo(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("sbom: %s: %w: the entrypoint is not a Go binary with build information (was it packed with UPX?)", entry, err)
 	}

@@ -149,13 +149,26 @@ func Detect(r io.Reader) (isELF bool, m Markers, err error) {
 		}
 	}
 	m.PackHeader = bytes.Contains(tail, magic)
-	h, ok := parseELFHeader(head)
-	if ok {
+	if h, ok := parseELFHeader(head); ok {
 		m.NoSectionHeaders = h.shnum == 0
-		off := h.phoff + uint64(h.phnum)*uint64(h.phentsize)
-		m.LInfo = off+8 <= uint64(len(head)) && bytes.Equal(head[off+4:off+8], magic)
+		m.LInfo = h.lInfoMagic(head)
 	}
 	return true, m, nil
+}
+
+// lInfoMagic reports "UPX!" as l_info.l_magic, 4 bytes into the l_info
+// that follows the program headers. Every offset comes from the file, so
+// each is checked against head before it is added to: e_phoff can be
+// anything up to 2^64-1, and phoff+size would wrap around to a small
+// number that passes a bounds check.
+func (h elfHeader) lInfoMagic(head []byte) bool {
+	n := uint64(len(head))
+	if h.phoff > n {
+		return false
+	}
+	// phnum*phentsize < 2^32 and phoff <= n < 2^17: no overflow.
+	off := h.phoff + uint64(h.phnum)*uint64(h.phentsize) + 4
+	return off <= n && n-off >= uint64(len(magic)) && bytes.Equal(head[off:off+uint64(len(magic))], magic)
 }
 
 func lastN(b []byte, n int) []byte {

@@ -163,3 +163,94 @@ func TestParsePolicy(t *testing.T) {
 		t.Errorf("ParsePolicy(maybe) err = %v", err)
 	}
 }
+
+// elfHeader64 is a little-endian ELF64 header with the given program
+// header offset, size and count, as a crafted file sets them.
+func elfHeader64(phoff uint64, phentsize, phnum, shnum uint16) []byte {
+	b := make([]byte, 64)
+	copy(b, []byte{0x7f, 'E', 'L', 'F', 2, 1, 1})
+	le := binary.LittleEndian
+	le.PutUint64(b[0x20:], phoff)
+	le.PutUint16(b[0x36:], phentsize)
+	le.PutUint16(b[0x38:], phnum)
+	le.PutUint16(b[0x3c:], shnum)
+	return b
+}
+
+// Offsets taken from a crafted header never index outside what was read:
+// each case panicked (index out of range) or could have.
+func TestDetectCraftedHeaders(t *testing.T) {
+	be32 := func(phoff uint32, phentsize, phnum uint16) []byte {
+		b := make([]byte, 52)
+		copy(b, []byte{0x7f, 'E', 'L', 'F', 1, 2, 1})
+		binary.BigEndian.PutUint32(b[0x1c:], phoff)
+		binary.BigEndian.PutUint16(b[0x2a:], phentsize)
+		binary.BigEndian.PutUint16(b[0x2c:], phnum)
+		return b
+	}
+	for _, tc := range []struct {
+		name string
+		data []byte
+	}{
+		{"e_phoff 2^64-1 (wraps to a small offset)", elfHeader64(^uint64(0), 56, 1, 0)},
+		{"e_phoff 2^64-8", elfHeader64(^uint64(0)-7, 0, 0, 0)},
+		{"e_phoff 2^64-12 (off+8 wraps to a valid-looking 0)", elfHeader64(^uint64(0)-11, 0, 0, 0)},
+		{"e_phoff past the head", elfHeader64(1<<40, 56, 2, 0)},
+		{"e_phoff at the end of the file", elfHeader64(64, 0, 0, 0)},
+		{"65535 program headers of 65535 bytes", elfHeader64(64, 0xffff, 0xffff, 0)},
+		{"l_info straddling the end", append(elfHeader64(60, 0, 0, 0), "UP"...)},
+		{"ELF32 big-endian, e_phoff 2^32-1", be32(^uint32(0), 32, 0xffff)},
+		{"truncated ELF32 header", []byte{0x7f, 'E', 'L', 'F', 1, 1}},
+		{"truncated ELF64 header", elfHeader64(0, 0, 0, 0)[:60]},
+		{"unknown class and data", []byte{0x7f, 'E', 'L', 'F', 9, 9, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			isELF, m, err := upx.Detect(bytes.NewReader(tc.data))
+			if err != nil || !isELF {
+				t.Fatalf("Detect = %v, %v", isELF, err)
+			}
+			if m.LInfo {
+				t.Errorf("l_info magic found in a file that has none: %+v", m)
+			}
+		})
+	}
+	// The magic right after a crafted header is still found: the bounds
+	// checks do not blind the gate.
+	withMagic := append(elfHeader64(64, 0, 0, 0), "\x00\x00\x00\x00UPX!"...)
+	if _, m, _ := upx.Detect(bytes.NewReader(withMagic)); !m.LInfo {
+		t.Error("l_info magic at the end of the head not found")
+	}
+}
+
+// The gate over an image holding the crafted file reports, and does not
+// crash (before the fix: exit 2 and no report).
+func TestGateCraftedHeader(t *testing.T) {
+	img := imagetest.Append(t, imagetest.Compliant(t), imagetest.File{Path: "/usr/bin/evil", Mode: 0o755, Data: elfHeader64(^uint64(0)-11, 0, 0, 0)})
+	r := gates.Run(context.Background(), img, upx.Gate{})
+	if len(r.Results) != 1 || r.Results[0].ID != upx.ID || r.Results[0].Status != report.Pass {
+		t.Fatalf("results = %+v, want one passing %s (the file is not packed)", r.Results, upx.ID)
+	}
+}
+
+// FuzzDetect: any file, read in any chunking, gives the same verdict and
+// never panics; a file is ELF exactly when it starts with the magic.
+func FuzzDetect(f *testing.F) {
+	f.Add(imagetest.UPXPacked())
+	f.Add(elfHeader64(^uint64(0)-11, 0, 0, 0))
+	f.Add(elfHeader64(64, 0xffff, 0xffff, 0))
+	f.Add([]byte("#!/bin/sh\n"))
+	f.Add([]byte{0x7f, 'E', 'L', 'F', 1, 2})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		isELF, m, err := upx.Detect(bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if isELF != bytes.HasPrefix(data, []byte{0x7f, 'E', 'L', 'F'}) {
+			t.Fatalf("isELF = %v for % x", isELF, data[:min(4, len(data))])
+		}
+		isELF2, m2, err := upx.Detect(iotest.HalfReader(bytes.NewReader(data)))
+		if err != nil || isELF2 != isELF || m2 != m {
+			t.Fatalf("short reads change the verdict: %+v vs %+v (%v)", m2, m, err)
+		}
+	})
+}

@@ -22,6 +22,7 @@ import (
 
 	"dagger/go-image/internal/attest"
 	"dagger/go-image/internal/push"
+	"dagger/go-image/internal/safetext"
 	"dagger/go-image/internal/sign"
 )
 
@@ -234,7 +235,8 @@ func gateReport(res *Result, sts []attest.Statement) error {
 		if f := g.Failed(); len(f) > 0 {
 			lines := make([]string, len(f))
 			for i, r := range f {
-				lines[i] = r.ID + ": " + r.Message
+				// The report quotes the image's files: one line each.
+				lines[i] = safetext.Line(r.ID + ": " + r.Message)
 			}
 			sort.Strings(lines)
 			return fmt.Errorf("%w: the signed gate report of %s has %d failed check(s):\n  %s", ErrGateFailed, res.Digest, len(f), strings.Join(lines, "\n  "))
@@ -255,14 +257,17 @@ func (r *Result) Summary() string {
 	b.WriteString("\n")
 	p := r.Provenance
 	src := p.BuildDefinition.ExternalParameters.Source
-	fmt.Fprintf(&b, "  provenance:  built by %s", p.RunDetails.Builder.ID)
+	// Signed is not the same as safe to print: the statements quote the
+	// source's URL and the image's report, each escaped to one line.
+	line := safetext.Line
+	fmt.Fprintf(&b, "  provenance:  built by %s", line(p.RunDetails.Builder.ID))
 	if src.URI != "" || src.Revision != "" {
-		fmt.Fprintf(&b, " from %s %s", src.URI, src.Revision)
+		fmt.Fprintf(&b, " from %s %s", line(src.URI), line(src.Revision))
 	}
 	b.WriteString("\n")
-	fmt.Fprintf(&b, "  gate report: %s\n", r.Report.Summary)
+	fmt.Fprintf(&b, "  gate report: %s\n", line(r.Report.Summary))
 	if r.SBOM != "" {
-		fmt.Fprintf(&b, "  sbom:        %s\n", r.SBOM)
+		fmt.Fprintf(&b, "  sbom:        %s\n", line(r.SBOM))
 	}
 	return b.String()
 }

@@ -1,0 +1,94 @@
+package safetext_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"unicode"
+	"unicode/utf8"
+
+	"dagger/go-image/internal/safetext"
+)
+
+func TestLine(t *testing.T) {
+	for _, tc := range []struct{ name, in, want string }{
+		{"plain ASCII is kept", "/usr/local/bin/app (mode 4755)", "/usr/local/bin/app (mode 4755)"},
+		{"other scripts are kept", "/srv/données/日本語", "/srv/données/日本語"},
+		{"emoji are kept", "⚠️ ✅", "⚠️ ✅"},
+		{"ANSI erase line and CR cannot overwrite", "/x\x1b[2K\r[PASS] harden/no-setuid", `/x\x1b[2K\r[PASS] harden/no-setuid`},
+		{"OSC title and hyperlink", "\x1b]0;pwned\x07\x1b]8;;http://e\x1b\\", `\x1b]0;pwned\x07\x1b]8;;http://e\x1b\`},
+		{"newline cannot start a line", "a\n[PASS] b", `a\n[PASS] b`},
+		{"tab, backspace, NUL, DEL", "a\tb\bc\x00d\x7f", `a\tb\x08c\x00d\x7f`},
+		{"C1 CSI as a rune", "a\u009b31mb", `a\u009b31mb`},
+		{"C1 as a raw byte (not UTF-8)", "a\x9b31mb", `a\x9b31mb`},
+		{"bidi override reverses nothing", "evil\u202etxt.exe", `evil\u202etxt.exe`},
+		{"bidi isolates", "\u2066a\u2069", `\u2066a\u2069`},
+		{"zero-width characters", "pa\u200bss\u200d\ufeff", `pa\u200bss\u200d\ufeff`},
+		{"line and paragraph separators", "a\u2028b\u2029c", `a\u2028b\u2029c`},
+		{"tag characters", "x\U000E0041", `x\U000e0041`},
+		{"noncharacter", "x\uffff", `x\uffff`},
+		{"invalid UTF-8", "a\xffb\xc3", `a\xffb\xc3`},
+		{"a real U+FFFD is printable", "a\ufffdb", "a\ufffdb"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := safetext.Line(tc.in)
+			if got != tc.want {
+				t.Errorf("Line(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+			if safetext.Safe(tc.in) != (tc.in == tc.want) {
+				t.Errorf("Safe(%q) = %v", tc.in, safetext.Safe(tc.in))
+			}
+		})
+	}
+}
+
+func TestBlockKeepsNewlinesOnly(t *testing.T) {
+	got := safetext.Block("compile failed:\n./main.go:3: \x1b[31mred\r\n")
+	want := "compile failed:\n./main.go:3: \\x1b[31mred\\r\n"
+	if got != want {
+		t.Errorf("Block = %q, want %q", got, want)
+	}
+}
+
+func ExampleLine() {
+	// A file name crafted to repaint a failed line as a pass.
+	name := "/bin/su\x1b[2K\r[PASS] harden/no-setuid"
+	fmt.Println("[FAIL] setuid file: " + safetext.Line(name))
+	// Output: [FAIL] setuid file: /bin/su\x1b[2K\r[PASS] harden/no-setuid
+}
+
+// FuzzLine: whatever the input, Line's output is valid UTF-8 with no rune a
+// terminal would act on, and Block's differs from it only by newlines.
+func FuzzLine(f *testing.F) {
+	for _, s := range []string{"", "plain", "\x1b[2K\r[PASS]", "a\u202eb", "\xff\xfe", "\u009b1m", "x\n\ny", "\U000E0041\u2028"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		line, block := safetext.Line(s), safetext.Block(s)
+		for name, out := range map[string]string{"Line": line, "Block": block} {
+			if !utf8.ValidString(out) {
+				t.Fatalf("%s(%q) = %q: not valid UTF-8", name, s, out)
+			}
+			for _, r := range out {
+				if r == '\n' && name == "Block" {
+					continue
+				}
+				if r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp) {
+					t.Fatalf("%s(%q) = %q keeps %U", name, s, out, r)
+				}
+			}
+		}
+		if strings.ReplaceAll(block, "\n", `\n`) != line {
+			t.Fatalf("Block(%q) = %q and Line = %q differ by more than newlines", s, block, line)
+		}
+		if !safetext.Safe(line) {
+			t.Fatalf("Line(%q) = %q is not Safe: escaping is not idempotent", s, line)
+		}
+		if i := safetext.Index(s); (i < 0) != (line == s) || (i >= 0 && safetext.Line(s[:i]) != s[:i]) {
+			t.Fatalf("Index(%q) = %d, but Line gives %q", s, i, line)
+		}
+		if safetext.Safe(s) != (line == s) {
+			t.Fatalf("Safe(%q) = %v, but Line changes it to %q", s, safetext.Safe(s), line)
+		}
+	})
+}
