@@ -252,7 +252,10 @@ func (m *GoImage) WithIgnoreUnfixed() *GoImage {
 // WithIgnorefile sets the accepted vulnerability IDs, in .trivyignore format
 // (IDs, # comments, exp:YYYY-MM-DD); each is listed in the report with its
 // reason (default: .trivyignore at the source root, when present).
-func (m *GoImage) WithIgnorefile(file *dagger.File) *GoImage {
+func (m *GoImage) WithIgnorefile(
+	// The ignore file, e.g. the .trivyignore of another directory.
+	file *dagger.File,
+) *GoImage {
 	c, _ := m.with(nil, func(c *GoImage) { c.Ignorefile = file })
 	return c
 }
