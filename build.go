@@ -3,9 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
-	"strings"
 
-	"dagger/go-image/internal/compile"
+	"dagger/go-image/internal/choices"
 	"dagger/go-image/internal/dagger"
 	"dagger/go-image/internal/engine"
 	"dagger/go-image/internal/recipe"
@@ -17,11 +16,11 @@ import (
 // library package, a missing main package or cgo is refused with the cause
 // before compiling.
 func (m *GoImage) Binary(ctx context.Context) (*dagger.File, error) {
-	e, p, err := m.executor(ctx)
+	c, err := m.start(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return e.Binary(ctx, p)
+	return c.Binary(ctx, c.platform)
 }
 
 // Build returns the final image as a container: the binary alone on scratch
@@ -32,11 +31,11 @@ func (m *GoImage) Binary(ctx context.Context) (*dagger.File, error) {
 // because Dagger's exporter writes its own creation times; tarball is.
 // +cache="session"
 func (m *GoImage) Build(ctx context.Context) (*dagger.Container, error) {
-	e, b, err := m.image(ctx)
+	c, b, err := m.image(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return e.Container(b)
+	return c.Container(b)
 }
 
 // Tarball returns the final image as an image tarball (an OCI image layout
@@ -65,15 +64,15 @@ func (m *GoImage) Sbom(
 	if err != nil {
 		return nil, err
 	}
-	e, b, err := m.image(ctx)
+	c, b, err := m.image(ctx)
 	if err != nil {
 		return nil, err
 	}
-	bi, err := sbom.BuildInfo(b.Image)
+	bi, err := sbom.BuildInfo(b)
 	if err != nil {
 		return nil, err
 	}
-	o := e.Options
+	o := c.Options
 	doc, err := f.Generate(sbom.Subject{Name: o.Name, Version: o.Version, Platforms: []string{o.Platform}, Created: o.Created()}, bi)
 	if err != nil {
 		return nil, err
@@ -81,60 +80,57 @@ func (m *GoImage) Sbom(
 	return dag.Directory().WithNewFile(f.FileName(), string(doc)).File(f.FileName()), nil
 }
 
-// executor turns the module's state into the Dagger executor of the recipe
-// and the constructor's platform.
-func (m *GoImage) executor(ctx context.Context) (*engine.Executor, recipe.Platform, error) {
+// call is one function call: its choices, validated, and the executor
+// that runs them.
+type call struct {
+	*engine.Executor
+	choices choices.Choices
+	files   engine.Files
+	// platform is the first target platform, the single-image functions'.
+	platform recipe.Platform
+}
+
+// start binds the module's state into choices, validates every one of
+// them before anything builds, reads the source's go.mod for the recipe's
+// name and Go version, and sets up the Dagger executor. platforms, when
+// given (release's), replace the constructor's platform.
+func (m *GoImage) start(ctx context.Context, platforms ...string) (*call, error) {
+	c, files, err := m.choices(ctx, platforms...)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
 	gomod, err := m.Source.File("go.mod").Contents(ctx)
 	if err != nil {
-		return nil, recipe.Platform{}, fmt.Errorf("source: no go.mod: pass the module root of the service (the directory with go.mod) as --source")
+		return nil, fmt.Errorf("source: no go.mod: pass the module root of the service (the directory with go.mod) as --source")
 	}
-	o := recipe.Options{
-		Main: m.Main, Name: m.Name, GoVersion: m.GoVersion, Platform: m.Platform,
-		Base: recipe.Base(m.Base), Version: m.Version, VersionVar: m.VersionVar,
-		Ldflags: m.Ldflags, Tags: m.Tags, Source: m.SourceURL, Revision: m.Revision,
-		SourceDateEpoch: int64(m.SourceDateEpoch),
+	o, err := c.Recipe.Options()
+	if err != nil {
+		return nil, err
 	}
-	if len(m.Labels) > 0 {
-		o.Labels = map[string]string{}
-		for _, kv := range m.Labels {
-			k, v, ok := strings.Cut(kv, "=")
-			if !ok || k == "" {
-				return nil, recipe.Platform{}, fmt.Errorf("label %q: want key=value", kv)
-			}
-			o.Labels[k] = v
-		}
-	}
-	if o.Name == "" {
-		mod, err := compile.ModulePathOf([]byte(gomod))
-		if err != nil {
-			return nil, recipe.Platform{}, err
-		}
-		o.Name = recipe.DefaultName(o.Main, mod)
-	}
-	if o.GoVersion == "" && m.Builder == nil {
-		if o.GoVersion, err = recipe.GoVersionOf([]byte(gomod)); err != nil {
-			return nil, recipe.Platform{}, fmt.Errorf("source: %w", err)
-		}
-	}
-	if o, err = o.Normalize(); err != nil {
-		return nil, recipe.Platform{}, err
+	// An injected builder brings its own Go; the golang image is go.mod's.
+	if o, err = o.ForModule([]byte(gomod), m.Builder == nil); err != nil {
+		return nil, err
 	}
 	p, err := recipe.ParsePlatform(o.Platform)
 	if err != nil {
-		return nil, recipe.Platform{}, err
+		return nil, err
 	}
-	return &engine.Executor{
+	e := &engine.Executor{
 		Dag: dag, Source: m.Source, Module: dag.CurrentModule().Source(), Options: o, GoMod: []byte(gomod),
-		Builder: m.Builder, BaseImage: m.BaseImage, CacheNamespace: m.CacheNamespace, UpxCompress: m.UpxCompress,
-	}, p, nil
+		Builder: m.Builder, BaseImage: c.Recipe.BaseImageRef(), CacheNamespace: m.CacheNamespace, UpxCompress: c.Recipe.Compress(),
+	}
+	return &call{Executor: e, choices: c, files: files, platform: p}, nil
 }
 
-// image builds the constructor's platform.
-func (m *GoImage) image(ctx context.Context) (*engine.Executor, engine.Built, error) {
-	e, p, err := m.executor(ctx)
+// image builds the first platform's image.
+func (m *GoImage) image(ctx context.Context) (*call, *engine.Built, error) {
+	c, err := m.start(ctx)
 	if err != nil {
-		return nil, engine.Built{}, err
+		return nil, nil, err
 	}
-	b, err := e.Image(ctx, p)
-	return e, b, err
+	b, err := c.Image(ctx, c.platform)
+	return c, b, err
 }

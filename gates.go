@@ -1,19 +1,14 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-
+	"dagger/go-image/internal/choices"
 	"dagger/go-image/internal/dagger"
 	"dagger/go-image/internal/engine"
 	"dagger/go-image/internal/gates"
-	"dagger/go-image/internal/lint"
-	"dagger/go-image/internal/policy"
 	"dagger/go-image/internal/recipe"
 	"dagger/go-image/internal/report"
 	"dagger/go-image/internal/scan"
@@ -34,22 +29,22 @@ func (m *GoImage) Check(
 	// +optional
 	noFail bool,
 ) (string, error) {
-	if err := checkFormat(format); err != nil {
+	if err := report.CheckFormat("format", format); err != nil {
 		return "", err
 	}
-	e, p, err := m.executor(ctx)
+	c, err := m.start(ctx)
 	if err != nil {
 		return "", err
 	}
-	gs, err := m.gates(ctx, e)
+	gs, err := c.gates(ctx, m.trivy())
 	if err != nil {
 		return "", err
 	}
-	b, err := e.Image(ctx, p)
+	b, err := c.Image(ctx, c.platform)
 	if err != nil {
 		return "", err
 	}
-	return writeReport(gates.Run(ctx, b.Image, gs...), format, noFail)
+	return writeReport(gates.Run(ctx, b, gs...), format, noFail)
 }
 
 // Scan builds the image and runs the vulnerability gate alone: Trivy scans
@@ -102,22 +97,27 @@ func (m *GoImage) Smoke(
 	// +optional
 	noFail bool,
 ) (string, error) {
-	if err := checkFormat(format); err != nil {
+	if err := report.CheckFormat("format", format); err != nil {
 		return "", err
 	}
-	e, p, err := m.executor(ctx)
+	c, err := m.start(ctx)
 	if err != nil {
 		return "", err
 	}
-	g, err := m.smokeGate(ctx, e)
+	cfg, err := c.choices.Gates.Smoke.Config()
 	if err != nil {
 		return "", err
 	}
-	b, err := e.Image(ctx, p)
+	native, err := nativePlatform(ctx)
 	if err != nil {
 		return "", err
 	}
-	return writeReport(gates.Run(ctx, b.Image, g), format, noFail)
+	b, err := c.Image(ctx, c.platform)
+	if err != nil {
+		return "", err
+	}
+	g := smoke.Gate{Runner: engine.Runner{E: c.Executor}, Config: cfg, Native: native}
+	return writeReport(gates.Run(ctx, b, g), format, noFail)
 }
 
 // Lint runs go-image's Kubernetes analyzers (clients built per request,
@@ -134,28 +134,26 @@ func (m *GoImage) Lint(
 	// +optional
 	noFail bool,
 ) (string, error) {
-	if format != "sarif" {
-		if err := checkFormat(format); err != nil {
-			return "", err
-		}
+	if err := report.CheckFormat("format", format, "sarif"); err != nil {
+		return "", err
 	}
-	lo, err := m.lintOptions()
+	c, err := m.start(ctx)
 	if err != nil {
 		return "", err
 	}
-	e, _, err := m.executor(ctx)
+	lo, err := c.choices.Gates.Lint.Options()
 	if err != nil {
 		return "", err
 	}
-	fs, err := e.Lint(ctx, lo)
+	f, err := engine.Linter{E: c.Executor}.Lint(ctx, lo)
 	if err != nil {
 		return "", err
 	}
-	r := &report.Report{Results: lo.Policy.Results(engine.SourceDir, -1, lint.Analyzers(), fs)}
+	r := &report.Report{Results: f.Results(lo.Policy)}
 	if format != "sarif" {
 		return writeReport(r, format, noFail)
 	}
-	b, err := lint.SARIF(engine.SourceDir, lint.Analyzers(), fs, lo.Policy)
+	b, err := f.SARIF(lo.Policy)
 	if err != nil {
 		return "", err
 	}
@@ -165,183 +163,68 @@ func (m *GoImage) Lint(
 	return string(b), nil
 }
 
-// lintOptions are the lint gate's choices.
-func (m *GoImage) lintOptions() (lint.Options, error) {
-	p, err := lint.ParsePolicy(m.LintPolicy)
-	if err != nil {
-		return lint.Options{}, err
-	}
-	return lint.Options{Policy: p, Operational: m.LintOperationalRoutes}, nil
-}
-
-// gates is the standard gate list (internal/policy) with the module's
-// scan, lint and smoke. Every choice is validated before anything builds.
-func (m *GoImage) gates(ctx context.Context, e *engine.Executor) ([]gates.Gate, error) {
-	opts, err := policy.Parse(m.MaxSize, m.UpxPolicy, m.SkippedChecks)
-	if err != nil {
-		return nil, err
-	}
-	for _, kv := range m.Off {
-		gate, reason, _ := strings.Cut(kv, "=")
-		if err := opts.SwitchOff(gate, reason); err != nil {
-			return nil, err
-		}
-	}
-	if _, off := opts.Off["scan"]; !off {
-		sp, ignorefile, err := m.scanPolicy(ctx)
+// gates is the gate list of the call's choices (choices.Gates.List, as
+// the CLI's) with the engine's runners: Trivy's image, go vet in the
+// builder, the image as a service on the engine's own platform.
+func (c *call) gates(ctx context.Context, t engine.Trivy) ([]gates.Gate, error) {
+	r := choices.Runners{Scan: engine.Scanner{E: c.Executor, Trivy: t}, Lint: engine.Linter{E: c.Executor}}
+	if c.choices.Gates.On("smoke") {
+		native, err := nativePlatform(ctx)
 		if err != nil {
 			return nil, err
 		}
-		opts.Scan = policy.Func("scan", func(ctx context.Context, img v1.Image) ([]report.Result, error) {
-			b, err := e.Built(img)
-			if err != nil {
-				return nil, err
-			}
-			res, err := m.scanBuilt(ctx, e, b, sp, ignorefile, false)
-			return []report.Result{res.result}, err
-		})
+		r.Smoke, r.Native = engine.Runner{E: c.Executor}, native
 	}
-	if _, off := opts.Off["lint"]; !off {
-		lo, err := m.lintOptions()
-		if err != nil {
-			return nil, err
-		}
-		opts.Lint = policy.SourceFunc("lint", func(ctx context.Context) ([]report.Result, error) {
-			fs, err := e.Lint(ctx, lo)
-			return lo.Policy.Results(engine.SourceDir, -1, lint.Analyzers(), fs), err
-		})
-	}
-	if _, off := opts.Off["smoke"]; !off {
-		if opts.Smoke, err = m.smokeGate(ctx, e); err != nil {
-			return nil, err
-		}
-	}
-	return policy.Standard(opts), nil
+	return c.choices.Gates.List(ctx, c.files, r)
 }
 
-// smokeConfig is the smoke gate's configuration from WithSmoke. The service
-// has its own network namespace, so it keeps its ports.
-func (m *GoImage) smokeConfig() (smoke.Config, error) {
-	cfg := smoke.DefaultConfig()
-	cfg.BusinessEnv, cfg.ProbeEnv = "", ""
-	if m.SmokeBusinessPort != 0 {
-		cfg.BusinessPort = m.SmokeBusinessPort
-	}
-	if m.SmokeProbePort != 0 {
-		cfg.ProbePort = m.SmokeProbePort
-	}
-	for _, f := range []struct {
-		dst *string
-		v   string
-	}{{&cfg.HealthPath, m.SmokeHealthPath}, {&cfg.ReadyPath, m.SmokeReadyPath}, {&cfg.SlowPath, m.SmokeSlowPath}} {
-		if f.v != "" {
-			*f.dst = f.v
-		}
-	}
-	if m.SmokeNoReadiness {
-		cfg.ReadyPath = ""
-	}
-	for _, d := range []struct {
-		name string
-		dst  *time.Duration
-		v    string
-	}{{"startup budget", &cfg.StartupBudget, m.SmokeStartupBudget}, {"grace", &cfg.Grace, m.SmokeGrace}} {
-		if d.v == "" {
-			continue
-		}
-		v, err := time.ParseDuration(d.v)
-		if err != nil {
-			return cfg, fmt.Errorf("smoke %s %q: %w (e.g. 30s)", d.name, d.v, err)
-		}
-		*d.dst = v
-	}
-	return cfg, cfg.Validate()
-}
-
-// smokeGate is the CLI's smoke gate with a Dagger service runner, which
-// runs the engine's own platform.
-func (m *GoImage) smokeGate(ctx context.Context, e *engine.Executor) (gates.Gate, error) {
-	cfg, err := m.smokeConfig()
-	if err != nil {
-		return nil, err
-	}
+// nativePlatform is the engine's own os/arch: a Dagger service runs it,
+// never another, without emulation.
+func nativePlatform(ctx context.Context) (string, error) {
 	native, err := dag.DefaultPlatform(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("engine platform: %w", err)
+		return "", fmt.Errorf("engine platform: %w", err)
 	}
 	p, err := recipe.ParsePlatform(string(native))
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	return smoke.Gate{Runner: engine.Runner{E: e}, Config: cfg, Native: p.OS + "/" + p.Arch}, nil
+	return p.OS + "/" + p.Arch, nil
 }
 
-// scanPolicy reads the scan choices into the gate's policy; the ignore file
-// is returned too (the source's .trivyignore when none is given), for
-// Trivy's SARIF rendering.
-func (m *GoImage) scanPolicy(ctx context.Context) (scan.Policy, *dagger.File, error) {
-	sev, err := scan.ParseSeverity(cmp.Or(m.Severity, scan.DefaultSeverity))
-	if err != nil {
-		return scan.Policy{}, nil, err
-	}
-	p := scan.Policy{Severities: sev, IgnoreUnfixed: m.IgnoreUnfixed}
-	ignorefile := m.Ignorefile
-	if ignorefile == nil {
-		if ok, err := m.Source.Exists(ctx, ".trivyignore"); err == nil && ok {
-			ignorefile = m.Source.File(".trivyignore")
-		}
-	}
-	if ignorefile != nil {
-		text, err := ignorefile.Contents(ctx)
-		if err != nil {
-			return p, nil, fmt.Errorf("ignorefile: %w", err)
-		}
-		if p.Ignore, err = scan.ParseIgnore(".trivyignore", []byte(text)); err != nil {
-			return p, nil, err
-		}
-	}
-	return p, ignorefile, nil
+// trivy is where the scan's Trivy and its DB come from.
+func (m *GoImage) trivy() engine.Trivy {
+	return engine.Trivy{Image: m.TrivyImage, DBRepository: m.TrivyDbRepository, DB: m.TrivyDb}
 }
 
-type scanned struct {
-	result report.Result
-	out    scan.Output
-}
-
-// scan builds the constructor's platform and scans it.
+// scan builds the first platform's image and runs the scan gate alone,
+// keeping Trivy's output; sarif also renders it as SARIF, with the ignore
+// file applied.
 func (m *GoImage) scan(ctx context.Context, sarif bool) (report.Result, scan.Output, error) {
-	p, ignorefile, err := m.scanPolicy(ctx)
+	c, err := m.start(ctx)
 	if err != nil {
 		return report.Result{}, scan.Output{}, err
 	}
-	e, b, err := m.image(ctx)
+	p, ignore, err := c.choices.Gates.Scan.Policy(ctx, c.files)
 	if err != nil {
 		return report.Result{}, scan.Output{}, err
 	}
-	s, err := m.scanBuilt(ctx, e, b, p, ignorefile, sarif)
-	return s.result, s.out, err
-}
-
-// scanBuilt runs Trivy over b's tarball and applies the policy in Go.
-func (m *GoImage) scanBuilt(ctx context.Context, e *engine.Executor, b engine.Built, p scan.Policy, ignorefile *dagger.File, sarif bool) (scanned, error) {
-	t := engine.Trivy{Image: m.TrivyImage, DBRepository: m.TrivyDbRepository, DB: m.TrivyDb}
-	out, err := e.Scan(ctx, t, b.Tarball, ignorefile, sarif)
+	s := engine.Scanner{E: c.Executor, Trivy: m.trivy(), SARIF: sarif}
+	if ignore != "" {
+		if s.IgnoreFile, err = c.files.File(ctx, ignore); err != nil {
+			return report.Result{}, scan.Output{}, err
+		}
+	}
+	b, err := c.Image(ctx, c.platform)
 	if err != nil {
-		return scanned{}, err
+		return report.Result{}, scan.Output{}, err
 	}
-	res, err := p.Judge(out)
+	var out scan.Output
+	res, err := (&scan.Gate{Runner: s, Policy: p, Keep: func(o scan.Output) { out = o }}).Check(ctx, b)
 	if err != nil {
-		return scanned{}, err
+		return report.Result{}, scan.Output{}, err
 	}
-	return scanned{res, out}, nil
-}
-
-func checkFormat(format string) error {
-	switch format {
-	case "", "text", "json", "markdown", "md":
-		return nil
-	}
-	return fmt.Errorf("format %q: use text, json or markdown", format)
+	return res[0], out, nil
 }
 
 // writeReport renders r and fails when a check failed, unless noFail.

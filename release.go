@@ -68,49 +68,55 @@ func (m *GoImage) Release(
 	if err != nil {
 		return "", err
 	}
-	e, p, err := m.executor(ctx)
+	var list []string
+	if platforms != "" {
+		list = strings.Split(platforms, ",")
+	}
+	c, err := m.start(ctx, list...)
 	if err != nil {
 		return "", err
 	}
-	ps := []recipe.Platform{p}
-	if platforms != "" {
-		if ps, err = recipe.ParsePlatforms(platforms); err != nil {
-			return "", err
-		}
+	ps, err := c.choices.Recipe.PlatformList()
+	if err != nil {
+		return "", err
 	}
 	popts, err := registryOptions(ctx, address, registry, username, password, insecure)
 	if err != nil {
 		return "", err
 	}
 	popts.Log = os.Stderr
-	gs, err := m.gates(ctx, e)
+	gs, err := c.gates(ctx, m.trivy())
 	if err != nil {
 		return "", err
 	}
 	var signing *release.Signing
 	if key != nil {
 		signing = &release.Signing{Key: key, Build: attest.Build{
-			Recipe: e.Options, BuilderID: attest.BuilderDagger, GoImageVersion: attest.GoImageVersion(),
-			Dependencies: e.Dependencies(ctx), StartedOn: time.Now(),
+			Recipe: c.Options, BuilderID: attest.BuilderDagger, GoImageVersion: attest.GoImageVersion(),
+			Dependencies: c.Dependencies(ctx), StartedOn: time.Now(),
 		}}
 	}
 	res, err := release.Run(ctx, release.Request{
 		Platforms: ps, Gates: gs, Addresses: address, Push: popts,
 		Build: func(ctx context.Context, p recipe.Platform) (v1.Image, error) {
-			b, err := e.Image(ctx, p)
-			return b.Image, err
+			b, err := c.Image(ctx, p)
+			if err != nil {
+				return nil, err
+			}
+			return b, nil
 		},
 		AttachSBOM: attachSbom, SBOMFormat: sbomFmt, Sign: signing,
-		Version: e.Options.Version, Created: e.Options.Created(), Log: os.Stderr,
+		Version: c.Options.Version, Created: c.Options.Created(), Log: os.Stderr,
 	})
-	if res != nil && len(res.Report.Results) > 0 {
-		_ = res.Report.WriteText(os.Stderr)
+	// The report is shown whether the release passed or was blocked.
+	if werr := res.WriteReport(os.Stderr); werr != nil && err == nil {
+		err = werr
 	}
 	if err != nil {
 		return "", err
 	}
-	if len(res.Signatures) > 0 {
-		fmt.Fprintf(os.Stderr, "go-image: signed %s with its provenance, SBOM and gate report; check with: dagger call verify --image %s --key cosign.pub\n", res.Digest, res.Pushed.Ref())
+	if err := res.WriteEpilogue(os.Stderr, "dagger call verify"); err != nil {
+		return "", err
 	}
 	return res.Pushed.Ref(), nil
 }
@@ -215,34 +221,12 @@ func registryOptions(ctx context.Context, address []string, registry *dagger.Ser
 }
 
 // registryTransport reaches the loopback registry of the addresses through
-// the registry service, and refuses a loopback address without one.
+// the registry service (push.TunnelRegistry says which, and refuses a
+// loopback address without one).
 func registryTransport(ctx context.Context, address []string, registry *dagger.Service) (http.RoundTripper, error) {
-	tags, err := push.ParseAddresses(address, false)
-	if err != nil {
+	loopback, err := push.TunnelRegistry(address, registry != nil)
+	if err != nil || loopback == "" {
 		return nil, err
-	}
-	var loopback string
-	for _, t := range tags {
-		reg := t.RegistryStr()
-		if !push.Loopback(reg) {
-			continue
-		}
-		if loopback != "" && loopback != reg {
-			return nil, fmt.Errorf("addresses name two loopback registries, %s and %s: one registry service can stand in for one", loopback, reg)
-		}
-		loopback = reg
-	}
-	switch {
-	case loopback == "" && registry == nil:
-		return nil, nil
-	case loopback == "":
-		return nil, fmt.Errorf("a registry service was given, but no address names a loopback registry (localhost:PORT/…) for it to stand in for")
-	case registry == nil:
-		return nil, fmt.Errorf("address registry %s is loopback: inside a Dagger function 127.0.0.1 is the function's own container, not your machine; "+
-			"pass the registry as a service (--registry tcp://%s from the dagger CLI) or push to an address the engine's containers reach", loopback, loopback)
-	}
-	if !strings.Contains(loopback, ":") {
-		return nil, fmt.Errorf("address registry %s: give its port (e.g. localhost:5000), which the registry service forwards", loopback)
 	}
 	svc, err := registry.Start(ctx)
 	if err != nil {
