@@ -180,6 +180,11 @@ func (r Recipe) PlatformList() ([]recipe.Platform, error) {
 	if list == nil {
 		list = []string{recipe.DefaultPlatform}
 	}
+	for _, p := range list {
+		if strings.Contains(p, ",") {
+			return nil, bad("recipe.platforms", fmt.Errorf("platform %q: one os/arch[/variant] per entry", p))
+		}
+	}
 	ps, err := recipe.ParsePlatforms(strings.Join(list, ","))
 	return ps, bad("recipe.platforms", err)
 }

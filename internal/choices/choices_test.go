@@ -90,8 +90,9 @@ func TestValidate(t *testing.T) {
 		says  string
 	}{
 		{"bad size", choices.Choices{Gates: choices.Gates{MaxSize: new("25M")}}, "gates.maxSize", `size "25M"`},
+		{"size without a unit", choices.Choices{Gates: choices.Gates{MaxSize: new("25 apples")}}, "gates.maxSize", `max size: size "25 apples"`},
 		{"empty size", choices.Choices{Gates: choices.Gates{MaxSize: new("")}}, "gates.maxSize", "want a number and a unit"},
-		{"bad upx policy", choices.Choices{Gates: choices.Gates{UPX: new("never")}}, "gates.upx", "use deny, warn or allow"},
+		{"bad upx policy", choices.Choices{Gates: choices.Gates{UPX: new("sometimes")}}, "gates.upx", `upx policy "sometimes": use deny, warn or allow`},
 		{"skip without a reason", choices.Choices{Gates: choices.Gates{Skip: map[string]string{harden.NoSetuid: " "}}}, "gates.skip", "want id=reason"},
 		{"skip of an unknown check", choices.Choices{Gates: choices.Gates{Skip: map[string]string{"harden/typo": "x"}}}, "gates.skip", "unknown check"},
 		{"gate off without a reason", choices.Choices{Gates: choices.Gates{Off: map[string]string{"smoke": ""}}}, "gates.off", "give the reason"},
@@ -106,6 +107,7 @@ func TestValidate(t *testing.T) {
 		{"bad startup budget", choices.Choices{Gates: choices.Gates{Smoke: choices.Smoke{StartupBudget: new("soon")}}}, "gates.smoke.startupBudget", "(e.g. 30s)"},
 		{"bad port variable", choices.Choices{Gates: choices.Gates{Smoke: choices.Smoke{BusinessEnv: new("PORT=8080")}}}, "gates.smoke", "must contain {port}"},
 		{"bad platform", choices.Choices{Recipe: choices.Recipe{Platforms: []string{"linux/amd64", "windows/amd64"}}}, "recipe.platforms", "only linux"},
+		{"two platforms in one entry", choices.Choices{Recipe: choices.Recipe{Platforms: []string{"linux/amd64,linux/arm64"}}}, "recipe.platforms", "one os/arch[/variant] per entry"},
 		{"platform twice", choices.Choices{Recipe: choices.Recipe{Platforms: []string{"linux/arm64", "linux/arm64"}}}, "recipe.platforms", "listed twice"},
 		{"unknown base", choices.Choices{Recipe: choices.Recipe{Base: new("distroless")}}, "recipe", `base "distroless"`},
 		{"main outside the source", choices.Choices{Recipe: choices.Recipe{Main: new("../x")}}, "recipe", "inside the source"},
@@ -367,6 +369,32 @@ func TestGatesList(t *testing.T) {
 	if _, err := (choices.Gates{Scan: choices.Scan{IgnoreFile: new("gone")}}).List(ctx, files{}, all); err == nil {
 		t.Error("a missing ignore file built a gate list")
 	}
+}
+
+func TestField(t *testing.T) {
+	var c choices.Choices
+	for want, ptr := range map[string]any{
+		"recipe.main":                  &c.Recipe.Main,
+		"recipe.platforms":             &c.Recipe.Platforms,
+		"gates.maxSize":                &c.Gates.MaxSize,
+		"gates.skip":                   &c.Gates.Skip,
+		"gates.scan":                   &c.Gates.Scan,
+		"gates.scan.severity":          &c.Gates.Scan.Severity,
+		"gates.smoke.businessPort":     &c.Gates.Smoke.BusinessPort,
+		"gates.smoke.probeEnv":         &c.Gates.Smoke.ProbeEnv,
+		"gates.lint.operationalRoutes": &c.Gates.Lint.OperationalRoutes,
+	} {
+		if got := c.Field(ptr); got != want {
+			t.Errorf("Field = %q, want %q", got, want)
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("a pointer outside the choices must panic")
+		}
+	}()
+	var other choices.Choices
+	c.Field(&other.Gates.MaxSize)
 }
 
 func ExampleOverlay() {

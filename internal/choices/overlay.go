@@ -1,6 +1,7 @@
 package choices
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 )
@@ -76,4 +77,31 @@ func Fields() []string {
 	}
 	walk("", reflect.TypeFor[Choices]())
 	return out
+}
+
+// Field is the place (as Fields names it) of the choice ptr points to,
+// inside c: how a flag bound to &c.Gates.MaxSize knows it sets
+// gates.maxSize. It panics on a pointer outside c, a binding bug.
+func (c *Choices) Field(ptr any) string {
+	want := reflect.ValueOf(ptr)
+	var find func(prefix string, v reflect.Value) string
+	find = func(prefix string, v reflect.Value) string {
+		for i := range v.NumField() {
+			f, sf := v.Field(i), v.Type().Field(i)
+			name, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
+			if f.Addr().Type() == want.Type() && f.Addr().Pointer() == want.Pointer() {
+				return prefix + name
+			}
+			if f.Kind() == reflect.Struct {
+				if p := find(prefix+name+".", f); p != "" {
+					return p
+				}
+			}
+		}
+		return ""
+	}
+	if p := find("", reflect.ValueOf(c).Elem()); p != "" {
+		return p
+	}
+	panic(fmt.Sprintf("choices: %T is not a field of these choices", ptr))
 }

@@ -7,14 +7,15 @@ import (
 )
 
 // Formats are the formats Write renders, as users name them ("md" is
-// markdown too; "" is text).
+// markdown too).
 var Formats = []string{"text", "json", "markdown"}
 
 // CheckFormat refuses a format before anything runs, rather than after a
 // build: input names where it came from (--format, format), extra are
-// formats the caller renders itself (lint's sarif).
+// formats the caller renders itself (lint's sarif). An empty format is
+// refused too: every input defaults to text, so "" was given on purpose.
 func CheckFormat(input, format string, extra ...string) error {
-	if format == "" || format == "md" || slices.Contains(Formats, format) || slices.Contains(extra, format) {
+	if format == "md" || slices.Contains(Formats, format) || slices.Contains(extra, format) {
 		return nil
 	}
 	all := append(slices.Clone(Formats), extra...)
