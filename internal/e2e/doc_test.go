@@ -11,12 +11,10 @@ import (
 	"testing"
 
 	"dagger/go-image/ci/moduleapi"
+	"dagger/go-image/internal/choices"
 	"dagger/go-image/internal/lint"
-	"dagger/go-image/internal/policy"
 	"dagger/go-image/internal/recipe"
 	"dagger/go-image/internal/sbom"
-	"dagger/go-image/internal/scan"
-	"dagger/go-image/internal/smoke"
 	"dagger/go-image/internal/trivy"
 )
 
@@ -52,24 +50,29 @@ func engineConst(t *testing.T, name string) string {
 // module through go/ast (ci/moduleapi), whichever file declares a function.
 func TestDocDefaults(t *testing.T) {
 	// function (kebab case, "" for the constructor) . argument → default.
+	// The defaults the code applies: choices.Default, which reads them
+	// from the owning packages, and the executor's own.
+	d := choices.Default()
+	g, sm := d.Gates, d.Gates.Smoke
 	want := map[string]string{
-		"with-max-size.size":       policy.DefaultMaxSize,
-		"with-upx.policy":          policy.DefaultUPX,
-		"with-severity.severity":   scan.DefaultSeverity,
-		"with-smoke.businessPort":  strconv.Itoa(smoke.DefaultBusinessPort),
-		"with-smoke.probePort":     strconv.Itoa(smoke.DefaultProbePort),
-		"with-smoke.healthPath":    smoke.DefaultHealthPath,
-		"with-smoke.readyPath":     smoke.DefaultReadyPath,
-		"with-smoke.slowPath":      smoke.DefaultSlowPath,
-		"with-smoke.startupBudget": smoke.DefaultStartupBudget.String(),
-		"with-smoke.grace":         smoke.DefaultGrace.String(),
+		"with-max-size.size":       *g.MaxSize,
+		"with-upx.policy":          *g.UPX,
+		"with-severity.severity":   *g.Scan.Severity,
+		"with-smoke.businessPort":  strconv.Itoa(*sm.BusinessPort),
+		"with-smoke.probePort":     strconv.Itoa(*sm.ProbePort),
+		"with-smoke.healthPath":    *sm.HealthPath,
+		"with-smoke.readyPath":     *sm.ReadyPath,
+		"with-smoke.slowPath":      *sm.SlowPath,
+		"with-smoke.startupBudget": *sm.StartupBudget,
+		"with-smoke.grace":         *sm.Grace,
 		"with-lint-policy.policy":  string(lint.Deny),
 		".trivyImage":              trivy.DefaultImage,
 		".cacheNamespace":          engineConst(t, "DefaultCacheNamespace"),
 		".baseImage":               recipe.DefaultAlpineImage,
-		".platform":                recipe.DefaultPlatform,
-		".versionVar":              recipe.DefaultVersionVar,
-		".base":                    string(recipe.Scratch),
+		".platform":                d.Recipe.Platforms[0],
+		".versionVar":              *d.Recipe.VersionVar,
+		".base":                    *d.Recipe.Base,
+		".main":                    *d.Recipe.Main,
 		"sbom.format":              string(sbom.DefaultFormat),
 		"release.sbomFormat":       string(sbom.DefaultFormat),
 	}
