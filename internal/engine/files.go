@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -68,26 +67,13 @@ func (e *Executor) workdirFile(path string) (*dagger.File, error) {
 	if err != nil {
 		return nil, err
 	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
 	dst := filepath.Join(dir, filepath.Base(path))
-	if err := copyFile(dst, path); err != nil {
+	if err := os.WriteFile(dst, data, 0o644); err != nil {
 		return nil, err
 	}
 	return e.Dag.CurrentModule().WorkdirFile(dst), nil
-}
-
-func copyFile(dst, src string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.Create(dst)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
