@@ -9,7 +9,9 @@
 // A nil pointer, slice or map is a choice not made: the owning package's
 // default applies (Default shows them all), and Overlay lets a later layer
 // (a flag over a file) replace only what it sets. The JSON names are the
-// keys a policy file will use.
+// keys a policy file will use. Choices hold no secret (credentials and
+// signing keys stay with the executor), so they may be printed and
+// committed.
 package choices
 
 import (

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -28,6 +29,28 @@ func TestFiles(t *testing.T) {
 	}
 	if _, err := f.ReadFile(ctx, filepath.Join(root, "gone")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("ReadFile of a missing file: %v, want fs.ErrNotExist", err)
+	}
+	// A link inside the source is the source's file; one out of it is refused.
+	linked := t.TempDir()
+	if err := os.WriteFile(filepath.Join(linked, "accepted"), []byte("CVE-2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("accepted", filepath.Join(linked, ".trivyignore")); err != nil {
+		t.Fatal(err)
+	}
+	if name, err := (Files{Root: linked}).InSource(ctx, ".trivyignore"); err != nil || name != filepath.Join(linked, ".trivyignore") {
+		t.Errorf("a link inside the source: %q, %v", name, err)
+	}
+	secret := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secret, []byte("s3cr3t\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	escaping := t.TempDir()
+	if err := os.Symlink(secret, filepath.Join(escaping, ".trivyignore")); err != nil {
+		t.Fatal(err)
+	}
+	if name, err := (Files{Root: escaping}).InSource(ctx, ".trivyignore"); err == nil || !strings.Contains(err.Error(), "outside the source") {
+		t.Errorf("a link out of the source: %q, %v; want it refused", name, err)
 	}
 	// A root that cannot be looked into is an error, not "no file".
 	if os.Geteuid() != 0 {
