@@ -2,7 +2,6 @@ package recipe
 
 import (
 	"fmt"
-	"strings"
 
 	"golang.org/x/mod/modfile"
 )
@@ -30,22 +29,4 @@ func (o Options) ForModule(gomod []byte, pinGo bool) (Options, error) {
 		o.GoVersion = v
 	}
 	return o.Normalize()
-}
-
-// ParseLabels reads extra OCI labels given as key=value (--label, the
-// labels argument); a key given twice keeps its last value, as docker build
-// --label does.
-func ParseLabels(kvs []string) (map[string]string, error) {
-	if len(kvs) == 0 {
-		return nil, nil
-	}
-	labels := map[string]string{}
-	for _, kv := range kvs {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return nil, fmt.Errorf("label %q: want key=value, e.g. org.opencontainers.image.vendor=acme", kv)
-		}
-		labels[k] = v
-	}
-	return labels, nil
 }

@@ -1,7 +1,6 @@
 package recipe
 
 import (
-	"reflect"
 	"strings"
 	"testing"
 )
@@ -48,21 +47,5 @@ func TestForModule(t *testing.T) {
 				t.Errorf("name %q, go %q, platform %q; want %q, %q, %q", got.Name, got.GoVersion, got.Platform, tt.want.Name, tt.want.GoVersion, tt.want.Platform)
 			}
 		})
-	}
-}
-
-func TestParseLabels(t *testing.T) {
-	got, err := ParseLabels([]string{"team=payments", "empty=", "url=https://x.example/?a=b", "team=billing"})
-	want := map[string]string{"team": "billing", "empty": "", "url": "https://x.example/?a=b"}
-	if err != nil || !reflect.DeepEqual(got, want) {
-		t.Errorf("ParseLabels = %v, %v; want %v", got, err, want)
-	}
-	if got, err := ParseLabels(nil); got != nil || err != nil {
-		t.Errorf("no labels = %v, %v; want nil", got, err)
-	}
-	for _, bad := range []string{"team", "=payments", ""} {
-		if _, err := ParseLabels([]string{bad}); err == nil || !strings.Contains(err.Error(), "want key=value") {
-			t.Errorf("ParseLabels(%q) = %v, want a key=value error", bad, err)
-		}
 	}
 }
