@@ -10,10 +10,10 @@ import (
 	"dagger/go-image/ci/moduleapi"
 )
 
-// moduleAPI reads the module's functions and arguments from main.go.
+// moduleAPI reads the module's functions and arguments from its Go files.
 func moduleAPI(t *testing.T) map[string]moduleapi.Func {
 	t.Helper()
-	api, err := moduleapi.Read(filepath.Join("..", "..", "main.go"))
+	api, err := moduleapi.Read(filepath.Join("..", ".."))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +31,7 @@ func TestDaggerCalls(t *testing.T) {
 	// The reader itself: with-max-size chains, release ends the chain and
 	// takes a non-bool sign-key.
 	if isBool, ok := api["release"].Args["sign-key"]; !api["with-max-size"].Chain || api["release"].Chain || !ok || isBool {
-		t.Fatalf("main.go read wrong: %+v", api)
+		t.Fatalf("the module's Go files read wrong: %+v", api)
 	}
 	files, _ := filepath.Glob("*.yml")
 	more, _ := filepath.Glob("github-actions/*.yml")

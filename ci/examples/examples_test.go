@@ -1,7 +1,7 @@
 // Package examples holds copy-paste CI configurations that release a Go
 // service with go-image; its tests lint them. The go-image flags they use
 // are checked against the CLI in cmd/go-image's TestCIExampleFlags, and
-// their dagger calls against main.go in TestDaggerCalls.
+// their dagger calls against the module's Go files in TestDaggerCalls.
 package examples
 
 import (

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 
+	"dagger/go-image/internal/choices"
 	"dagger/go-image/internal/imagefile"
 	"dagger/go-image/internal/local"
 	"dagger/go-image/internal/preflight"
@@ -14,20 +15,27 @@ import (
 
 func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("build", stderr)
+	var c choices.Choices
+	b := newBinder(fs, &c)
 	src := fs.String("source", ".", "Go module root of the service (the directory with go.mod)")
 	out := fs.String("output", "", "image tarball to write (required), e.g. service.tar")
-	platform := fs.String("platform", "linux/amd64", "target platform os/arch[/variant]")
-	baseRef := fs.String("base-image", "", "alpine base image reference, pulled by digest when --base=alpine (default "+recipe.DefaultAlpineImage+")")
+	platform := fs.String("platform", recipe.DefaultPlatform, "target platform os/arch[/variant]")
+	b.on(&c.Recipe.Platforms, "platform", func() error { c.Recipe.Platforms = []string{*platform}; return nil })
 	tag := fs.String("tag", "", "tag recorded in the tarball, used by docker load (default NAME:VERSION or NAME:latest)")
-	rf := addRecipeFlags(fs)
+	addRecipeFlags(b)
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := b.apply(); err != nil {
 		return err
 	}
 	if *out == "" {
 		return usageError{fmt.Errorf("--output is required: the image tarball to write, e.g. --output service.tar")}
 	}
-	rf.o.Platform = *platform
-	o, err := rf.options()
+	if err := b.validate(); err != nil {
+		return err
+	}
+	o, err := c.Recipe.Options()
 	if err != nil {
 		return err
 	}
@@ -35,7 +43,7 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := preflight.Writable("--output", *out); err != nil {
 		return err
 	}
-	img, err := local.Build(ctx, local.Request{Source: *src, Options: o, BaseRef: *baseRef, Log: stderr})
+	img, err := local.Build(ctx, local.Request{Source: *src, Options: o, BaseRef: c.Recipe.BaseImageRef(), Log: stderr})
 	if err != nil {
 		return err
 	}

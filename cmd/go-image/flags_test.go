@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"dagger/go-image/internal/choices"
 )
 
 // Path flags are absolute once parsed: Trivy runs in a temporary
@@ -14,9 +16,14 @@ func TestPathFlagsAreAbsolute(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
 	fs := newFlagSet("test", io.Discard)
-	sf := addScanFlags(fs)
+	var c choices.Choices
+	b := newBinder(fs, &c)
+	sf := addScanFlags(b)
 	sg := addSignFlags(fs)
 	err := parse(fs, []string{"--trivy", "bin/trivy", "--cache-dir", "../cache", "--ignorefile", ".trivyignore", "--sign-key", "cosign.key"})
+	if err == nil {
+		err = b.apply()
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,7 +35,7 @@ func TestPathFlagsAreAbsolute(t *testing.T) {
 	for flag, tc := range map[string]struct{ got, want string }{
 		"--trivy":      {sf.trivy, filepath.Join(wd, "bin/trivy")},
 		"--cache-dir":  {sf.cacheDir, filepath.Join(filepath.Dir(wd), "cache")},
-		"--ignorefile": {sf.ignoreFile, filepath.Join(wd, ".trivyignore")},
+		"--ignorefile": {*c.Gates.Scan.IgnoreFile, filepath.Join(wd, ".trivyignore")},
 		"--sign-key":   {sg.keyFile, filepath.Join(wd, "cosign.key")},
 	} {
 		if tc.got != tc.want {
@@ -38,12 +45,17 @@ func TestPathFlagsAreAbsolute(t *testing.T) {
 
 	// Defaults and an explicit empty value stay as they are.
 	fs = newFlagSet("test", io.Discard)
-	sf = addScanFlags(fs)
+	c = choices.Choices{}
+	b = newBinder(fs, &c)
+	sf = addScanFlags(b)
 	if err := parse(fs, []string{"--ignorefile", ""}); err != nil {
 		t.Fatal(err)
 	}
-	if sf.ignoreFile != "" || sf.trivy != "" || !filepath.IsAbs(sf.cacheDir) {
-		t.Errorf("defaults changed: %+v", sf)
+	if err := b.apply(); err != nil {
+		t.Fatal(err)
+	}
+	if *c.Gates.Scan.IgnoreFile != "" || sf.trivy != "" || !filepath.IsAbs(sf.cacheDir) {
+		t.Errorf("defaults changed: %q, %+v", *c.Gates.Scan.IgnoreFile, sf)
 	}
 }
 
@@ -59,7 +71,7 @@ func TestRelativeTrivyIsFound(t *testing.T) {
 		t.Fatal(err)
 	}
 	fs := newFlagSet("test", io.Discard)
-	sf := addScanFlags(fs)
+	sf := addScanFlags(newBinder(fs, &choices.Choices{}))
 	if err := parse(fs, []string{"--trivy", "bin/trivy"}); err != nil {
 		t.Fatal(err)
 	}

@@ -2,33 +2,39 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 
+	"dagger/go-image/internal/choices"
 	"dagger/go-image/internal/lint"
 	"dagger/go-image/internal/report"
 )
 
 func runLint(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("lint", stderr)
+	var c choices.Choices
+	b := newBinder(fs, &c)
 	src := fs.String("source", ".", "Go module root of the service (the directory with go.mod); all its packages are analysed")
 	format := fs.String("format", "text", "report format: text, json, markdown, or sarif (SARIF 2.1.0 of the findings, for code scanning; the same document as --sarif)")
 	output := fs.String("output", "", "write the report to this file instead of stdout")
 	sarif := fs.String("sarif", "", "also write the findings as SARIF 2.1.0 to this file, for code scanning (suppressed findings carry their justification)")
 	noFail := fs.Bool("no-fail", false, "exit 0 even when an analyzer reports: report only")
-	lf := addLintFlags(fs)
+	addLintFlags(b)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *format != "sarif" {
-		if err := checkFormat(*format); err != nil {
-			return err
-		}
+	if err := b.apply(); err != nil {
+		return err
 	}
-	o, err := lf.options()
+	if err := report.CheckFormat("--format", *format, "sarif"); err != nil {
+		return usageError{err}
+	}
+	if err := b.validate(); err != nil {
+		return err
+	}
+	o, err := c.Gates.Lint.Options()
 	if err != nil {
 		return err
 	}
@@ -36,49 +42,34 @@ func runLint(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	findings, npkgs, err := lint.Run(ctx, dir, o)
+	f, err := lint.Local{Dir: dir}.Lint(ctx, o)
 	if err != nil {
 		return fmt.Errorf("lint %s: %w", *src, err)
 	}
 	if *sarif != "" {
-		b, err := lint.SARIF(dir, lint.Analyzers(), findings, o.Policy)
+		data, err := f.SARIF(o.Policy)
 		if err != nil {
 			return err
 		}
-		if err := os.WriteFile(*sarif, b, 0o644); err != nil {
+		if err := os.WriteFile(*sarif, data, 0o644); err != nil {
 			return fmt.Errorf("--sarif: %w", err)
 		}
 	}
 	r := &report.Report{Image: *src}
-	r.Add(o.Policy.Results(dir, npkgs, lint.Analyzers(), findings)...)
+	r.Add(f.Results(o.Policy)...)
 	if *format == "sarif" {
-		b, err := lint.SARIF(dir, lint.Analyzers(), findings, o.Policy)
+		data, err := f.SARIF(o.Policy)
 		if err != nil {
 			return err
 		}
-		return writeRendered(r, b, *output, *noFail, stdout, stderr)
+		return writeRendered(r, data, *output, *noFail, stdout, stderr)
 	}
 	return writeK8sReport(r, *format, *output, *noFail, stdout, stderr)
 }
 
-// lintFlags are the lint gate's settings, shared by lint, check and release.
-type lintFlags struct{ policy, operational string }
-
-func addLintFlags(fs *flag.FlagSet) *lintFlags {
-	l := &lintFlags{}
-	fs.StringVar(&l.policy, "lint-policy", "", "lint severity per analyzer, e.g. httpshutdown=deny,k8swatchcancel=warn (default: every analyzer denies); a warned finding is reported and does not block")
-	fs.StringVar(&l.operational, "lint-operational-routes", lint.DefaultOperational, "healthmux: comma-separated path prefixes of operational routes (metrics, pprof, status) that may share a mux with probes; /metrics counts only when served by promhttp")
-	return l
-}
-
-func (l *lintFlags) options() (lint.Options, error) {
-	p, err := lint.ParsePolicy(l.policy)
-	if err != nil {
-		return lint.Options{}, usageError{fmt.Errorf("--lint-policy: %w", err)}
-	}
-	o := lint.Options{Policy: p}
-	if l.operational != lint.DefaultOperational {
-		o.Operational = l.operational
-	}
-	return o, nil
+// addLintFlags binds the lint gate's flags, shared by lint, check and release.
+func addLintFlags(b *binder) {
+	l, d := &b.c.Gates.Lint, choices.Default().Gates.Lint
+	bind(b, &l.Policy, "lint-policy", "", "lint severity per analyzer, e.g. httpshutdown=deny,k8swatchcancel=warn (default: every analyzer denies); a warned finding is reported and does not block", b.fs.StringVar)
+	bind(b, &l.OperationalRoutes, "lint-operational-routes", *d.OperationalRoutes, "healthmux: comma-separated path prefixes of operational routes (metrics, pprof, status) that may share a mux with probes; /metrics counts only when served by promhttp", b.fs.StringVar)
 }

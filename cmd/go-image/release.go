@@ -13,28 +13,28 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"dagger/go-image/internal/attest"
+	"dagger/go-image/internal/choices"
+	"dagger/go-image/internal/gates"
 	"dagger/go-image/internal/lint"
 	"dagger/go-image/internal/local"
-	"dagger/go-image/internal/policy"
 	"dagger/go-image/internal/preflight"
 	"dagger/go-image/internal/push"
 	"dagger/go-image/internal/recipe"
 	"dagger/go-image/internal/release"
+	"dagger/go-image/internal/report"
 	"dagger/go-image/internal/sbom"
-	"dagger/go-image/internal/scan"
 )
 
 func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("release", stderr)
+	var c choices.Choices
+	b := newBinder(fs, &c)
 	src := fs.String("source", ".", "Go module root of the service (the directory with go.mod)")
 	var addrs listFlag
 	fs.Var(&addrs, "address", "REGISTRY/REPO:TAG to push to (repeatable; required); tags are written only after every address holds the image")
 	platforms := fs.String("platform", recipe.DefaultPlatform, "comma-separated target platforms, e.g. linux/amd64,linux/arm64 (several: an OCI image index)")
-	baseRef := fs.String("base-image", "", "alpine base image reference, pulled by digest when --base=alpine (default "+recipe.DefaultAlpineImage+")")
-	maxSize := fs.String("max-size", policy.DefaultMaxSize, "size gate: compressed size budget (registry size): B, kB, MB, GB (decimal) or KiB, MiB, GiB")
-	upxPolicy := fs.String("upx", policy.DefaultUPX, "UPX gate: deny (fail), warn (pass with a warning) or allow")
-	var skip listFlag
-	fs.Var(&skip, "skip", "skip a hardening check, id=reason (repeatable), e.g. --skip 'harden/no-setuid=base ships ping'")
+	b.on(&c.Recipe.Platforms, "platform", func() error { c.Recipe.Platforms = strings.Split(*platforms, ","); return nil })
+	addGateFlags(b, "size gate: compressed size budget (registry size): B, kB, MB, GB (decimal) or KiB, MiB, GiB", "UPX gate: deny (fail), warn (pass with a warning) or allow")
 	username := fs.String("username", "", "registry username (default: the docker config / credential helpers)")
 	passwordEnv := fs.String("password-env", "", "NAME of the environment variable holding the registry password or token (never the value itself)")
 	insecure := fs.Bool("insecure", false, "allow plain HTTP and unverified TLS to the registry")
@@ -44,16 +44,19 @@ func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	sf2 := addSignFlags(fs)
 	reportFile := fs.String("report", "", "write the gate report to this file (it is always printed to stderr)")
 	format := fs.String("format", "text", "--report format: text, json or markdown")
-	rf := addRecipeFlags(fs)
+	addRecipeFlags(b)
 	// Every gate is on by default; switching one off takes a reason, which
 	// the report shows as that gate's skipped result.
-	noScan := fs.String("no-scan", "", "switch the vulnerability gate off, with the REASON recorded in the report (default: on; needs trivy and its DB, see go-image scan -h)")
-	noLint := fs.String("no-lint", "", "switch the lint gate (Kubernetes analyzers over --source) off, with the REASON recorded in the report")
-	noSmoke := fs.String("no-smoke", "", "switch the smoke gate (run the image, check probes and SIGTERM) off, with the REASON recorded in the report")
-	sf := addScanFlags(fs)
-	mf := addSmokeGateFlags(fs)
-	lf := addLintFlags(fs)
+	addOffFlag(b, "scan", "switch the vulnerability gate off, with the REASON recorded in the report (default: on; needs trivy and its DB, see go-image scan -h)")
+	addOffFlag(b, "lint", "switch the lint gate (Kubernetes analyzers over --source) off, with the REASON recorded in the report")
+	addOffFlag(b, "smoke", "switch the smoke gate (run the image, check probes and SIGTERM) off, with the REASON recorded in the report")
+	sf := addScanFlags(b)
+	mf := addSmokeGateFlags(b)
+	addLintFlags(b)
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := b.apply(); err != nil {
 		return err
 	}
 	if len(addrs) == 0 {
@@ -62,21 +65,10 @@ func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if _, err := push.ParseAddresses(addrs, *insecure); err != nil {
 		return usageError{err}
 	}
-	switch *format {
-	case "text", "json", "markdown", "md":
-	default:
-		return usageError{fmt.Errorf("--format %q: use text, json or markdown", *format)}
-	}
-	ps, err := recipe.ParsePlatforms(*platforms)
-	if err != nil {
+	if err := report.CheckFormat("--format", *format); err != nil {
 		return usageError{err}
 	}
 	sbomFmt, err := sbom.ParseFormat(*sbomFormat)
-	if err != nil {
-		return usageError{err}
-	}
-	// The same gates, in the same order, as `go-image check`.
-	gopts, err := policy.Parse(*maxSize, *upxPolicy, skip)
 	if err != nil {
 		return usageError{err}
 	}
@@ -84,8 +76,15 @@ func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return usageError{err}
 	}
-	rf.o.Platform = ps[0].String()
-	o, err := rf.options()
+	// Every choice, the same way and in the same place as the module's.
+	if err := b.validate(); err != nil {
+		return err
+	}
+	ps, err := c.Recipe.PlatformList()
+	if err != nil {
+		return err
+	}
+	o, err := c.Recipe.Options()
 	if err != nil {
 		return err
 	}
@@ -101,14 +100,10 @@ func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return err
 		}
 	}
-	lo, err := lf.options()
+	gs, err := releaseGates(ctx, c.Gates, *src, sf, mf)
 	if err != nil {
-		return err
+		return b.named(err)
 	}
-	if err := releaseGates(&gopts, *src, sf, mf, lo, map[string]string{"scan": *noScan, "lint": *noLint, "smoke": *noSmoke}); err != nil {
-		return err
-	}
-	gs := policy.Standard(gopts)
 	started := time.Now()
 	registry := push.Options{Credentials: creds, Insecure: *insecure, Log: stderr}
 	var signing *release.Signing
@@ -128,7 +123,7 @@ func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	build := func(ctx context.Context, p recipe.Platform) (v1.Image, error) {
 		po := o
 		po.Platform = p.String()
-		return local.Build(ctx, local.Request{Source: *src, Options: po, BaseRef: *baseRef, Log: stderr})
+		return local.Build(ctx, local.Request{Source: *src, Options: po, BaseRef: c.Recipe.BaseImageRef(), Log: stderr})
 	}
 	res, err := release.Run(ctx, release.Request{
 		Platforms: ps, Build: build, Gates: gs, Addresses: addrs,
@@ -137,14 +132,12 @@ func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	})
 	// The report is shown whether the release passed or was blocked: a
 	// blocked release must say what to fix.
-	if res != nil && len(res.Report.Results) > 0 {
-		if werr := res.Report.WriteText(stderr); werr != nil {
+	if werr := res.WriteReport(stderr); werr != nil {
+		return werr
+	}
+	if res != nil && len(res.Report.Results) > 0 && *reportFile != "" {
+		if werr := writeFile(*reportFile, func(w io.Writer) error { return res.Report.Write(w, *format) }); werr != nil {
 			return werr
-		}
-		if *reportFile != "" {
-			if werr := writeFile(*reportFile, func(w io.Writer) error { return res.Report.Write(w, *format) }); werr != nil {
-				return werr
-			}
 		}
 	}
 	if err != nil {
@@ -156,53 +149,38 @@ func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		fmt.Fprintf(stderr, "go-image: wrote SBOM %s\n", *sbomFile)
 	}
-	if len(res.Signatures) > 0 {
-		fmt.Fprintf(stderr, "go-image: signed %s with its provenance, SBOM and gate report; check with: go-image verify --image %s --key cosign.pub\n", res.Digest, res.Pushed.Ref())
+	if err := res.WriteEpilogue(stderr, "go-image verify"); err != nil {
+		return err
 	}
-	fmt.Fprintf(stderr, "go-image: released %s as %s\n", res.Digest, strings.Join(res.Pushed.Tags, ", "))
 	fmt.Fprintln(stdout, res.Pushed.Ref())
 	return nil
 }
 
-// releaseGates adds the scan, lint and smoke gates to o, or records them as
-// off where off gives a reason. A gate that cannot be set up (no trivy)
-// stops the release before the build: it could only block the push later.
-func releaseGates(o *policy.Options, src string, sf *scanFlags, mf *smokeGateFlags, lo lint.Options, off map[string]string) error {
-	for gate, reason := range off {
-		if reason != "" {
-			if err := o.SwitchOff(gate, reason); err != nil {
-				return usageError{err}
-			}
+// releaseGates is the gate list of a release: every gate on unless
+// switched off, with the local runners. A gate that cannot be set up (no
+// trivy) stops the release before the build: it could only block the
+// push later.
+func releaseGates(ctx context.Context, g choices.Gates, src string, sf *scanRunnerFlags, mf *smokeRunnerFlags) ([]gates.Gate, error) {
+	r := choices.Runners{Native: native}
+	var err error
+	if g.On("smoke") {
+		if r.Smoke, err = mf.runner(); err != nil {
+			return nil, err
 		}
 	}
-	// The smoke flags first: a bad one is a usage error, which should not
-	// hide behind a missing scanner.
-	if off["smoke"] == "" {
-		g, err := mf.gate()
-		if err != nil {
-			return err
+	if g.On("scan") {
+		if r.Scan, err = sf.runner(false, "", nil); err != nil {
+			return nil, fmt.Errorf("scan gate: %w; or switch it off with --no-scan REASON", err)
 		}
-		o.Smoke = g
 	}
-	if off["scan"] == "" {
-		sp, ignoreFile, err := sf.policy(src)
-		if err != nil {
-			return err
-		}
-		r, err := sf.runner(false, ignoreFile, nil)
-		if err != nil {
-			return fmt.Errorf("scan gate: %w; or switch it off with --no-scan REASON", err)
-		}
-		o.Scan = &scan.Gate{Runner: r, Policy: sp}
-	}
-	if off["lint"] == "" {
+	if g.On("lint") {
 		dir, err := filepath.Abs(src)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		o.Lint = lint.Gate{Dir: dir, Options: lo}
+		r.Lint = lint.Local{Dir: dir}
 	}
-	return nil
+	return g.List(ctx, local.Files{Root: src}, r)
 }
 
 // credentials reads the password from the named environment variable. The

@@ -3,69 +3,39 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
 
+	"dagger/go-image/internal/choices"
 	"dagger/go-image/internal/gates"
+	"dagger/go-image/internal/local"
 	"dagger/go-image/internal/report"
 	"dagger/go-image/internal/scan"
 	"dagger/go-image/internal/trivy"
 )
 
-// scanFlags are the vulnerability gate's options, shared with any command
-// that runs the gate.
-type scanFlags struct {
-	severity      string
-	ignoreUnfixed bool
-	ignoreFile    string
-	trivy         string
-	cacheDir      string
+// scanRunnerFlags say where Trivy and its DB are; the scan policy's
+// flags are bound into the choices. Shared by every command that scans.
+type scanRunnerFlags struct {
+	trivy    string
+	cacheDir string
 }
 
-func addScanFlags(fs *flag.FlagSet) *scanFlags {
-	s := &scanFlags{}
-	fs.StringVar(&s.severity, "severity", scan.DefaultSeverity, "severities that fail the gate: a list (HIGH,CRITICAL) or a minimum (HIGH = HIGH and above)")
-	fs.BoolVar(&s.ignoreUnfixed, "ignore-unfixed", false, "ignore vulnerabilities that have no fixed version")
-	pathVar(fs, &s.ignoreFile, "ignorefile", "", "accepted vulnerability IDs in .trivyignore format (default: .trivyignore in the current directory, for release in --source, when present)")
-	pathVar(fs, &s.trivy, "trivy", "", "trivy binary (default: $GOIMAGE_TRIVY, trivy on PATH, then ci/install-tools.sh's directory)")
-	pathVar(fs, &s.cacheDir, "cache-dir", trivy.DefaultCacheDir(), "Trivy cache directory holding the vulnerability DB (db/trivy.db, db/metadata.json); never downloaded")
+func addScanFlags(b *binder) *scanRunnerFlags {
+	sc, d := &b.c.Gates.Scan, choices.Default().Gates.Scan
+	bind(b, &sc.Severity, "severity", *d.Severity, "severities that fail the gate: a list (HIGH,CRITICAL) or a minimum (HIGH = HIGH and above)", b.fs.StringVar)
+	bind(b, &sc.IgnoreUnfixed, "ignore-unfixed", false, "ignore vulnerabilities that have no fixed version", b.fs.BoolVar)
+	bind(b, &sc.IgnoreFile, "ignorefile", "", "accepted vulnerability IDs in .trivyignore format (default: "+choices.DefaultIgnoreFile+" in the current directory, for release in --source, when present)", b.pathVar)
+	s := &scanRunnerFlags{}
+	pathVar(b.fs, &s.trivy, "trivy", "", "trivy binary (default: $GOIMAGE_TRIVY, trivy on PATH, then ci/install-tools.sh's directory)")
+	pathVar(b.fs, &s.cacheDir, "cache-dir", trivy.DefaultCacheDir(), "Trivy cache directory holding the vulnerability DB (db/trivy.db, db/metadata.json); never downloaded")
 	return s
 }
 
-// policy reads the flags into the gate's policy; the ignore file path is
-// returned too, for Trivy's SARIF rendering. Without --ignorefile, dir's
-// .trivyignore is used when present: the current directory for commands
-// that read a tarball, the --source of a release.
-func (s *scanFlags) policy(dir string) (scan.Policy, string, error) {
-	sev, err := scan.ParseSeverity(s.severity)
-	if err != nil {
-		return scan.Policy{}, "", usageError{fmt.Errorf("--severity: %w", err)}
-	}
-	p := scan.Policy{Severities: sev, IgnoreUnfixed: s.ignoreUnfixed}
-	path := s.ignoreFile
-	if path == "" {
-		// Like Trivy, pick up .trivyignore when nobody names a file.
-		def := filepath.Join(dir, ".trivyignore")
-		if _, err := os.Stat(def); err == nil {
-			path = def
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			return p, "", err
-		}
-	}
-	if path != "" {
-		if p.Ignore, err = scan.ReadIgnoreFile(path); err != nil {
-			return p, "", err
-		}
-	}
-	return p, path, nil
-}
-
-// runner finds trivy; sarif asks it for a SARIF rendering too.
-func (s *scanFlags) runner(sarif bool, ignoreFile string, log io.Writer) (*trivy.Runner, error) {
+// runner finds trivy; sarif asks it for a SARIF rendering too, with the
+// ignore file applied.
+func (s *scanRunnerFlags) runner(sarif bool, ignoreFile string, log io.Writer) (*trivy.Runner, error) {
 	bin, err := trivy.Find(s.trivy)
 	if err != nil {
 		return nil, err
@@ -75,25 +45,33 @@ func (s *scanFlags) runner(sarif bool, ignoreFile string, log io.Writer) (*trivy
 
 func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("scan", stderr)
+	var c choices.Choices
+	b := newBinder(fs, &c)
 	image := fs.String("image", "", "image tarball to scan (required), e.g. from go-image build --output")
 	jsonOut := fs.String("json", "", "write Trivy's JSON report (all findings, before go-image's policy) to this file")
 	sarifOut := fs.String("sarif", "", "write the findings as SARIF 2.1.0 (ignore file applied) to this file, for code scanning")
 	format := fs.String("format", "text", "go-image report format on stdout: text, json or markdown")
 	noFail := fs.Bool("no-fail", false, "exit 0 even when the gate fails (the report still says FAIL)")
 	verbose := fs.Bool("v", false, "show Trivy's log")
-	sf := addScanFlags(fs)
+	sf := addScanFlags(b)
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := b.apply(); err != nil {
 		return err
 	}
 	if *image == "" {
 		return usageError{errors.New("--image is required: the image tarball to scan, e.g. --image service.tar")}
 	}
-	if *format != "text" && *format != "json" && *format != "markdown" && *format != "md" {
-		return usageError{fmt.Errorf("--format %q: use text, json or markdown", *format)}
+	if err := report.CheckFormat("--format", *format); err != nil {
+		return usageError{err}
 	}
-	policy, ignoreFile, err := sf.policy(".")
-	if err != nil {
+	if err := b.validate(); err != nil {
 		return err
+	}
+	policy, ignoreFile, err := c.Gates.Scan.Policy(ctx, local.Files{Root: "."})
+	if err != nil {
+		return b.named(err)
 	}
 	var log io.Writer
 	if *verbose {

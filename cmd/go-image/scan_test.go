@@ -3,12 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"dagger/go-image/internal/choices"
 	"dagger/go-image/internal/imagefile"
 	"dagger/go-image/internal/imagetest"
 	"dagger/go-image/internal/local"
@@ -139,8 +139,8 @@ func TestScanPolicyIgnoreFileDefault(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sf := addScanFlags(newFlagSet("scan", io.Discard))
-			p, path, err := sf.policy(tt.dir)
+			// Unset --ignorefile, as `release --source DIR` leaves it.
+			p, path, err := choices.Scan{}.Policy(context.Background(), local.Files{Root: tt.dir})
 			if err != nil {
 				t.Fatal(err)
 			}

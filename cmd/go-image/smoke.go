@@ -3,12 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"runtime"
 
+	"dagger/go-image/internal/choices"
 	"dagger/go-image/internal/gates"
 	"dagger/go-image/internal/imagefile"
 	"dagger/go-image/internal/report"
@@ -17,21 +17,33 @@ import (
 
 func runSmoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("smoke", stderr)
+	var c choices.Choices
+	b := newBinder(fs, &c)
 	image := fs.String("image", "", "image tarball to run (required), from go-image build --output")
-	sf := addSmokeGateFlags(fs)
+	sf := addSmokeGateFlags(b)
 	format := fs.String("format", "text", "report format: text, json or markdown")
 	output := fs.String("output", "", "write the report to this file instead of stdout")
 	noFail := fs.Bool("no-fail", false, "exit 0 even when a check fails: report only")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if err := b.apply(); err != nil {
+		return err
+	}
 	if *image == "" {
 		return usageError{fmt.Errorf("--image is required: the image tarball to run, e.g. --image service.tar")}
 	}
-	if err := checkFormat(*format); err != nil {
+	if err := report.CheckFormat("--format", *format); err != nil {
+		return usageError{err}
+	}
+	if err := b.validate(); err != nil {
 		return err
 	}
-	g, err := sf.gate()
+	runner, err := sf.runner()
+	if err != nil {
+		return err
+	}
+	cfg, err := c.Gates.Smoke.Config()
 	if err != nil {
 		return err
 	}
@@ -39,68 +51,57 @@ func runSmoke(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	r := gates.Run(ctx, img, g)
+	r := gates.Run(ctx, img, smoke.Gate{Runner: runner, Config: cfg, Native: native})
 	r.Image = *image
 	return writeK8sReport(r, *format, *output, *noFail, stdout, stderr)
 }
 
-// smokeGateFlags are the smoke gate's options (configuration and runner),
-// shared by smoke, check --smoke and release.
-type smokeGateFlags struct {
-	cfg         *smoke.Config
-	runner      string
+// smokeRunnerFlags choose the smoke gate's runner; its configuration is
+// bound into the choices. Shared by smoke, check --smoke and release.
+type smokeRunnerFlags struct {
+	name        string
 	noIsolation bool
 }
 
-func addSmokeGateFlags(fs *flag.FlagSet) *smokeGateFlags {
-	s := &smokeGateFlags{cfg: addSmokeFlags(fs)}
-	fs.StringVar(&s.runner, "runner", "process", "smoke runner: process: extract the image and run its entrypoint as a local process (chroot and the image's user when root); runc: run it under runc (root, package runc) in its own namespaces, read-only root, no capabilities")
-	fs.BoolVar(&s.noIsolation, "no-isolation", false, "process runner: as root, still run without chroot and as the current user")
+func addSmokeGateFlags(b *binder) *smokeRunnerFlags {
+	addSmokeFlags(b)
+	s := &smokeRunnerFlags{}
+	b.fs.StringVar(&s.name, "runner", "process", "smoke runner: process: extract the image and run its entrypoint as a local process (chroot and the image's user when root); runc: run it under runc (root, package runc) in its own namespaces, read-only root, no capabilities")
+	b.fs.BoolVar(&s.noIsolation, "no-isolation", false, "process runner: as root, still run without chroot and as the current user")
 	return s
 }
 
-// gate validates the flags and returns the smoke gate.
 // native is the platform both local runners start images on: this machine's.
 const native = runtime.GOOS + "/" + runtime.GOARCH
 
-func (s *smokeGateFlags) gate() (smoke.Gate, error) {
-	if err := s.cfg.Validate(); err != nil {
-		return smoke.Gate{}, usageError{err}
-	}
-	switch s.runner {
+// runner is the smoke runner the flags name.
+func (s *smokeRunnerFlags) runner() (smoke.Runner, error) {
+	switch s.name {
 	case "process":
-		return smoke.Gate{Runner: smoke.ProcessRunner{NoIsolation: s.noIsolation}, Config: *s.cfg, Native: native}, nil
+		return smoke.ProcessRunner{NoIsolation: s.noIsolation}, nil
 	case "runc":
 		if why := smoke.RuncAvailable(); why != "" {
-			return smoke.Gate{}, fmt.Errorf("--runner runc: %s; or use --runner process", why)
+			return nil, fmt.Errorf("--runner runc: %s; or use --runner process", why)
 		}
-		return smoke.Gate{Runner: smoke.RuncRunner{}, Config: *s.cfg, Native: native}, nil
+		return smoke.RuncRunner{}, nil
 	}
-	return smoke.Gate{}, usageError{fmt.Errorf("--runner %q: use process or runc", s.runner)}
+	return nil, usageError{fmt.Errorf("--runner %q: use process or runc", s.name)}
 }
 
-// addSmokeFlags registers the smoke configuration, defaulted for go-image's
+// addSmokeFlags binds the smoke configuration, defaulted for go-image's
 // example service.
-func addSmokeFlags(fs *flag.FlagSet) *smoke.Config {
-	c := smoke.DefaultConfig()
-	fs.IntVar(&c.BusinessPort, "business-port", c.BusinessPort, "port the service serves business traffic on (when --business-env is empty)")
-	fs.IntVar(&c.ProbePort, "probe-port", c.ProbePort, "port the service serves probes on (when --probe-env is empty); must differ from --business-port")
-	fs.StringVar(&c.HealthPath, "health-path", c.HealthPath, "liveness endpoint on the probe port")
-	fs.StringVar(&c.ReadyPath, "ready-path", c.ReadyPath, "readiness endpoint on the probe port; empty disables the readiness checks")
-	fs.StringVar(&c.SlowPath, "slow-path", c.SlowPath, "business request in flight when SIGTERM is sent; empty sends SIGTERM to an idle service")
-	fs.DurationVar(&c.StartupBudget, "startup-budget", c.StartupBudget, "how long the health endpoint may take to answer 200 after start")
-	fs.DurationVar(&c.Grace, "grace", c.Grace, "termination grace period: the process must exit this long after SIGTERM at the latest")
-	fs.StringVar(&c.BusinessEnv, "business-env", c.BusinessEnv, "how the service is told its business port: NAME (NAME=127.0.0.1:PORT) or NAME=VALUE with {port}, e.g. PORT={port}; empty: the fixed --business-port")
-	fs.StringVar(&c.ProbeEnv, "probe-env", c.ProbeEnv, "how the service is told its probe port, like --business-env; empty: the fixed --probe-port")
-	return &c
-}
-
-func checkFormat(format string) error {
-	switch format {
-	case "text", "json", "markdown", "md":
-		return nil
-	}
-	return usageError{fmt.Errorf("--format %q: use text, json or markdown", format)}
+func addSmokeFlags(b *binder) {
+	s, c := &b.c.Gates.Smoke, smoke.DefaultConfig()
+	fs := b.fs
+	bind(b, &s.BusinessPort, "business-port", c.BusinessPort, "port the service serves business traffic on (when --business-env is empty)", fs.IntVar)
+	bind(b, &s.ProbePort, "probe-port", c.ProbePort, "port the service serves probes on (when --probe-env is empty); must differ from --business-port", fs.IntVar)
+	bind(b, &s.HealthPath, "health-path", c.HealthPath, "liveness endpoint on the probe port", fs.StringVar)
+	bind(b, &s.ReadyPath, "ready-path", c.ReadyPath, "readiness endpoint on the probe port; empty disables the readiness checks", fs.StringVar)
+	bind(b, &s.SlowPath, "slow-path", c.SlowPath, "business request in flight when SIGTERM is sent; empty sends SIGTERM to an idle service", fs.StringVar)
+	b.duration(&s.StartupBudget, "startup-budget", c.StartupBudget, "how long the health endpoint may take to answer 200 after start")
+	b.duration(&s.Grace, "grace", c.Grace, "termination grace period: the process must exit this long after SIGTERM at the latest")
+	bind(b, &s.BusinessEnv, "business-env", c.BusinessEnv, "how the service is told its business port: NAME (NAME=127.0.0.1:PORT) or NAME=VALUE with {port}, e.g. PORT={port}; empty: the fixed --business-port", fs.StringVar)
+	bind(b, &s.ProbeEnv, "probe-env", c.ProbeEnv, "how the service is told its probe port, like --business-env; empty: the fixed --probe-port", fs.StringVar)
 }
 
 // writeK8sReport writes the report to output (or stdout) and returns the

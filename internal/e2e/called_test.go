@@ -10,11 +10,11 @@ import (
 )
 
 // TestEveryFunctionCalled: every function of the module (an exported method
-// of GoImage in main.go) is called by an engine test, as `dagger call`
+// of GoImage in the module's Go files) is called by an engine test, as `dagger call`
 // does (its kebab-case name as an argument) or from Go as the consumer
 // module does (.Name(...)). A function no test calls is not known to work.
 func TestEveryFunctionCalled(t *testing.T) {
-	api, err := moduleapi.Read(filepath.Join(repoRoot, "main.go"))
+	api, err := moduleapi.Read(repoRoot)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,6 +43,6 @@ func TestEveryFunctionCalled(t *testing.T) {
 		}
 	}
 	if len(api) < 20 {
-		t.Fatalf("found %d functions of GoImage in main.go: the parse no longer sees them", len(api))
+		t.Fatalf("found %d functions of GoImage in the module's Go files: the parse no longer sees them", len(api))
 	}
 }

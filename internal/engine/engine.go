@@ -62,34 +62,40 @@ type Executor struct {
 	baseOnce   sync.Once
 	baseDigest string
 	baseErr    error
-
-	mu    sync.Mutex
-	built map[v1.Hash]Built
 }
 
-// Built returns what img was built as by this executor, so a gate handed a
-// v1.Image scans and runs the very tarball the other gates read.
-func (e *Executor) Built(img v1.Image) (Built, error) {
-	d, err := img.Digest()
-	if err != nil {
-		return Built{}, err
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	b, ok := e.built[d]
-	if !ok {
-		return Built{}, fmt.Errorf("image %s was not built by this call (module wiring bug)", d)
-	}
-	return b, nil
-}
-
-// Built is one platform's image: the v1.Image the gates read and the very
-// tarball it was written to, which Dagger imports for the containers that
-// run it (smoke) and Trivy scans.
+// Built is one platform's image as this executor built it: the v1.Image
+// the gates read, plus the very tarball it was written to, which Dagger
+// imports for the containers that run it (smoke) and Trivy scans. A gate
+// handed a *Built as a v1.Image reaches the tarball by type assertion (see
+// AsBuilt), as go-containerregistry's partial upgrades an image.
 type Built struct {
+	v1.Image
 	Platform recipe.Platform
-	Image    v1.Image
 	Tarball  *dagger.File
+}
+
+// AsBuilt is img as a *Built: img itself when this executor built it, or
+// else img written to a tarball in the module's working directory and
+// handed to the engine, so that a runner can run or scan any image.
+func (e *Executor) AsBuilt(img v1.Image) (*Built, error) {
+	if b, ok := img.(*Built); ok {
+		return b, nil
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	p := recipe.Platform{OS: cf.OS, Arch: cf.Architecture, Variant: cf.Variant}
+	dir, err := scratchDir()
+	if err != nil {
+		return nil, err
+	}
+	tar := filepath.Join(dir, "image.tar")
+	if err := imagefile.Write(tar, "go-image/image:latest", img); err != nil {
+		return nil, err
+	}
+	return &Built{Image: img, Platform: p, Tarball: e.Dag.CurrentModule().WorkdirFile(tar)}, nil
 }
 
 // Cache returns the cache volume named <namespace>-<name>.
@@ -174,53 +180,42 @@ func (e *Executor) Binary(ctx context.Context, p recipe.Platform) (*dagger.File,
 
 // Image compiles and assembles p's image with internal/assemble, writes it
 // as the tarball the CLI writes, and hands that file to Dagger.
-func (e *Executor) Image(ctx context.Context, p recipe.Platform) (Built, error) {
+func (e *Executor) Image(ctx context.Context, p recipe.Platform) (*Built, error) {
 	bin, err := e.Binary(ctx, p)
 	if err != nil {
-		return Built{}, err
+		return nil, err
 	}
 	dir, err := scratchDir()
 	if err != nil {
-		return Built{}, err
+		return nil, err
 	}
 	binPath := filepath.Join(dir, "binary")
 	if _, err := bin.Export(ctx, binPath); err != nil {
-		return Built{}, fmt.Errorf("compile %s for %s: %w", e.Options.Main, p, err)
+		return nil, fmt.Errorf("compile %s for %s: %w", e.Options.Main, p, err)
 	}
 	data, err := os.ReadFile(binPath)
 	if err != nil {
-		return Built{}, err
+		return nil, err
 	}
 	base, err := e.Base(ctx, p)
 	if err != nil {
-		return Built{}, err
+		return nil, err
 	}
 	o := e.Options
 	o.Platform = p.String()
 	img, err := assemble.Image(base, o, data)
 	if err != nil {
-		return Built{}, fmt.Errorf("assemble on %s: %w", o.Base, err)
+		return nil, fmt.Errorf("assemble on %s: %w", o.Base, err)
 	}
 	tar := filepath.Join(dir, o.Name+".tar")
 	if err := imagefile.Write(tar, o.Tag(), img); err != nil {
-		return Built{}, err
+		return nil, err
 	}
 	// The file lives in this function's container, so a function returning
 	// it (or a container imported from it) must be cached per session
 	// (+cache="session"): a result kept for a later session would point at
 	// a container that is gone.
-	b := Built{Platform: p, Image: img, Tarball: e.Dag.CurrentModule().WorkdirFile(tar)}
-	d, err := img.Digest()
-	if err != nil {
-		return Built{}, err
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.built == nil {
-		e.built = map[v1.Hash]Built{}
-	}
-	e.built[d] = b
-	return b, nil
+	return &Built{Image: img, Platform: p, Tarball: e.Dag.CurrentModule().WorkdirFile(tar)}, nil
 }
 
 // Base is the alpine base for p (nothing for scratch): the reference is
@@ -287,7 +282,7 @@ func (e *Executor) Base(ctx context.Context, p recipe.Platform) (assemble.Base, 
 // Container is b as a Dagger container, imported from its tarball: the
 // same files and config the gates read. The base annotations are carried
 // over, so `build publish` records the base too.
-func (e *Executor) Container(b Built) (*dagger.Container, error) {
+func (e *Executor) Container(b *Built) (*dagger.Container, error) {
 	ctr := e.Dag.Container(dagger.ContainerOpts{Platform: dagger.Platform(b.Platform.String())}).Import(b.Tarball)
 	m, err := b.Image.Manifest()
 	if err != nil {

@@ -79,3 +79,14 @@ func (e *Executor) Lint(ctx context.Context, o lint.Options) ([]lint.Finding, er
 	// decide whether findings are seen.
 	return lint.ParseVetJSON(strings.NewReader(stdout + "\n" + stderr))
 }
+
+// Linter is the lint gate's runner in the engine (lint.Runner): go vet
+// with the analyzers in the service's builder. go vet does not say how many
+// packages it analysed.
+type Linter struct{ E *Executor }
+
+// Lint implements lint.Runner.
+func (l Linter) Lint(ctx context.Context, o lint.Options) (lint.Findings, error) {
+	fs, err := l.E.Lint(ctx, o)
+	return lint.Findings{Dir: SourceDir, Packages: -1, List: fs}, err
+}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"dagger/go-image/internal/dagger"
 	"dagger/go-image/internal/scan"
 	"dagger/go-image/internal/trivy"
@@ -130,4 +132,34 @@ func execError(err error) string {
 		return fmt.Sprintf("exit code %d: %s", ee.ExitCode, msg)
 	}
 	return err.Error()
+}
+
+// Scanner is the scan gate's runner in the engine (scan.ImageRunner): the
+// Trivy image over the tarball the build already handed to the engine, so
+// the gate scans the very file the other gates read.
+type Scanner struct {
+	E     *Executor
+	Trivy Trivy
+	// SARIF also renders the findings as SARIF, with IgnoreFile applied.
+	SARIF      bool
+	IgnoreFile *dagger.File
+}
+
+// ScanImage implements scan.ImageRunner.
+func (s Scanner) ScanImage(ctx context.Context, img v1.Image) (scan.Output, error) {
+	b, err := s.E.AsBuilt(img)
+	if err != nil {
+		return scan.Output{}, err
+	}
+	return s.E.Scan(ctx, s.Trivy, b.Tarball, s.IgnoreFile, s.SARIF)
+}
+
+// Scan implements scan.Runner for an image tarball on the module's own
+// file system, handed to the engine through its working directory.
+func (s Scanner) Scan(ctx context.Context, imageTar string) (scan.Output, error) {
+	f, err := s.E.workdirFile(imageTar)
+	if err != nil {
+		return scan.Output{}, err
+	}
+	return s.E.Scan(ctx, s.Trivy, f, s.IgnoreFile, s.SARIF)
 }

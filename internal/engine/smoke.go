@@ -26,7 +26,7 @@ type Runner struct{ E *Executor }
 
 // Start implements smoke.Runner.
 func (r Runner) Start(ctx context.Context, img v1.Image, cfg smoke.Config) (smoke.Process, error) {
-	b, err := r.E.Built(img)
+	b, err := r.E.AsBuilt(img)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,8 @@ package lint
 
 import (
 	"context"
+	"errors"
+	"go/token"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -36,5 +38,54 @@ func TestGate(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "nowhere")
 	if _, err := (Gate{Dir: missing}).Check(context.Background(), nil); err == nil || !strings.Contains(err.Error(), missing) {
 		t.Errorf("missing dir: err = %v, want one naming %s", err, missing)
+	}
+}
+
+// recorded is a Runner that replays findings and records its options.
+type recorded struct {
+	f    Findings
+	err  error
+	opts Options
+}
+
+func (r *recorded) Lint(_ context.Context, o Options) (Findings, error) {
+	r.opts = o
+	return r.f, r.err
+}
+
+// TestGateRunner: a gate with a Runner (the Dagger module's go vet) judges
+// the runner's findings with the gate's policy, exactly as the in-process
+// run's, and passes it the gate's options.
+func TestGateRunner(t *testing.T) {
+	pos := func(line int) token.Position { return token.Position{Filename: "/src/main.go", Line: line, Column: 2} }
+	r := &recorded{f: Findings{Dir: "/src", Packages: -1, List: []Finding{
+		{Analyzer: HTTPShutdown.Name, Pos: pos(12), Message: "Shutdown(context.Background()) has no deadline"},
+		{Analyzer: WatchCancel.Name, Pos: pos(30), Message: "watch never cancelled"},
+	}}}
+	opts := Options{Policy: Policy{WatchCancel.Name: Warn}, Operational: "/metrics"}
+	rs, err := Gate{Runner: r, Options: opts}.Check(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.opts.Operational != "/metrics" || r.opts.Policy.Severity(WatchCancel.Name) != Warn {
+		t.Errorf("runner got options %+v, want the gate's", r.opts)
+	}
+	status := map[string]report.Status{}
+	for _, res := range rs {
+		status[res.ID] = res.Status
+		if res.ID == "lint/"+HTTPShutdown.Name && (len(res.Details) != 1 || !strings.HasPrefix(res.Details[0], "main.go:12:2: ")) {
+			t.Errorf("%s details = %q, want the position relative to the runner's Dir", res.ID, res.Details)
+		}
+	}
+	if status["lint/"+HTTPShutdown.Name] != report.Fail || status["lint/"+WatchCancel.Name] != report.Warn || len(rs) != len(Analyzers()) {
+		t.Errorf("results = %v, want httpshutdown failing, the warned watch analyzer warning, one result per analyzer", status)
+	}
+	want := Findings{Dir: "/src", Packages: -1, List: r.f.List}.Results(opts.Policy)
+	if len(want) != len(rs) {
+		t.Errorf("the gate's results differ from Findings.Results")
+	}
+	r.err = errors.New("go vet exited 1")
+	if _, err := (Gate{Runner: r}).Check(context.Background(), nil); err == nil || !strings.Contains(err.Error(), "go vet exited 1") {
+		t.Errorf("a failing runner: err = %v, want its error", err)
 	}
 }

@@ -76,20 +76,19 @@ func Build(ctx context.Context, r Request) (v1.Image, error) {
 }
 
 // Options returns the recipe as Build runs it for the module in source:
-// the binary name defaulted from go.mod, every other default filled in.
+// the binary name defaulted from go.mod, every other default filled in
+// (recipe.Options.ForModule; the local toolchain compiles, so go.mod does
+// not pick a Go version).
 func Options(source string, o recipe.Options) (recipe.Options, error) {
-	if o.Name == "" {
-		src, err := compile.Source(source)
-		if err != nil {
-			return o, err
-		}
-		mod, err := compile.ModulePath(src)
-		if err != nil {
-			return o, fmt.Errorf("source %s: %w", source, err)
-		}
-		o.Name = recipe.DefaultName(o.Main, mod)
+	src, err := compile.Source(source)
+	if err != nil {
+		return o, err
 	}
-	return o.Normalize()
+	gomod, err := os.ReadFile(filepath.Join(src, "go.mod"))
+	if err != nil {
+		return o, fmt.Errorf("source %s: %w", source, err)
+	}
+	return o.ForModule(gomod, false)
 }
 
 // Base returns the base for the platform: nothing for scratch, or ref for

@@ -1,6 +1,6 @@
-// Package policy assembles go-image's standard gate list from the user's
-// choices. The CLI's `check` and the Dagger module's Check call the same
-// Parse and Standard, so both executors gate an image identically.
+// Package policy is go-image's standard gate list: its order, and the
+// gates switched off with a reason. Both executors reach it through
+// internal/choices (Gates.List), so they gate an image identically.
 package policy
 
 import (
@@ -19,15 +19,10 @@ import (
 	"dagger/go-image/internal/upx"
 )
 
-// Defaults, as the CLI and the Dagger module show them.
-const (
-	DefaultMaxSize = "25MB" // size.DefaultMaxSize, as a flag value
-	DefaultUPX     = string(upx.Deny)
-)
-
 // Options are the gate choices; the zero value is go-image's defaults.
 type Options struct {
-	// MaxSize is the compressed size budget in bytes; 0 means size.DefaultMaxSize.
+	// MaxSize is the compressed size budget in bytes; 0 means
+	// size.DefaultMaxSize, the one default.
 	MaxSize int64
 	// UPX is the policy for UPX-packed binaries; "" means deny.
 	UPX upx.Policy
@@ -77,27 +72,6 @@ func known(gate string) bool {
 		}
 	}
 	return false
-}
-
-// Parse turns the flag values (--max-size 25MB, --upx deny, --skip id=reason…)
-// into Options, rejecting bad input with the fix.
-func Parse(maxSize, upxPolicy string, skip []string) (Options, error) {
-	var o Options
-	if maxSize == "" {
-		maxSize = DefaultMaxSize
-	}
-	n, err := size.ParseBytes(maxSize)
-	if err != nil {
-		return o, fmt.Errorf("max size: %w", err)
-	}
-	o.MaxSize = n
-	if o.UPX, err = upx.ParsePolicy(upxPolicy); err != nil {
-		return o, err
-	}
-	if o.Skip, err = harden.ParseSkip(skip); err != nil {
-		return o, err
-	}
-	return o, nil
 }
 
 // Standard returns the gates in the order they run: size, scan, upx,
@@ -159,7 +133,6 @@ func (Off) SourceOnly() {}
 var (
 	_ gates.SourceGate = Off{}
 	_ gates.SourceGate = lint.Gate{}
-	_ gates.SourceGate = sourceFuncGate{}
 )
 
 // Check implements gates.Gate.
@@ -174,31 +147,4 @@ func (g Off) Check(context.Context, v1.Image) ([]report.Result, error) {
 	}
 	return []report.Result{{Gate: g.Gate, ID: g.Gate + "/off", Status: report.Skipped,
 		Message: fmt.Sprintf("%s gate switched off: %s", g.Gate, reason)}}, nil
-}
-
-// Func adapts a function to a gates.Gate, for gates that judge the image
-// through something other than its v1.Image, e.g. the Dagger module's scan
-// and smoke (the built container itself, found by the image's digest).
-func Func(name string, check func(ctx context.Context, img v1.Image) ([]report.Result, error)) gates.Gate {
-	return funcGate{name, check}
-}
-
-// SourceFunc is Func for a gate that does not read the image at all, e.g.
-// the Dagger module's lint: a multi-platform release runs it once.
-func SourceFunc(name string, check func(ctx context.Context) ([]report.Result, error)) gates.Gate {
-	return sourceFuncGate{funcGate{name, func(ctx context.Context, _ v1.Image) ([]report.Result, error) { return check(ctx) }}}
-}
-
-type sourceFuncGate struct{ funcGate }
-
-func (sourceFuncGate) SourceOnly() {}
-
-type funcGate struct {
-	name  string
-	check func(context.Context, v1.Image) ([]report.Result, error)
-}
-
-func (g funcGate) Name() string { return g.name }
-func (g funcGate) Check(ctx context.Context, img v1.Image) ([]report.Result, error) {
-	return g.check(ctx, img)
 }

@@ -24,30 +24,6 @@ import (
 	"dagger/go-image/internal/upx"
 )
 
-func TestParse(t *testing.T) {
-	o, err := policy.Parse("", "", nil)
-	if err != nil || o.MaxSize != size.DefaultMaxSize || o.UPX != upx.Deny || len(o.Skip) != 0 {
-		t.Errorf("Parse defaults = %+v, %v; want 25MB, deny, no skips", o, err)
-	}
-	o, err = policy.Parse("10MiB", "warn", []string{"harden/no-setuid=ping"})
-	if err != nil || o.MaxSize != 10<<20 || o.UPX != upx.Warn || o.Skip[harden.NoSetuid] != "ping" {
-		t.Errorf("Parse = %+v, %v", o, err)
-	}
-	for _, bad := range []struct{ size, upx, skip, want string }{
-		{"25 apples", "", "", "max size: size \"25 apples\""},
-		{"", "sometimes", "", "upx policy \"sometimes\": use deny, warn or allow"},
-		{"", "", "harden/typo=x", "unknown check"},
-	} {
-		var skip []string
-		if bad.skip != "" {
-			skip = []string{bad.skip}
-		}
-		if _, err := policy.Parse(bad.size, bad.upx, skip); err == nil || !strings.Contains(err.Error(), bad.want) {
-			t.Errorf("Parse(%q, %q, %q) err = %v, want %q", bad.size, bad.upx, bad.skip, err, bad.want)
-		}
-	}
-}
-
 // fake is a gate that reports one pass under its name.
 type fake string
 
@@ -134,16 +110,6 @@ func TestSwitchOff(t *testing.T) {
 	r := gates.Run(context.Background(), imagetest.Compliant(t), policy.Standard(policy.Options{Off: map[string]string{"scna": "typo"}})...)
 	if f := r.Failed(); len(f) != 1 || f[0].ID != "scna/off" || !strings.Contains(f[0].Message, "no such gate") {
 		t.Errorf("misspelt Off entry: failed = %+v", f)
-	}
-}
-
-func TestFunc(t *testing.T) {
-	g := policy.Func("lint", func(context.Context, v1.Image) ([]report.Result, error) {
-		return []report.Result{{Gate: "lint", ID: "lint/x", Status: report.Fail}}, nil
-	})
-	r := gates.Run(context.Background(), imagetest.Compliant(t), g)
-	if g.Name() != "lint" || len(r.Failed()) != 1 {
-		t.Errorf("Func gate: name %q, results %+v", g.Name(), r.Results)
 	}
 }
 

@@ -391,6 +391,7 @@ func Loopback(registry string) bool {
 	if h, _, err := net.SplitHostPort(registry); err == nil {
 		host = h
 	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]") // [::1] without a port
 	if host == "localhost" {
 		return true
 	}

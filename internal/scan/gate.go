@@ -64,9 +64,25 @@ type Gate struct {
 
 func (g *Gate) Name() string { return GateName }
 
-// Check writes img to a temporary tarball, which is what Trivy reads, and
-// scans it.
+// ImageRunner is a Runner that scans an image without the tarball Check
+// would write for it: the Dagger module's Trivy, which reads the tarball
+// the build already handed to the engine. Check upgrades to it by type
+// assertion, as go-containerregistry's partial does.
+type ImageRunner interface {
+	Runner
+	ScanImage(ctx context.Context, img v1.Image) (Output, error)
+}
+
+// Check scans img: through the runner's ScanImage when it has one, else
+// by writing img to a temporary tarball, which is what Trivy reads.
 func (g *Gate) Check(ctx context.Context, img v1.Image) ([]report.Result, error) {
+	if r, ok := g.Runner.(ImageRunner); ok {
+		out, err := r.ScanImage(ctx, img)
+		if err != nil {
+			return nil, err
+		}
+		return g.judge(out)
+	}
 	dir, err := os.MkdirTemp("", "go-image-scan-")
 	if err != nil {
 		return nil, err
@@ -85,6 +101,11 @@ func (g *Gate) CheckFile(ctx context.Context, imageTar string) ([]report.Result,
 	if err != nil {
 		return nil, err
 	}
+	return g.judge(out)
+}
+
+// judge keeps the runner's output when asked and applies the policy.
+func (g *Gate) judge(out Output) ([]report.Result, error) {
 	if g.Keep != nil {
 		g.Keep(out)
 	}

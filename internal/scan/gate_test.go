@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 
 	"dagger/go-image/internal/gates"
@@ -95,5 +96,50 @@ func TestStandardRunsScanAfterSize(t *testing.T) {
 	}
 	if got := strings.Join(names, " "); got != "size scan upx harden" {
 		t.Errorf("gates = %s, want size scan upx harden", got)
+	}
+}
+
+// imageRunner scans images itself, as the engine's Trivy does; its Scan
+// must not be used by Check.
+type imageRunner struct {
+	fakeRunner
+	got v1.Image
+}
+
+func (r *imageRunner) ScanImage(ctx context.Context, img v1.Image) (scan.Output, error) {
+	r.got = img
+	data, err := os.ReadFile(filepath.Join("testdata", r.json))
+	return scan.Output{JSON: data}, err
+}
+
+// TestGateUpgradesToImageRunner: a runner that scans images is handed the
+// very image, and no tarball is written for it; Keep and the policy apply
+// as for a tarball scan.
+func TestGateUpgradesToImageRunner(t *testing.T) {
+	img, err := random.Image(256, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &imageRunner{fakeRunner: fakeRunner{json: "mixed.json"}}
+	var kept scan.Output
+	res, err := (&scan.Gate{Runner: r, Keep: func(o scan.Output) { kept = o }}).Check(context.Background(), img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.got != img || r.scanned != "" {
+		t.Errorf("ScanImage got %v, Scan got %q: want the image itself and no tarball", r.got, r.scanned)
+	}
+	if len(res) != 1 || res[0].Status != report.Fail || len(kept.JSON) == 0 {
+		t.Errorf("results = %+v (kept %d bytes), want the policy's failure and the output kept", res, len(kept.JSON))
+	}
+}
+
+func TestParseIgnoreFile(t *testing.T) {
+	l, err := scan.ParseIgnoreFile("/src/deploy/accepted.trivyignore", []byte("# not reachable\nCVE-2022-32149\n"))
+	if err != nil || l.Path != "accepted.trivyignore" || len(l.Entries) != 1 || l.Entries[0].Reason != "not reachable" {
+		t.Errorf("ParseIgnoreFile = %+v, %v; want one entry with its reason, named by its base name", l, err)
+	}
+	if _, err := scan.ParseIgnoreFile("deploy/.trivyignore.yaml", []byte("vulnerabilities: []\n")); err == nil || !strings.Contains(err.Error(), "YAML form") {
+		t.Errorf("a YAML ignore file: err = %v, want the YAML form refused", err)
 	}
 }

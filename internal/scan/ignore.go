@@ -40,14 +40,31 @@ type IgnoreEntry struct {
 
 // ReadIgnoreFile reads an ignore file in .trivyignore format.
 func ReadIgnoreFile(path string) (*IgnoreList, error) {
-	if ext := filepath.Ext(path); ext == ".yaml" || ext == ".yml" {
-		return nil, fmt.Errorf("ignore file %s: the YAML form of .trivyignore is not supported; list one ID per line (with an optional exp:YYYY-MM-DD) in a .trivyignore file", path)
+	if err := checkIgnoreName(path); err != nil {
+		return nil, err
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("ignore file: %w", err)
 	}
+	return ParseIgnoreFile(path, data)
+}
+
+// ParseIgnoreFile parses the contents of the ignore file at path, however
+// the executor read it (from disk, from a Dagger directory); reasons and
+// errors name it by its base name.
+func ParseIgnoreFile(path string, data []byte) (*IgnoreList, error) {
+	if err := checkIgnoreName(path); err != nil {
+		return nil, err
+	}
 	return ParseIgnore(filepath.Base(path), data)
+}
+
+func checkIgnoreName(path string) error {
+	if ext := filepath.Ext(path); ext == ".yaml" || ext == ".yml" {
+		return fmt.Errorf("ignore file %s: the YAML form of .trivyignore is not supported; list one ID per line (with an optional exp:YYYY-MM-DD) in a .trivyignore file", path)
+	}
+	return nil
 }
 
 // ParseIgnore parses ignore-file contents; name is used in reasons and errors.

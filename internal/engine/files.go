@@ -1,0 +1,79 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"dagger/go-image/internal/dagger"
+)
+
+// Files reads the files the choices name (choices.Files) for the module:
+// a file given as an argument (with-ignorefile) by its name, else the
+// source directory's file of that name.
+type Files struct {
+	Source *dagger.Directory
+	Given  map[string]*dagger.File
+}
+
+// File is the named file, for a container to mount; an error wrapping
+// fs.ErrNotExist when neither an argument nor the source has it.
+func (f Files) File(ctx context.Context, name string) (*dagger.File, error) {
+	if g, ok := f.Given[name]; ok {
+		return g, nil
+	}
+	ok, err := f.Source.Exists(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", name, err)
+	}
+	if !ok {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+	}
+	return f.Source.File(name), nil
+}
+
+// ReadFile implements choices.Files.
+func (f Files) ReadFile(ctx context.Context, name string) ([]byte, error) {
+	file, err := f.File(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	s, err := file.Contents(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	return []byte(s), nil
+}
+
+// InSource implements choices.Files: the source's names are its own.
+func (f Files) InSource(ctx context.Context, name string) (string, error) {
+	ok, err := f.Source.Exists(ctx, name)
+	if err != nil || !ok {
+		return "", err
+	}
+	return name, nil
+}
+
+// workdirFile hands a file of the module's own file system to the engine:
+// through the module's working directory, which CurrentModule.WorkdirFile
+// reads, copying it there first when it lies elsewhere.
+func (e *Executor) workdirFile(path string) (*dagger.File, error) {
+	if filepath.IsLocal(path) {
+		return e.Dag.CurrentModule().WorkdirFile(path), nil
+	}
+	dir, err := scratchDir()
+	if err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	dst := filepath.Join(dir, filepath.Base(path))
+	if err := os.WriteFile(dst, data, 0o644); err != nil {
+		return nil, err
+	}
+	return e.Dag.CurrentModule().WorkdirFile(dst), nil
+}

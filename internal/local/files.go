@@ -1,0 +1,46 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// Files reads the files the choices name (choices.Files) from this
+// machine: a path the user gave as it is (relative to the working
+// directory), the source's files under Root.
+type Files struct{ Root string }
+
+// ReadFile implements choices.Files.
+func (Files) ReadFile(_ context.Context, name string) ([]byte, error) {
+	return os.ReadFile(name)
+}
+
+// InSource implements choices.Files: Root joined with name, when it
+// exists. A link that leads out of Root is refused: a checkout must not
+// make go-image read (and quote in an error) a file elsewhere on this
+// machine in the source's name.
+func (f Files) InSource(_ context.Context, name string) (string, error) {
+	p := filepath.Join(f.Root, name)
+	if _, err := os.Lstat(p); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", nil
+		}
+		return "", err
+	}
+	real, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		return "", err
+	}
+	root, err := filepath.EvalSymlinks(f.Root)
+	if err != nil {
+		return "", err
+	}
+	if rel, err := filepath.Rel(root, real); err != nil || !filepath.IsLocal(rel) {
+		return "", fmt.Errorf("%s is a link to %s, outside the source: copy the file into the source, or name it explicitly", p, real)
+	}
+	return p, nil
+}
