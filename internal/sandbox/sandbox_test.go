@@ -1,0 +1,325 @@
+package sandbox
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"dagger/go-image/internal/sandbox/sandboxtest"
+)
+
+// snoopEnv names a prebuilt snoop for the non-root run of the tests (the
+// test binary re-executed as nobody cannot run the go command).
+const snoopEnv = "GOIMAGE_SANDBOX_TEST_SNOOP"
+
+func secret(t *testing.T) string {
+	t.Helper()
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return "s3cr3t-" + hex.EncodeToString(b)
+}
+
+// rootfs makes a root filesystem holding snoop as /bin/snoop, in a
+// directory the sandbox's user can reach.
+func rootfs(t *testing.T, bin []byte) string {
+	t.Helper()
+	bundle, err := os.MkdirTemp("", "go-image-sandbox-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(bundle) })
+	if u, g, ok := HostOwner(NonRoot, NonRoot); ok {
+		if err := os.Chown(bundle, u, g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	root := filepath.Join(bundle, "rootfs")
+	for _, d := range []string{"bin", "proc", "dev", "tmp", "usr"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(root, "bin", "snoop"), bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+type output struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (o *output) collect(r io.Reader) {
+	s := bufio.NewScanner(r)
+	s.Buffer(nil, 16<<20)
+	for s.Scan() {
+		o.mu.Lock()
+		o.lines = append(o.lines, s.Text())
+		o.mu.Unlock()
+	}
+}
+
+func (o *output) get() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]string(nil), o.lines...)
+}
+
+// start runs spec with its output collected.
+func start(t *testing.T, spec Spec) (*Sandbox, *output) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec.Output = w
+	s, err := Start(spec)
+	w.Close()
+	if errors.Is(err, ErrUnavailable) {
+		r.Close()
+		t.Skipf("SKIPPED: %v", err)
+	}
+	if err != nil {
+		r.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Kill)
+	out := &output{}
+	go out.collect(r)
+	return s, out
+}
+
+// TestSnoopGetsNothing runs the hostile service in the sandbox and checks
+// each thing it tried: the secrets of this process (its environment, a key
+// file), the host's files, processes and network, and privileges.
+func TestSnoopGetsNothing(t *testing.T) {
+	var bin []byte
+	if p := os.Getenv(snoopEnv); p != "" {
+		var err error
+		if bin, err = os.ReadFile(p); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		bin = sandboxtest.Snoop(t)
+	}
+	token, password, keyData := secret(t), secret(t), secret(t)
+	t.Setenv("REGISTRY_TOKEN", token)
+	t.Setenv("COSIGN_PASSWORD", password)
+	hostDir, err := os.MkdirTemp("", "go-image-sandbox-host-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(hostDir)
+	key := filepath.Join(hostDir, "cosign.key")
+	if err := os.WriteFile(key, []byte(keyData), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Writable by anyone: only the sandbox keeps the service out.
+	if err := os.Chmod(hostDir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var reached atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			reached.Add(1)
+			c.Close()
+		}
+	}()
+
+	root := rootfs(t, bin)
+	s, out := start(t, Spec{
+		Rootfs: root, Args: []string{"snoop"}, UID: NonRoot, GID: NonRoot,
+		Env: []string{"PATH=/bin", "SNOOP_KEY=" + key, "SNOOP_WRITE=" + hostDir, "SNOOP_DIAL=" + ln.Addr().String(), "SNOOP_LISTEN=127.0.0.1:8080"},
+	})
+	t.Logf("sandbox: %s", s.Description())
+
+	// The service answers through the sandbox's dialer, and only there.
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: s.DialContext, DisableKeepAlives: true}}
+	var body []byte
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		resp, err := client.Get("http://127.0.0.1:8080/")
+		if err == nil {
+			body, _ = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the service never answered through the sandbox: %v\n%s", err, strings.Join(out.get(), "\n"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if strings.TrimSpace(string(body)) != "snoop" {
+		t.Errorf("body %q", body)
+	}
+	if _, err := s.DialContext(context.Background(), "tcp", "127.0.0.1:8081"); !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("dial a closed port inside = %v, want connection refused", err)
+	}
+	if _, err := s.DialContext(context.Background(), "tcp", "10.0.0.1:80"); err == nil {
+		t.Error("the sandbox dialled a non-loopback address")
+	}
+	if err := s.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-s.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("no exit 10s after SIGTERM")
+	}
+	if e := s.Exit(); e.Code != 0 || e.Signal != "" {
+		t.Errorf("exit %+v, want 0 (SIGTERM forwarded to the service)", e)
+	}
+	time.Sleep(50 * time.Millisecond)
+	rep := sandboxtest.Parse(t, out.get())
+
+	if rep.UID != NonRoot || rep.EUID != NonRoot || rep.GID != NonRoot {
+		t.Errorf("ran as uid %d euid %d gid %d, want %d", rep.UID, rep.EUID, rep.GID, NonRoot)
+	}
+	for _, k := range []string{"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"} {
+		if v := rep.Status[k]; strings.Trim(v, "0") != "" {
+			t.Errorf("%s = %q, want no capability", k, v)
+		}
+	}
+	if rep.Status["NoNewPrivs"] != "1" {
+		t.Errorf("NoNewPrivs = %q, want 1", rep.Status["NoNewPrivs"])
+	}
+	if rep.Pid != 1 || !slices.Equal(rep.Pids, []string{"1"}) {
+		t.Errorf("pid %d, /proc lists %v: want PID 1, alone in its PID namespace", rep.Pid, rep.Pids)
+	}
+	for p, env := range rep.Environ {
+		for _, s := range []string{token, password, keyData, "SNOOP_KEY"} {
+			if strings.Contains(env, s) && s != "SNOOP_KEY" {
+				t.Errorf("the service read a secret in /proc/%s/environ", p)
+			}
+		}
+		if strings.Contains(env, "REGISTRY_TOKEN") || strings.Contains(env, "COSIGN_PASSWORD") {
+			t.Errorf("/proc/%s/environ names this process's secrets: %q", p, env)
+		}
+	}
+	if rep.Key != "" || rep.Errors["read key"] == "" {
+		t.Errorf("the service read the host key file (%q, error %q)", rep.Key, rep.Errors["read key"])
+	}
+	if !slices.Equal(rep.Wrote, []string{"/tmp/snoop-was-here"}) {
+		t.Errorf("wrote %v, want only its tmpfs /tmp", rep.Wrote)
+	}
+	if ents, _ := os.ReadDir(hostDir); len(ents) != 1 {
+		t.Errorf("the host directory changed: %v", ents)
+	}
+	if rep.Dialed || reached.Load() != 0 {
+		t.Error("the service reached a listener on the host's loopback")
+	}
+	for _, a := range []string{"setuid 0", "chroot", "mount proc", "clone user namespace", "open /proc/1/exe for writing"} {
+		if rep.Errors[a] == "" {
+			t.Errorf("%s succeeded", a)
+		}
+	}
+	// Only the sandbox's own mounts: no host file system is reachable.
+	for _, l := range strings.Split(strings.TrimSpace(rep.Mountinfo), "\n") {
+		if f := strings.Fields(l); len(f) < 5 || !(f[4] == "/" || f[4] == "/proc" || f[4] == "/tmp" || f[4] == "/dev" || strings.HasPrefix(f[4], "/dev/")) {
+			t.Errorf("unexpected mount in the sandbox: %s", l)
+		}
+	}
+	if rep.Hostname != "sandbox" {
+		t.Errorf("hostname %q", rep.Hostname)
+	}
+	t.Logf("snoop's failed attempts: %v", rep.Errors)
+}
+
+// TestSnoopGetsNothingAsNonRoot runs TestSnoopGetsNothing again as an
+// unprivileged user (nobody): the sandbox then maps the caller's own uid,
+// the case where the service and go-image share a host uid.
+func TestSnoopGetsNothingAsNonRoot(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("SKIPPED: needs root to switch to nobody; as non-root, TestSnoopGetsNothing covers it")
+	}
+	dir, err := os.MkdirTemp("", "go-image-snoop-bin-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "snoop")
+	if err := os.WriteFile(bin, sandboxtest.Snoop(t), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("/proc/self/exe", "-test.run=^TestSnoopGetsNothing$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), snoopEnv+"="+bin, "TMPDIR=/tmp")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534, Groups: []uint32{}}}
+	out, err := cmd.CombinedOutput()
+	t.Logf("as nobody:\n%s", out)
+	if err != nil {
+		t.Fatalf("as nobody: %v", err)
+	}
+	if strings.Contains(string(out), "SKIP") {
+		t.Skip("SKIPPED: user namespaces are not available to non-root users here")
+	}
+}
+
+func TestStartRefusesRoot(t *testing.T) {
+	if _, err := Start(Spec{Rootfs: t.TempDir(), Args: []string{"/bin/sh"}, UID: 0}); err == nil || !strings.Contains(err.Error(), "uid 0") {
+		t.Errorf("Start as uid 0 = %v, want a refusal", err)
+	}
+}
+
+// TestSetupErrors: what fails inside the sandbox comes back as an error
+// that names the step, never as a program that silently did not start.
+func TestSetupErrors(t *testing.T) {
+	bin := sandboxtest.Snoop(t)
+	tests := []struct {
+		name string
+		spec func(root string) Spec
+		want string
+	}{
+		{"missing entrypoint", func(root string) Spec { return Spec{Rootfs: root, Args: []string{"/bin/none"}} }, "exec /bin/none"},
+		{"not on PATH", func(root string) Spec { return Spec{Rootfs: root, Args: []string{"none"}, Env: []string{"PATH=/bin"}} }, "none not found in PATH /bin"},
+		{"missing working directory", func(root string) Spec { return Spec{Rootfs: root, Args: []string{"/bin/snoop"}, Dir: "/nowhere"} }, "enter the working directory"},
+		{"missing rootfs", func(root string) Spec { return Spec{Rootfs: root + "-none", Args: []string{"/bin/snoop"}} }, "set up the root filesystem"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			spec := tt.spec(rootfs(t, bin))
+			spec.UID, spec.GID = NonRoot, NonRoot
+			r, w, _ := os.Pipe()
+			defer r.Close()
+			spec.Output = w
+			s, err := Start(spec)
+			w.Close()
+			if errors.Is(err, ErrUnavailable) {
+				t.Skipf("SKIPPED: %v", err)
+			}
+			if err == nil {
+				s.Kill()
+				t.Fatal("started")
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q, want it to say %q", err, tt.want)
+			}
+		})
+	}
+}
