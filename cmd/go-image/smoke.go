@@ -49,13 +49,13 @@ func runSmoke(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 type smokeGateFlags struct {
 	cfg         *smoke.Config
 	runner      string
-	noIsolation bool
+	noIsolation bool // removed; kept to say so
 }
 
 func addSmokeGateFlags(fs *flag.FlagSet) *smokeGateFlags {
 	s := &smokeGateFlags{cfg: addSmokeFlags(fs)}
-	fs.StringVar(&s.runner, "runner", "process", "smoke runner: process: extract the image and run its entrypoint as a local process (chroot and the image's user when root); runc: run it under runc (root, package runc) in its own namespaces, read-only root, no capabilities")
-	fs.BoolVar(&s.noIsolation, "no-isolation", false, "process runner: as root, still run without chroot and as the current user")
+	fs.StringVar(&s.runner, "runner", "process", "smoke runner: process: extract the image and run its entrypoint in a sandbox (own user, mount, PID and network namespaces, never root, no capabilities, read-only root; needs user namespaces); runc: run it under runc (root, package runc) in its own namespaces, read-only root, no capabilities")
+	fs.BoolVar(&s.noIsolation, "no-isolation", false, "removed: the smoke gate always runs the image in its sandbox")
 	return s
 }
 
@@ -67,9 +67,12 @@ func (s *smokeGateFlags) gate() (smoke.Gate, error) {
 	if err := s.cfg.Validate(); err != nil {
 		return smoke.Gate{}, usageError{err}
 	}
+	if s.noIsolation {
+		return smoke.Gate{}, usageError{fmt.Errorf("--no-isolation was removed: the image under test always runs in the smoke sandbox (its own user, mount, PID and network namespaces, never as root), so that it cannot read the release's secrets or write on the host; where user namespaces are not available, use --runner runc as root, or switch the gate off with --no-smoke REASON")}
+	}
 	switch s.runner {
 	case "process":
-		return smoke.Gate{Runner: smoke.ProcessRunner{NoIsolation: s.noIsolation}, Config: *s.cfg, Native: native}, nil
+		return smoke.Gate{Runner: smoke.ProcessRunner{}, Config: *s.cfg, Native: native}, nil
 	case "runc":
 		if why := smoke.RuncAvailable(); why != "" {
 			return smoke.Gate{}, fmt.Errorf("--runner runc: %s; or use --runner process", why)
