@@ -26,6 +26,9 @@ import (
 // services, not data sets.
 const MaxRootfsBytes = 4 << 30
 
+// maxRootfsBytes is MaxRootfsBytes, lowered by tests.
+var maxRootfsBytes int64 = MaxRootfsBytes
+
 // ErrRootfsTooLarge is extract's error for an image whose files add up to
 // more than MaxRootfsBytes.
 var ErrRootfsTooLarge = errors.New("the image's files exceed the smoke gate's limit")
@@ -168,13 +171,20 @@ type owner func(uid, gid int) (int, int)
 // replaces an earlier one, as a runtime applies a layer; a hard link must
 // name a file inside the tree.
 func extract(ctx context.Context, img v1.Image, dir string, own owner) error {
+	return extractFrom(dir, own, func(fn func(imagefs.Entry, io.Reader) error) error {
+		return imagefs.Walk(ctx, img, fn)
+	})
+}
+
+// extractFrom is extract over the entries walk gives, in order.
+func extractFrom(dir string, own owner, walk func(func(imagefs.Entry, io.Reader) error) error) error {
 	t, err := openTree(dir)
 	if err != nil {
 		return err
 	}
 	defer t.Close()
 	x := &extraction{t: t, own: own, dirs: map[string]fs.FileMode{}}
-	if err := imagefs.Walk(ctx, img, x.add); err != nil {
+	if err := walk(x.add); err != nil {
 		return err
 	}
 	if err := x.linkPending(); err != nil {
@@ -296,13 +306,13 @@ func (x *extraction) write(dst string, r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	n, err := io.Copy(f, io.LimitReader(r, MaxRootfsBytes-x.written+1))
+	n, err := io.Copy(f, io.LimitReader(r, maxRootfsBytes-x.written+1))
 	x.written += n
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil && x.written > MaxRootfsBytes {
-		err = fmt.Errorf("%w (%d bytes): the smoke gate runs an image of at most %d bytes of files", ErrRootfsTooLarge, x.written, int64(MaxRootfsBytes))
+	if err == nil && x.written > maxRootfsBytes {
+		err = fmt.Errorf("%w (more than %d bytes): the smoke gate runs images of at most %d bytes of files", ErrRootfsTooLarge, maxRootfsBytes, maxRootfsBytes)
 	}
 	return err
 }
