@@ -65,23 +65,8 @@ func (n *NetNS) DialContext(ctx context.Context, network, addr string) (net.Conn
 	if ap.Addr().Is6() {
 		family, sa = unix.AF_INET6, &unix.SockaddrInet6{Port: int(ap.Port()), Addr: ap.Addr().As16()}
 	}
-	fd := -1
-	err = onThread(func() (bool, error) {
-		orig, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			return true, err
-		}
-		defer orig.Close()
-		if err := unix.Setns(int(n.f.Fd()), unix.CLONE_NEWNET); err != nil {
-			return true, err
-		}
-		fd, err = unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-		return unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil, err
-	})
+	fd, err := n.socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK)
 	if err != nil {
-		if fd >= 0 {
-			unix.Close(fd)
-		}
 		return nil, opErr(err)
 	}
 	cerr := unix.Connect(fd, sa)
@@ -99,6 +84,28 @@ func (n *NetNS) DialContext(ctx context.Context, network, addr string) (net.Conn
 		return nil, opErr(err)
 	}
 	return conn, nil
+}
+
+// socket makes a socket in the namespace (close-on-exec).
+func (n *NetNS) socket(family, typ int) (int, error) {
+	fd := -1
+	err := onThread(func() (bool, error) {
+		orig, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			return true, err
+		}
+		defer orig.Close()
+		if err := unix.Setns(int(n.f.Fd()), unix.CLONE_NEWNET); err != nil {
+			return true, err
+		}
+		fd, err = unix.Socket(family, typ|unix.SOCK_CLOEXEC, 0)
+		return unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil, err
+	})
+	if err != nil && fd >= 0 {
+		unix.Close(fd)
+		fd = -1
+	}
+	return fd, err
 }
 
 // onThread runs fn on a locked OS thread of its own. fn reports whether it

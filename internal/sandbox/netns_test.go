@@ -15,19 +15,7 @@ import (
 // listenIn listens on 127.0.0.1:port inside n.
 func listenIn(t *testing.T, n *NetNS, port int) net.Listener {
 	t.Helper()
-	var fd int
-	err := onThread(func() (bool, error) {
-		orig, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			return true, err
-		}
-		defer orig.Close()
-		if err := unix.Setns(int(n.f.Fd()), unix.CLONE_NEWNET); err != nil {
-			return true, err
-		}
-		fd, err = unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-		return unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil, err
-	})
+	fd, err := n.socket(unix.AF_INET, unix.SOCK_STREAM)
 	if err != nil {
 		t.Fatal(err)
 	}

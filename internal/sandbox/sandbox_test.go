@@ -3,19 +3,14 @@ package sandbox
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -26,13 +21,6 @@ import (
 // snoopEnv names a prebuilt snoop for the non-root run of the tests (the
 // test binary re-executed as nobody cannot run the go command).
 const snoopEnv = "GOIMAGE_SANDBOX_TEST_SNOOP"
-
-func secret(t *testing.T) string {
-	t.Helper()
-	b := make([]byte, 12)
-	_, _ = rand.Read(b)
-	return "s3cr3t-" + hex.EncodeToString(b)
-}
 
 // rootfs makes a root filesystem holding snoop as /bin/snoop, in a
 // directory the sandbox's user can reach.
@@ -118,43 +106,11 @@ func TestSnoopGetsNothing(t *testing.T) {
 	} else {
 		bin = sandboxtest.Snoop(t)
 	}
-	token, password, keyData := secret(t), secret(t), secret(t)
-	t.Setenv("REGISTRY_TOKEN", token)
-	t.Setenv("COSIGN_PASSWORD", password)
-	hostDir, err := os.MkdirTemp("", "go-image-sandbox-host-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(hostDir)
-	key := filepath.Join(hostDir, "cosign.key")
-	if err := os.WriteFile(key, []byte(keyData), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	// Writable by anyone: only the sandbox keeps the service out.
-	if err := os.Chmod(hostDir, 0o777); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	var reached atomic.Int32
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			reached.Add(1)
-			c.Close()
-		}
-	}()
-
+	bait := sandboxtest.NewBait(t)
 	root := rootfs(t, bin)
 	s, out := start(t, Spec{
 		Rootfs: root, Args: []string{"snoop"}, UID: NonRoot, GID: NonRoot,
-		Env: []string{"PATH=/bin", "SNOOP_KEY=" + key, "SNOOP_WRITE=" + hostDir, "SNOOP_DIAL=" + ln.Addr().String(), "SNOOP_LISTEN=127.0.0.1:8080"},
+		Env: append([]string{"PATH=/bin", "SNOOP_LISTEN=127.0.0.1:8080"}, bait.Env()...),
 	})
 	t.Logf("sandbox: %s", s.Description())
 
@@ -195,48 +151,7 @@ func TestSnoopGetsNothing(t *testing.T) {
 	}
 	time.Sleep(50 * time.Millisecond)
 	rep := sandboxtest.Parse(t, out.get())
-
-	if rep.UID != NonRoot || rep.EUID != NonRoot || rep.GID != NonRoot {
-		t.Errorf("ran as uid %d euid %d gid %d, want %d", rep.UID, rep.EUID, rep.GID, NonRoot)
-	}
-	for _, k := range []string{"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"} {
-		if v := rep.Status[k]; strings.Trim(v, "0") != "" {
-			t.Errorf("%s = %q, want no capability", k, v)
-		}
-	}
-	if rep.Status["NoNewPrivs"] != "1" {
-		t.Errorf("NoNewPrivs = %q, want 1", rep.Status["NoNewPrivs"])
-	}
-	if rep.Pid != 1 || !slices.Equal(rep.Pids, []string{"1"}) {
-		t.Errorf("pid %d, /proc lists %v: want PID 1, alone in its PID namespace", rep.Pid, rep.Pids)
-	}
-	for p, env := range rep.Environ {
-		for _, s := range []string{token, password, keyData, "SNOOP_KEY"} {
-			if strings.Contains(env, s) && s != "SNOOP_KEY" {
-				t.Errorf("the service read a secret in /proc/%s/environ", p)
-			}
-		}
-		if strings.Contains(env, "REGISTRY_TOKEN") || strings.Contains(env, "COSIGN_PASSWORD") {
-			t.Errorf("/proc/%s/environ names this process's secrets: %q", p, env)
-		}
-	}
-	if rep.Key != "" || rep.Errors["read key"] == "" {
-		t.Errorf("the service read the host key file (%q, error %q)", rep.Key, rep.Errors["read key"])
-	}
-	if !slices.Equal(rep.Wrote, []string{"/tmp/snoop-was-here"}) {
-		t.Errorf("wrote %v, want only its tmpfs /tmp", rep.Wrote)
-	}
-	if ents, _ := os.ReadDir(hostDir); len(ents) != 1 {
-		t.Errorf("the host directory changed: %v", ents)
-	}
-	if rep.Dialed || reached.Load() != 0 {
-		t.Error("the service reached a listener on the host's loopback")
-	}
-	for _, a := range []string{"setuid 0", "chroot", "mount proc", "clone user namespace", "open /proc/1/exe for writing"} {
-		if rep.Errors[a] == "" {
-			t.Errorf("%s succeeded", a)
-		}
-	}
+	bait.Check(t, rep, NonRoot, NonRoot)
 	// Only the sandbox's own mounts: no host file system is reachable.
 	for _, l := range strings.Split(strings.TrimSpace(rep.Mountinfo), "\n") {
 		if f := strings.Fields(l); len(f) < 5 || !(f[4] == "/" || f[4] == "/proc" || f[4] == "/tmp" || f[4] == "/dev" || strings.HasPrefix(f[4], "/dev/")) {
