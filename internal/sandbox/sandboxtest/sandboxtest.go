@@ -28,7 +28,7 @@ type Report struct {
 	Pids           []string          // what /proc lists
 	Environ        map[string]string // /proc/<pid>/environ it could read
 	Errors         map[string]string // what failed, by attempt
-	Key            string            // the host key file's content, if read
+	Key            string            // a key file's content, if read (SNOOP_KEY, or --sign-key of a process it sees)
 	Wrote          []string          // paths it managed to write
 	Dialed         bool              // reached the host listener
 	Mountinfo      string
@@ -42,11 +42,16 @@ var snoop struct {
 	out  string
 }
 
+// SnoopDir is the source of snoop, a Go module of its own.
+func SnoopDir() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "testdata", "snoop")
+}
+
 // Snoop returns snoop compiled statically for linux/GOARCH.
 func Snoop(t testing.TB) []byte {
 	t.Helper()
 	snoop.once.Do(func() {
-		_, file, _, _ := runtime.Caller(0)
 		dir, err := os.MkdirTemp("", "go-image-snoop-")
 		if err != nil {
 			snoop.err = err
@@ -55,8 +60,8 @@ func Snoop(t testing.TB) []byte {
 		defer os.RemoveAll(dir)
 		out := filepath.Join(dir, "snoop")
 		cmd := exec.Command("go", "build", "-trimpath", "-o", out, ".")
-		cmd.Dir = filepath.Join(filepath.Dir(file), "testdata", "snoop")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
+		cmd.Dir = SnoopDir()
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH, "GOWORK=off", "GOFLAGS=-mod=mod")
 		b, err := cmd.CombinedOutput()
 		if err != nil {
 			snoop.err, snoop.out = err, string(b)
