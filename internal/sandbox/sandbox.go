@@ -114,6 +114,45 @@ func HostOwner(uid, gid int) (hostUID, hostGID int, ok bool) {
 	return shift(uid), shift(gid), true
 }
 
+// Check says whether this process can give the sandbox its identities:
+// as root, the host IDs from HostBase must exist in its user namespace (a
+// root inside a container's user namespace often has 65536 IDs only).
+// Callers check before they extract an image with HostOwner.
+func Check() error {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	for _, f := range []string{"/proc/self/uid_map", "/proc/self/gid_map"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrUnavailable, err)
+		}
+		if !maps(string(b), HostBase, IDRange) {
+			return fmt.Errorf("%w: go-image runs as root in a user namespace whose %s has no IDs %d-%d, which the sandbox gives the image's user and files: "+
+				"run go-image as a non-root user (the sandbox then maps that user's own uid); the image is not run unisolated",
+				ErrUnavailable, strings.TrimPrefix(f, "/proc/self/"), HostBase, HostBase+IDRange-1)
+		}
+	}
+	return nil
+}
+
+// maps reports whether an uid_map or gid_map holds the IDs [first,
+// first+n) of its own namespace.
+func maps(idMap string, first, n int) bool {
+	for _, l := range strings.Split(idMap, "\n") {
+		f := strings.Fields(l)
+		if len(f) != 3 {
+			continue
+		}
+		inside, err1 := strconv.Atoi(f[0])
+		count, err2 := strconv.Atoi(f[2])
+		if err1 == nil && err2 == nil && inside <= first && first+n <= inside+count {
+			return true
+		}
+	}
+	return false
+}
+
 // hostIDs is the host identity the sandbox's uid:gid runs as.
 func hostIDs(uid, gid uint32) (int, int) {
 	if os.Geteuid() != 0 {
@@ -136,9 +175,12 @@ func Start(spec Spec) (*Sandbox, error) {
 		return nil, fmt.Errorf("sandbox: uid %d gid %d are beyond the %d IDs the sandbox maps: give the image a USER below %d", spec.UID, spec.GID, IDRange, IDRange)
 	}
 	hostUID, hostGID := hostIDs(spec.UID, spec.GID)
+	if err := Check(); err != nil {
+		return nil, err
+	}
 	if root {
 		if u, err := user.LookupId(strconv.Itoa(hostUID)); err == nil {
-			return nil, fmt.Errorf("sandbox: host uid %d, which the sandbox runs the service as, belongs to the host account %q: remove that account, or run the smoke gate as a non-root user", hostUID, u.Username)
+			return nil, fmt.Errorf("%w: host uid %d, which the sandbox runs the service as, belongs to the host account %q: remove that account, or run go-image as a non-root user", ErrUnavailable, hostUID, u.Username)
 		}
 	}
 	if spec.Hostname == "" {

@@ -238,3 +238,61 @@ func TestSetupErrors(t *testing.T) {
 		})
 	}
 }
+
+// noUserNSEnv marks the re-executed run of TestStartWithoutUserNamespaces.
+const noUserNSEnv = "GOIMAGE_SANDBOX_TEST_NO_USERNS"
+
+// TestStartWithoutUserNamespaces: where user namespaces are not allowed,
+// Start fails with ErrUnavailable, the reason and the fix, and runs
+// nothing. The test re-executes itself as uid 1000 in a user namespace
+// that allows none inside (user.max_user_namespaces=0).
+func TestStartWithoutUserNamespaces(t *testing.T) {
+	if os.Getenv(noUserNSEnv) != "" {
+		if err := os.WriteFile("/proc/sys/user/max_user_namespaces", []byte("0"), 0); err != nil {
+			t.Fatal(err)
+		}
+		if err := syscall.Setgid(1000); err != nil {
+			t.Fatal(err)
+		}
+		if err := syscall.Setuid(1000); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Start(Spec{Rootfs: t.TempDir(), Args: []string{"/bin/snoop"}, UID: NonRoot, GID: NonRoot})
+		if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "creating user namespaces failed") || !strings.Contains(err.Error(), "user.max_user_namespaces") {
+			t.Fatalf("Start = %v, want ErrUnavailable with the cause and the fix", err)
+		}
+		t.Logf("Start: %v", err)
+		return
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("SKIPPED: needs root to make the user namespace that allows none")
+	}
+	cmd := exec.Command("/proc/self/exe", "-test.run=^TestStartWithoutUserNamespaces$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), noUserNSEnv+"=1", "TMPDIR=/tmp")
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags:                 syscall.CLONE_NEWUSER,
+		UidMappings:                []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}, {ContainerID: 1000, HostID: 1000, Size: 1}},
+		GidMappings:                []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}, {ContainerID: 1000, HostID: 1000, Size: 1}},
+		GidMappingsEnableSetgroups: true,
+	}
+	out, err := cmd.CombinedOutput()
+	t.Logf("in a user namespace that allows none:\n%s", out)
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestStartWithoutUserNamespaces") {
+		t.Fatalf("re-executed test: %v", err)
+	}
+}
+
+// TestCheckWantsTheHostRange: a root caller whose user namespace lacks the
+// host IDs the sandbox maps is refused before anything is extracted.
+func TestCheckWantsTheHostRange(t *testing.T) {
+	for m, want := range map[string]bool{
+		"         0          0 4294967295\n": true,
+		"         0     100000      65536\n": false,
+		"0 0 1000\n2000000000 5 16777216\n":  true,
+		"0 0 2000000001\n":                   false,
+	} {
+		if got := maps(m, HostBase, IDRange); got != want {
+			t.Errorf("maps(%q) = %v, want %v", m, got, want)
+		}
+	}
+}

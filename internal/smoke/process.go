@@ -39,6 +39,9 @@ func (r ProcessRunner) Start(ctx context.Context, img v1.Image, cfg Config) (Pro
 	if err != nil {
 		return nil, err
 	}
+	if err := sandbox.Check(); err != nil {
+		return nil, err
+	}
 	bundle, err := os.MkdirTemp(r.TempDir, "go-image-smoke-")
 	if err != nil {
 		return nil, err
@@ -78,7 +81,7 @@ func (r ProcessRunner) Start(ctx context.Context, img v1.Image, cfg Config) (Pro
 	pw.Close()
 	if err != nil {
 		pr.Close()
-		return fail(fmt.Errorf("%w: or use --runner runc as root", err))
+		return fail(err)
 	}
 	desc := "process sandbox (" + sb.Description()
 	if note != "" {
