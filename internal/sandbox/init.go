@@ -242,7 +242,9 @@ func setupRoot(rootfs string, note func(string)) error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("make mounts private: %w", err)
 	}
-	if err := unix.Mount(rootfs, rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+	if err := unix.Mount(rootfs, rootfs, "", unix.MS_BIND|unix.MS_REC, ""); errors.Is(err, unix.EACCES) {
+		return fmt.Errorf("bind %s: %w (the sandbox's user cannot reach it: set TMPDIR to a directory every user can traverse, such as /tmp)", rootfs, err)
+	} else if err != nil {
 		return fmt.Errorf("bind %s: %w", rootfs, err)
 	}
 	// Before the pivot: the kernel lets a user namespace mount proc only
