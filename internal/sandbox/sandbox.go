@@ -85,10 +85,9 @@ type Sandbox struct {
 	notes   []string
 	hostUID int
 
-	done    chan struct{}
-	exit    Exit
-	exitErr error
-	once    sync.Once
+	done chan struct{}
+	exit Exit
+	once sync.Once
 }
 
 // ErrUnavailable wraps every failure to create the namespaces: the machine
@@ -277,7 +276,7 @@ func Start(spec Spec) (*Sandbox, error) {
 	// Set-up execs the go-image binary twice: a few tens of milliseconds,
 	// seconds on a loaded machine.
 	_ = statusR.SetReadDeadline(time.Now().Add(60 * time.Second))
-	br := bufio.NewReader(statusR)
+	br := bufio.NewReaderSize(statusR, 64<<10)
 	var m message
 	if err := readMessage(br, &m); err != nil {
 		kill()
@@ -317,17 +316,13 @@ func startError(err error, hostUID int) error {
 func (s *Sandbox) wait(br *bufio.Reader) {
 	var m message
 	err := readMessage(br, &m)
-	werr := s.cmd.Wait()
-	switch {
-	case err == nil && m.Exit != nil:
+	_ = s.cmd.Wait()
+	if err == nil && m.Exit != nil {
 		s.exit = *m.Exit
-	default:
-		// The outer init died first (killed): the program died with it.
-		s.exit = Exit{Code: -1}
-		if ws, ok := s.cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			s.exit.Signal = "signal " + ws.Signal().String()
-		}
-		s.exitErr = fmt.Errorf("the sandbox's init ended without the program's status (%v, %v)", err, werr)
+	} else {
+		// The outer init died first (killed): the program died with it,
+		// by the parent-death signal.
+		s.exit = Exit{Code: -1, Signal: "signal " + syscall.SIGKILL.String()}
 	}
 	s.status.Close()
 	s.dial.conn.Close()
