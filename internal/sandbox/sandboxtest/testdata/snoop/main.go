@@ -24,6 +24,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 // report holds sandboxtest.Report's fields, by name.
@@ -49,16 +50,7 @@ func init() {
 	r["UID"], r["EUID"], r["GID"], r["Pid"], r["Ppid"] = os.Getuid(), os.Geteuid(), os.Getgid(), os.Getpid(), os.Getppid()
 	r["Groups"], _ = os.Getgroups()
 	r["Hostname"], _ = os.Hostname()
-	status := map[string]string{}
-	if b, err := os.ReadFile("/proc/self/status"); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			k, v, _ := strings.Cut(l, ":")
-			if strings.HasPrefix(k, "Cap") || k == "NoNewPrivs" || k == "Seccomp" {
-				status[k] = strings.TrimSpace(v)
-			}
-		}
-	}
-	r["Status"] = status
+	r["Status"] = privileges()
 	// The parent's environment and command line, then every process's.
 	pids := []string{strconv.Itoa(os.Getppid()), "1"}
 	ents, err := os.ReadDir("/proc")
@@ -135,6 +127,47 @@ func init() {
 	r["Root"], r["Wrote"], r["Errors"] = root, wrote, errs
 	b, _ := json.Marshal(r)
 	fmt.Printf("SNOOP %s\n", b)
+}
+
+// privileges reads this thread's capability sets and no_new_privs from the
+// kernel (not /proc, which a sandbox may lack), in /proc/self/status's
+// names and format.
+func privileges() map[string]string {
+	const (
+		prCapbsetRead     = 23
+		prGetNoNewPrivs   = 39
+		prCapAmbient      = 47
+		prCapAmbientIsSet = 1
+		capVersion3       = 0x20080522
+	)
+	hdr := struct {
+		version uint32
+		pid     int32
+	}{version: capVersion3}
+	var data [2]struct{ effective, permitted, inheritable uint32 }
+	st := map[string]string{}
+	if _, _, e := syscall.RawSyscall(syscall.SYS_CAPGET, uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&data[0])), 0); e != 0 {
+		st["error"] = e.Error()
+		return st
+	}
+	set := func(lo, hi uint32) string { return fmt.Sprintf("%016x", uint64(hi)<<32|uint64(lo)) }
+	st["CapEff"] = set(data[0].effective, data[1].effective)
+	st["CapPrm"] = set(data[0].permitted, data[1].permitted)
+	st["CapInh"] = set(data[0].inheritable, data[1].inheritable)
+	var bnd, amb uint64
+	for c := uintptr(0); c < 64; c++ {
+		if v, _, e := syscall.RawSyscall(syscall.SYS_PRCTL, prCapbsetRead, c, 0); e == 0 && v == 1 {
+			bnd |= 1 << c
+		}
+		if v, _, e := syscall.RawSyscall6(syscall.SYS_PRCTL, prCapAmbient, prCapAmbientIsSet, c, 0, 0, 0); e == 0 && v == 1 {
+			amb |= 1 << c
+		}
+	}
+	st["CapBnd"], st["CapAmb"] = fmt.Sprintf("%016x", bnd), fmt.Sprintf("%016x", amb)
+	if v, _, e := syscall.RawSyscall(syscall.SYS_PRCTL, prGetNoNewPrivs, 0, 0); e == 0 {
+		st["NoNewPrivs"] = strconv.Itoa(int(v))
+	}
+	return st
 }
 
 // signKey reads the file a process names with --sign-key, as that process
