@@ -60,14 +60,14 @@ func runSmoke(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // bound into the choices. Shared by smoke, check --smoke and release.
 type smokeRunnerFlags struct {
 	name        string
-	noIsolation bool
+	noIsolation bool // removed; kept to say so
 }
 
 func addSmokeGateFlags(b *binder) *smokeRunnerFlags {
 	addSmokeFlags(b)
 	s := &smokeRunnerFlags{}
-	b.fs.StringVar(&s.name, "runner", "process", "smoke runner: process: extract the image and run its entrypoint as a local process (chroot and the image's user when root); runc: run it under runc (root, package runc) in its own namespaces, read-only root, no capabilities")
-	b.fs.BoolVar(&s.noIsolation, "no-isolation", false, "process runner: as root, still run without chroot and as the current user")
+	b.fs.StringVar(&s.name, "runner", "process", "smoke runner: process: extract the image and run its entrypoint in a sandbox (own user, mount, PID and network namespaces, never root, no capabilities, read-only root; needs user namespaces); runc: run it under runc (root, package runc) in its own namespaces, read-only root, no capabilities")
+	b.fs.BoolVar(&s.noIsolation, "no-isolation", false, "removed: the smoke gate always runs the image in its sandbox")
 	return s
 }
 
@@ -76,9 +76,12 @@ const native = runtime.GOOS + "/" + runtime.GOARCH
 
 // runner is the smoke runner the flags name.
 func (s *smokeRunnerFlags) runner() (smoke.Runner, error) {
+	if s.noIsolation {
+		return nil, usageError{fmt.Errorf("--no-isolation was removed: the image under test always runs in the smoke sandbox (its own user, mount, PID and network namespaces, never as root), so that it cannot read the release's secrets or write on the host; where user namespaces are not available, use --runner runc as root, or switch the gate off with --no-smoke REASON")}
+	}
 	switch s.name {
 	case "process":
-		return smoke.ProcessRunner{NoIsolation: s.noIsolation}, nil
+		return smoke.ProcessRunner{}, nil
 	case "runc":
 		if why := smoke.RuncAvailable(); why != "" {
 			return nil, fmt.Errorf("--runner runc: %s; or use --runner process", why)

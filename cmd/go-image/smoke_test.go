@@ -64,6 +64,7 @@ func TestSmokeCLIUsage(t *testing.T) {
 		{[]string{"--image", "x.tar", "--business-env", "PORT=8080"}, "must contain {port}"},
 		{[]string{"--image", "x.tar", "--format", "xml"}, `--format "xml"`},
 		{[]string{"--image", "x.tar", "--runner", "docker"}, `--runner "docker"`},
+		{[]string{"--image", "x.tar", "--no-isolation"}, "--no-isolation was removed"},
 	}
 	for _, tt := range tests {
 		code, _, stderr := goImage(t, append([]string{"smoke"}, tt.args...)...)

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/mod/modfile"
 
+	"dagger/go-image/internal/childenv"
 	"dagger/go-image/internal/recipe"
 )
 
@@ -69,7 +70,7 @@ func CheckMain(ctx context.Context, dir string, o recipe.Options) error {
 	cmd := exec.CommandContext(ctx, "go", "list", "-e", "-json", o.Main)
 	cmd.Dir = dir
 	// CGO_ENABLED=1 here so cgo files are listed rather than silently excluded.
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=1", "GOFLAGS=-mod=readonly")
+	cmd.Env = childenv.Go(os.Environ(), "CGO_ENABLED=1", "GOFLAGS=-mod=readonly")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -111,7 +112,7 @@ func Build(ctx context.Context, dir string, o recipe.Options, out string) error 
 	c := o.Compile(out)
 	cmd := exec.CommandContext(ctx, c.Args[0], c.Args[1:]...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), c.Env...)
+	cmd.Env = childenv.Go(os.Environ(), c.Env...)
 	// The output goes into the error, not to log: go build is silent on
 	// success, and on failure the error must carry the cause by itself.
 	var combined bytes.Buffer

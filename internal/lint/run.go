@@ -14,6 +14,7 @@ import (
 	"golang.org/x/tools/go/analysis/checker"
 	"golang.org/x/tools/go/packages"
 
+	"dagger/go-image/internal/childenv"
 	"dagger/go-image/internal/report"
 )
 
@@ -65,7 +66,8 @@ func Load(ctx context.Context, dir string, env []string, patterns ...string) ([]
 		Mode: packages.NeedName | packages.NeedFiles | packages.NeedCompiledGoFiles | packages.NeedImports |
 			packages.NeedTypes | packages.NeedTypesSizes | packages.NeedSyntax | packages.NeedTypesInfo | packages.NeedModule,
 		Dir: dir,
-		Env: append(os.Environ(), env...),
+		// The go command (go list) gets the allowlisted environment.
+		Env: childenv.Go(os.Environ(), env...),
 	}
 	pkgs, err := packages.Load(cfg, patterns...)
 	if err != nil {

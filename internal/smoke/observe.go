@@ -72,6 +72,20 @@ type Observations struct {
 
 const pollEvery = 50 * time.Millisecond
 
+// Dialer is implemented by a Process that the driver must reach through
+// its runner: one in a network namespace of its own.
+type Dialer interface {
+	DialContext(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// dialerOf is how the driver reaches p.
+func dialerOf(p Process) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	if d, ok := p.(Dialer); ok {
+		return d.DialContext
+	}
+	return (&net.Dialer{}).DialContext
+}
+
 // Drive probes p the way the kubelet and the endpoints controller would and
 // records what it saw. It sends SIGTERM but leaves killing and cleanup to
 // p.Close.
@@ -82,7 +96,8 @@ func Drive(ctx context.Context, cfg Config, p Process) (obs Observations) {
 
 	// A fresh connection per probe, like the kubelet: a kept-alive
 	// connection would hide a server that stopped accepting.
-	probe := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	d := dialerOf(p)
+	probe := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true, DialContext: d}}
 	healthURL := "http://" + info.ProbeAddr + cfg.HealthPath
 	readyURL := "http://" + info.ProbeAddr + cfg.ReadyPath
 	deadline := info.Started.Add(cfg.StartupBudget)
@@ -103,7 +118,7 @@ func Drive(ctx context.Context, cfg Config, p Process) (obs Observations) {
 				obs.Ready, obs.ReadySeconds = true, since()
 				// Ready was claimed: from now on the business port must
 				// accept, or the pod receives traffic it cannot serve.
-				if !dial(info.BusinessAddr) {
+				if !dial(ctx, d, info.BusinessAddr) {
 					obs.ReadyBeforeBusiness = true
 				}
 			} else {
@@ -130,7 +145,7 @@ func Drive(ctx context.Context, cfg Config, p Process) (obs Observations) {
 		return obs
 	}
 	for !obs.BusinessUp {
-		obs.BusinessUp = dial(info.BusinessAddr)
+		obs.BusinessUp = dial(ctx, d, info.BusinessAddr)
 		if obs.BusinessUp || time.Now().After(deadline) || ctx.Err() != nil {
 			break
 		}
@@ -156,6 +171,7 @@ func Drive(ctx context.Context, cfg Config, p Process) (obs Observations) {
 // path while the service drains, and waits up to the grace period for exit.
 func terminate(ctx context.Context, cfg Config, p Process, obs *Observations) {
 	info := p.Info()
+	d := dialerOf(p)
 	type result struct {
 		status int
 		err    error
@@ -169,7 +185,7 @@ func terminate(ctx context.Context, cfg Config, p Process, obs *Observations) {
 		trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { close(wrote) }}
 		req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(rctx, trace), http.MethodGet, "http://"+info.BusinessAddr+cfg.SlowPath, nil)
 		go func() {
-			resp, err := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}).Do(req)
+			resp, err := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true, DialContext: d}}).Do(req)
 			if err != nil {
 				inflight <- result{0, err}
 				return
@@ -195,7 +211,7 @@ func terminate(ctx context.Context, cfg Config, p Process, obs *Observations) {
 	}
 	obs.TermSent = true
 	graceEnd := termAt.Add(cfg.Grace)
-	probe := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	probe := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true, DialContext: d}}
 	readyURL := "http://" + info.ProbeAddr + cfg.ReadyPath
 	exited := false
 	for !exited && time.Now().Before(graceEnd) && ctx.Err() == nil {
@@ -280,8 +296,10 @@ func answer(status int, err error) string {
 	return "error"
 }
 
-func dial(addr string) bool {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
+func dial(ctx context.Context, d func(ctx context.Context, network, addr string) (net.Conn, error), addr string) bool {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	c, err := d(ctx, "tcp", addr)
 	if err != nil {
 		return false
 	}

@@ -3,195 +3,180 @@ package smoke
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path"
-	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"dagger/go-image/internal/sandbox"
 )
 
-// ProcessRunner is the daemonless runner: it extracts the image's filesystem
-// to a temporary directory and runs the entrypoint as a local process with
-// the image's env, arguments and working directory. As root it chroots into
-// the filesystem and drops to the image's user, so the service runs as it
-// would in a pod (UID 65532, the image's /etc and CA bundle); otherwise it
-// runs the binary from the extracted tree as the current user. Network
-// namespaces are shared: the service is moved to free loopback ports through
-// the declared env variables.
+// ProcessRunner is the daemonless runner: it extracts the image's
+// filesystem to a temporary directory and runs the entrypoint in a sandbox
+// (internal/sandbox): its own user, mount, PID, network, IPC and UTS
+// namespaces, as the image's user (never root) mapped to an unprivileged
+// host uid, with no capabilities, no_new_privs, a read-only root, a tmpfs
+// /tmp and a loopback of its own, which the driver dials from inside. The
+// service is PID 1, sees none of the host's files, processes or network,
+// and gets the image's environment only. Where the sandbox cannot be set
+// up (no user namespaces), Start fails with the reason and the fix: the
+// image is never run unisolated.
 type ProcessRunner struct {
-	// NoIsolation runs as the current user without chroot even as root.
-	NoIsolation bool
-	// TempDir holds the extracted filesystem ("" for os.TempDir).
+	// TempDir holds the extracted filesystem ("" for os.TempDir). The
+	// sandbox's host user must be able to traverse it, and it must allow
+	// exec.
 	TempDir string
 }
 
 // Start implements Runner.
 func (r ProcessRunner) Start(ctx context.Context, img v1.Image, cfg Config) (Process, error) {
-	cf, argv, businessPort, probePort, env, err := launch(img, cfg)
+	cf, argv, err := launch(img)
 	if err != nil {
 		return nil, err
 	}
-	isolate := os.Geteuid() == 0 && !r.NoIsolation
-	rootfs, err := os.MkdirTemp(r.TempDir, "go-image-smoke-")
+	if err := sandbox.Check(); err != nil {
+		return nil, err
+	}
+	bundle, err := os.MkdirTemp(r.TempDir, "go-image-smoke-")
 	if err != nil {
 		return nil, err
 	}
-	cleanup := func() { os.RemoveAll(rootfs) }
-	if err := extract(img, rootfs, isolate); err != nil {
+	cleanup := func() { removeTree(bundle) }
+	fail := func(err error) (Process, error) {
 		cleanup()
 		return nil, err
 	}
-	workdir := cf.Config.WorkingDir
-	if workdir == "" {
-		workdir = "/"
+	rootfs := path.Join(bundle, "rootfs")
+	if err := os.Mkdir(rootfs, 0o755); err != nil {
+		return fail(err)
 	}
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = append(append([]string(nil), cf.Config.Env...), env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	desc := "process"
-	if isolate {
-		uid, gid, err := identity(rootfs, cf.Config.User)
-		if err != nil {
-			cleanup()
-			return nil, err
+	var own owner
+	if _, _, ok := sandbox.HostOwner(0, 0); ok {
+		own = func(uid, gid int) (int, int) { u, g, _ := sandbox.HostOwner(uid, gid); return u, g }
+	}
+	if err := extract(ctx, img, rootfs, own); err != nil {
+		return fail(err)
+	}
+	uid, gid, note, workdir, err := prepare(rootfs, cf)
+	if err != nil {
+		return fail(err)
+	}
+	// The sandbox's user enters the root filesystem through the bundle.
+	if u, g, ok := sandbox.HostOwner(int(uid), int(gid)); ok {
+		if err := os.Chown(bundle, u, g); err != nil {
+			return fail(err)
 		}
-		// Inside the chroot the image's own paths hold: argv[0] and the
-		// working directory are resolved by the kernel after chroot.
-		cmd.Dir = workdir
-		cmd.SysProcAttr.Chroot = rootfs
-		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uid, Gid: gid, Groups: []uint32{}}
-		desc = fmt.Sprintf("process (daemonless: image filesystem extracted, chroot, uid %d gid %d)", uid, gid)
-	} else {
-		bin, err := resolve(rootfs, argv[0])
-		if err != nil {
-			cleanup()
-			return nil, fmt.Errorf("entrypoint %s: %w (the daemonless runner needs an absolute path to a binary in the image)", argv[0], err)
-		}
-		cmd.Path = bin
-		if d := filepath.Join(rootfs, filepath.FromSlash(path.Clean("/"+workdir))); isDir(d) {
-			cmd.Dir = d
-		} else {
-			cmd.Dir = rootfs
-		}
-		why := "not root, so the image's user is not applied"
-		if os.Geteuid() == 0 {
-			why = "isolation turned off, so the image's user is not applied"
-		}
-		desc = fmt.Sprintf("process (daemonless: image filesystem extracted, no chroot, uid %d: %s)", os.Geteuid(), why)
 	}
 	pr, pw, err := os.Pipe()
 	if err != nil {
-		cleanup()
-		return nil, err
+		return fail(err)
 	}
-	cmd.Stdout, cmd.Stderr = pw, pw
-	p := &process{
-		info: Info{Runner: desc, BusinessAddr: fmt.Sprintf("127.0.0.1:%d", businessPort), ProbeAddr: fmt.Sprintf("127.0.0.1:%d", probePort)},
-		done: make(chan struct{}), cleanup: cleanup,
-	}
-	p.info.Started = time.Now()
-	cmd, err = startRetryingBusy(cmd)
-	p.cmd = cmd
+	env := append(append([]string(nil), cf.Config.Env...), portEnv(cfg)...)
+	sb, err := sandbox.Start(sandbox.Spec{Rootfs: rootfs, Args: argv, Env: env, Dir: workdir, UID: uid, GID: gid, Output: pw, Hostname: "smoke"})
+	pw.Close()
 	if err != nil {
 		pr.Close()
-		pw.Close()
-		cleanup()
-		return nil, fmt.Errorf("start %s: %w", argv[0], err)
+		return fail(err)
 	}
-	pw.Close()
+	desc := "process sandbox (" + sb.Description()
+	if note != "" {
+		desc += "; " + note
+	}
+	p := newProcess(Info{Runner: desc + ")"}, cfg, cleanup)
+	p.signal, p.dial = sb.Signal, sb.DialContext
+	p.kill = sb.Kill
 	go p.collect(pr)
-	go p.wait()
+	go func() {
+		<-sb.Done()
+		e := sb.Exit()
+		p.finish(Exit{Code: e.Code, Signal: e.Signal, At: time.Now()})
+	}()
 	return p, nil
 }
 
-// startRetryingBusy starts cmd, retrying while exec fails with ETXTBSY: a
-// fork elsewhere in this process (another smoke run, a parallel test) can
-// briefly inherit the write descriptor of the binary just extracted, and
-// retrying is the known remedy (golang/go#22315). A Cmd cannot be started
-// twice, so each try starts a copy.
-func startRetryingBusy(cmd *exec.Cmd) (*exec.Cmd, error) {
-	for try := 0; ; try++ {
-		err := cmd.Start()
-		if err == nil || !errors.Is(err, syscall.ETXTBSY) || try == 20 {
-			return cmd, err
-		}
-		time.Sleep(50 * time.Millisecond)
-		cmd = &exec.Cmd{Path: cmd.Path, Args: cmd.Args, Env: cmd.Env, Dir: cmd.Dir,
-			SysProcAttr: cmd.SysProcAttr, Stdout: cmd.Stdout, Stderr: cmd.Stderr}
+// prepare readies an extracted root filesystem for a runner: the identity
+// the service runs as, the mount points, the working directory.
+func prepare(rootfs string, cf *v1.ConfigFile) (uid, gid uint32, note, workdir string, err error) {
+	t, err := openTree(rootfs)
+	if err != nil {
+		return 0, 0, "", "", err
 	}
+	defer t.Close()
+	if uid, gid, note, err = identity(t, cf.Config.User); err != nil {
+		return 0, 0, "", "", err
+	}
+	if err := t.mkdirs("proc", "dev", "tmp", "sys"); err != nil {
+		return 0, 0, "", "", fmt.Errorf("prepare the root filesystem: %w", err)
+	}
+	workdir = path.Clean("/" + cf.Config.WorkingDir)
+	// A runtime creates a missing working directory.
+	if d, err := t.resolve(workdir); err != nil {
+		return 0, 0, "", "", fmt.Errorf("working directory %s: %w", workdir, err)
+	} else if d != "" {
+		if err := t.root.MkdirAll(d, 0o755); err != nil {
+			return 0, 0, "", "", fmt.Errorf("working directory %s: %w", workdir, err)
+		}
+	}
+	return uid, gid, note, workdir, nil
 }
 
-// launch reads what both runners start from: the image config, the
-// command line (entrypoint then cmd), and the ports and env that tell the
-// service where to listen.
-func launch(img v1.Image, cfg Config) (cf *v1.ConfigFile, argv []string, businessPort, probePort int, env []string, err error) {
+// launch reads what both runners start from: the image config and the
+// command line (entrypoint then cmd).
+func launch(img v1.Image) (cf *v1.ConfigFile, argv []string, err error) {
 	if cf, err = img.ConfigFile(); err != nil {
-		return nil, nil, 0, 0, nil, fmt.Errorf("read image config: %w", err)
+		return nil, nil, fmt.Errorf("read image config: %w", err)
 	}
 	argv = append(append([]string(nil), cf.Config.Entrypoint...), cf.Config.Cmd...)
 	if len(argv) == 0 {
-		return nil, nil, 0, 0, nil, fmt.Errorf("the image has no entrypoint or cmd: set ENTRYPOINT to the service binary")
+		return nil, nil, fmt.Errorf("the image has no entrypoint or cmd: set ENTRYPOINT to the service binary")
 	}
-	businessPort, probePort, env, err = ports(cfg)
-	return cf, argv, businessPort, probePort, env, err
+	return cf, argv, nil
 }
 
-// ports picks the ports the driver will reach: free loopback ports for
-// services that are told their ports through env, the fixed ones otherwise.
-func ports(cfg Config) (business, probe int, env []string, err error) {
-	business, probe = cfg.BusinessPort, cfg.ProbePort
+// portEnv tells the service its ports through the declared variables.
+// Both runners give it a network namespace of its own, so the ports are
+// the configured ones, as in a pod.
+func portEnv(cfg Config) []string {
+	var env []string
 	if cfg.BusinessEnv != "" {
-		if business, err = freePort(); err != nil {
-			return 0, 0, nil, err
-		}
-		env = append(env, PortEnv(cfg.BusinessEnv, business))
+		env = append(env, PortEnv(cfg.BusinessEnv, cfg.BusinessPort))
 	}
-	switch {
-	case cfg.ProbePort == cfg.BusinessPort:
-		probe = business // one port declared for both: keep them one
-	case cfg.ProbeEnv != "":
-		if probe, err = freePort(); err != nil {
-			return 0, 0, nil, err
-		}
-		env = append(env, PortEnv(cfg.ProbeEnv, probe))
+	if cfg.ProbeEnv != "" && cfg.ProbePort != cfg.BusinessPort {
+		env = append(env, PortEnv(cfg.ProbeEnv, cfg.ProbePort))
 	}
-	return business, probe, env, nil
+	return env
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free loopback port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func isDir(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.IsDir()
-}
-
+// process is a service started by a local runner.
 type process struct {
 	info    Info
-	cmd     *exec.Cmd
+	signal  func(os.Signal) error
+	kill    func() // ends it; returns once it is gone
+	dial    func(ctx context.Context, network, addr string) (net.Conn, error)
 	done    chan struct{}
 	exit    Exit
 	cleanup func()
-	// statusIsRunc: the exit status is runc's, 128+n for a signal.
-	statusIsRunc bool
 
 	mu     sync.Mutex
 	output []string
 	once   sync.Once
+}
+
+func newProcess(info Info, cfg Config, cleanup func()) *process {
+	info.BusinessAddr = fmt.Sprintf("127.0.0.1:%d", cfg.BusinessPort)
+	info.ProbeAddr = fmt.Sprintf("127.0.0.1:%d", cfg.ProbePort)
+	info.Started = time.Now()
+	return &process{info: info, done: make(chan struct{}), cleanup: cleanup}
+}
+
+func (p *process) finish(e Exit) {
+	p.exit = e
+	close(p.done)
 }
 
 const maxOutput = 200
@@ -199,6 +184,7 @@ const maxOutput = 200
 func (p *process) collect(r io.ReadCloser) {
 	defer r.Close()
 	s := bufio.NewScanner(r)
+	s.Buffer(nil, 1<<20)
 	for s.Scan() {
 		p.mu.Lock()
 		p.output = append(p.output, s.Text())
@@ -209,27 +195,16 @@ func (p *process) collect(r io.ReadCloser) {
 	}
 }
 
-func (p *process) wait() {
-	err := p.cmd.Wait()
-	e := Exit{Code: p.cmd.ProcessState.ExitCode(), At: time.Now()}
-	if ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		e.Signal = "signal " + ws.Signal().String()
-	}
-	var ee *exec.ExitError
-	if err != nil && !errors.As(err, &ee) {
-		e.Code = -1
-	}
-	if p.statusIsRunc {
-		e = runcExit(e)
-	}
-	p.exit = e
-	close(p.done)
-}
-
 func (p *process) Info() Info               { return p.info }
-func (p *process) Signal(s os.Signal) error { return p.cmd.Process.Signal(s) }
+func (p *process) Signal(s os.Signal) error { return p.signal(s) }
 func (p *process) Done() <-chan struct{}    { return p.done }
 func (p *process) Exit() Exit               { <-p.done; return p.exit }
+
+// DialContext reaches the service inside its network namespace.
+func (p *process) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	return p.dial(ctx, network, addr)
+}
+
 func (p *process) Output() []string {
 	// Give the pipe a moment to deliver the last lines of an exited process.
 	select {
@@ -244,15 +219,7 @@ func (p *process) Output() []string {
 
 func (p *process) Close() error {
 	p.once.Do(func() {
-		select {
-		case <-p.done:
-		default:
-			_ = p.cmd.Process.Kill()
-			select {
-			case <-p.done:
-			case <-time.After(5 * time.Second):
-			}
-		}
+		p.kill()
 		p.cleanup()
 	})
 	return nil

@@ -3,6 +3,7 @@ package smoke
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,15 +13,17 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"dagger/go-image/internal/childenv"
+	"dagger/go-image/internal/sandbox"
 )
 
-// RuncRunner runs the image under runc (Debian package runc), closer to a
-// pod than ProcessRunner: its own PID, mount, IPC and UTS namespaces, the
-// image's user (65532 for go-image images), no capabilities,
-// no_new_privs, a read-only root filesystem with a tmpfs /tmp (as the
-// generated manifest mounts it). The network namespace is the host's, so
-// the service is moved to free loopback ports through the declared env
-// variables, as with ProcessRunner. Needs root.
+// RuncRunner runs the image under runc (Debian package runc), as a pod's
+// runtime would: its own PID, mount, IPC, UTS and network namespaces (the
+// network one holds a loopback only, which the driver dials into), the
+// image's user (never root: 65532 for an image without a non-root USER),
+// no capabilities, no_new_privs, a read-only root filesystem with a tmpfs
+// /tmp (as the generated manifest mounts it). Needs root.
 type RuncRunner struct {
 	// Runc is the runc binary ("" looks up runc on PATH).
 	Runc    string
@@ -50,7 +53,7 @@ func (r RuncRunner) Start(ctx context.Context, img v1.Image, cfg Config) (Proces
 	if os.Geteuid() != 0 {
 		return nil, fmt.Errorf("runc runner: needs root; use the process runner")
 	}
-	cf, argv, businessPort, probePort, env, err := launch(img, cfg)
+	cf, argv, err := launch(img)
 	if err != nil {
 		return nil, err
 	}
@@ -59,75 +62,97 @@ func (r RuncRunner) Start(ctx context.Context, img v1.Image, cfg Config) (Proces
 		return nil, err
 	}
 	id := filepath.Base(bundle)
+	// runc gets the allowlisted environment: never a registry token or a
+	// key password.
+	env := childenv.Tool(os.Environ())
+	var netns *sandbox.NetNS
 	cleanup := func() {
 		// A container left behind (runc killed) must not pin the bundle.
-		_ = exec.Command(bin, "delete", "--force", id).Run()
-		os.RemoveAll(bundle)
+		del := exec.Command(bin, "delete", "--force", id)
+		del.Env = env
+		_ = del.Run()
+		if netns != nil {
+			netns.Close()
+		}
+		removeTree(bundle)
+	}
+	fail := func(err error) (Process, error) {
+		cleanup()
+		return nil, err
 	}
 	rootfs := filepath.Join(bundle, "rootfs")
 	if err := os.Mkdir(rootfs, 0o755); err != nil {
-		cleanup()
-		return nil, err
+		return fail(err)
 	}
-	if err := extract(img, rootfs, true); err != nil {
-		cleanup()
-		return nil, err
+	// No user namespace: files keep the image's owners.
+	if err := extract(ctx, img, rootfs, func(uid, gid int) (int, int) { return uid, gid }); err != nil {
+		return fail(err)
 	}
-	uid, gid, err := identity(rootfs, cf.Config.User)
+	uid, gid, note, workdir, err := prepare(rootfs, cf)
 	if err != nil {
-		cleanup()
-		return nil, err
+		return fail(err)
 	}
-	for _, d := range []string{"proc", "dev", "tmp", "sys"} {
-		if err := os.MkdirAll(filepath.Join(rootfs, d), 0o755); err != nil {
-			cleanup()
-			return nil, err
-		}
+	if netns, err = sandbox.NewNetNS(); err != nil {
+		return fail(fmt.Errorf("runc runner: network namespace: %w", err))
 	}
-	workdir := cf.Config.WorkingDir
-	if workdir == "" {
-		workdir = "/"
-	}
-	spec := runcSpec(argv, append(append([]string(nil), cf.Config.Env...), env...), workdir, uid, gid)
+	spec := runcSpec(argv, append(append([]string(nil), cf.Config.Env...), portEnv(cfg)...), workdir, uid, gid, netns.Path())
 	b, _ := json.MarshalIndent(spec, "", "  ")
 	if err := os.WriteFile(filepath.Join(bundle, "config.json"), b, 0o644); err != nil {
-		cleanup()
-		return nil, err
+		return fail(err)
 	}
 	// Foreground runc forwards the signals it receives to the container's
 	// process and exits with its status (128+n when signal n killed it).
 	cmd := exec.Command(bin, "run", "--bundle", bundle, id)
+	cmd.Env = env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	pr, pw, err := os.Pipe()
 	if err != nil {
-		cleanup()
-		return nil, err
+		return fail(err)
 	}
 	cmd.Stdout, cmd.Stderr = pw, pw
-	cmd.Stdin = nil
-	p := &process{
-		info: Info{
-			Runner:       fmt.Sprintf("runc (%s: own pid/mount/ipc/uts namespaces, uid %d gid %d, no capabilities, read-only root, tmpfs /tmp; host network)", filepath.Base(bin), uid, gid),
-			BusinessAddr: fmt.Sprintf("127.0.0.1:%d", businessPort), ProbeAddr: fmt.Sprintf("127.0.0.1:%d", probePort),
-		},
-		cmd: cmd, done: make(chan struct{}), cleanup: cleanup, statusIsRunc: true,
+	desc := fmt.Sprintf("runc (%s: own pid/mount/ipc/uts namespaces, and a network namespace with its own loopback only, dialled from inside; uid %d gid %d, no capabilities, no_new_privs, no user namespaces (seccomp), read-only root, tmpfs /tmp", filepath.Base(bin), uid, gid)
+	if note != "" {
+		desc += "; " + note
 	}
-	p.info.Started = time.Now()
+	p := newProcess(Info{Runner: desc + ")"}, cfg, cleanup)
 	if err := cmd.Start(); err != nil {
 		pr.Close()
 		pw.Close()
-		cleanup()
-		return nil, fmt.Errorf("start runc: %w", err)
+		return fail(fmt.Errorf("start runc: %w", err))
 	}
 	pw.Close()
+	p.signal, p.dial = cmd.Process.Signal, netns.DialContext
+	p.kill = func() {
+		select {
+		case <-p.done:
+			return
+		default:
+		}
+		_ = cmd.Process.Kill()
+		select {
+		case <-p.done:
+		case <-time.After(5 * time.Second):
+		}
+	}
 	go p.collect(pr)
-	go p.wait()
+	go func() {
+		err := cmd.Wait()
+		e := Exit{Code: cmd.ProcessState.ExitCode(), At: time.Now()}
+		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			e.Signal = "signal " + ws.Signal().String()
+		}
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			e.Code = -1
+		}
+		p.finish(runcExit(e))
+	}()
 	return p, nil
 }
 
 // runcSpec is a minimal OCI runtime config: the fields runc needs, and the
 // restrictions a restricted pod would have.
-func runcSpec(args, env []string, cwd string, uid, gid uint32) map[string]any {
+func runcSpec(args, env []string, cwd string, uid, gid uint32, netns string) map[string]any {
 	none := []string{}
 	return map[string]any{
 		"ociVersion": "1.0.2",
@@ -138,7 +163,7 @@ func runcSpec(args, env []string, cwd string, uid, gid uint32) map[string]any {
 			"env":      env,
 			"cwd":      cwd,
 			"capabilities": map[string]any{
-				"bounding": none, "effective": none, "permitted": none, "ambient": none,
+				"bounding": none, "effective": none, "inheritable": none, "permitted": none, "ambient": none,
 			},
 			"noNewPrivileges": true,
 			"rlimits":         []map[string]any{{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}},
@@ -146,16 +171,30 @@ func runcSpec(args, env []string, cwd string, uid, gid uint32) map[string]any {
 		"root":     map[string]any{"path": "rootfs", "readonly": true},
 		"hostname": "smoke",
 		"mounts": []map[string]any{
-			{"destination": "/proc", "type": "proc", "source": "proc"},
+			{"destination": "/proc", "type": "proc", "source": "proc", "options": []string{"nosuid", "noexec", "nodev"}},
 			{"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
 			{"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": []string{"nosuid", "nodev", "mode=1777", "size=65536k"}},
 			{"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": []string{"nosuid", "noexec", "nodev", "ro"}},
 		},
 		"linux": map[string]any{
-			"namespaces": []map[string]string{{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}},
+			"namespaces": []map[string]string{{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "network", "path": netns}},
 			"maskedPaths": []string{"/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
 				"/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware"},
 			"readonlyPaths": []string{"/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"},
+			// No user namespace of its own, where a process without
+			// capabilities gets them all and with them much of the kernel's
+			// attack surface (RuntimeDefault refuses it too). clone3 says
+			// ENOSYS, so that Go and glibc fall back to clone, whose flags
+			// seccomp can see.
+			"seccomp": map[string]any{
+				"defaultAction": "SCMP_ACT_ALLOW",
+				"syscalls": []map[string]any{
+					{"names": []string{"unshare"}, "action": "SCMP_ACT_ERRNO", "errnoRet": int(syscall.EPERM)},
+					{"names": []string{"clone"}, "action": "SCMP_ACT_ERRNO", "errnoRet": int(syscall.EPERM),
+						"args": []map[string]any{{"index": 0, "value": syscall.CLONE_NEWUSER, "valueTwo": syscall.CLONE_NEWUSER, "op": "SCMP_CMP_MASKED_EQ"}}},
+					{"names": []string{"clone3"}, "action": "SCMP_ACT_ERRNO", "errnoRet": int(syscall.ENOSYS)},
+				},
+			},
 		},
 	}
 }

@@ -86,7 +86,6 @@ func TestSmokeGateOnServices(t *testing.T) {
 		advice string
 	}{
 		{dir: "service"},
-		{dir: "service", runner: ProcessRunner{NoIsolation: true}},
 		{dir: "k8s/health-on-business-port", fail: []string{"health-independent"}},
 		{dir: "k8s/no-sigterm", fail: []string{"sigterm-drain", "sigterm-readiness", "sigterm-exit"}},
 		{dir: "k8s/readiness-always-200", fail: []string{"readiness", "sigterm-readiness"}},
@@ -98,11 +97,7 @@ func TestSmokeGateOnServices(t *testing.T) {
 		{dir: "k8s/shutdown-no-timeout"},
 	}
 	for _, tt := range tests {
-		name := tt.dir
-		if tt.runner.NoIsolation {
-			name += "/no-isolation"
-		}
-		t.Run(name, func(t *testing.T) {
+		t.Run(tt.dir, func(t *testing.T) {
 			img := image(t, tt.dir)
 			t.Parallel()
 			g := Gate{Runner: tt.runner, Config: DefaultConfig()}
@@ -123,11 +118,8 @@ func TestSmokeGateOnServices(t *testing.T) {
 					t.Errorf("sigterm-exit passed without a measured shutdown time: %v", r.Metrics)
 				}
 			}
-			if !strings.Contains(strings.Join(rs[0].Details, "\n"), "runner: process") {
-				t.Errorf("%s does not say which runner ran it: %v", rs[0].ID, rs[0].Details)
-			}
-			if tt.runner.NoIsolation && os.Geteuid() == 0 && !strings.Contains(strings.Join(rs[0].Details, " "), "no chroot") {
-				t.Errorf("NoIsolation runner did not report running without chroot: %v", rs[0].Details)
+			if !strings.Contains(strings.Join(rs[0].Details, "\n"), "runner: process sandbox (own user, mount, PID, network") {
+				t.Errorf("%s does not say which runner ran it, and how: %v", rs[0].ID, rs[0].Details)
 			}
 		})
 	}

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"dagger/go-image/internal/childenv"
 	"dagger/go-image/internal/scan"
 )
 
@@ -123,7 +124,9 @@ type Runner struct {
 // or "" if it does not say. Asked once per Runner.
 func (r *Runner) Version(ctx context.Context) string {
 	r.version.Do(func() {
-		out, err := exec.CommandContext(ctx, r.Binary, "--version").Output()
+		cmd := exec.CommandContext(ctx, r.Binary, "--version")
+		cmd.Env = childenv.Tool(os.Environ())
+		out, err := cmd.Output()
 		if err != nil {
 			return
 		}
@@ -226,17 +229,14 @@ func (r *Runner) Scan(ctx context.Context, imageTar string) (scan.Output, error)
 	return out, nil
 }
 
-// run runs trivy in an empty directory with TRIVY_* variables removed: a
-// trivy.yaml, .trivyignore or TRIVY_SEVERITY around the caller would
-// otherwise change the findings behind go-image's back.
+// run runs trivy in an empty directory with the allowlisted environment
+// (childenv.Tool): no TRIVY_* variable (a trivy.yaml, .trivyignore or
+// TRIVY_SEVERITY around the caller would otherwise change the findings
+// behind go-image's back), and no registry token or key password.
 func (r *Runner) run(ctx context.Context, dir string, args []string) error {
 	cmd := exec.CommandContext(ctx, r.Binary, args...)
 	cmd.Dir = dir
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "TRIVY_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
+	cmd.Env = childenv.Tool(os.Environ())
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if r.Log != nil {

@@ -1,0 +1,3 @@
+module snoop
+
+go 1.24
