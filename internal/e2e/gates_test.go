@@ -137,6 +137,11 @@ func TestEngineSmoke(t *testing.T) {
 				if !strings.Contains(out, "0 failed") {
 					t.Errorf("service:\n%s", out)
 				}
+				// The service runs as the image's user, as in the CLI's
+				// runners, and never as root.
+				if !strings.Contains(out, "as uid 65532 gid 65532") {
+					t.Errorf("the report does not say the service ran as 65532:65532:\n%s", out)
+				}
 				t.Logf("the example service's smoke report (its start-up and shutdown times, measured):\n%s", out)
 			}
 		})

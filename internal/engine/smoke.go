@@ -37,15 +37,29 @@ func (r Runner) Start(ctx context.Context, img v1.Image, cfg smoke.Config) (smok
 	// No health check on the ports: the driver measures start-up itself,
 	// and a readiness lie before the business port opens stays visible.
 	// The nonce makes every run a fresh service, never a cached one.
+	// The same user as the CLI's runners: the image's, never root. An engine
+	// container is isolated, but a root service there holds runc's default
+	// capabilities on the engine's network.
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("read image config: %w", err)
+	}
+	uid, gid, note, err := smoke.ImageIdentity(ctx, img, cf.Config.User)
+	if err != nil {
+		return nil, err
+	}
 	skip := dagger.ContainerWithExposedPortOpts{ExperimentalSkipHealthcheck: true}
-	svc := ctr.WithExposedPort(cfg.BusinessPort, skip).WithExposedPort(cfg.ProbePort, skip).
+	svc := ctr.WithUser(fmt.Sprintf("%d:%d", uid, gid)).WithExposedPort(cfg.BusinessPort, skip).WithExposedPort(cfg.ProbePort, skip).
 		WithEnvVariable("GO_IMAGE_SMOKE_RUN", strconv.FormatInt(time.Now().UnixNano(), 10)).
 		AsService(dagger.ContainerAsServiceOpts{UseEntrypoint: true})
 	if svc, err = svc.Start(ctx); err != nil {
 		return nil, fmt.Errorf("start the image as a service: %s", execError(err))
 	}
 	p := &service{svc: svc, grace: cfg.Grace, done: make(chan struct{}), ctx: context.WithoutCancel(ctx)}
-	p.info = smoke.Info{Runner: "dagger service (Container.asService; SIGTERM by Service.stop, which returns once the process exited; the exit status is not visible)"}
+	p.info = smoke.Info{Runner: fmt.Sprintf("dagger service (Container.asService as uid %d gid %d; SIGTERM by Service.stop, which returns once the process exited; the exit status is not visible)", uid, gid)}
+	if note != "" {
+		p.info.Runner += "; " + note
+	}
 	if p.info.BusinessAddr, err = ServiceAddr(ctx, svc, cfg.BusinessPort); err != nil {
 		p.Close()
 		return nil, err

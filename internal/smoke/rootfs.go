@@ -391,6 +391,28 @@ const maxIDFile = 4 << 20
 // the smoke gate never runs a service as root; note says so, for the report
 // (harden/user-nonroot is the check that fails the image for it).
 func identity(t *tree, user string) (uid, gid uint32, note string, err error) {
+	return identityFrom(t.readFile, user)
+}
+
+// ImageIdentity is identity read straight from the image's flattened
+// filesystem, for a runner that does not extract it (the Dagger service):
+// every runner then runs the same user, and never root.
+func ImageIdentity(ctx context.Context, img v1.Image, user string) (uid, gid uint32, note string, err error) {
+	if user == "" {
+		return identityFrom(nil, user)
+	}
+	f, err := imagefs.Read(ctx, img, func(e imagefs.Entry) bool {
+		return e.Path == "/etc/passwd" || e.Path == "/etc/group"
+	}, maxIDFile)
+	if err != nil {
+		return 0, 0, "", fmt.Errorf("image user %q: %w", user, err)
+	}
+	// f refuses a file over maxIDFile, as tree.readFile does.
+	return identityFrom(func(p string, _ int64) ([]byte, error) { return f.ReadFile(ctx, p) }, user)
+}
+
+// identityFrom is identity over any reader of the image's files.
+func identityFrom(readFile func(p string, limit int64) ([]byte, error), user string) (uid, gid uint32, note string, err error) {
 	asNonRoot := func(why string) (uint32, uint32, string, error) {
 		return sandbox.NonRoot, sandbox.NonRoot, fmt.Sprintf("%s: run as %d:%d instead, never as root", why, sandbox.NonRoot, sandbox.NonRoot), nil
 	}
@@ -398,13 +420,13 @@ func identity(t *tree, user string) (uid, gid uint32, note string, err error) {
 		return asNonRoot("the image sets no USER (root)")
 	}
 	u, g, hasGroup := strings.Cut(user, ":")
-	passwd, perr := t.readFile("/etc/passwd", maxIDFile)
+	passwd, perr := readFile("/etc/passwd", maxIDFile)
 	uidN, gidN, err := lookup(passwd, perr, u, 2, 3)
 	if err != nil {
 		return 0, 0, "", fmt.Errorf("image user %q: %w", user, err)
 	}
 	if hasGroup {
-		group, gerr := t.readFile("/etc/group", maxIDFile)
+		group, gerr := readFile("/etc/group", maxIDFile)
 		if gidN, _, err = lookup(group, gerr, g, 2, -1); err != nil {
 			return 0, 0, "", fmt.Errorf("image group %q: %w", user, err)
 		}

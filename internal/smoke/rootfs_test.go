@@ -317,6 +317,12 @@ func TestIdentity(t *testing.T) {
 		}
 		uid, gid, note, err := identity(tr, tt.user)
 		tr.Close()
+		// The Dagger runner reads the image without extracting it: the
+		// same user, or an error, for every case.
+		iuid, igid, inote, ierr := ImageIdentity(context.Background(), tt.img, tt.user)
+		if (ierr != nil) != (tt.err != "") || iuid != uid || igid != gid || inote != note {
+			t.Errorf("USER %q: ImageIdentity = %d:%d %q %v, extracted = %d:%d %q %v", tt.user, iuid, igid, inote, ierr, uid, gid, note, err)
+		}
 		if tt.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tt.err) {
 				t.Errorf("USER %q: err = %v, want %q", tt.user, err, tt.err)
