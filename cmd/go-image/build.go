@@ -20,6 +20,7 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	baseRef := fs.String("base-image", "", "alpine base image reference, pulled by digest when --base=alpine (default "+recipe.DefaultAlpineImage+")")
 	tag := fs.String("tag", "", "tag recorded in the tarball, used by docker load (default NAME:VERSION or NAME:latest)")
 	rf := addRecipeFlags(fs)
+	cf := addBuildCacheFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -35,7 +36,14 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := preflight.Writable("--output", *out); err != nil {
 		return err
 	}
-	img, err := local.Build(ctx, local.Request{Source: *src, Options: o, BaseRef: *baseRef, Log: stderr})
+	cache, err := cf.open(ctx, stderr)
+	if err != nil {
+		return err
+	}
+	if cache != nil {
+		defer cache.Close(ctx)
+	}
+	img, err := local.Build(ctx, local.Request{Source: *src, Options: o, BaseRef: *baseRef, Log: stderr, Cache: goCache(cache)})
 	if err != nil {
 		return err
 	}

@@ -45,6 +45,7 @@ func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	reportFile := fs.String("report", "", "write the gate report to this file (it is always printed to stderr)")
 	format := fs.String("format", "text", "--report format: text, json or markdown")
 	rf := addRecipeFlags(fs)
+	cf := addBuildCacheFlags(fs)
 	// Every gate is on by default; switching one off takes a reason, which
 	// the report shows as that gate's skipped result.
 	noScan := fs.String("no-scan", "", "switch the vulnerability gate off, with the REASON recorded in the report (default: on; needs trivy and its DB, see go-image scan -h)")
@@ -108,6 +109,13 @@ func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := releaseGates(&gopts, *src, sf, mf, lo, map[string]string{"scan": *noScan, "lint": *noLint, "smoke": *noSmoke}); err != nil {
 		return err
 	}
+	cache, err := cf.open(ctx, stderr)
+	if err != nil {
+		return err
+	}
+	if cache != nil {
+		defer cache.Close(ctx)
+	}
 	gs := policy.Standard(gopts)
 	started := time.Now()
 	registry := push.Options{Credentials: creds, Insecure: *insecure, Log: stderr}
@@ -128,7 +136,7 @@ func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	build := func(ctx context.Context, p recipe.Platform) (v1.Image, error) {
 		po := o
 		po.Platform = p.String()
-		return local.Build(ctx, local.Request{Source: *src, Options: po, BaseRef: *baseRef, Log: stderr})
+		return local.Build(ctx, local.Request{Source: *src, Options: po, BaseRef: *baseRef, Log: stderr, Cache: goCache(cache)})
 	}
 	res, err := release.Run(ctx, release.Request{
 		Platforms: ps, Build: build, Gates: gs, Addresses: addrs,

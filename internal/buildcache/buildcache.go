@@ -87,6 +87,9 @@ type Options struct {
 	Remote *Remote
 	// Log receives the warnings (once each) and the summary.
 	Log io.Writer
+	// Prog is the command that runs Main, e.g. [/usr/local/bin/go-image
+	// cacheprog]: what Serve points GOCACHEPROG at.
+	Prog []string
 }
 
 // Remote is where the cache is shared.
@@ -129,6 +132,7 @@ type Cache struct {
 	local  *disk
 	remote *registry // nil: local only
 	log    io.Writer
+	prog   []string
 	redact func(string) string
 
 	warned sync.Map // kind → struct{}: each kind of warning is printed once
@@ -153,7 +157,7 @@ func Open(ctx context.Context, o Options) (*Cache, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cache{local: local, log: o.Log, redact: func(s string) string { return s }}
+	c := &Cache{local: local, log: o.Log, prog: o.Prog, redact: func(s string) string { return s }}
 	if c.log == nil {
 		c.log = io.Discard
 	}

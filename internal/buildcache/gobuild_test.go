@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,7 +19,11 @@ const progEnv = "GOIMAGE_TEST_CACHEPROG"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(progEnv) == "1" {
-		os.Exit(Main(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+		if err := Main(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
+			fmt.Fprintln(os.Stderr, "cacheprog:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
 	}
 	os.Exit(m.Run())
 }
@@ -139,11 +144,11 @@ func TestGoBuild(t *testing.T) {
 	t.Run("through the go-image socket", func(t *testing.T) {
 		self, _ := os.Executable()
 		log := &logBuffer{}
-		c, err := Open(context.Background(), Options{Dir: t.TempDir(), Log: log, Remote: &Remote{Ref: reg.ref(), Key: testKey}})
+		c, err := Open(context.Background(), Options{Dir: t.TempDir(), Log: log, Prog: []string{self}, Remote: &Remote{Ref: reg.ref(), Key: testKey}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		env, stop, err := c.Serve(context.Background(), []string{self})
+		env, stop, err := c.Serve(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}

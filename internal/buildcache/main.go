@@ -22,15 +22,22 @@ Keeps the go command's build cache in DIR (default: go-image-cache inside GOCACH
 through the registry. Secrets are passed by the NAME of an environment variable, never in argv.
 `
 
+// UsageError marks bad flags (exit status 2).
+type UsageError struct{ Err error }
+
+func (e UsageError) Error() string { return e.Err.Error() }
+func (e UsageError) Unwrap() error { return e.Err }
+
 // Main runs the cache program on stdin and stdout for the go command that
 // started it: `go-image cacheprog` in the CLI, and the Dagger module's
-// binary in the builder container. It returns the exit status.
+// binary in the builder container. Warnings go to stderr; the error is for
+// the caller to print (flag.ErrHelp after -h).
 //
 // With --connect it relays to a Cache.Serve in the go-image process that
 // started the build; if that is gone it serves the local directory itself
 // (with a warning) rather than fail the build. With --repository it is the
 // whole cache: registry credentials and key from the environment.
-func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("go-image cacheprog", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, Usage); fs.PrintDefaults() }
@@ -44,22 +51,17 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	statsFile := fs.String("stats", "", "write the counts (JSON) to this file at the end")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return 0
+			return err
 		}
-		return 2
+		return UsageError{err}
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "go-image cacheprog: unexpected argument %q: every input is a flag\n", fs.Arg(0))
-		return 2
+		return UsageError{fmt.Errorf("unexpected argument %q: every input is a flag", fs.Arg(0))}
 	}
 	if *connect != "" {
 		err := cacheprog.Proxy(ctx, *connect, stdin, stdout)
-		if err == nil {
-			return 0
-		}
 		if !errors.Is(err, cacheprog.ErrUnreachable) {
-			fmt.Fprintf(stderr, "go-image cacheprog: %v\n", err)
-			return 1
+			return err
 		}
 		fmt.Fprintf(stderr, "go-image: build cache: %v: serving the local cache only\n", err)
 		*repo = ""
@@ -68,29 +70,23 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	if *repo != "" {
 		r, err := RemoteFromEnv(*repo, *keyEnv, *username, *passwordEnv, *insecure)
 		if err != nil {
-			fmt.Fprintf(stderr, "go-image cacheprog: %v\n", err)
-			return 2
+			return UsageError{err}
 		}
 		o.Remote = r
 	}
 	c, err := Open(ctx, o)
 	if err != nil {
-		fmt.Fprintf(stderr, "go-image cacheprog: %v\n", err)
-		return 1
+		return err
 	}
 	var stats Stats
 	err = cacheprog.Serve(ctx, stdin, stdout, c, func() { stats = c.Close(context.WithoutCancel(ctx)) })
 	if *statsFile != "" {
 		b, _ := json.Marshal(stats)
-		if werr := os.WriteFile(*statsFile, b, 0o644); werr != nil {
-			fmt.Fprintf(stderr, "go-image cacheprog: write %s: %v\n", *statsFile, werr)
+		if werr := os.WriteFile(*statsFile, b, 0o644); werr != nil && err == nil {
+			err = fmt.Errorf("write %s: %w", *statsFile, werr)
 		}
 	}
-	if err != nil {
-		fmt.Fprintf(stderr, "go-image cacheprog: %v\n", err)
-		return 1
-	}
-	return 0
+	return err
 }
 
 // RemoteFromEnv builds the registry half from flags that name environment

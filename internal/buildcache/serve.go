@@ -15,13 +15,14 @@ import (
 
 // Serve serves the cache to the go commands of one build step: it listens
 // on a unix socket in a new private directory and returns the environment
-// that points a go command at it, GOCACHEPROG running prog (the argv of
-// `go-image cacheprog`) with --connect. The GOCACHEPROG child then holds
+// that points a go command at it, GOCACHEPROG running Options.Prog (the
+// argv of `go-image cacheprog`) with --connect. The GOCACHEPROG child then holds
 // neither the registry credentials nor the key: they stay in this process.
 // stop closes the socket and ends the sessions; call it when the go
 // command has exited, so nothing else that runs later as this user (a
 // service under test) can reach the cache.
-func (c *Cache) Serve(ctx context.Context, prog []string) (env []string, stop func(), err error) {
+func (c *Cache) Serve(ctx context.Context) (env []string, stop func(), err error) {
+	prog := c.prog
 	if len(prog) == 0 {
 		return nil, nil, errors.New("build cache: no cache program command (go-image wiring bug)")
 	}
