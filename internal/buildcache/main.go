@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"regexp"
+	"syscall"
 
 	"dagger/go-image/internal/cacheprog"
 )
@@ -145,4 +147,46 @@ func shownName(env string) string {
 		return "$" + env
 	}
 	return "(the name given)"
+}
+
+// ModeArg, as the first argument, makes a binary that calls RunIfMode the
+// cache program: the Dagger module's own binary, copied into the builder
+// container, where the module's main (which talks to Dagger) must not run.
+const ModeArg = "go-image-cacheprog"
+
+// RunIfMode runs Main and exits when os.Args[1] is ModeArg, and returns
+// otherwise. Call it from an init of the main package.
+func RunIfMode() {
+	if len(os.Args) < 2 || os.Args[1] != ModeArg {
+		return
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := Main(ctx, os.Args[2:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	switch {
+	case err == nil || errors.Is(err, flag.ErrHelp):
+		os.Exit(0)
+	case errors.As(err, new(UsageError)):
+		fmt.Fprintln(os.Stderr, "go-image cacheprog:", err)
+		os.Exit(2)
+	}
+	fmt.Fprintln(os.Stderr, "go-image cacheprog:", err)
+	os.Exit(1)
+}
+
+// ModuleCommand is GOCACHEPROG's command line for prog, the Dagger module's
+// own binary (RunIfMode in its main package), the secrets named by the
+// environment variables DefaultKeyEnv and passwordEnv. The module's
+// generated Dagger client panics at init without a session, which the cache
+// program never opens: env gives it placeholders.
+func ModuleCommand(prog, repository, username, passwordEnv string, insecure bool) []string {
+	args := []string{"env", "DAGGER_SESSION_PORT=0", "DAGGER_SESSION_TOKEN=unused-by-the-cache-program",
+		prog, ModeArg, "--repository", repository, "--key-env", DefaultKeyEnv}
+	if username != "" {
+		args = append(args, "--username", username, "--password-env", passwordEnv)
+	}
+	if insecure {
+		args = append(args, "--insecure")
+	}
+	return args
 }
