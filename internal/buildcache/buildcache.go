@@ -222,9 +222,11 @@ func (c *Cache) Close(ctx context.Context) Stats {
 		return c.Stats()
 	}
 	if c.remote != nil {
+		start := time.Now()
 		ctx, cancel := context.WithTimeout(ctx, FlushTimeout)
 		c.remote.flush(ctx)
 		cancel()
+		c.stats.flush.Store(int64(time.Since(start)))
 	}
 	c.local.trim(time.Now())
 	s := c.Stats()

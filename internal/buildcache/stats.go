@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"sync/atomic"
+	"time"
 )
 
 type counters struct {
@@ -13,6 +14,7 @@ type counters struct {
 	uploads, uploadBytes                      atomic.Int64
 	indexEntries                              atomic.Int64
 	indexWritten                              atomic.Bool
+	flush                                     atomic.Int64
 }
 
 // Stats count what a Cache did; Close logs them as one line.
@@ -33,6 +35,8 @@ type Stats struct {
 	// read when nothing needed writing.
 	IndexEntries int64
 	IndexWritten bool
+	// Flush is how long Close waited for the uploads and the index write.
+	Flush time.Duration
 }
 
 // Stats returns the counts so far.
@@ -44,6 +48,7 @@ func (c *Cache) Stats() Stats {
 		Downloads: c.stats.downloads.Load(), DownloadBytes: c.stats.downloadBytes.Load(),
 		Uploads: c.stats.uploads.Load(), UploadBytes: c.stats.uploadBytes.Load(),
 		IndexEntries: c.stats.indexEntries.Load(), IndexWritten: c.stats.indexWritten.Load(),
+		Flush: time.Duration(c.stats.flush.Load()),
 	}
 	if c.remote != nil {
 		s.Ref = c.remote.tag.String()
@@ -64,6 +69,7 @@ func (s Stats) String() string {
 		if s.IndexWritten {
 			fmt.Fprintf(&b, "; index of %d entries written", s.IndexEntries)
 		}
+		fmt.Fprintf(&b, "; flushed in %s", s.Flush.Round(time.Millisecond))
 	}
 	if s.Corrupt > 0 || s.BadEntries > 0 {
 		fmt.Fprintf(&b, "; %d objects failed verification and %d index entries their MAC (treated as misses)", s.Corrupt, s.BadEntries)
