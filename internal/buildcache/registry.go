@@ -516,7 +516,10 @@ func (r *registry) writeIndex(ctx context.Context) error {
 			present[o] = s
 		}
 	}
-	corrupt := r.corrupt
+	corrupt := map[ID]bool{}
+	for o := range r.corrupt {
+		corrupt[o] = true
+	}
 	r.mu.Unlock()
 	keep := func(e entry) bool {
 		if corrupt[e.Output] {
