@@ -33,7 +33,7 @@ type buildCacheFlags struct {
 func addBuildCacheFlags(fs *flag.FlagSet) *buildCacheFlags {
 	f := &buildCacheFlags{}
 	fs.StringVar(&f.ref, "build-cache", "", "REGISTRY/REPO[:TAG]: share the Go build cache through this registry repository (tag default "+buildcache.DefaultTag+"; see README, Remote build cache)")
-	fs.StringVar(&f.keyEnv, "build-cache-key-env", buildcache.DefaultKeyEnv, "NAME of the environment variable holding the build cache's MAC key (at least 16 bytes, e.g. `openssl rand -hex 32`)")
+	fs.StringVar(&f.keyEnv, "build-cache-key-env", buildcache.DefaultKeyEnv, "NAME of the environment variable holding the build cache's MAC key (at least 16 bytes, e.g. from openssl rand -hex 32)")
 	fs.StringVar(&f.username, "build-cache-username", "", "build cache registry username (default: the docker config / credential helpers)")
 	fs.StringVar(&f.passwordEnv, "build-cache-password-env", "", "NAME of the environment variable holding the build cache registry's password or token")
 	fs.BoolVar(&f.insecure, "build-cache-insecure", false, "allow plain HTTP and unverified TLS to the build cache registry")

@@ -440,3 +440,36 @@ func TestParseRef(t *testing.T) {
 		}
 	}
 }
+
+// Credentials that may read but not write give a warm start, one warning,
+// and no index write.
+func TestRemoteReadOnly(t *testing.T) {
+	var readOnly atomic.Bool
+	reg := newTestRegistry(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if readOnly.Load() && r.Method != http.MethodGet && r.Method != http.MethodHead {
+				w.WriteHeader(http.StatusForbidden)
+				w.Write([]byte(`{"errors":[{"code":"DENIED","message":"read-only token"}]}`))
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	fill(t, reg.ref(), nil, objects[0])
+	readOnly.Store(true)
+	c, log := openCache(t, reg.ref(), nil)
+	if !get(t, c, objects[0]) {
+		t.Error("miss with read-only credentials")
+	}
+	o := objects[1]
+	if _, err := c.Put(context.Background(), o.action, o.output(), int64(len(o.body)), bytes.NewReader(o.body)); err != nil {
+		t.Fatal(err)
+	}
+	s := c.Close(context.Background())
+	if s.RemoteHits != 1 || s.Uploads != 0 || s.IndexWritten {
+		t.Errorf("stats: %s", s)
+	}
+	if n := strings.Count(log.String(), "build cache: "); n != 1 || !strings.Contains(log.String(), "push access") {
+		t.Errorf("want one warning about push access, got %d:\n%s", n, log)
+	}
+}
