@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,6 +21,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"dagger/go-image/internal/buildcache/buildcachetest"
 )
 
 // testRegistry is go-containerregistry's registry in process, its blobs on
@@ -34,7 +35,7 @@ type testRegistry struct {
 func newTestRegistry(t *testing.T, wrap func(http.Handler) http.Handler) *testRegistry {
 	t.Helper()
 	blobs := t.TempDir()
-	var h http.Handler = ggcrregistry.New(ggcrregistry.WithBlobHandler(rawBlobs{blobs}), ggcrregistry.Logger(log.New(io.Discard, "", 0)))
+	var h http.Handler = ggcrregistry.New(ggcrregistry.WithBlobHandler(buildcachetest.RawBlobs{Dir: blobs}), ggcrregistry.Logger(log.New(io.Discard, "", 0)))
 	if wrap != nil {
 		h = wrap(h)
 	}
@@ -43,47 +44,11 @@ func newTestRegistry(t *testing.T, wrap func(http.Handler) http.Handler) *testRe
 	return &testRegistry{srv: srv, blobs: blobs}
 }
 
-// rawBlobs keeps blobs on disk and serves them as they are, unverified, as
-// a hostile or broken registry would (go-containerregistry's disk handler
-// hides a damaged blob).
-type rawBlobs struct{ dir string }
-
-func (b rawBlobs) path(h v1.Hash) string { return filepath.Join(b.dir, h.Algorithm, h.Hex) }
-
-func (b rawBlobs) Stat(_ context.Context, _ string, h v1.Hash) (int64, error) {
-	st, err := os.Stat(b.path(h))
-	if os.IsNotExist(err) {
-		return 0, ggcrregistry.ErrNotFound
-	}
-	if err != nil {
-		return 0, err
-	}
-	return st.Size(), nil
-}
-
-func (b rawBlobs) Get(_ context.Context, _ string, h v1.Hash) (io.ReadCloser, error) {
-	f, err := os.Open(b.path(h))
-	if os.IsNotExist(err) {
-		return nil, ggcrregistry.ErrNotFound
-	}
-	return f, err
-}
-
-func (b rawBlobs) Put(_ context.Context, _ string, h v1.Hash, rc io.ReadCloser) error {
-	defer rc.Close()
-	data, err := io.ReadAll(rc)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(b.path(h)), 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(b.path(h), data, 0o644)
-}
-
 func (r *testRegistry) ref() string { return strings.TrimPrefix(r.srv.URL, "http://") + "/ci/go-cache" }
 
-func (r *testRegistry) blobPath(o ID) string { return filepath.Join(r.blobs, "sha256", o.String()) }
+func (r *testRegistry) blobPath(o ID) string {
+	return buildcachetest.RawBlobs{Dir: r.blobs}.Path(v1.Hash{Algorithm: "sha256", Hex: o.String()})
+}
 
 // logBuffer is a concurrency-safe log.
 type logBuffer struct {
