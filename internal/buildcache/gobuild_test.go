@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 )
@@ -168,16 +167,16 @@ func TestGoBuild(t *testing.T) {
 	})
 
 	t.Run("a damaged object is a miss", func(t *testing.T) {
-		// The median blob: a small package's archive, which the build
-		// needs and recompiles in little time.
-		blobs, _ := filepath.Glob(filepath.Join(reg.blobs, "sha256", "*"))
-		sort.Slice(blobs, func(i, j int) bool { return size(blobs[i]) > size(blobs[j]) })
-		b, err := os.ReadFile(blobs[len(blobs)/2])
+		// A package archive the link needs: the smallest object of 64 KiB
+		// or more (smaller ones include entries this build never asks for,
+		// which the prefetch alone would find damaged).
+		victim := smallestFrom(t, filepath.Join(reg.blobs, "sha256"), 64<<10)
+		b, err := os.ReadFile(victim)
 		if err != nil {
 			t.Fatal(err)
 		}
 		b[len(b)/2] ^= 0xff
-		if err := os.WriteFile(blobs[len(blobs)/2], b, 0o644); err != nil {
+		if err := os.WriteFile(victim, b, 0o644); err != nil {
 			t.Fatal(err)
 		}
 		bin, stderr := goBuild(t, src, t.TempDir(), standalone(t, reg.ref(), statsFile)...)
@@ -212,10 +211,25 @@ func TestGoBuild(t *testing.T) {
 	})
 }
 
-func size(p string) int64 {
-	st, err := os.Stat(p)
+// smallestFrom returns the smallest file in dir of at least min bytes.
+func smallestFrom(t *testing.T, dir string, min int64) string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return 0
+		t.Fatal(err)
 	}
-	return st.Size()
+	best, bestSize := "", int64(-1)
+	for _, e := range entries {
+		info, err := e.Info()
+		if err != nil || info.Size() < min {
+			continue
+		}
+		if bestSize < 0 || info.Size() < bestSize {
+			best, bestSize = filepath.Join(dir, e.Name()), info.Size()
+		}
+	}
+	if best == "" {
+		t.Fatalf("no object of %d bytes or more in %s", min, dir)
+	}
+	return best
 }

@@ -85,10 +85,15 @@ func TestEngineBuildCache(t *testing.T) {
 	if n := remoteHits(tarball(run + "-2")); n < 100 {
 		t.Errorf("fresh cache volumes, warm registry: %d remote hits, want the build served by the registry", n)
 	}
-	// Damage the median object: a small package's archive.
+	// Damage a package archive the link needs: the smallest object of
+	// 64 KiB or more.
 	files, _ := filepath.Glob(filepath.Join(blobs.Dir, "sha256", "*"))
-	sort.Slice(files, func(i, j int) bool { return fileSize(files[i]) > fileSize(files[j]) })
-	victim := files[len(files)/2]
+	sort.Slice(files, func(i, j int) bool { return fileSize(files[i]) < fileSize(files[j]) })
+	i := sort.Search(len(files), func(i int) bool { return fileSize(files[i]) >= 64<<10 })
+	if i == len(files) {
+		t.Fatal("no object of 64 KiB or more in the registry")
+	}
+	victim := files[i]
 	b, err := os.ReadFile(victim)
 	if err != nil {
 		t.Fatal(err)
