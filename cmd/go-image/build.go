@@ -23,6 +23,7 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	b.on(&c.Recipe.Platforms, "platform", func() error { c.Recipe.Platforms = []string{*platform}; return nil })
 	tag := fs.String("tag", "", "tag recorded in the tarball, used by docker load (default NAME:VERSION or NAME:latest)")
 	addRecipeFlags(b)
+	cf := addBuildCacheFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -43,7 +44,14 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := preflight.Writable("--output", *out); err != nil {
 		return err
 	}
-	img, err := local.Build(ctx, local.Request{Source: *src, Options: o, BaseRef: c.Recipe.BaseImageRef(), Log: stderr})
+	cache, err := cf.open(ctx, stderr)
+	if err != nil {
+		return err
+	}
+	if cache != nil {
+		defer cache.Close(ctx)
+	}
+	img, err := local.Build(ctx, local.Request{Source: *src, Options: o, BaseRef: c.Recipe.BaseImageRef(), Log: stderr, Cache: goCache(cache)})
 	if err != nil {
 		return err
 	}

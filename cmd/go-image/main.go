@@ -33,6 +33,8 @@ func commands() map[string]command {
 		"manifest": {"render a hardened Deployment + Service for an image pinned by digest", runManifest},
 		"lint":     {"go/analysis checks for Kubernetes mistakes in a service's source", runLint},
 		"verify":   {"check an image's signature, provenance and signed gate report with a public key", runVerify},
+
+		"cacheprog": {"the GOCACHEPROG program behind --build-cache (the go command runs it)", runCacheprog},
 	}
 }
 

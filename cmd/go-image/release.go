@@ -45,6 +45,7 @@ func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	reportFile := fs.String("report", "", "write the gate report to this file (it is always printed to stderr)")
 	format := fs.String("format", "text", "--report format: text, json or markdown")
 	addRecipeFlags(b)
+	cf := addBuildCacheFlags(fs)
 	// Every gate is on by default; switching one off takes a reason, which
 	// the report shows as that gate's skipped result.
 	addOffFlag(b, "scan", "switch the vulnerability gate off, with the REASON recorded in the report (default: on; needs trivy and its DB, see go-image scan -h)")
@@ -104,6 +105,13 @@ func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return b.named(err)
 	}
+	cache, err := cf.open(ctx, stderr)
+	if err != nil {
+		return err
+	}
+	if cache != nil {
+		defer cache.Close(ctx)
+	}
 	started := time.Now()
 	registry := push.Options{Credentials: creds, Insecure: *insecure, Log: stderr}
 	var signing *release.Signing
@@ -123,7 +131,7 @@ func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	build := func(ctx context.Context, p recipe.Platform) (v1.Image, error) {
 		po := o
 		po.Platform = p.String()
-		return local.Build(ctx, local.Request{Source: *src, Options: po, BaseRef: c.Recipe.BaseImageRef(), Log: stderr})
+		return local.Build(ctx, local.Request{Source: *src, Options: po, BaseRef: c.Recipe.BaseImageRef(), Log: stderr, Cache: goCache(cache)})
 	}
 	res, err := release.Run(ctx, release.Request{
 		Platforms: ps, Build: build, Gates: gs, Addresses: addrs,

@@ -22,8 +22,15 @@ import (
 	"dagger/go-image/internal/trivy/trivytest"
 )
 
-// TestMain builds the fixture Trivy DB at most once for the package.
-func TestMain(m *testing.M) { os.Exit(trivytest.Main(m)) }
+// TestMain builds the fixture Trivy DB at most once for the package. It is
+// also the --build-cache program: the go command runs os.Executable(), this
+// test binary, as `cacheprog`, as it runs the go-image binary in production.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "cacheprog" {
+		os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(trivytest.Main(m))
+}
 
 type releaseReport struct {
 	Passed  bool

@@ -104,15 +104,16 @@ func Diagnose(main string, p Package) error {
 	return nil
 }
 
-// Build compiles o.Main in dir to out.
-func Build(ctx context.Context, dir string, o recipe.Options, out string) error {
+// Build compiles o.Main in dir to out. env is added to the go command's
+// environment (a GOCACHEPROG, for --build-cache).
+func Build(ctx context.Context, dir string, o recipe.Options, out string, env ...string) error {
 	if err := CheckMain(ctx, dir, o); err != nil {
 		return err
 	}
 	c := o.Compile(out)
 	cmd := exec.CommandContext(ctx, c.Args[0], c.Args[1:]...)
 	cmd.Dir = dir
-	cmd.Env = childenv.Go(os.Environ(), c.Env...)
+	cmd.Env = childenv.Go(os.Environ(), append(c.Env, env...)...)
 	// The output goes into the error, not to log: go build is silent on
 	// success, and on failure the error must carry the cause by itself.
 	var combined bytes.Buffer

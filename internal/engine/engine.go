@@ -58,6 +58,9 @@ type Executor struct {
 	CacheNamespace string
 	// UpxCompress packs the binary with UPX in the builder.
 	UpxCompress bool
+	// BuildCache, when set, shares the builder's Go build cache through
+	// a registry (checked with BuildCache.Check).
+	BuildCache *BuildCache
 
 	baseOnce   sync.Once
 	baseDigest string
@@ -120,14 +123,16 @@ func (e *Executor) BuilderBase() *dagger.Container {
 // GOTOOLCHAIN=local: the builder's Go builds or the build fails; go never
 // fetches another toolchain behind the user's back.
 func (e *Executor) builder() *dagger.Container {
-	return e.BuilderBase().
+	b := e.BuilderBase().
 		WithMountedCache("/go/pkg/mod", e.Cache("gomod")).
 		WithMountedCache("/root/.cache/go-build", e.Cache("gobuild")).
 		WithEnvVariable("GOMODCACHE", "/go/pkg/mod").
 		WithEnvVariable("GOCACHE", "/root/.cache/go-build").
-		WithEnvVariable("GOTOOLCHAIN", "local").
-		WithDirectory(SourceDir, e.Source).
-		WithWorkdir(SourceDir)
+		WithEnvVariable("GOTOOLCHAIN", "local")
+	if e.BuildCache != nil {
+		b = e.BuildCache.apply(b)
+	}
+	return b.WithDirectory(SourceDir, e.Source).WithWorkdir(SourceDir)
 }
 
 // checkReplaces refuses a go.mod that points outside the source: the

@@ -31,6 +31,15 @@ type Request struct {
 	Remote []remote.Option
 	// Log receives progress lines and the go command's output.
 	Log io.Writer
+	// Cache, when set, serves the go command's build cache (--build-cache).
+	Cache GoCache
+}
+
+// GoCache serves a build cache to one go command: the environment that
+// points it there (GOCACHEPROG), and stop, called once it has exited
+// (internal/buildcache.Cache).
+type GoCache interface {
+	Serve(ctx context.Context) (env []string, stop func(), err error)
 }
 
 // Build compiles and assembles one platform's image.
@@ -60,7 +69,15 @@ func Build(ctx context.Context, r Request) (v1.Image, error) {
 	bin := filepath.Join(tmp, o.Name)
 	start := time.Now()
 	fmt.Fprintf(log, "go-image: compile %s for %s\n", o.Main, o.Platform)
-	if err := compile.Build(ctx, src, o, bin); err != nil {
+	var env []string
+	if r.Cache != nil {
+		var stop func()
+		if env, stop, err = r.Cache.Serve(ctx); err != nil {
+			return nil, err
+		}
+		defer stop()
+	}
+	if err := compile.Build(ctx, src, o, bin, env...); err != nil {
 		return nil, err
 	}
 	data, err := os.ReadFile(bin)
