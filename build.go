@@ -122,6 +122,17 @@ func (m *GoImage) start(ctx context.Context, platforms ...string) (*call, error)
 		Dag: dag, Source: m.Source, Module: dag.CurrentModule().Source(), Options: o, GoMod: []byte(gomod),
 		Builder: m.Builder, BaseImage: c.Recipe.BaseImageRef(), CacheNamespace: m.CacheNamespace, UpxCompress: c.Recipe.Compress(),
 	}
+	if m.BuildCacheRepository != "" {
+		bc := &engine.BuildCache{Repository: m.BuildCacheRepository, Key: m.BuildCacheKey,
+			Username: m.BuildCacheUsername, Password: m.BuildCachePassword, Insecure: m.BuildCacheInsecure}
+		if err := bc.Check(ctx); err != nil {
+			return nil, err
+		}
+		if bc.Prog, err = engine.CacheProg(dag); err != nil {
+			return nil, err
+		}
+		e.BuildCache = bc
+	}
 	return &call{Executor: e, choices: c, files: files, platform: p}, nil
 }
 

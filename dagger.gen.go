@@ -76,6 +76,11 @@ func (r GoImage) MarshalJSON() ([]byte, error) {
 		Builder               *dagger.Container
 		TrivyImage            string
 		CacheNamespace        string
+		BuildCacheRepository  string
+		BuildCacheKey         *dagger.Secret
+		BuildCacheUsername    string
+		BuildCachePassword    *dagger.Secret
+		BuildCacheInsecure    bool
 		MaxSize               string
 		UpxPolicy             string
 		SkippedChecks         []string
@@ -115,6 +120,11 @@ func (r GoImage) MarshalJSON() ([]byte, error) {
 	concrete.Builder = r.Builder
 	concrete.TrivyImage = r.TrivyImage
 	concrete.CacheNamespace = r.CacheNamespace
+	concrete.BuildCacheRepository = r.BuildCacheRepository
+	concrete.BuildCacheKey = r.BuildCacheKey
+	concrete.BuildCacheUsername = r.BuildCacheUsername
+	concrete.BuildCachePassword = r.BuildCachePassword
+	concrete.BuildCacheInsecure = r.BuildCacheInsecure
 	concrete.MaxSize = r.MaxSize
 	concrete.UpxPolicy = r.UpxPolicy
 	concrete.SkippedChecks = r.SkippedChecks
@@ -158,6 +168,11 @@ func (r *GoImage) UnmarshalJSON(bs []byte) error {
 		Builder               *dagger.Container
 		TrivyImage            string
 		CacheNamespace        string
+		BuildCacheRepository  string
+		BuildCacheKey         *dagger.Secret
+		BuildCacheUsername    string
+		BuildCachePassword    *dagger.Secret
+		BuildCacheInsecure    bool
 		MaxSize               string
 		UpxPolicy             string
 		SkippedChecks         []string
@@ -201,6 +216,11 @@ func (r *GoImage) UnmarshalJSON(bs []byte) error {
 	r.Builder = concrete.Builder
 	r.TrivyImage = concrete.TrivyImage
 	r.CacheNamespace = concrete.CacheNamespace
+	r.BuildCacheRepository = concrete.BuildCacheRepository
+	r.BuildCacheKey = concrete.BuildCacheKey
+	r.BuildCacheUsername = concrete.BuildCacheUsername
+	r.BuildCachePassword = concrete.BuildCachePassword
+	r.BuildCacheInsecure = concrete.BuildCacheInsecure
 	r.MaxSize = concrete.MaxSize
 	r.UpxPolicy = concrete.UpxPolicy
 	r.SkippedChecks = concrete.SkippedChecks
@@ -734,6 +754,48 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 				}
 			}
 			return (*GoImage).Verify(&parent, ctx, image, key, revision, username, password, insecure, registry)
+		case "WithBuildCache":
+			var parent GoImage
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			var repository string
+			if inputArgs["repository"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["repository"]), &repository)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg repository", err))
+				}
+			}
+			var key *dagger.Secret
+			if inputArgs["key"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["key"]), &key)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg key", err))
+				}
+			}
+			var username string
+			if inputArgs["username"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["username"]), &username)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg username", err))
+				}
+			}
+			var password *dagger.Secret
+			if inputArgs["password"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["password"]), &password)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg password", err))
+				}
+			}
+			var insecure bool
+			if inputArgs["insecure"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["insecure"]), &insecure)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg insecure", err))
+				}
+			}
+			return (*GoImage).WithBuildCache(&parent, repository, key, username, password, insecure), nil
 		case "WithIgnoreUnfixed":
 			var parent GoImage
 			err = json.Unmarshal(parentJSON, &parent)

@@ -61,6 +61,16 @@ type GoImage struct {
 	TrivyImage string
 	// +private
 	CacheNamespace string
+	// +private
+	BuildCacheRepository string
+	// +private
+	BuildCacheKey *dagger.Secret
+	// +private
+	BuildCacheUsername string
+	// +private
+	BuildCachePassword *dagger.Secret
+	// +private
+	BuildCacheInsecure bool
 
 	// Gate choices (With*, Without*); the zero values are the defaults of
 	// internal/policy, internal/scan and internal/smoke.

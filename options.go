@@ -66,6 +66,35 @@ func (m *GoImage) WithIgnorefile(
 	return m.set(func(c *GoImage) { c.Ignorefile = file })
 }
 
+// WithBuildCache shares the builder's Go build cache through an OCI
+// registry, for ephemeral CI: a fresh engine with empty cache volumes
+// starts from the compiled packages the previous run left there. Every
+// object is verified against its content address on read and every index
+// entry against the key, so a registry that serves something else is a
+// miss, never a wrong build; a registry that is down costs one warning, not
+// the build. The builder's containers must reach the registry.
+func (m *GoImage) WithBuildCache(
+	// REGISTRY/REPO[:TAG] holding the cache (tag default: go-build-cache).
+	repository string,
+	// Key that authenticates the cache's index entries, at least 16 bytes
+	// (e.g. `openssl rand -hex 32`); every writer and reader of the cache
+	// shares it, so give it only to trusted jobs.
+	key *dagger.Secret,
+	// Registry username (with password; default: anonymous).
+	// +optional
+	username string,
+	// Registry password or token.
+	// +optional
+	password *dagger.Secret,
+	// Allow plain HTTP and unverified TLS to the registry.
+	// +optional
+	insecure bool,
+) *GoImage {
+	return m.set(func(c *GoImage) {
+		c.BuildCacheRepository, c.BuildCacheKey, c.BuildCacheUsername, c.BuildCachePassword, c.BuildCacheInsecure = repository, key, username, password, insecure
+	})
+}
+
 // WithTrivyDbRepository downloads Trivy's vulnerability DB from a mirror of
 // ghcr.io/aquasecurity/trivy-db (trivy --db-repository), e.g. for a private
 // registry. The engine's containers must reach it.
