@@ -31,9 +31,6 @@ func TestEngineBuildCache(t *testing.T) {
 	if env.bridge == "" {
 		t.Skip("SKIP (integration): GOIMAGE_E2E_BRIDGE unset: the builder containers reach the cache registry on the engine's bridge address")
 	}
-	if r := call(t, "with-build-cache", "--help"); r.err != nil {
-		t.Skipf("SKIP (not wired): the module has no with-build-cache function yet (internal/engine.BuildCache is ready for it): %s", lastLines([]byte(r.stderr), 3))
-	}
 	t.Parallel()
 	blobs := buildcachetest.RawBlobs{Dir: t.TempDir()}
 	l, err := net.Listen("tcp", env.bridge+":0")
