@@ -157,4 +157,3 @@ func writeTar(w io.Writer, ref name.Tag, img v1.Image) error {
 }
 
 func blobPath(h v1.Hash) string { return path.Join("blobs", h.Algorithm, h.Hex) }
-
