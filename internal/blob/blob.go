@@ -4,6 +4,8 @@
 package blob
 
 import (
+	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -12,6 +14,7 @@ import (
 	"io"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/klauspost/compress/zstd"
 )
 
 // ErrDigest and ErrSize are wrapped by a MismatchError of their kind.
@@ -131,4 +134,54 @@ func hasher(d v1.Hash, what string) (hash.Hash, error) {
 		return nil, fmt.Errorf("%s: digest %q: go-image verifies sha256 digests only (every OCI and Docker tool writes them)", what, d.String())
 	}
 	return sha256.New(), nil
+}
+
+// Decompress returns r decompressed as its first bytes say: gzip, zstd, or
+// not compressed at all. Layers are told apart this way, not by media
+// type, because that is how containerd unpacks them. Closing it does not
+// close r.
+func Decompress(r io.Reader) (io.ReadCloser, error) {
+	p := &peeker{r: r}
+	magic, err := p.peek(4)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
+		return gzip.NewReader(p)
+	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		// A frame may ask for a window of gigabytes; real layers use 8 MiB
+		// (128 MiB with zstd --long).
+		zr, err := zstd.NewReader(p, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(128<<20))
+		if err != nil {
+			return nil, err
+		}
+		return zr.IOReadCloser(), nil
+	}
+	return io.NopCloser(p), nil
+}
+
+// peeker lets Decompress look at the first bytes without losing them.
+type peeker struct {
+	r    io.Reader
+	head []byte
+}
+
+func (p *peeker) peek(n int) ([]byte, error) {
+	buf := make([]byte, n)
+	m, err := io.ReadFull(p.r, buf)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	p.head = buf[:m]
+	return p.head, nil
+}
+
+func (p *peeker) Read(b []byte) (int, error) {
+	if len(p.head) > 0 {
+		n := copy(b, p.head)
+		p.head = p.head[n:]
+		return n, nil
+	}
+	return p.r.Read(b)
 }

@@ -145,3 +145,15 @@ func TestCasesBuild(t *testing.T) {
 		}
 	}
 }
+
+func TestSparseLayerReadsHuge(t *testing.T) {
+	rc, err := hostile.SparseLayer("big", 1<<30).Uncompressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	h, err := tar.NewReader(rc).Next()
+	if err != nil || h.Size != 1<<30 || h.Typeflag != tar.TypeGNUSparse {
+		t.Fatalf("header %+v, %v; want a 1 GiB sparse entry", h, err)
+	}
+}

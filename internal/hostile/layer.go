@@ -16,6 +16,7 @@ package hostile
 
 import (
 	"archive/tar"
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -75,6 +76,10 @@ func Opaque(dir string) Entry { return Entry{Name: dir + "/.wh..wh..opq", Mode: 
 var epoch = time.Unix(0, 0).UTC()
 
 func (e Entry) header() *tar.Header {
+	if e.Type == tar.TypeXGlobalHeader {
+		// Archive-wide metadata (git archive writes one): records only.
+		return &tar.Header{Name: e.Name, Typeflag: e.Type, PAXRecords: map[string]string{"comment": "hostile"}, Format: tar.FormatPAX}
+	}
 	h := &tar.Header{Name: e.Name, Typeflag: e.Type, Mode: e.Mode, Uid: e.UID, Gid: e.GID,
 		Linkname: e.Linkname, ModTime: epoch, Format: tar.FormatPAX}
 	if h.Typeflag == 0 {
@@ -159,7 +164,16 @@ func (l *layer) MediaType() (types.MediaType, error) {
 func (l *layer) Compressed() (io.ReadCloser, error) { return l.Uncompressed() }
 func (l *layer) Uncompressed() (io.ReadCloser, error) {
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(l.gen(pw)) }()
+	go func() {
+		// Batched: a pipe write per 512-byte tar header would cost more
+		// than the reader under test.
+		bw := bufio.NewWriterSize(pw, 64<<10)
+		err := l.gen(bw)
+		if err == nil {
+			err = bw.Flush()
+		}
+		pw.CloseWithError(err)
+	}()
 	return pr, nil
 }
 
@@ -225,4 +239,17 @@ func helper(t testing.TB) {
 	if t != nil {
 		t.Helper()
 	}
+}
+
+// SparseLayer is a layer whose one entry, name, is a GNU sparse file of
+// size bytes stored in one block: a reader of its contents gets size bytes
+// (mostly zeros) out of 1.5 KB.
+func SparseLayer(name string, size int64) v1.Layer {
+	data := []byte("x")
+	var b bytes.Buffer
+	b.Write(sparseHeader(name, size, int64(len(data))))
+	b.Write(data)
+	b.Write(make([]byte, 512-len(data)+1024)) // padding, then the end-of-archive marker
+	raw := b.Bytes()
+	return &layer{gen: func(w io.Writer) error { _, err := w.Write(raw); return err }}
 }

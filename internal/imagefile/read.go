@@ -2,7 +2,6 @@ package imagefile
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,7 +13,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-	"github.com/klauspost/compress/zstd"
 
 	"dagger/go-image/internal/blob"
 	"dagger/go-image/internal/limits"
@@ -423,37 +421,30 @@ func (l *layer) Compressed() (io.ReadCloser, error) {
 }
 
 // Uncompressed decompresses the verified blob (gzip and zstd are told
-// from their magic, as containerd does) and checks the result against the
-// config's diff ID. At the end of the tar stream, the rest of the blob is
-// read too, so that its digest is checked however early the decompressor
-// stopped.
+// from their magic, as containerd does). At the end of the tar stream, the
+// rest of the blob is read too, so that its digest is checked however
+// early the decompressor stopped. The diff ID is checked by the readers of
+// layer contents (internal/imagefs), whatever the image's source.
 func (l *layer) Uncompressed() (io.ReadCloser, error) {
 	crc, err := l.Compressed()
 	if err != nil {
 		return nil, err
 	}
-	u, closeFn, err := decompress(crc)
+	u, err := blob.Decompress(crc)
 	if err != nil {
 		crc.Close()
 		return nil, fmt.Errorf("%s: %w", l.what, err)
 	}
-	v, err := blob.Verify(u, l.diffID, -1, l.what+" uncompressed")
-	if err != nil {
-		closeFn()
-		crc.Close()
-		return nil, err
-	}
-	return &uncompressed{v: v, compressed: crc, close: func() error { closeFn(); return crc.Close() }}, nil
+	return &uncompressed{u: u, compressed: crc}, nil
 }
 
 type uncompressed struct {
-	v          *blob.Verifier
-	compressed io.Reader
-	close      func() error
+	u          io.ReadCloser
+	compressed io.ReadCloser
 }
 
 func (u *uncompressed) Read(p []byte) (int, error) {
-	n, err := u.v.Read(p)
+	n, err := u.u.Read(p)
 	if errors.Is(err, io.EOF) {
 		if _, derr := io.Copy(io.Discard, u.compressed); derr != nil {
 			return n, derr
@@ -462,57 +453,7 @@ func (u *uncompressed) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (u *uncompressed) Close() error { return u.close() }
-
-// decompress returns r decompressed by its magic: gzip, zstd or none.
-func decompress(r io.Reader) (io.Reader, func(), error) {
-	br := newPeeker(r)
-	magic, err := br.peek(4)
-	if err != nil {
-		return nil, nil, err
-	}
-	switch {
-	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, nil, err
-		}
-		return zr, func() { zr.Close() }, nil
-	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-		// A frame may ask for a window of gigabytes; real layers use 8 MiB
-		// (128 MiB with --long).
-		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(128<<20))
-		if err != nil {
-			return nil, nil, err
-		}
-		return zr, zr.Close, nil
-	}
-	return br, func() {}, nil
-}
-
-// peeker lets decompress look at the first bytes without losing them.
-type peeker struct {
-	r    io.Reader
-	head []byte
-}
-
-func newPeeker(r io.Reader) *peeker { return &peeker{r: r} }
-
-func (p *peeker) peek(n int) ([]byte, error) {
-	buf := make([]byte, n)
-	m, err := io.ReadFull(p.r, buf)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-		return nil, err
-	}
-	p.head = buf[:m]
-	return p.head, nil
-}
-
-func (p *peeker) Read(b []byte) (int, error) {
-	if len(p.head) > 0 {
-		n := copy(b, p.head)
-		p.head = p.head[n:]
-		return n, nil
-	}
-	return p.r.Read(b)
+func (u *uncompressed) Close() error {
+	u.u.Close()
+	return u.compressed.Close()
 }
