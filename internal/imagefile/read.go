@@ -420,40 +420,38 @@ func (l *layer) Compressed() (io.ReadCloser, error) {
 	}{v, rc}, nil
 }
 
-// Uncompressed decompresses the verified blob (gzip and zstd are told
-// from their magic, as containerd does). At the end of the tar stream, the
-// rest of the blob is read too, so that its digest is checked however
-// early the decompressor stopped. The diff ID is checked by the readers of
-// layer contents (internal/imagefs), whatever the image's source.
+// Uncompressed decompresses the blob (gzip and zstd are told from their
+// magic, as containerd does). It does not hash the compressed bytes: what
+// it yields is checked against the config's diff ID by every reader of
+// layer contents (internal/imagefs, internal/size), whatever the image's
+// source, and the diff ID is what binds the contents to the image. The
+// blob's size was checked when it was opened.
 func (l *layer) Uncompressed() (io.ReadCloser, error) {
-	crc, err := l.Compressed()
+	rc, n, err := l.src.open(blobPath(l.desc.Digest))
 	if err != nil {
-		return nil, err
-	}
-	u, err := blob.Decompress(crc)
-	if err != nil {
-		crc.Close()
 		return nil, fmt.Errorf("%s: %w", l.what, err)
 	}
-	return &uncompressed{u: u, compressed: crc}, nil
-}
-
-type uncompressed struct {
-	u          io.ReadCloser
-	compressed io.ReadCloser
-}
-
-func (u *uncompressed) Read(p []byte) (int, error) {
-	n, err := u.u.Read(p)
-	if errors.Is(err, io.EOF) {
-		if _, derr := io.Copy(io.Discard, u.compressed); derr != nil {
-			return n, derr
-		}
+	if n != l.desc.Size {
+		rc.Close()
+		return nil, blob.SizeError(l.what, l.desc.Size, n)
 	}
-	return n, err
+	u, err := blob.Decompress(io.LimitReader(rc, n))
+	if err != nil {
+		rc.Close()
+		return nil, fmt.Errorf("%s: %w", l.what, err)
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{u, closers{u, rc}}, nil
 }
 
-func (u *uncompressed) Close() error {
-	u.u.Close()
-	return u.compressed.Close()
+type closers []io.Closer
+
+func (c closers) Close() error {
+	var errs []error
+	for _, x := range c {
+		errs = append(errs, x.Close())
+	}
+	return errors.Join(errs...)
 }

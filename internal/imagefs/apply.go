@@ -117,6 +117,8 @@ type node struct {
 	touched int
 	implied bool
 	ino     *inode // non-directories
+	// emitted: Walk yielded this path while applying the top layer.
+	emitted bool
 }
 
 // inode is a non-directory's file, which hard links share.
@@ -160,9 +162,9 @@ type applier struct {
 	// keep and keepLimit: the contents to keep of regular files (Read).
 	keep      func(Entry) bool
 	keepLimit int64
-	// emit, when set, receives each entry as it is applied: for an image
-	// of one layer, where nothing applied is ever replaced (replacing
-	// within a layer is refused), this is the flattened filesystem.
+	// emit, when set, receives each entry of the top layer as it is
+	// applied: nothing above can replace it, and replacing within a layer
+	// is refused, so it is final.
 	emit func(e Entry, r io.Reader) error
 }
 
@@ -293,6 +295,7 @@ func (a *applier) applyRoot(h *tar.Header, e Entry, ord int) error {
 	}
 	a.root.listed = true
 	if a.emit != nil {
+		a.root.emitted = true
 		return a.emit(e, eofReader{})
 	}
 	return nil
@@ -489,13 +492,19 @@ func (a *applier) emitNode(n *node, e Entry, r io.Reader) error {
 		return nil
 	}
 	if n.ino != nil && n.ino.origin != n {
-		// A hard link: after its file, by the file's path.
+		if n.ino.at.layer != a.layer {
+			// A link to a lower layer's file, which comes later: after its
+			// file, from the plan.
+			return nil
+		}
+		// A link to a file of this layer, which is final too.
 		e = n.ino.meta
 		e.Path, e.Type, e.Size, e.Linkname = n.path(), tar.TypeLink, 0, n.ino.origin.path()
 	}
 	if r == nil || e.Type != tar.TypeReg {
 		r = eofReader{}
 	}
+	n.emitted = true
 	return a.emit(e, r)
 }
 

@@ -73,38 +73,48 @@ func (e Entry) Dir() bool { return e.Type == tar.TypeDir }
 func (e Entry) Executable() bool { return e.Mode.Perm()&0o111 != 0 }
 
 // Walk calls fn for every entry of img's flattened filesystem: each path
-// once, with its final metadata, lower layers first, a hard link after the
-// file it links to. A directory may come after its children (layers may
-// list children first, or imply parents without listing them: parents no
-// layer lists are not yielded, and a runtime creates them 0755 root:root),
-// so a consumer creates parents as needed and sets directory modes last.
-// For a regular file r streams its contents; fn may leave it unread. Only
-// one file is in memory at a time, whatever the image's size.
+// once, with its final metadata, a hard link after the file it links to.
+// There is no other order: a directory may come after its children
+// (layers list children first, or imply parents without listing them:
+// parents no layer lists are not yielded, and a runtime creates them 0755
+// root:root), so a consumer creates parents as needed and sets directory
+// modes last. For a regular file r streams its contents; fn may leave it
+// unread. Only one file is in memory at a time, whatever the image's size.
 //
-// An image of one layer is read once. Several layers are read twice: once
-// to apply them (what a path ends up holding is known only after the top
-// layer), once to yield what survived. A refused layer or a failed check
-// (a digest, a bound) ends the walk with its error, possibly after fn saw
-// entries: an error means the walk's result must not be used.
+// The top layer is read once: its entries are final as they are applied.
+// The layers below it are read twice, once to apply them, once to yield
+// what survived the layers above (known only once the top layer is
+// applied). A refused layer or a failed check (a digest, a bound) ends the
+// walk with its error, possibly after fn saw entries: an error means the
+// walk's result must not be used.
 func Walk(ctx context.Context, img v1.Image, fn func(e Entry, r io.Reader) error) error {
 	ls, err := OpenLayers(ctx, img)
 	if err != nil {
 		return err
 	}
-	a := newApplier(ls)
-	if ls.Len() == 1 {
-		a.emit = fn
-		return a.applyAll(ctx)
+	if ls.Len() == 0 {
+		return nil
 	}
-	if err := a.applyAll(ctx); err != nil {
+	a := newApplier(ls)
+	top := ls.Len() - 1
+	for i := 0; i < top; i++ {
+		if err := a.applyLayer(ctx, i); err != nil {
+			return err
+		}
+	}
+	a.emit = fn
+	if err := a.applyLayer(ctx, top); err != nil {
 		return err
 	}
-	plan := a.plan()
+	if top == 0 {
+		return nil
+	}
+	plan, later := a.plan(top)
 	// A second pass has its own bounds: it reads what the first did.
 	if ls, err = OpenLayers(ctx, img); err != nil {
 		return err
 	}
-	for i := 0; i < ls.Len(); i++ {
+	for i := 0; i < top; i++ {
 		ord := 0
 		_, err := ls.Stream(ctx, i, false, func(h *tar.Header, r io.Reader) error {
 			e, ok := plan[pos{i, ord}]
@@ -126,23 +136,33 @@ func Walk(ctx context.Context, img v1.Image, fn func(e Entry, r io.Reader) error
 			return err
 		}
 	}
+	for _, e := range later {
+		if err := fn(e, eofReader{}); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
 // applyAll applies every layer in order.
 func (a *applier) applyAll(ctx context.Context) error {
 	for i := 0; i < a.ls.Len(); i++ {
-		a.startLayer(i)
-		ord := 0
-		if _, err := a.ls.Stream(ctx, i, false, func(h *tar.Header, r io.Reader) error {
-			err := a.apply(h, ord, r)
-			ord++
-			return err
-		}); err != nil {
+		if err := a.applyLayer(ctx, i); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+func (a *applier) applyLayer(ctx context.Context, i int) error {
+	a.startLayer(i)
+	ord := 0
+	_, err := a.ls.Stream(ctx, i, false, func(h *tar.Header, r io.Reader) error {
+		err := a.apply(h, ord, r)
+		ord++
+		return err
+	})
+	return err
 }
 
 // visit calls fn for every node below the root, in no order.
@@ -202,11 +222,22 @@ func (a *applier) entries(yield func(at pos, e Entry, n *node)) {
 	})
 }
 
-// plan maps each layer entry to what it yields.
-func (a *applier) plan() map[pos]Entry {
+// plan maps each entry of the layers below top to what it yields, for
+// what Walk did not yield while applying top; later are the hard links of
+// top to files below it, to yield once their files are.
+func (a *applier) plan(top int) (map[pos]Entry, []Entry) {
 	plan := map[pos]Entry{}
-	a.entries(func(at pos, e Entry, _ *node) { plan[at] = e })
-	return plan
+	var later []Entry
+	a.entries(func(at pos, e Entry, n *node) {
+		switch {
+		case n.emitted:
+		case at.layer == top:
+			later = append(later, e)
+		default:
+			plan[at] = e
+		}
+	})
+	return plan, later
 }
 
 type eofReader struct{}

@@ -111,8 +111,10 @@ func (ls *Layers) Stream(ctx context.Context, i int, measure bool, fn func(h *ta
 		return st, fmt.Errorf("%s: %w", what, err)
 	}
 	defer rc.Close()
+	ahead := readahead(limits.ContextReader(ctx, rc))
+	defer ahead.Close()
 	left := ls.lim.Uncompressed - ls.bytes
-	bounded := limits.Reader(limits.ContextReader(ctx, rc), left, limits.Uncompressed, "the image's layers")
+	bounded := limits.Reader(ahead, left, limits.Uncompressed, "the image's layers")
 	uv, err := blob.Verify(bounded, ls.diffIDs[i], -1, what+" uncompressed")
 	if err != nil {
 		return st, err
@@ -172,6 +174,80 @@ func (ls *Layers) addEntries(n int) error {
 	ls.entries += n
 	if ls.entries > ls.lim.Entries {
 		return &limits.Error{Kind: limits.Entries, What: "image", Limit: int64(ls.lim.Entries)}
+	}
+	return nil
+}
+
+// readahead reads r in a goroutine of its own, up to a few chunks ahead of
+// its reader: decompressing a layer (there) and hashing and parsing it
+// (here) then take two cores, not one after the other.
+// At most aheadChunks+1 chunks are read ahead.
+func readahead(r io.Reader) io.ReadCloser {
+	ra := &aheadReader{chunks: make(chan chunk, aheadChunks), done: make(chan struct{}), exited: make(chan struct{})}
+	go func() {
+		defer close(ra.exited)
+		defer close(ra.chunks)
+		for {
+			b := make([]byte, aheadChunk)
+			n, err := io.ReadFull(r, b)
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				err = io.EOF
+			}
+			select {
+			case ra.chunks <- chunk{b[:n], err}:
+			case <-ra.done:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return ra
+}
+
+const (
+	aheadChunk  = 128 << 10
+	aheadChunks = 4
+)
+
+type chunk struct {
+	b   []byte
+	err error
+}
+
+type aheadReader struct {
+	chunks chan chunk
+	done   chan struct{}
+	exited chan struct{}
+	cur    chunk
+	closed bool
+}
+
+func (a *aheadReader) Read(p []byte) (int, error) {
+	for len(a.cur.b) == 0 {
+		if a.cur.err != nil {
+			return 0, a.cur.err
+		}
+		c, ok := <-a.chunks
+		if !ok {
+			return 0, io.ErrClosedPipe
+		}
+		a.cur = c
+	}
+	n := copy(p, a.cur.b)
+	a.cur.b = a.cur.b[n:]
+	return n, nil
+}
+
+// Close stops the goroutine and waits for it to finish its read, so that
+// the source's owner may close the source after. It does not close the
+// source.
+func (a *aheadReader) Close() error {
+	if !a.closed {
+		a.closed = true
+		close(a.done)
+		<-a.exited
 	}
 	return nil
 }
