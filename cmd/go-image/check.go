@@ -80,7 +80,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		opts.Smoke = g
 	}
-	img, err := imagefile.Read(*image)
+	img, err := imagefile.ReadContext(ctx, *image)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"dagger/go-image/internal/imagefile"
 	"dagger/go-image/internal/report"
 	"dagger/go-image/internal/scan"
 	"dagger/go-image/internal/trivy"
@@ -106,7 +107,13 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	g := &scan.Gate{Runner: r, Policy: policy, Keep: func(o scan.Output) {
 		keepErr = writeOutputs(o, *jsonOut, *sarifOut)
 	}}
-	res, err := g.CheckFile(ctx, *image)
+	// Trivy scans the image the other gates read, written out again by the
+	// gate, never the file given.
+	img, err := imagefile.ReadContext(ctx, *image)
+	if err != nil {
+		return err
+	}
+	res, err := g.Check(ctx, img)
 	if err != nil {
 		return fmt.Errorf("scan %s: %w", *image, err)
 	}

@@ -144,6 +144,18 @@ func Walk(ctx context.Context, img v1.Image, fn func(e Entry, r io.Reader) error
 	return nil
 }
 
+// Validate applies img's layers as Walk and Read do, keeping nothing: an
+// image they would refuse, or whose layers are not their diff IDs, is an
+// error. For a reader that is not imagefs (Trivy) to be shown only an
+// image the gates can judge.
+func Validate(ctx context.Context, img v1.Image) error {
+	ls, err := OpenLayers(ctx, img)
+	if err != nil {
+		return err
+	}
+	return newApplier(ls).applyAll(ctx)
+}
+
 // applyAll applies every layer in order.
 func (a *applier) applyAll(ctx context.Context) error {
 	for i := 0; i < a.ls.Len(); i++ {

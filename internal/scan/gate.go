@@ -10,6 +10,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"dagger/go-image/internal/imagefile"
+	"dagger/go-image/internal/imagefs"
 	"dagger/go-image/internal/report"
 )
 
@@ -64,24 +65,38 @@ type Gate struct {
 
 func (g *Gate) Name() string { return GateName }
 
-// Check writes img to a temporary tarball, which is what Trivy reads, and
-// scans it.
+// CheckInput refuses to have Trivy scan an image the other gates could not
+// judge: it reads img's layers as they do (imagefs.Validate), so a layer
+// they refuse, or one that is not its diff ID, is refused here too. Both
+// executors call it before Trivy runs; Trivy then reads a tarball
+// go-image wrote from img, never a file it was given.
+func CheckInput(ctx context.Context, img v1.Image) error {
+	if err := imagefs.Validate(ctx, img); err != nil {
+		return fmt.Errorf("scan: %w", err)
+	}
+	return nil
+}
+
+// Check scans img: CheckInput, then img written to a temporary tarball,
+// which is what Trivy reads. Trivy is never handed a file go-image did not
+// write: a tarball a user passes could hold two images (index.json and
+// manifest.json disagreeing) and Trivy would read the other one.
 func (g *Gate) Check(ctx context.Context, img v1.Image) ([]report.Result, error) {
+	if err := CheckInput(ctx, img); err != nil {
+		return nil, err
+	}
 	dir, err := os.MkdirTemp("", "go-image-scan-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "image.tar")
+	// Write streams every blob through its digest check (imagefile's
+	// layers verify while they are read): the file is the image checked.
 	if err := imagefile.Write(path, "go-image/scan:latest", img); err != nil {
 		return nil, fmt.Errorf("scan: %w", err)
 	}
-	return g.CheckFile(ctx, path)
-}
-
-// CheckFile scans an image tarball that is already on disk.
-func (g *Gate) CheckFile(ctx context.Context, imageTar string) ([]report.Result, error) {
-	out, err := g.Runner.Scan(ctx, imageTar)
+	out, err := g.Runner.Scan(ctx, path)
 	if err != nil {
 		return nil, err
 	}

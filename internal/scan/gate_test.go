@@ -11,7 +11,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 
 	"dagger/go-image/internal/gates"
+	"dagger/go-image/internal/hostile"
 	"dagger/go-image/internal/imagefile"
+	"dagger/go-image/internal/imagefs"
 	"dagger/go-image/internal/policy"
 	"dagger/go-image/internal/report"
 	"dagger/go-image/internal/scan"
@@ -95,5 +97,20 @@ func TestStandardRunsScanAfterSize(t *testing.T) {
 	}
 	if got := strings.Join(names, " "); got != "size scan upx harden" {
 		t.Errorf("gates = %s, want size scan upx harden", got)
+	}
+}
+
+// TestGateRefusesWhatTheGatesRefuse: Trivy is never shown an image whose
+// layers the other gates refuse (issue 14: a path twice in a layer reads
+// one way for go-image, another for Trivy and containerd).
+func TestGateRefusesWhatTheGatesRefuse(t *testing.T) {
+	f := &fakeRunner{json: "mixed.json"}
+	g := &scan.Gate{Runner: f}
+	_, err := g.Check(context.Background(), hostile.DuplicatePaths(t))
+	if !errors.Is(err, imagefs.ErrDuplicate) {
+		t.Fatalf("err = %v, want imagefs.ErrDuplicate", err)
+	}
+	if f.scanned != "" {
+		t.Errorf("the runner was handed %s", f.scanned)
 	}
 }

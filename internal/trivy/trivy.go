@@ -55,7 +55,9 @@ func Find(explicit string) (string, error) {
 		if st.IsDir() || st.Mode()&0o111 == 0 {
 			return "", fmt.Errorf("trivy binary %s (from %s) is not an executable file; %s", p, from, InstallHint)
 		}
-		return p, nil
+		// Trivy runs in a temporary directory: a relative path would name
+		// another file there.
+		return filepath.Abs(p)
 	}
 	if explicit != "" {
 		return check(explicit, "--trivy")
