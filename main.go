@@ -1151,6 +1151,10 @@ func (m *GoImage) scan(ctx context.Context, sarif bool) (report.Result, scan.Out
 
 // scanBuilt runs Trivy over b's tarball and applies the policy in Go.
 func (m *GoImage) scanBuilt(ctx context.Context, e *engine.Executor, b engine.Built, p scan.Policy, ignorefile *dagger.File, sarif bool) (scanned, error) {
+	// b.Tarball was written from b.Image: Trivy reads the image the gates read.
+	if err := scan.CheckInput(ctx, b.Image); err != nil {
+		return scanned{}, err
+	}
 	t := engine.Trivy{Image: m.TrivyImage, DBRepository: m.TrivyDbRepository, DB: m.TrivyDb}
 	out, err := e.Scan(ctx, t, b.Tarball, ignorefile, sarif)
 	if err != nil {
