@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -397,5 +398,24 @@ func TestCancel(t *testing.T) {
 	}
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("took %s to stop", d)
+	}
+}
+
+// TestKeptFileMemory: reading an image with a 64 MiB file to keep, under
+// a 1 MiB limit, allocates a small fraction of it: the file streams past.
+func TestKeptFileMemory(t *testing.T) {
+	ctx := limits.With(context.Background(), limits.Limits{Kept: 1 << 20})
+	img := hostile.HugeFile(t, 64<<20)
+	if _, err := img.ConfigFile(); err != nil { // the layer's digest, computed once, beforehand
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if _, err := imagefs.Read(ctx, img, func(imagefs.Entry) bool { return true }, 0); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	if n := after.TotalAlloc - before.TotalAlloc; n > 16<<20 {
+		t.Errorf("allocated %d MiB to read a 64 MiB file it may not keep", n>>20)
 	}
 }

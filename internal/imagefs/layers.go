@@ -183,18 +183,24 @@ func (ls *Layers) addEntries(n int) error {
 // (here) then take two cores, not one after the other.
 // At most aheadChunks+1 chunks are read ahead.
 func readahead(r io.Reader) io.ReadCloser {
-	ra := &aheadReader{chunks: make(chan chunk, aheadChunks), done: make(chan struct{}), exited: make(chan struct{})}
+	ra := &aheadReader{chunks: make(chan chunk, aheadChunks), free: make(chan []byte, aheadChunks+2),
+		done: make(chan struct{}), exited: make(chan struct{})}
 	go func() {
 		defer close(ra.exited)
 		defer close(ra.chunks)
 		for {
-			b := make([]byte, aheadChunk)
+			var b []byte
+			select {
+			case b = <-ra.free: // a chunk its reader is done with
+			default:
+				b = make([]byte, aheadChunk)
+			}
 			n, err := io.ReadFull(r, b)
 			if errors.Is(err, io.ErrUnexpectedEOF) {
 				err = io.EOF
 			}
 			select {
-			case ra.chunks <- chunk{b[:n], err}:
+			case ra.chunks <- chunk{b: b[:n], buf: b, err: err}:
 			case <-ra.done:
 				return
 			}
@@ -212,12 +218,13 @@ const (
 )
 
 type chunk struct {
-	b   []byte
-	err error
+	b, buf []byte
+	err    error
 }
 
 type aheadReader struct {
 	chunks chan chunk
+	free   chan []byte
 	done   chan struct{}
 	exited chan struct{}
 	cur    chunk
@@ -228,6 +235,13 @@ func (a *aheadReader) Read(p []byte) (int, error) {
 	for len(a.cur.b) == 0 {
 		if a.cur.err != nil {
 			return 0, a.cur.err
+		}
+		if a.cur.buf != nil {
+			select {
+			case a.free <- a.cur.buf[:cap(a.cur.buf)]:
+			default:
+			}
+			a.cur.buf = nil
 		}
 		c, ok := <-a.chunks
 		if !ok {
