@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -183,18 +184,12 @@ func (ls *Layers) addEntries(n int) error {
 // (here) then take two cores, not one after the other.
 // At most aheadChunks+1 chunks are read ahead.
 func readahead(r io.Reader) io.ReadCloser {
-	ra := &aheadReader{chunks: make(chan chunk, aheadChunks), free: make(chan []byte, aheadChunks+2),
-		done: make(chan struct{}), exited: make(chan struct{})}
+	ra := &aheadReader{chunks: make(chan chunk, aheadChunks), done: make(chan struct{}), exited: make(chan struct{})}
 	go func() {
 		defer close(ra.exited)
 		defer close(ra.chunks)
 		for {
-			var b []byte
-			select {
-			case b = <-ra.free: // a chunk its reader is done with
-			default:
-				b = make([]byte, aheadChunk)
-			}
+			b := *(chunkPool.Get().(*[]byte))
 			n, err := io.ReadFull(r, b)
 			if errors.Is(err, io.ErrUnexpectedEOF) {
 				err = io.EOF
@@ -217,6 +212,10 @@ const (
 	aheadChunks = 4
 )
 
+// chunkPool holds readahead's buffers between reads: every gate streams
+// every layer, and a stream of a small layer should not cost 640 KiB.
+var chunkPool = sync.Pool{New: func() any { b := make([]byte, aheadChunk); return &b }}
+
 type chunk struct {
 	b, buf []byte
 	err    error
@@ -224,7 +223,6 @@ type chunk struct {
 
 type aheadReader struct {
 	chunks chan chunk
-	free   chan []byte
 	done   chan struct{}
 	exited chan struct{}
 	cur    chunk
@@ -237,10 +235,8 @@ func (a *aheadReader) Read(p []byte) (int, error) {
 			return 0, a.cur.err
 		}
 		if a.cur.buf != nil {
-			select {
-			case a.free <- a.cur.buf[:cap(a.cur.buf)]:
-			default:
-			}
+			b := a.cur.buf[:cap(a.cur.buf)]
+			chunkPool.Put(&b)
 			a.cur.buf = nil
 		}
 		c, ok := <-a.chunks
