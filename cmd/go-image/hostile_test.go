@@ -1,11 +1,19 @@
 package main
 
 import (
+	"io"
+	"log"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"dagger/go-image/internal/hostile"
 )
@@ -46,6 +54,43 @@ func TestHostileTarballs(t *testing.T) {
 				if d := time.Since(start); d > 5*time.Second {
 					t.Errorf("%s took %s", args[0], d)
 				}
+			}
+		})
+	}
+}
+
+// TestHostileBase: a hostile --base-image, pulled from a registry, is
+// refused with the layer's named check before anything is built on it (the
+// module's engine test TestEngineHostileBase expects the same).
+func TestHostileBase(t *testing.T) {
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	for _, tc := range []struct {
+		name string
+		img  v1.Image
+		says string
+	}{
+		{"duplicate", hostile.DuplicatePaths(t), "[image/duplicate-path]"},
+		{"whiteout", hostile.SameLayerWhiteout(t), "[image/same-layer-whiteout]"},
+		{"symlink", hostile.SymlinkEscape(t, "/tmp"), "[image/path-through-non-directory]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ref := host + "/hostile/" + tc.name + ":1"
+			r, err := name.ParseReference(ref)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := remote.Write(r, tc.img); err != nil {
+				t.Fatal(err)
+			}
+			out := filepath.Join(t.TempDir(), "x.tar")
+			code, _, stderr := goImage(t, "build", "--source", "../../testdata/service", "--output", out, "--base", "alpine", "--base-image", ref)
+			if code != 1 || !strings.Contains(stderr, tc.says) {
+				t.Errorf("exit %d, want 1 and %q:\n%s", code, tc.says, stderr)
+			}
+			if _, err := os.Stat(out); err == nil {
+				t.Error("an image was written")
 			}
 		})
 	}
