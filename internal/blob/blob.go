@@ -116,6 +116,17 @@ func (v *Verifier) Read(p []byte) (int, error) {
 // size.
 func (v *Verifier) N() int64 { return v.n }
 
+// Verifies returns the digest and size v checks against.
+func (v *Verifier) Verifies() (v1.Hash, int64) { return v.d, v.size }
+
+// Verifying is a reader that checks itself, as a Verifier does: a reader
+// of a blob that gets one from its source need not hash it again.
+type Verifying interface {
+	io.Reader
+	Verifies() (v1.Hash, int64)
+	N() int64
+}
+
 // SizeError is the MismatchError of content of got bytes named as want.
 func SizeError(what string, want, got int64) error {
 	return &MismatchError{What: what, Err: ErrSize, Want: Bytes(want), Got: Bytes(got)}

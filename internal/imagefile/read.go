@@ -414,8 +414,10 @@ func (l *layer) Compressed() (io.ReadCloser, error) {
 		rc.Close()
 		return nil, err
 	}
+	// Still a blob.Verifying: a reader that measures it need not hash it
+	// again.
 	return struct {
-		io.Reader
+		*blob.Verifier
 		io.Closer
 	}{v, rc}, nil
 }

@@ -88,7 +88,7 @@ func (ls *Layers) Stream(ctx context.Context, i int, measure bool, fn func(h *ta
 	l := ls.layers[i]
 	var (
 		rc  io.ReadCloser
-		cv  *blob.Verifier
+		cv  blob.Verifying
 		err error
 	)
 	if measure {
@@ -102,8 +102,15 @@ func (ls *Layers) Stream(ctx context.Context, i int, measure bool, fn func(h *ta
 			return st, fmt.Errorf("%s: %w", what, err)
 		}
 		defer c.Close()
-		if cv, err = blob.Verify(limits.ContextReader(ctx, c), d, n, what); err != nil {
-			return st, err
+		if v, ok := c.(blob.Verifying); ok {
+			if vd, vn := v.Verifies(); vd == d && vn == n {
+				cv = v // the source checks what Compressed yields (imagefile)
+			}
+		}
+		if cv == nil {
+			if cv, err = blob.Verify(c, d, n, what); err != nil {
+				return st, err
+			}
 		}
 		if rc, err = blob.Decompress(cv); err != nil {
 			return st, fmt.Errorf("%s: %w", what, err)

@@ -50,6 +50,15 @@ func TestLyingSizes(t *testing.T) {
 	if _, err := imagefile.Read(hostile.LyingSize(t)); !errors.Is(err, blob.ErrSize) {
 		t.Fatalf("LyingSize tarball: err = %v, want a size mismatch", err)
 	}
+	// A blob that is not its digest, read from a tarball, whose layers
+	// check themselves: the gate relies on that check, and it holds.
+	img, err := imagefile.Read(hostile.LyingDigest(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (size.Gate{}).Check(context.Background(), img); !errors.Is(err, blob.ErrDigest) {
+		t.Fatalf("LyingDigest tarball: err = %v, want a digest mismatch", err)
+	}
 	big := hostile.Layer(hostile.Entry{Name: "data/blob", Data: []byte(strings.Repeat("x", 5_000_000))})
 	for name, tt := range map[string]struct {
 		l    v1.Layer
