@@ -2,6 +2,7 @@ package hostile
 
 import (
 	"encoding/binary"
+	"strings"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -222,4 +223,22 @@ func RealShapes(t testing.TB) v1.Image {
 			Entry{Name: "bin/busybox", Mode: 0o755, Data: []byte("busybox v2")},
 		),
 	)
+}
+
+// LyingDiffID is an image whose config names another diff ID than its
+// layer's contents: a reader that trusts the config judges contents the
+// image does not name (containerd refuses to unpack it).
+func LyingDiffID(t testing.TB) v1.Image {
+	helper(t)
+	img := Image(t, Layer(File("usr/local/bin/app", 0o555, "app")))
+	cf, err := img.ConfigFile()
+	if err != nil {
+		fatal(t, err)
+	}
+	cf = cf.DeepCopy()
+	cf.RootFS.DiffIDs[0] = v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("ab", 32)}
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		fatal(t, err)
+	}
+	return img
 }

@@ -398,9 +398,8 @@ func (l *layer) DiffID() (v1.Hash, error)            { return l.diffID, nil }
 func (l *layer) Size() (int64, error)                { return l.desc.Size, nil }
 func (l *layer) MediaType() (types.MediaType, error) { return l.desc.MediaType, nil }
 
-// Compressed streams the blob, failing the read past its declared size or,
-// at its end, on a digest other than the manifest's.
-func (l *layer) Compressed() (io.ReadCloser, error) {
+// open opens the blob, refusing it when its size is not the manifest's.
+func (l *layer) open() (io.ReadCloser, error) {
 	rc, n, err := l.src.open(blobPath(l.desc.Digest))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", l.what, err)
@@ -408,6 +407,16 @@ func (l *layer) Compressed() (io.ReadCloser, error) {
 	if n != l.desc.Size {
 		rc.Close()
 		return nil, blob.SizeError(l.what, l.desc.Size, n)
+	}
+	return rc, nil
+}
+
+// Compressed streams the blob, failing the read past its declared size or,
+// at its end, on a digest other than the manifest's.
+func (l *layer) Compressed() (io.ReadCloser, error) {
+	rc, err := l.open()
+	if err != nil {
+		return nil, err
 	}
 	v, err := blob.Verify(rc, l.desc.Digest, l.desc.Size, l.what)
 	if err != nil {
@@ -429,15 +438,11 @@ func (l *layer) Compressed() (io.ReadCloser, error) {
 // source, and the diff ID is what binds the contents to the image. The
 // blob's size was checked when it was opened.
 func (l *layer) Uncompressed() (io.ReadCloser, error) {
-	rc, n, err := l.src.open(blobPath(l.desc.Digest))
+	rc, err := l.open()
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", l.what, err)
+		return nil, err
 	}
-	if n != l.desc.Size {
-		rc.Close()
-		return nil, blob.SizeError(l.what, l.desc.Size, n)
-	}
-	u, err := blob.Decompress(io.LimitReader(rc, n))
+	u, err := blob.Decompress(io.LimitReader(rc, l.desc.Size))
 	if err != nil {
 		rc.Close()
 		return nil, fmt.Errorf("%s: %w", l.what, err)

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 
+	"dagger/go-image/internal/imagefs"
 	"dagger/go-image/internal/limits"
 )
 
@@ -86,7 +87,7 @@ func indexTar(ctx context.Context, p string) (*tarSource, error) {
 			return nil, fmt.Errorf("%w: two members are named %s: tools disagree on which one an image is made of; re-export the image", ErrArchive, name)
 		}
 		seen[name] = true
-		if sparse(h) {
+		if imagefs.Sparse(h) {
 			return nil, fmt.Errorf("%w: member %s is a sparse file (%d bytes read from a few stored): no image tool writes one; re-export the image", ErrArchive, name, h.Size)
 		}
 		if h.Typeflag != tar.TypeReg {
@@ -103,18 +104,6 @@ func indexTar(ctx context.Context, p string) (*tarSource, error) {
 		return nil, errors.New("not a tar archive (empty archive): pass the file written by `go-image build --output`")
 	}
 	return t, nil
-}
-
-func sparse(h *tar.Header) bool {
-	if h.Typeflag == tar.TypeGNUSparse {
-		return true
-	}
-	for k := range h.PAXRecords {
-		if strings.HasPrefix(k, "GNU.sparse.") {
-			return true
-		}
-	}
-	return false
 }
 
 func (t *tarSource) size(name string) (int64, bool) {

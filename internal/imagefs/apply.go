@@ -197,7 +197,10 @@ func cleanName(name string) (string, bool) {
 	return strings.TrimPrefix(c, "/"), true
 }
 
-func sparseHeader(h *tar.Header) bool {
+// Sparse reports whether h is a GNU sparse entry (old or PAX format): a
+// few stored bytes that a tar reader expands into as many as the header
+// says. No image tool writes one; imagefs and imagefile refuse them.
+func Sparse(h *tar.Header) bool {
 	if h.Typeflag == tar.TypeGNUSparse {
 		return true
 	}
@@ -238,7 +241,7 @@ func (a *applier) apply(h *tar.Header, ord int, r io.Reader) error {
 			return &limits.Error{Kind: limits.Path, What: fmt.Sprintf("%s: entry %.64q…", a.ls.what(a.layer), s), Limit: int64(a.lim.Path), Got: int64(len(s))}
 		}
 	}
-	if sparseHeader(h) {
+	if Sparse(h) {
 		return a.refuse(CheckType, h.Name, "a sparse file (%d bytes read from a few stored): no image tool writes one", h.Size)
 	}
 	name, ok := cleanName(h.Name)
