@@ -256,3 +256,22 @@ func TestDockerSaveWithoutIndex(t *testing.T) {
 		t.Errorf("config %s, want %s", gotCfg, want)
 	}
 }
+
+// TestImagePathIsAFIFO: an image path that is a FIFO is refused at once,
+// never opened (which would wait for a writer).
+func TestImagePathIsAFIFO(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "image.tar")
+	if err := syscall.Mkfifo(p, 0o644); err != nil {
+		t.Skipf("no FIFO here: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := Read(p); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "not a regular file or directory") {
+			t.Fatalf("err = %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Read hangs on a FIFO")
+	}
+}
