@@ -34,9 +34,11 @@ func Read(p string) (v1.Image, error) { return ReadContext(context.Background(),
 // Everything small is read now, bounded and checked against the digest
 // and size that name it: index.json, nested indexes (to a depth limit),
 // the manifest and the config. When both index.json and manifest.json are
-// present they must name the same image. Layers are read when used, and
-// each read checks the layer's size and digest while it streams, and its
-// diff ID when uncompressed: a lie fails the read, never passes it.
+// present they must name the same image. Layers are read when used: a
+// layer's size is checked when it is opened, its digest while Compressed
+// streams, and what Uncompressed yields against its diff ID by every
+// reader of contents (internal/imagefs): a lie fails the read, never
+// passes it.
 func ReadContext(ctx context.Context, p string) (v1.Image, error) {
 	st, err := os.Stat(p)
 	if err != nil {
