@@ -74,7 +74,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return b.named(err)
 	}
-	img, err := imagefile.Read(*image)
+	img, err := imagefile.ReadContext(ctx, *image)
 	if err != nil {
 		return err
 	}

@@ -39,8 +39,10 @@ func commands() map[string]command {
 }
 
 func main() {
+	// A first SIGINT or SIGTERM cancels ctx: every read and child stops and
+	// the command ends with what it has. A second one kills at once.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	context.AfterFunc(ctx, stop)
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 

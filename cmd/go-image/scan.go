@@ -9,6 +9,7 @@ import (
 
 	"dagger/go-image/internal/choices"
 	"dagger/go-image/internal/gates"
+	"dagger/go-image/internal/imagefile"
 	"dagger/go-image/internal/local"
 	"dagger/go-image/internal/report"
 	"dagger/go-image/internal/scan"
@@ -85,8 +86,14 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	g := &scan.Gate{Runner: r, Policy: policy, Keep: func(o scan.Output) {
 		keepErr = writeOutputs(o, *jsonOut, *sarifOut)
 	}}
+	// Trivy scans the image the other gates read, written out again by the
+	// gate, never the file given.
+	img, err := imagefile.ReadContext(ctx, *image)
+	if err != nil {
+		return err
+	}
 	// Protect: a crash parsing Trivy's output fails the gate, with a report.
-	res, err := gates.Protect("scan", func() ([]report.Result, error) { return g.CheckFile(ctx, *image) })
+	res, err := gates.Protect("scan", func() ([]report.Result, error) { return g.Check(ctx, img) })
 	if err != nil {
 		return fmt.Errorf("scan %s: %w", *image, err)
 	}

@@ -47,7 +47,7 @@ func runSmoke(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	img, err := imagefile.Read(*image)
+	img, err := imagefile.ReadContext(ctx, *image)
 	if err != nil {
 		return err
 	}

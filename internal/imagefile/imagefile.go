@@ -8,24 +8,27 @@
 // manifest byte for byte, so the digest read back is the digest built and
 // pushed; the manifest.json half keeps `docker load` and `crane push` of
 // older versions working.
+//
+// Reading trusts nothing the file says about itself (ReadContext): every
+// read is bounded (internal/limits), every blob is checked against the
+// digest and size that name it while it streams (internal/blob), and an
+// archive that different tools could read as different images (two
+// members of one name, index.json and manifest.json naming different
+// images) is refused.
 package imagefile
 
 import (
 	"archive/tar"
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path"
 	"path/filepath"
-	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
@@ -154,202 +157,3 @@ func writeTar(w io.Writer, ref name.Tag, img v1.Image) error {
 }
 
 func blobPath(h v1.Hash) string { return path.Join("blobs", h.Algorithm, h.Hex) }
-
-// Read opens an image tarball (OCI layout tar, with or without manifest.json,
-// or a docker-save tar) or an OCI layout directory holding exactly one image.
-func Read(p string) (v1.Image, error) {
-	st, err := os.Stat(p)
-	if err != nil {
-		return nil, fmt.Errorf("read image %s: %w", p, err)
-	}
-	if st.IsDir() {
-		return fromLayout(p)
-	}
-	names, err := tarNames(p)
-	if err != nil {
-		return nil, fmt.Errorf("read image %s: not a tar archive (%v): pass the file written by `go-image build --output` or `dagger call build export`", p, err)
-	}
-	switch {
-	case names["index.json"]:
-		img, err := fromLayoutTar(p)
-		if err != nil {
-			return nil, fmt.Errorf("read image %s: %w", p, err)
-		}
-		return img, nil
-	case names["manifest.json"]:
-		img, err := tarball.ImageFromPath(p, nil)
-		if err != nil {
-			return nil, fmt.Errorf("read image %s: %w", p, err)
-		}
-		return img, nil
-	}
-	return nil, fmt.Errorf("read image %s: neither index.json nor manifest.json inside: not an image tarball", p)
-}
-
-func fromLayout(dir string) (v1.Image, error) {
-	idx, err := layout.ImageIndexFromPath(dir)
-	if err != nil {
-		return nil, fmt.Errorf("read OCI layout %s: %w", dir, err)
-	}
-	img, err := single(idx)
-	if err != nil {
-		return nil, fmt.Errorf("read OCI layout %s: %w", dir, err)
-	}
-	return img, nil
-}
-
-// single returns the one image an index holds, descending through a nested
-// index (Dagger and BuildKit wrap the image in one).
-func single(idx v1.ImageIndex) (v1.Image, error) {
-	im, err := idx.IndexManifest()
-	if err != nil {
-		return nil, err
-	}
-	if len(im.Manifests) != 1 {
-		return nil, fmt.Errorf("holds %d manifests, want exactly one image (check a multi-platform release one platform at a time)", len(im.Manifests))
-	}
-	d := im.Manifests[0]
-	if d.MediaType.IsIndex() {
-		child, err := idx.ImageIndex(d.Digest)
-		if err != nil {
-			return nil, err
-		}
-		return single(child)
-	}
-	return idx.Image(d.Digest)
-}
-
-// fromLayoutTar reads an OCI layout straight out of the tar, re-reading the
-// archive for each blob so nothing is unpacked to disk.
-func fromLayoutTar(p string) (v1.Image, error) {
-	l := tarLayout(p)
-	raw, err := l.blob("index.json")
-	if err != nil {
-		return nil, err
-	}
-	var im v1.IndexManifest
-	if err := json.Unmarshal(raw, &im); err != nil {
-		return nil, fmt.Errorf("index.json: %w", err)
-	}
-	for {
-		if len(im.Manifests) != 1 {
-			return nil, fmt.Errorf("holds %d manifests, want exactly one image (check a multi-platform release one platform at a time)", len(im.Manifests))
-		}
-		d := im.Manifests[0]
-		raw, err := l.blob(blobPath(d.Digest))
-		if err != nil {
-			return nil, err
-		}
-		if !d.MediaType.IsIndex() {
-			return partial.CompressedToImage(&tarImage{l: l, manifest: raw, mediaType: d.MediaType})
-		}
-		im = v1.IndexManifest{}
-		if err := json.Unmarshal(raw, &im); err != nil {
-			return nil, fmt.Errorf("nested index %s: %w", d.Digest, err)
-		}
-	}
-}
-
-type tarLayout string
-
-// open returns a reader positioned at the named entry of the archive.
-func (t tarLayout) open(name string) (io.ReadCloser, int64, error) {
-	f, err := os.Open(string(t))
-	if err != nil {
-		return nil, 0, err
-	}
-	tr := tar.NewReader(f)
-	for {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			f.Close()
-			return nil, 0, fmt.Errorf("%s: not in the archive", name)
-		}
-		if err != nil {
-			f.Close()
-			return nil, 0, err
-		}
-		if path.Clean(strings.TrimPrefix(hdr.Name, "./")) == name {
-			return struct {
-				io.Reader
-				io.Closer
-			}{tr, f}, hdr.Size, nil
-		}
-	}
-}
-
-func (t tarLayout) blob(name string) ([]byte, error) {
-	rc, _, err := t.open(name)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	return io.ReadAll(rc)
-}
-
-type tarImage struct {
-	l         tarLayout
-	manifest  []byte
-	mediaType types.MediaType
-}
-
-func (i *tarImage) RawManifest() ([]byte, error)        { return i.manifest, nil }
-func (i *tarImage) MediaType() (types.MediaType, error) { return i.mediaType, nil }
-
-func (i *tarImage) RawConfigFile() ([]byte, error) {
-	m, err := v1.ParseManifest(bytes.NewReader(i.manifest))
-	if err != nil {
-		return nil, err
-	}
-	return i.l.blob(blobPath(m.Config.Digest))
-}
-
-func (i *tarImage) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
-	m, err := v1.ParseManifest(bytes.NewReader(i.manifest))
-	if err != nil {
-		return nil, err
-	}
-	for _, d := range append([]v1.Descriptor{m.Config}, m.Layers...) {
-		if d.Digest == h {
-			return &tarBlob{l: i.l, desc: d}, nil
-		}
-	}
-	return nil, fmt.Errorf("blob %s: not in the manifest", h)
-}
-
-type tarBlob struct {
-	l    tarLayout
-	desc v1.Descriptor
-}
-
-func (b *tarBlob) Digest() (v1.Hash, error)            { return b.desc.Digest, nil }
-func (b *tarBlob) Size() (int64, error)                { return b.desc.Size, nil }
-func (b *tarBlob) MediaType() (types.MediaType, error) { return b.desc.MediaType, nil }
-func (b *tarBlob) Compressed() (io.ReadCloser, error) {
-	rc, _, err := b.l.open(blobPath(b.desc.Digest))
-	return rc, err
-}
-
-func tarNames(p string) (map[string]bool, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	names := map[string]bool{}
-	tr := tar.NewReader(f)
-	for {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		names[path.Clean(strings.TrimPrefix(hdr.Name, "./"))] = true
-	}
-	if len(names) == 0 {
-		return nil, errors.New("empty archive")
-	}
-	return names, nil
-}

@@ -23,6 +23,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"dagger/go-image/internal/limits"
 )
 
 // Artifact is what can be pushed: a v1.Image or a v1.ImageIndex.
@@ -249,6 +251,7 @@ func (o Options) remoteOptions(ctx context.Context, repo name.Repository) ([]rem
 	if o.Insecure {
 		tr = insecureTransport(tr)
 	}
+	tr = boundedTransport{rt: tr, lim: limits.From(ctx)}
 	tr = &redactingTransport{inner: tr, r: newRedactor(o.Credentials)}
 	auth, who, err := o.authenticator(ctx, repo)
 	if err != nil {

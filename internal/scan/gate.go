@@ -10,6 +10,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"dagger/go-image/internal/imagefile"
+	"dagger/go-image/internal/imagefs"
 	"dagger/go-image/internal/report"
 )
 
@@ -64,6 +65,18 @@ type Gate struct {
 
 func (g *Gate) Name() string { return GateName }
 
+// CheckInput refuses to have Trivy scan an image the other gates could not
+// judge: it reads img's layers as they do (imagefs.Validate), so a layer
+// they refuse, or one that is not its diff ID, is refused here too. Both
+// executors call it before Trivy runs; Trivy then reads a tarball
+// go-image wrote from img, never a file it was given.
+func CheckInput(ctx context.Context, img v1.Image) error {
+	if err := imagefs.Validate(ctx, img); err != nil {
+		return fmt.Errorf("scan: %w", err)
+	}
+	return nil
+}
+
 // ImageRunner is a Runner that scans an image without the tarball Check
 // would write for it: the Dagger module's Trivy, which reads the tarball
 // the build already handed to the engine. Check upgrades to it by type
@@ -73,9 +86,16 @@ type ImageRunner interface {
 	ScanImage(ctx context.Context, img v1.Image) (Output, error)
 }
 
-// Check scans img: through the runner's ScanImage when it has one, else
-// by writing img to a temporary tarball, which is what Trivy reads.
+// Check scans img: CheckInput, then through the runner's ScanImage when
+// it has one (the module's Trivy reads the tarball the build wrote from
+// img), else img written to a temporary tarball, which is what Trivy
+// reads. Trivy is never handed a file go-image did not write: a tarball a
+// user passes could hold two images (index.json and manifest.json
+// disagreeing) and Trivy would read the other one.
 func (g *Gate) Check(ctx context.Context, img v1.Image) ([]report.Result, error) {
+	if err := CheckInput(ctx, img); err != nil {
+		return nil, err
+	}
 	if r, ok := g.Runner.(ImageRunner); ok {
 		out, err := r.ScanImage(ctx, img)
 		if err != nil {
@@ -89,15 +109,12 @@ func (g *Gate) Check(ctx context.Context, img v1.Image) ([]report.Result, error)
 	}
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "image.tar")
+	// Write streams every blob through its digest check (imagefile's
+	// layers verify while they are read): the file is the image checked.
 	if err := imagefile.Write(path, "go-image/scan:latest", img); err != nil {
 		return nil, fmt.Errorf("scan: %w", err)
 	}
-	return g.CheckFile(ctx, path)
-}
-
-// CheckFile scans an image tarball that is already on disk.
-func (g *Gate) CheckFile(ctx context.Context, imageTar string) ([]report.Result, error) {
-	out, err := g.Runner.Scan(ctx, imageTar)
+	out, err := g.Runner.Scan(ctx, path)
 	if err != nil {
 		return nil, err
 	}

@@ -12,7 +12,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 
 	"dagger/go-image/internal/gates"
+	"dagger/go-image/internal/hostile"
 	"dagger/go-image/internal/imagefile"
+	"dagger/go-image/internal/imagefs"
 	"dagger/go-image/internal/policy"
 	"dagger/go-image/internal/report"
 	"dagger/go-image/internal/scan"
@@ -141,5 +143,20 @@ func TestParseIgnoreFile(t *testing.T) {
 	}
 	if _, err := scan.ParseIgnoreFile("deploy/.trivyignore.yaml", []byte("vulnerabilities: []\n")); err == nil || !strings.Contains(err.Error(), "YAML form") {
 		t.Errorf("a YAML ignore file: err = %v, want the YAML form refused", err)
+	}
+}
+
+// TestGateRefusesWhatTheGatesRefuse: Trivy is never shown an image whose
+// layers the other gates refuse (issue 14: a path twice in a layer reads
+// one way for go-image, another for Trivy and containerd).
+func TestGateRefusesWhatTheGatesRefuse(t *testing.T) {
+	f := &fakeRunner{json: "mixed.json"}
+	g := &scan.Gate{Runner: f}
+	_, err := g.Check(context.Background(), hostile.DuplicatePaths(t))
+	if !errors.Is(err, imagefs.ErrDuplicate) {
+		t.Fatalf("err = %v, want imagefs.ErrDuplicate", err)
+	}
+	if f.scanned != "" {
+		t.Errorf("the runner was handed %s", f.scanned)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -16,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"dagger/go-image/internal/limits"
 	"dagger/go-image/internal/push"
 )
 
@@ -38,10 +38,6 @@ const (
 	// InTotoPayloadType is the DSSE payload type of an in-toto statement.
 	InTotoPayloadType = "application/vnd.in-toto+json"
 )
-
-// maxLayers bounds how many signatures are read from one tag, as cosign
-// does, so a hostile registry cannot make a verifier download without end.
-const maxLayers = 1000
 
 // SignatureTag is where cosign looks for d's signatures: repo:sha256-<hex>.sig.
 func SignatureTag(d name.Digest) (name.Tag, error) { return suffixTag(d, "sig") }
@@ -70,8 +66,13 @@ type Layer struct {
 var ErrNotFound = errors.New("not found")
 
 // ReadLayers returns the signatures or attestations stored at tag, or an
-// error wrapping ErrNotFound when there are none.
+// error wrapping ErrNotFound when there are none. What a registry can make
+// it read is bounded by ctx's limits: the number of layers
+// (limits.SignatureLayers, cosign's own bound), each payload
+// (limits.Signature) and all of them together (limits.Signatures), each
+// checked against its declared size before it is fetched.
 func ReadLayers(ctx context.Context, tag name.Tag, o push.Options) ([]Layer, error) {
+	lim := limits.From(ctx)
 	opts, err := o.Remote(ctx, tag.Context())
 	if err != nil {
 		return nil, err
@@ -87,42 +88,48 @@ func ReadLayers(ctx context.Context, tag name.Tag, o push.Options) ([]Layer, err
 	if err != nil {
 		return nil, o.Explain(err, "read", tag.String(), tag.Context())
 	}
-	if len(m.Layers) > maxLayers {
-		return nil, fmt.Errorf("%s holds %d layers, more than the %d a signature image may have", tag, len(m.Layers), maxLayers)
+	if len(m.Layers) > lim.SignatureLayers {
+		return nil, &limits.Error{Kind: limits.SignatureLayers, What: tag.String(), Limit: int64(lim.SignatureLayers), Got: int64(len(m.Layers))}
 	}
+	left := lim.Signatures
 	out := make([]Layer, 0, len(m.Layers))
 	for _, d := range m.Layers {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		what := tag.Context().Digest(d.Digest.String()).String()
+		if err := limits.Check(d.Size, lim.Signature, limits.Signature, what); err != nil {
+			return nil, err
+		}
+		if d.Size > left {
+			return nil, &limits.Error{Kind: limits.Signatures, What: tag.String(), Limit: lim.Signatures}
+		}
 		l, err := img.LayerByDigest(d.Digest)
 		if err != nil {
 			return nil, err
 		}
-		b, err := readBlob(l)
+		b, err := readBlob(l, min(lim.Signature, left), what)
 		if err != nil {
-			return nil, o.Explain(err, "read", tag.Context().Digest(d.Digest.String()).String(), tag.Context())
+			if limits.IsLimit(err) {
+				return nil, err
+			}
+			return nil, o.Explain(err, "read", what, tag.Context())
 		}
+		left -= int64(len(b))
 		out = append(out, Layer{MediaType: d.MediaType, Payload: b, Annotations: d.Annotations})
 	}
 	return out, nil
 }
 
-// maxPayload bounds one signature payload: an SBOM of a large service is
-// a few MB.
-const maxPayload = 64 << 20
-
-func readBlob(l v1.Layer) ([]byte, error) {
+// readBlob reads one payload, at most limit bytes (go-containerregistry
+// checks it against its digest and declared size while it streams).
+func readBlob(l v1.Layer, limit int64, what string) ([]byte, error) {
 	rc, err := l.Compressed()
 	if err != nil {
 		return nil, err
 	}
 	defer rc.Close()
-	b, err := io.ReadAll(io.LimitReader(rc, maxPayload+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > maxPayload {
-		return nil, fmt.Errorf("signature payload larger than %d bytes", maxPayload)
-	}
-	return b, nil
+	return limits.ReadAll(rc, limit, limits.Signature, what)
 }
 
 func notFound(err error) bool {

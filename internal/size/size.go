@@ -6,7 +6,6 @@ package size
 import (
 	"archive/tar"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -17,6 +16,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"dagger/go-image/internal/imagefs"
 	"dagger/go-image/internal/report"
 )
 
@@ -117,10 +117,14 @@ type Sizes struct {
 	Largest      []File // largest first, at most TopFiles
 }
 
-// Measure reads every layer once (uncompressed, to count it and list its
-// largest files), never holding more than a tar header in memory. Files are
-// listed per layer, not from the flattened filesystem: a file deleted by a
-// later layer is still stored and still costs its bytes.
+// Measure reads every layer once, through imagefs's layer reader: the
+// compressed blob is streamed, checked against its digest and declared
+// size, and decompressed to count it and list its largest files, never
+// holding more than a tar header in memory. Every size is measured, none
+// is taken from the manifest: a layer declared smaller than it is fails
+// the read, never the budget. Files are listed per layer, not from the
+// flattened filesystem: a file deleted by a later layer is still stored
+// and still costs its bytes.
 func Measure(ctx context.Context, img v1.Image) (Sizes, error) {
 	var m Sizes
 	raw, err := img.RawManifest()
@@ -133,66 +137,36 @@ func Measure(ctx context.Context, img v1.Image) (Sizes, error) {
 	}
 	m.Manifest, m.Config = int64(len(raw)), int64(len(cfg))
 	m.Compressed = m.Manifest + m.Config
-	layers, err := img.Layers()
+	ls, err := imagefs.OpenLayers(ctx, img)
 	if err != nil {
-		return m, fmt.Errorf("read layers: %w", err)
+		return m, err
 	}
-	createdBy := layerHistory(img, len(layers))
-	for i, l := range layers {
-		if err := ctx.Err(); err != nil {
+	createdBy := layerHistory(img, ls.Len())
+	for i := 0; i < ls.Len(); i++ {
+		d, err := ls.Layer(i).Digest()
+		if err != nil {
+			return m, fmt.Errorf("layer %d: %w", i+1, err)
+		}
+		var largest []File
+		st, err := ls.Stream(ctx, i, true, func(h *tar.Header, _ io.Reader) error {
+			if h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeRegA {
+				largest = top(largest, File{Path: path.Clean("/" + h.Name), Size: h.Size, Layer: i})
+			}
+			return nil
+		})
+		if err != nil {
 			return m, err
 		}
-		d, err := l.Digest()
-		if err != nil {
-			return m, fmt.Errorf("layer %d: %w", i, err)
-		}
-		c, err := l.Size()
-		if err != nil {
-			return m, fmt.Errorf("layer %s: %w", d, err)
-		}
-		u, files, err := scan(l)
-		if err != nil {
-			return m, fmt.Errorf("layer %s: %w", d, err)
-		}
-		m.Layers = append(m.Layers, Layer{Digest: d, Compressed: c, Uncompressed: u, CreatedBy: createdBy[i]})
-		m.Compressed += c
-		m.Uncompressed += u
-		for _, f := range files {
-			f.Layer = i
+		// The uncompressed size is the whole stream, padding and end marker
+		// included, as `docker image inspect` has it.
+		m.Layers = append(m.Layers, Layer{Digest: d, Compressed: st.Compressed, Uncompressed: st.Uncompressed, CreatedBy: createdBy[i]})
+		m.Compressed += st.Compressed
+		m.Uncompressed += st.Uncompressed
+		for _, f := range largest {
 			m.Largest = top(m.Largest, f)
 		}
 	}
 	return m, nil
-}
-
-// scan counts a layer's uncompressed bytes and returns its largest files.
-func scan(l v1.Layer) (int64, []File, error) {
-	rc, err := l.Uncompressed()
-	if err != nil {
-		return 0, nil, err
-	}
-	defer rc.Close()
-	cr := &countingReader{r: rc}
-	tr := tar.NewReader(cr)
-	var largest []File
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return 0, nil, fmt.Errorf("read tar: %w", err)
-		}
-		if h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeRegA {
-			largest = top(largest, File{Path: path.Clean("/" + h.Name), Size: h.Size})
-		}
-	}
-	// Count the tar padding and anything after the end marker too: the
-	// uncompressed size is the whole stream, as `docker image inspect` has it.
-	if _, err := io.Copy(io.Discard, cr); err != nil {
-		return 0, nil, err
-	}
-	return cr.n, largest, nil
 }
 
 // top inserts f into the largest-first list, keeping at most TopFiles.
@@ -208,17 +182,6 @@ func top(list []File, f File) []File {
 		list = list[:TopFiles]
 	}
 	return list
-}
-
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
 }
 
 // layerHistory maps each layer to its history's created_by; history entries

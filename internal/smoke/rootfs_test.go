@@ -235,9 +235,10 @@ func TestExtractAppliesLikeARuntime(t *testing.T) {
 	img := withLayers(t, empty.Image,
 		[]entry{{name: "bin/su", typ: tar.TypeReg, mode: 0o4755, data: "su"}, reg("etc/a", "lower"), dir("etc/d"),
 			{name: "ro", typ: tar.TypeDir, mode: 0o555}, reg("ro/f", "in a read-only directory")},
-		// An upper layer's hard link to a lower layer's file, a replaced
-		// file.
-		[]entry{hard("etc/b", "etc/a"), reg("etc/d", "file replaces dir")},
+		// An upper layer's hard link to a lower layer's file (with the
+		// file's own owner and mode: the image reader refuses a link whose
+		// header disagrees, image/hardlink-metadata), a replaced file.
+		[]entry{{name: "etc/b", typ: tar.TypeLink, mode: 0o644, link: "etc/a"}, reg("etc/d", "file replaces dir")},
 	)
 	root := filepath.Join(t.TempDir(), "rootfs")
 	if err := os.Mkdir(root, 0o755); err != nil {

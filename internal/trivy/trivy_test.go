@@ -67,6 +67,7 @@ func TestFind(t *testing.T) {
 		{name: "GOIMAGE_TRIVY", env: exe, path: dir, want: exe},
 		{name: "PATH", path: dir, want: exe},
 		{name: "nowhere", path: t.TempDir(), tools: t.TempDir()},
+		{name: "relative explicit path made absolute", explicit: "rel/trivy", want: exe},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv("GOIMAGE_TRIVY", tc.env)
@@ -76,6 +77,19 @@ func TestFind(t *testing.T) {
 				tools = t.TempDir()
 			}
 			t.Setenv("GOIMAGE_TOOLS", tools)
+			if strings.HasPrefix(tc.explicit, "rel/") {
+				// Trivy runs in a temporary directory: a relative --trivy
+				// must reach it as the file it named here.
+				t.Chdir(t.TempDir())
+				if err := os.MkdirAll("rel", 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Symlink(exe, "rel/trivy"); err != nil {
+					t.Fatal(err)
+				}
+				wd, _ := os.Getwd()
+				tc.want = filepath.Join(wd, "rel", "trivy")
+			}
 			got, err := trivy.Find(tc.explicit)
 			if tc.want != "" {
 				if err != nil || got != tc.want {
@@ -186,12 +200,22 @@ type memo struct {
 func (m *memo) Scan(ctx context.Context, imageTar string) (scan.Output, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if o, ok := m.outs[imageTar]; ok {
+	// The gate writes each image to a new temporary file: the digest
+	// names the image.
+	img, err := imagefile.Read(imageTar)
+	if err != nil {
+		return scan.Output{}, err
+	}
+	d, err := img.Digest()
+	if err != nil {
+		return scan.Output{}, err
+	}
+	if o, ok := m.outs[d.String()]; ok {
 		return o, nil
 	}
 	o, err := m.r.Scan(ctx, imageTar)
 	if err == nil {
-		m.outs[imageTar] = o
+		m.outs[d.String()] = o
 		m.runs++
 	}
 	return o, err
@@ -274,7 +298,11 @@ func TestGateOnVariants(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := &scan.Gate{Runner: m, Policy: tc.policy}
-			res, err := g.CheckFile(context.Background(), imageTar(t, tc.src))
+			img, err := imagefile.Read(imageTar(t, tc.src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := g.Check(context.Background(), img)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -451,12 +479,8 @@ func TestNothingToScanWarns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tar := filepath.Join(t.TempDir(), "random.tar")
-	if err := imagefile.Write(tar, "random:latest", img); err != nil {
-		t.Fatal(err)
-	}
 	g := &scan.Gate{Runner: &trivy.Runner{Binary: bin, CacheDir: trivytest.CacheDir(t)}}
-	res, err := g.CheckFile(context.Background(), tar)
+	res, err := g.Check(context.Background(), img)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature/payload"
 
 	"dagger/go-image/internal/attest"
+	"dagger/go-image/internal/limits"
 	"dagger/go-image/internal/push"
 	"dagger/go-image/internal/safetext"
 	"dagger/go-image/internal/sign"
@@ -90,7 +91,15 @@ func Image(ctx context.Context, ref string, v signature.Verifier, o Options) (*R
 		if err != nil {
 			return res, err
 		}
+		// Each platform costs registry reads: a registry must not make a
+		// verifier loop without end.
+		if lim := limits.From(ctx).IndexManifests; len(im.Manifests) > lim {
+			return res, &limits.Error{Kind: limits.IndexManifests, What: res.Digest.String(), Limit: int64(lim), Got: int64(len(im.Manifests))}
+		}
 		for _, m := range im.Manifests {
+			if err := ctx.Err(); err != nil {
+				return res, err
+			}
 			child := r.Context().Digest(m.Digest.String())
 			if _, err := signatures(ctx, child, v, o); err != nil {
 				return res, fmt.Errorf("platform image %s: %w", platform(m), err)

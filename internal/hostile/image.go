@@ -1,0 +1,244 @@
+package hostile
+
+import (
+	"encoding/binary"
+	"strings"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// Entrypoint is the service binary of every case's image, where go-image
+// puts it.
+const Entrypoint = "/usr/local/bin/app"
+
+// User is every case's USER: go-image's, so that only the crafted flaw can
+// fail a check.
+const User = "65532:65532"
+
+// Image stacks layers on an empty OCI image whose config runs Entrypoint
+// as User on linux/amd64. Each layer gets one history entry.
+func Image(t testing.TB, layers ...v1.Layer) v1.Image {
+	helper(t)
+	history := make([]string, len(layers))
+	for i := range history {
+		history[i] = "hostile"
+	}
+	return image(t, history, layers)
+}
+
+func image(t testing.TB, history []string, layers []v1.Layer) v1.Image {
+	helper(t)
+	img := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
+	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
+	for i, l := range layers {
+		var err error
+		img, err = mutate.Append(img, mutate.Addendum{Layer: l, MediaType: types.OCIUncompressedLayer,
+			History: v1.History{CreatedBy: history[i], Created: v1.Time{Time: epoch}}})
+		if err != nil {
+			fatal(t, err)
+		}
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		fatal(t, err)
+	}
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture, cf.Created = "linux", "amd64", v1.Time{Time: epoch}
+	cf.Config.Entrypoint = []string{Entrypoint}
+	cf.Config.User = User
+	img, err = mutate.ConfigFile(img, cf)
+	if err != nil {
+		fatal(t, err)
+	}
+	return img
+}
+
+func fatal(t testing.TB, err error) {
+	if t == nil {
+		panic(err)
+	}
+	t.Helper()
+	t.Fatal(err)
+}
+
+// DuplicatePaths is one layer that names the entrypoint and its directory
+// twice. A reader that keeps the first copy (go-containerregistry's
+// mutate.Extract, go-image before issue 14) sees a 0555 binary in a 0755
+// directory; containerd applies entries in order and the last copy wins:
+// a setuid binary in a world-writable /usr/local/bin. A safe reader applies
+// the last copy or refuses the layer.
+func DuplicatePaths(t testing.TB) v1.Image {
+	return Image(t, Layer(
+		Dir("usr/local/bin/", 0o755),
+		File("usr/local/bin/app", 0o555, "static"),
+		Dir("usr/local/bin/", 0o777),
+		File("usr/local/bin/app", 0o4755, "dynamic"),
+	))
+}
+
+// SameLayerWhiteout whites out /usr/local/bin/su and adds it in the same
+// layer, the whiteout first. mutate.Extract hides the file; the OCI spec
+// (whiteouts apply to lower layers only) and containerd show it, setuid
+// root.
+func SameLayerWhiteout(t testing.TB) v1.Image {
+	return Image(t,
+		Layer(File("usr/local/bin/app", 0o555, "app")),
+		Layer(
+			Whiteout("usr/local/bin", "su"),
+			Entry{Name: "usr/local/bin/su", Mode: 0o4755, Data: []byte("su")},
+		))
+}
+
+// SameLayerWhiteoutAfter adds /usr/local/bin/su and then whites it out in
+// the same layer: containerd's overlay snapshotter fails to apply it, its
+// naive applier deletes the file, mutate.Extract keeps it.
+func SameLayerWhiteoutAfter(t testing.TB) v1.Image {
+	return Image(t,
+		Layer(File("usr/local/bin/app", 0o555, "app")),
+		Layer(
+			Entry{Name: "usr/local/bin/su", Mode: 0o4755, Data: []byte("su")},
+			Whiteout("usr/local/bin", "su"),
+		))
+}
+
+// OpaqueDir is a valid image: the upper layer makes /etc/app opaque, so
+// /etc/app/old of the lower layer is gone and only /etc/app/new remains.
+func OpaqueDir(t testing.TB) v1.Image {
+	return Image(t,
+		Layer(Dir("etc/app/", 0o755), File("etc/app/old", 0o644, "old"), File("usr/local/bin/app", 0o555, "app")),
+		Layer(Dir("etc/app/", 0o755), Opaque("etc/app"), File("etc/app/new", 0o644, "new")),
+	)
+}
+
+// SymlinkEscape is a symlink s -> target followed by s/pwned: an extractor
+// that follows the link writes target/pwned on the host. Inside a
+// container s/pwned names target/pwned of the image's own root; readers
+// disagree, so a safe reader refuses an entry below a non-directory.
+func SymlinkEscape(t testing.TB, target string) v1.Image {
+	return Image(t, Layer(Symlink("s", target), File("s/pwned", 0o644, "pwned")))
+}
+
+// HardlinkEscape is a symlink s -> target and a hard link h to s/victim:
+// an extractor that follows the symlink links (and re-owns) the host's
+// target/victim. A safe reader refuses a hard link whose target is not a
+// file of the image reached without links.
+func HardlinkEscape(t testing.TB, target string) v1.Image {
+	return Image(t, Layer(Symlink("s", target), Hardlink("h", "s/victim", 0o644)))
+}
+
+// DotDotName is an entry named ../escape: cleaned to /escape by some
+// readers, refused as a breakout by others.
+func DotDotName(t testing.TB) v1.Image {
+	return Image(t, Layer(File("usr/local/bin/app", 0o555, "app"), File("../escape", 0o644, "escaped")))
+}
+
+// DotDotLink is a hard link to ../../etc/passwd, outside the image.
+func DotDotLink(t testing.TB) v1.Image {
+	return Image(t, Layer(File("usr/local/bin/app", 0o555, "app"), Hardlink("etc/passwd", "../../etc/passwd", 0o644)))
+}
+
+// ManyFilesImage is ManyFiles(n) as an image.
+func ManyFilesImage(t testing.TB, n int) v1.Image { return Image(t, ManyFiles(n)) }
+
+// HugeFile is an image whose entrypoint is size bytes of zeros: what a gate
+// keeps in memory to parse (harden keeps the entrypoint) must be bounded.
+func HugeFile(t testing.TB, size int64) v1.Image {
+	return Image(t, BigFile(Entrypoint[1:], size))
+}
+
+// HugePhoffELF is a 64-byte ELF64 header whose e_phoff is 2⁶⁴-8: code that
+// adds it to a length and slices panics (the UPX gate did).
+func HugePhoffELF() []byte {
+	le := binary.LittleEndian
+	b := make([]byte, 64)
+	copy(b, []byte{0x7f, 'E', 'L', 'F', 2, 1, 1})
+	le.PutUint16(b[0x10:], 2)  // ET_EXEC
+	le.PutUint16(b[0x12:], 62) // EM_X86_64
+	le.PutUint32(b[0x14:], 1)  // EV_CURRENT
+	le.PutUint64(b[0x18:], 0x401000)
+	le.PutUint64(b[0x20:], ^uint64(7)) // e_phoff
+	le.PutUint16(b[0x34:], 64)         // e_ehsize
+	le.PutUint16(b[0x36:], 56)         // e_phentsize
+	le.PutUint16(b[0x3a:], 64)         // e_shentsize
+	return b
+}
+
+// HugePhoff is an image whose entrypoint is HugePhoffELF.
+func HugePhoff(t testing.TB) v1.Image {
+	return Image(t, Layer(Entry{Name: Entrypoint[1:], Mode: 0o555, Data: HugePhoffELF()}))
+}
+
+// Forged names: what a file name or a history line can carry to forge a
+// report. A terminal shows the first as a passing line; Markdown renders
+// the second as a heading and the third as HTML.
+const (
+	ANSIName     = "usr/local/bin/\x1b[2K\r\x1b[32m[PASS]\x1b[0m harden/no-setuid"
+	MarkdownName = "tmp/x\n\n## Result: every gate passed\n"
+	HTMLName     = "opt/<img src=x onerror=alert(1)>"
+	ForgedCreate = "\x1b[2K\r\x1b[32mPASS\x1b[0m <script>alert(1)</script>\n# Every gate passed"
+)
+
+// ForgedNames is an image with a setuid file named ANSIName, a
+// world-writable file named MarkdownName, a setuid file named HTMLName and
+// ForgedCreate as its layer's history: each fails a hardening check, and a
+// report that prints them raw can be made to say it passed.
+func ForgedNames(t testing.TB) v1.Image {
+	return image(t, []string{ForgedCreate}, []v1.Layer{Layer(
+		File("usr/local/bin/app", 0o555, "app"),
+		Entry{Name: ANSIName, Mode: 0o4755, Data: []byte("x")},
+		Entry{Name: MarkdownName, Mode: 0o666, Data: []byte("x")},
+		Entry{Name: HTMLName, Mode: 0o4755, Data: []byte("x")},
+	)})
+}
+
+// RealShapes is a valid image in the shapes BuildKit, Dagger and docker
+// write, which a safe reader must accept:
+//
+//   - layer 1 names the root ("./") and every path with a "./" prefix,
+//     leaves /usr and /usr/local implicit, and hard-links /bin/sh to
+//     /bin/busybox in the same layer;
+//   - layer 2 hard-links /usr/bin/sh2 to /bin/busybox of layer 1 (a link
+//     across layers) and then replaces /bin/busybox, as an upgrade does.
+//
+// A runtime then shows /bin/busybox as "busybox v2", while /bin/sh and
+// /usr/bin/sh2 still share the first file: "busybox v1".
+func RealShapes(t testing.TB) v1.Image {
+	return Image(t,
+		Layer(
+			Dir("./", 0o755),
+			Dir("./bin/", 0o755),
+			Entry{Name: "./bin/busybox", Mode: 0o755, Data: []byte("busybox v1")},
+			Hardlink("./bin/sh", "bin/busybox", 0o755),
+			Dir("./etc/", 0o755),
+			File("./etc/passwd", 0o644, "root:x:0:0::/root:/bin/sh\n"),
+			Entry{Name: "./usr/local/bin/app", Mode: 0o555, Data: []byte("app")},
+		),
+		Layer(
+			Dir("usr/bin/", 0o755),
+			Hardlink("usr/bin/sh2", "bin/busybox", 0o755),
+			Entry{Name: "bin/busybox", Mode: 0o755, Data: []byte("busybox v2")},
+		),
+	)
+}
+
+// LyingDiffID is an image whose config names another diff ID than its
+// layer's contents: a reader that trusts the config judges contents the
+// image does not name (containerd refuses to unpack it).
+func LyingDiffID(t testing.TB) v1.Image {
+	helper(t)
+	img := Image(t, Layer(File("usr/local/bin/app", 0o555, "app")))
+	cf, err := img.ConfigFile()
+	if err != nil {
+		fatal(t, err)
+	}
+	cf = cf.DeepCopy()
+	cf.RootFS.DiffIDs[0] = v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("ab", 32)}
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		fatal(t, err)
+	}
+	return img
+}

@@ -1,0 +1,90 @@
+package sign_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/registry"
+
+	"dagger/go-image/internal/limits"
+	"dagger/go-image/internal/push"
+	"dagger/go-image/internal/sign"
+	"dagger/go-image/internal/sign/signtest"
+)
+
+// TestReadLayersBounds: what a registry (or anyone with push access to
+// the repository) stores at a signature tag cannot make a verifier read
+// without end: too many layers, one too large (refused before it is
+// fetched) or too much in all are the named errors.
+func TestReadLayersBounds(t *testing.T) {
+	var blobGets atomic.Int64
+	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/") {
+			blobGets.Add(1)
+		}
+		reg.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	d := signtest.RandomImage(t, host+"/acme/api")
+	tag, err := sign.SignatureTag(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layer := func(n int) sign.Layer {
+		return sign.Layer{MediaType: sign.SimpleSigningMediaType, Payload: []byte(strings.Repeat("x", n))}
+	}
+	tests := []struct {
+		name   string
+		layers []sign.Layer
+		lim    limits.Limits
+		want   error
+		// fetched is how many blobs (config included) may be read.
+		fetched int64
+	}{
+		{"more layers than the limit", []sign.Layer{layer(1), layer(2), layer(3)}, limits.Limits{SignatureLayers: 2}, limits.ErrSignatureLayers, 1},
+		{"one payload over the limit", []sign.Layer{layer(10), layer(4096)}, limits.Limits{Signature: 1024}, limits.ErrSignature, 2},
+		{"all payloads over the limit", []sign.Layer{layer(1000), layer(1000), layer(1000)}, limits.Limits{Signatures: 2500}, limits.ErrSignatures, 3},
+		{"within the limits", []sign.Layer{layer(1000), layer(1000)}, limits.Limits{Signatures: 2500}, nil, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			signtest.Rewrite(t, tag, tt.layers)
+			blobGets.Store(0)
+			ctx := limits.With(context.Background(), tt.lim)
+			got, err := sign.ReadLayers(ctx, tag, push.Options{})
+			if !errors.Is(err, tt.want) || tt.want == nil && len(got) != len(tt.layers) {
+				t.Fatalf("err = %v (%d layers), want %v", err, len(got), tt.want)
+			}
+			if n := blobGets.Load(); n > tt.fetched {
+				t.Errorf("%d blobs fetched, want at most %d: a refused payload must not be read", n, tt.fetched)
+			}
+		})
+	}
+}
+
+// TestReadLayersManifestBound: a signature manifest larger than a
+// manifest may be is refused while it is read.
+func TestReadLayersManifestBound(t *testing.T) {
+	host := signtest.Registry(t)
+	d := signtest.RandomImage(t, host+"/acme/api")
+	tag, _ := sign.SignatureTag(d)
+	var ls []sign.Layer
+	for i := 0; i < 20; i++ {
+		ls = append(ls, sign.Layer{MediaType: sign.SimpleSigningMediaType, Payload: []byte{byte(i)},
+			Annotations: map[string]string{"pad": strings.Repeat("p", 200)}})
+	}
+	signtest.Rewrite(t, tag, ls)
+	ctx := limits.With(context.Background(), limits.Limits{Manifest: 1024})
+	if _, err := sign.ReadLayers(ctx, tag, push.Options{}); !errors.Is(err, limits.ErrManifest) {
+		t.Fatalf("err = %v, want ErrManifest", err)
+	}
+}
