@@ -16,9 +16,9 @@ var (
 
 func Trap(ctx context.Context) {
 	trap := make(chan os.Signal, 1)
-	signal.Notify(trap, os.Interrupt)                            // want `signal.Notify\(trap, os.Interrupt\) sets up a shutdown that SIGTERM never triggers: Kubernetes stops a pod with SIGTERM`
-	signal.Notify(trap, syscall.SIGINT)                          // want `signal.Notify\(trap, syscall.SIGINT\) sets up a shutdown that SIGTERM never triggers`
-	signal.Notify(trap, interruptOnly...)                        // want `signal.Notify\(trap, interruptOnly...\) sets up a shutdown that SIGTERM never triggers`
+	signal.Notify(trap, os.Interrupt)                           // want `signal.Notify\(trap, os.Interrupt\) sets up a shutdown that SIGTERM never triggers: Kubernetes stops a pod with SIGTERM`
+	signal.Notify(trap, syscall.SIGINT)                         // want `signal.Notify\(trap, syscall.SIGINT\) sets up a shutdown that SIGTERM never triggers`
+	signal.Notify(trap, interruptOnly...)                       // want `signal.Notify\(trap, interruptOnly...\) sets up a shutdown that SIGTERM never triggers`
 	_, stop := signal.NotifyContext(ctx, os.Interrupt, os.Kill) // want `sets up a shutdown that SIGTERM never triggers \(os.Kill is SIGKILL, which no process can catch\)`
 	defer stop()
 
