@@ -18,16 +18,21 @@ import (
 //     packages; one handed to code the analyzer cannot see (another
 //     module's function, a controller-runtime manager) is that code's;
 //   - Shutdown with a context that has no deadline (a hung request then holds
-//     the pod until the kubelet's SIGKILL), also through a helper's ctx
+//     the pod until the kubelet's SIGKILL): context.Background(), or a
+//     context derived from it by WithCancel, WithValue or NotifyContext, or
+//     any WithoutCancel (see contexts), also through a helper's ctx
 //     parameter: a caller's deadline counts, a caller's context.Background()
 //     does not;
-//   - a main that returns as soon as ListenAndServe returns
-//     http.ErrServerClosed while Shutdown, started in another goroutine, is
-//     still draining: the process exits and cuts the requests Shutdown was
-//     waiting for.
+//   - an entry function (main, a function main ends after, a cobra RunE, a
+//     mitchellh/cli Command.Run, an urfave/cli Action) that returns as soon
+//     as ListenAndServe returns http.ErrServerClosed while Shutdown, started
+//     in another goroutine, is still draining: the process exits and cuts
+//     the requests Shutdown was waiting for;
+//   - serve code that exits the process on any error of a server that is
+//     shut down: ErrServerClosed comes back as soon as Shutdown starts.
 var HTTPShutdown = &analysis.Analyzer{
 	Name:      "httpshutdown",
-	Doc:       "report HTTP servers that are never shut down, shut down without a deadline, or whose main returns before Shutdown has drained",
+	Doc:       "report HTTP servers that are never shut down, shut down without a deadline, or whose program exits before Shutdown has drained",
 	Requires:  []*analysis.Analyzer{inspect.Analyzer},
 	Run:       runHTTPShutdown,
 	FactTypes: []analysis.Fact{new(shutsParams), new(returnsServer), new(shutdownCtx)},
