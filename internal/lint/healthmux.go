@@ -315,7 +315,10 @@ func runHealthMux(pass *analysis.Pass) (any, error) {
 	}
 	for _, m := range order {
 		for _, r := range m.routes {
-			if src, ok := probeOf(r.path); ok {
+			// The kubelet probes with GET: /readyz/enable taking POST is an
+			// admin action, not a probe.
+			get := r.method == "" || r.method == "GET" || r.method == "HEAD"
+			if src, ok := probeOf(r.path); ok && get {
 				r.probe = src
 				m.health = append(m.health, r)
 				continue
