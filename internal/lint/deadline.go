@@ -53,13 +53,7 @@ func newContexts(pass *analysis.Pass) *contexts {
 	inspectorOf(pass).Preorder([]ast.Node{(*ast.FuncType)(nil), (*ast.AssignStmt)(nil), (*ast.ValueSpec)(nil), (*ast.CompositeLit)(nil), (*ast.UnaryExpr)(nil), (*ast.RangeStmt)(nil)}, func(n ast.Node) {
 		switch n := n.(type) {
 		case *ast.FuncType:
-			for _, f := range n.Params.List {
-				for _, name := range f.Names {
-					if obj := info.Defs[name]; obj != nil {
-						c.params[obj] = true
-					}
-				}
-			}
+			addParams(info, n, c.params)
 		case *ast.AssignStmt:
 			assign(n.Lhs, n.Rhs)
 		case *ast.ValueSpec:

@@ -39,13 +39,7 @@ func newLifetimes(pass *analysis.Pass) *lifetimes {
 	ins.Preorder([]ast.Node{(*ast.FuncType)(nil), (*ast.AssignStmt)(nil), (*ast.ValueSpec)(nil)}, func(n ast.Node) {
 		switch n := n.(type) {
 		case *ast.FuncType:
-			for _, f := range n.Params.List {
-				for _, name := range f.Names {
-					if obj := info.Defs[name]; obj != nil {
-						l.params[obj] = true
-					}
-				}
-			}
+			addParams(info, n, l.params)
 		case *ast.AssignStmt:
 			l.define(n.Lhs, n.Rhs)
 		case *ast.ValueSpec:
@@ -231,6 +225,17 @@ func (l *lifetimes) fieldReleases(pass *analysis.Pass, stopArgs func(*types.Func
 		return true
 	})
 	return out
+}
+
+// addParams records the named parameters of a function type.
+func addParams(info *types.Info, ft *ast.FuncType, into map[types.Object]bool) {
+	for _, f := range ft.Params.List {
+		for _, name := range f.Names {
+			if obj := info.Defs[name]; obj != nil {
+				into[obj] = true
+			}
+		}
+	}
 }
 
 // define records where channel and context variables come from.
