@@ -94,12 +94,13 @@ func runSIGTERM(pass *analysis.Pass) (any, error) {
 		}
 	})
 	if res, _ := pass.ResultOf[HealthMux].(*httpServing); res != nil {
+		var serves []string
 		for _, p := range res.Points {
-			if p.Business {
-				fact.Serves = p.Name + " at " + where(pass.Fset, p.Pos)
-				break
+			if p.Business && len(serves) < 3 {
+				serves = append(serves, p.Name+" at "+where(pass.Fset, p.Pos))
 			}
 		}
+		fact.Serves = strings.Join(serves, ", ")
 	}
 	if fact != (signalHandling{}) {
 		pass.ExportPackageFact(&fact)
