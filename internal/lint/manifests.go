@@ -42,8 +42,16 @@ var (
 	manifestCache = map[string][]probePath{}
 )
 
+// forgetManifests empties the cache: each in-process run reads the
+// manifests afresh, as each go vet run does.
+func forgetManifests() {
+	manifestMu.Lock()
+	defer manifestMu.Unlock()
+	clear(manifestCache)
+}
+
 // manifestProbes returns the probe paths of the manifests under root (a
-// module root), read once per root and process.
+// module root), read once per root and run.
 func manifestProbes(root string) []probePath {
 	manifestMu.Lock()
 	defer manifestMu.Unlock()
