@@ -1,27 +1,10 @@
-// Command sigtermlib handles SIGTERM in a package of its own: fine.
+// Command sigtermlib handles SIGTERM in a package of its own and serves
+// from another: fine.
 package main
 
 import (
-	"context"
-	"net/http"
-	"time"
-
+	"sigtermapi"
 	"sigtermsignals"
 )
 
-func main() {
-	ctx := sigtermsignals.SetupSignalContext()
-	api := http.NewServeMux()
-	api.HandleFunc("POST /orders", func(w http.ResponseWriter, r *http.Request) {})
-	srv := &http.Server{Addr: ":8080", Handler: api}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
-		defer cancel()
-		srv.Shutdown(sctx)
-	}()
-	srv.ListenAndServe()
-	<-done
-}
+func main() { sigtermapi.Serve(sigtermsignals.SetupSignalContext()) }
