@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Measure go-image's lint on real services: findings per analyzer, precision
-# and recall against bench/lint-corpus.expect, and lint time against
+# and recall against bench/lint-corpus.expect (recall counts the misses
+# recorded there by reading each repository's code), and lint time against
 # `go vet ./...` on the same tree, measured in the same run.
 #
 #   bench/lint-corpus.sh CORPUS_DIR [NAME ...]

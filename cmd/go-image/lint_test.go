@@ -14,7 +14,7 @@ func TestLintCLI(t *testing.T) {
 		code   int
 		stdout string
 	}{
-		{[]string{"--source", "../../testdata/service"}, 0, "PASS: 5 passed, 0 warned, 0 failed"},
+		{[]string{"--source", "../../testdata/service"}, 0, "PASS: 6 passed, 0 warned, 0 failed"},
 		{[]string{"--source", "../../testdata/k8s/clientset-per-request"}, 1, "[FAIL] lint/k8sclientperrequest"},
 		{[]string{"--source", "../../testdata/k8s/shutdown-no-timeout"}, 1, "Shutdown(context.Background()) has no deadline"},
 		// Suppressed findings are listed with their reason and do not count;
@@ -22,8 +22,11 @@ func TestLintCLI(t *testing.T) {
 		{[]string{"--source", "../../testdata/k8s/lint-suppressed"}, 1, "suppressed (pprof on localhost for on-call debugging; nothing to drain)"},
 		{[]string{"--source", "../../testdata/k8s/lint-suppressed"}, 1, "[FAIL] lint/lintignore"},
 		// Warned analyzers report and do not block.
-		{[]string{"--source", "../../testdata/k8s/lint-suppressed", "--lint-policy", "k8swatchcancel=warn,lintignore=warn"}, 0, "PASS: 3 passed, 2 warned, 0 failed"},
+		{[]string{"--source", "../../testdata/k8s/lint-suppressed", "--lint-policy", "k8swatchcancel=warn,lintignore=warn"}, 0, "PASS: 4 passed, 2 warned, 0 failed"},
 		{[]string{"--source", "../../testdata/k8s/lint-suppressed", "--lint-policy", "k8swatchcancel=warn"}, 1, "[WARN] lint/k8swatchcancel"},
+		// No signal handled at all in an HTTP service: the sigterm rule, with its own severity.
+		{[]string{"--source", "../../testdata/k8s/no-sigterm"}, 1, "[FAIL] lint/sigterm"},
+		{[]string{"--source", "../../testdata/k8s/no-sigterm", "--lint-policy", "sigterm=warn,httpshutdown=warn"}, 0, "[WARN] lint/sigterm"},
 	}
 	for _, tt := range tests {
 		code, stdout, stderr := goImage(t, append([]string{"lint"}, tt.args...)...)

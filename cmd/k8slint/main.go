@@ -1,6 +1,7 @@
 // Command k8slint runs go-image's Kubernetes analyzers (clients built per
 // request, uncancellable watches and informers, servers that cannot drain,
-// health routes on the business mux) as a vet tool:
+// shutdowns that never see SIGTERM, health routes on the business mux) as a
+// vet tool:
 //
 //	go install dagger/go-image/cmd/k8slint
 //	go vet -vettool=$(which k8slint) ./...

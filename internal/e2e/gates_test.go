@@ -156,8 +156,8 @@ func TestEngineLint(t *testing.T) {
 		variant string
 		want    []string
 	}{
-		{"service", []string{"PASS lint/k8sclientperrequest", "PASS lint/k8swatchcancel", "PASS lint/httpshutdown", "PASS lint/healthmux"}},
-		{"k8s/no-sigterm", []string{"FAIL lint/httpshutdown"}},
+		{"service", []string{"PASS lint/k8sclientperrequest", "PASS lint/k8swatchcancel", "PASS lint/httpshutdown", "PASS lint/sigterm", "PASS lint/healthmux"}},
+		{"k8s/no-sigterm", []string{"FAIL lint/httpshutdown", "FAIL lint/sigterm"}},
 		{"k8s/health-on-business-port", []string{"FAIL lint/healthmux"}},
 		{"k8s/shutdown-no-timeout", []string{"FAIL lint/httpshutdown"}},
 		{"k8s/readiness-always-200", nil},
@@ -191,8 +191,8 @@ func TestEngineLint(t *testing.T) {
 		})
 	}
 	// A policy that warns: the finding is shown and does not block.
-	out := mustCall(t, "--source=./testdata/k8s/no-sigterm", "with-lint-policy", "--policy=httpshutdown=warn", "lint")
-	wantLines(t, out, "WARN lint/httpshutdown")
+	out := mustCall(t, "--source=./testdata/k8s/no-sigterm", "with-lint-policy", "--policy=httpshutdown=warn,sigterm=warn", "lint")
+	wantLines(t, out, "WARN lint/httpshutdown", "WARN lint/sigterm")
 	// A suppression with its reason passes, and is reported, never
 	// dropped: shutdown-no-timeout with the finding suppressed at its line.
 	src := t.TempDir()

@@ -3,6 +3,7 @@ package lint
 import (
 	"fmt"
 	"go/ast"
+	"go/token"
 	"go/types"
 	"strings"
 
@@ -38,13 +39,7 @@ func newLifetimes(pass *analysis.Pass) *lifetimes {
 	ins.Preorder([]ast.Node{(*ast.FuncType)(nil), (*ast.AssignStmt)(nil), (*ast.ValueSpec)(nil)}, func(n ast.Node) {
 		switch n := n.(type) {
 		case *ast.FuncType:
-			for _, f := range n.Params.List {
-				for _, name := range f.Names {
-					if obj := info.Defs[name]; obj != nil {
-						l.params[obj] = true
-					}
-				}
-			}
+			addParams(info, n, l.params)
 		case *ast.AssignStmt:
 			l.define(n.Lhs, n.Rhs)
 		case *ast.ValueSpec:
@@ -94,8 +89,13 @@ func newLifetimes(pass *analysis.Pass) *lifetimes {
 // computeEscapes records the tracked variables handed to other code: any
 // use other than closing, calling or receiving from it, ctx.Done(), or
 // passing it as a stop argument (stopArgs gives a callee's stop indices).
+// A store into a field counts only when some code can close the channel
+// through that field: a stop channel parked in a field that nothing reads
+// (c.stopCh = stopCh) is as never-closed as before.
 func (l *lifetimes) computeEscapes(pass *analysis.Pass, stopArgs func(*types.Func) []int) {
 	info := l.info
+	reads := l.fieldReleases(pass, stopArgs)
+	releases := func(f *types.Var) bool { return reads[f] || f.Exported() && pass.Pkg.Name() != "main" }
 	inspectorOf(pass).WithStack([]ast.Node{(*ast.Ident)(nil)}, func(n ast.Node, push bool, stack []ast.Node) bool {
 		if !push || len(stack) < 2 {
 			return true
@@ -121,19 +121,121 @@ func (l *lifetimes) computeEscapes(pass *analysis.Pass, stopArgs func(*types.Fun
 				}
 			}
 		case *ast.SelectorExpr:
+			if p.Sel == id {
+				// s.stop: a field, whose own stores and reads decide.
+				if v, ok := obj.(*types.Var); ok && v.IsField() && v.Exported() && pass.Pkg.Name() != "main" {
+					l.escapes[obj] = true // another package may close it
+				}
+				return true
+			}
 			return true // ctx.Done(), ctx.Err()
 		case *ast.UnaryExpr:
 			return true // <-stop
+		case *ast.KeyValueExpr:
+			if p.Key == id {
+				return true // the field named in T{stop: …}
+			}
+			// T{stop: stop}: an escape only if the field is closed, or
+			// handed on, somewhere.
+			if p.Value == id {
+				if f := fieldOf(info, p.Key); f != nil && !releases(f) {
+					return true
+				}
+			}
 		case *ast.AssignStmt:
-			for _, lhs := range p.Lhs {
+			for i, lhs := range p.Lhs {
 				if lhs == id {
 					return true
+				}
+				// c.stop = stop, likewise.
+				if len(p.Lhs) == len(p.Rhs) && p.Rhs[i] == id {
+					if f := fieldOf(info, lhs); f != nil && !releases(f) {
+						return true
+					}
 				}
 			}
 		}
 		l.escapes[obj] = true
 		return true
 	})
+}
+
+// fieldOf returns the struct field an expression (a key of a struct
+// literal, or s.f) names, or nil.
+func fieldOf(info *types.Info, e ast.Expr) *types.Var {
+	var obj types.Object
+	switch e := ast.Unparen(e).(type) {
+	case *ast.Ident:
+		obj = info.ObjectOf(e)
+	case *ast.SelectorExpr:
+		obj = info.ObjectOf(e.Sel)
+	}
+	if v, ok := obj.(*types.Var); ok && v.IsField() {
+		return v
+	}
+	return nil
+}
+
+// fieldReleases returns the channel and context fields through which some
+// code may close or cancel what is stored in them: a field another package
+// may read (exported, outside package main), or one read here other than to
+// receive from it, call Done on it or pass it as a stop argument.
+func (l *lifetimes) fieldReleases(pass *analysis.Pass, stopArgs func(*types.Func) []int) map[*types.Var]bool {
+	info := l.info
+	out := map[*types.Var]bool{}
+	inspectorOf(pass).WithStack([]ast.Node{(*ast.SelectorExpr)(nil)}, func(n ast.Node, push bool, stack []ast.Node) bool {
+		if !push || len(stack) < 2 {
+			return true
+		}
+		sel := n.(*ast.SelectorExpr)
+		f, ok := info.Uses[sel.Sel].(*types.Var)
+		if !ok || !f.IsField() || out[f] || !(isStopChan(f.Type()) || isContext(f.Type())) {
+			return true
+		}
+		if f.Exported() && pass.Pkg.Name() != "main" {
+			out[f] = true
+			return true
+		}
+		switch p := stack[len(stack)-2].(type) {
+		case *ast.AssignStmt:
+			for _, lhs := range p.Lhs {
+				if lhs == sel {
+					return true // a store
+				}
+			}
+		case *ast.UnaryExpr:
+			if p.Op == token.ARROW {
+				return true // <-s.stop
+			}
+		case *ast.SelectorExpr:
+			return true // s.ctx.Done()
+		case *ast.CallExpr:
+			if fid, ok := ast.Unparen(p.Fun).(*ast.Ident); ok {
+				if b, ok := info.Uses[fid].(*types.Builtin); ok && b.Name() != "close" {
+					return true // len(s.stop)
+				}
+			}
+			for _, i := range stopArgs(callee(info, p)) {
+				if i < len(p.Args) && ast.Unparen(p.Args[i]) == sel {
+					return true
+				}
+			}
+		}
+		out[f] = true
+		return true
+	})
+	return out
+}
+
+// addParams records the named parameters of a function type.
+func addParams(info *types.Info, ft *ast.FuncType, into map[types.Object]bool) {
+	for _, f := range ft.Params.List {
+		for _, name := range f.Names {
+			if obj := info.Defs[name]; obj != nil {
+				into[obj] = true
+			}
+		}
+	}
 }
 
 // define records where channel and context variables come from.

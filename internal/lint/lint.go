@@ -24,7 +24,7 @@ import (
 // Analyzers returns every analyzer, in report order. IgnoreComments checks
 // the suppression comments the others honour.
 func Analyzers() []*analysis.Analyzer {
-	return []*analysis.Analyzer{ClientPerRequest, WatchCancel, HTTPShutdown, HealthMux, IgnoreComments}
+	return []*analysis.Analyzer{ClientPerRequest, WatchCancel, HTTPShutdown, SIGTERM, HealthMux, IgnoreComments}
 }
 
 // inScope reports whether the pass is over the service's own code. The vet

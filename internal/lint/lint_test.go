@@ -25,7 +25,7 @@ var loaded struct {
 	err      error
 }
 
-var testPackages = []string{"clientlib", "clientperrequest", "watchcancel", "httpshutdown", "httpshutdownlib", "httpshutdownuse", "httpdrain", "httpdrainok", "healthmux", "healthrouters", "healthsharedapi", "healthshared", "suppress"}
+var testPackages = []string{"clientlib", "clientperrequest", "watchcancel", "httpshutdown", "httpshutdownlib", "httpshutdownuse", "httpdrain", "httpdrainok", "httpdeadline", "stopfield", "httpdrainbelow", "exitclosed", "healthfamily", "healthprobes", "healthlone", "healthlonewebhook", "sigtermnotify", "sigtermnone", "sigtermprobes", "sigtermsignals", "sigtermapi", "sigtermlib", "sigtermctrl", "sigtermbare", "healthmux", "healthrouters", "healthsharedapi", "healthshared", "suppress"}
 
 // The example service itself (no findings) is linted by cmd/go-image's TestLintCLI
 // on testdata/service, not on a copy that could drift from it.
@@ -118,7 +118,7 @@ func TestCheckServices(t *testing.T) {
 		{"k8s/clientset-per-request", []string{"k8sclientperrequest"}},
 		{"k8s/watch-without-cancel", []string{"k8swatchcancel"}},
 		{"k8s/health-on-business-port", []string{"healthmux"}},
-		{"k8s/no-sigterm", []string{"httpshutdown"}},
+		{"k8s/no-sigterm", []string{"httpshutdown", "sigterm"}},
 		{"k8s/readiness-always-200", nil},
 		{"k8s/main-returns-before-drain", []string{"httpshutdown"}},
 	}

@@ -93,6 +93,7 @@ func Load(ctx context.Context, dir string, env []string, patterns ...string) ([]
 // packages go vet runs the vet tool on; dependencies outside pkgs are judged
 // by their names, as the vet tool does (it skips other modules).
 func Analyze(pkgs []*packages.Package, analyzers ...*analysis.Analyzer) ([]Finding, error) {
+	forgetManifests()
 	// Without NeedDeps an import is a placeholder; link the loaded packages
 	// to each other and drop the rest, so the checker runs the analyzers
 	// (and carries their facts) over exactly the service's packages.

@@ -18,16 +18,21 @@ import (
 //     packages; one handed to code the analyzer cannot see (another
 //     module's function, a controller-runtime manager) is that code's;
 //   - Shutdown with a context that has no deadline (a hung request then holds
-//     the pod until the kubelet's SIGKILL), also through a helper's ctx
+//     the pod until the kubelet's SIGKILL): context.Background(), or a
+//     context derived from it by WithCancel, WithValue or NotifyContext, or
+//     any WithoutCancel (see contexts), also through a helper's ctx
 //     parameter: a caller's deadline counts, a caller's context.Background()
 //     does not;
-//   - a main that returns as soon as ListenAndServe returns
-//     http.ErrServerClosed while Shutdown, started in another goroutine, is
-//     still draining: the process exits and cuts the requests Shutdown was
-//     waiting for.
+//   - an entry function (main, a function main ends after, a cobra RunE, a
+//     mitchellh/cli Command.Run, an urfave/cli Action) that returns as soon
+//     as ListenAndServe returns http.ErrServerClosed while Shutdown, started
+//     in another goroutine, is still draining: the process exits and cuts
+//     the requests Shutdown was waiting for;
+//   - serve code that exits the process on any error of a server that is
+//     shut down: ErrServerClosed comes back as soon as Shutdown starts.
 var HTTPShutdown = &analysis.Analyzer{
 	Name:      "httpshutdown",
-	Doc:       "report HTTP servers that are never shut down, shut down without a deadline, or whose main returns before Shutdown has drained",
+	Doc:       "report HTTP servers that are never shut down, shut down without a deadline, or whose program exits before Shutdown has drained",
 	Requires:  []*analysis.Analyzer{inspect.Analyzer},
 	Run:       runHTTPShutdown,
 	FactTypes: []analysis.Fact{new(shutsParams), new(returnsServer), new(shutdownCtx)},
@@ -131,8 +136,9 @@ func runHTTPShutdown(pass *analysis.Pass) (any, error) {
 		}
 	}
 
-	deadlines(pass, r)
-	mainDrain(pass, r, fl, shut)
+	sh := newShutdowns(pass)
+	deadlines(pass, r, sh)
+	mainDrain(pass, r, fl, shut, sh, exitOnClosed(pass, r, fl, shut))
 
 	inspectorOf(pass).Preorder([]ast.Node{(*ast.CallExpr)(nil)}, func(n ast.Node) {
 		call := n.(*ast.CallExpr)
@@ -160,24 +166,14 @@ func serverName(info *types.Info, e ast.Expr) string {
 }
 
 // deadlines reports Shutdown calls whose context has no deadline: directly,
-// through a variable, or through the ctx parameter of a helper whose caller
-// passes context.Background().
-func deadlines(pass *analysis.Pass, r *reporter) {
-	info := pass.TypesInfo
-	life := newLifetimes(pass)
-	noDeadline := func(e ast.Expr) (string, bool) {
-		if bg, ok := isBackground(info, e); ok {
-			return bg, true
-		}
-		if obj := objectOf(info, e); obj != nil && life.origin[obj] == "background" && !life.params[obj] {
-			return obj.Name() + " (context.Background())", true
-		}
-		return "", false
-	}
+// through a variable however it was derived (WithCancel, WithValue,
+// NotifyContext of context.Background(); anything WithoutCancel), or through
+// the ctx parameter of a helper whose caller passes such a context.
+func deadlines(pass *analysis.Pass, r *reporter, sh *shutdowns) {
+	ctxs := sh.ctxs
 	decls := funcDecls(pass)
-	ctxParams := map[*types.Func][]int{}
 	paramIndex := func(fn *types.Func, e ast.Expr) int {
-		obj := objectOf(info, e)
+		obj := ctxs.derivedParam(e, 0)
 		sig := signature(fn)
 		for i := 0; i < sig.Params().Len(); i++ {
 			if sig.Params().At(i) == obj {
@@ -185,25 +181,6 @@ func deadlines(pass *analysis.Pass, r *reporter) {
 			}
 		}
 		return -1
-	}
-	// shutdownArgs returns the argument indices of a call that reach a
-	// Shutdown's context, and what the call reaches.
-	shutdownArgs := func(call *ast.CallExpr) ([]int, string) {
-		fn := callee(info, call)
-		switch {
-		case fn == nil:
-			return nil, ""
-		case isServerMethod(fn, "Shutdown"):
-			return []int{0}, ""
-		case fn.Pkg() == pass.Pkg:
-			return ctxParams[fn], funcName(fn)
-		case sameProgram(pass, fn.Pkg()):
-			var f shutdownCtx
-			if pass.ImportObjectFact(fn, &f) {
-				return f.Index, funcName(fn)
-			}
-		}
-		return nil, ""
 	}
 	for changed := true; changed; {
 		changed = false
@@ -214,13 +191,13 @@ func deadlines(pass *analysis.Pass, r *reporter) {
 				if !ok {
 					return true
 				}
-				idx, _ := shutdownArgs(call)
+				idx, _ := sh.shutdownArgs(call)
 				for _, i := range idx {
 					if i >= len(call.Args) {
 						continue
 					}
-					if p := paramIndex(fn, call.Args[i]); p >= 0 && !containsInt(ctxParams[fn], p) {
-						ctxParams[fn] = append(ctxParams[fn], p)
+					if p := paramIndex(fn, call.Args[i]); p >= 0 && !containsInt(sh.ctxParams[fn], p) {
+						sh.ctxParams[fn] = append(sh.ctxParams[fn], p)
 						changed = true
 					}
 				}
@@ -228,17 +205,19 @@ func deadlines(pass *analysis.Pass, r *reporter) {
 			})
 		}
 	}
-	for fn, idx := range ctxParams {
-		pass.ExportObjectFact(fn, &shutdownCtx{Index: idx})
+	for _, d := range decls {
+		if idx := sh.ctxParams[d.fn]; len(idx) > 0 {
+			pass.ExportObjectFact(d.fn, &shutdownCtx{Index: idx})
+		}
 	}
 	inspectorOf(pass).Preorder([]ast.Node{(*ast.CallExpr)(nil)}, func(n ast.Node) {
 		call := n.(*ast.CallExpr)
-		idx, via := shutdownArgs(call)
+		idx, via := sh.shutdownArgs(call)
 		for _, i := range idx {
 			if i >= len(call.Args) {
 				continue
 			}
-			bg, ok := noDeadline(call.Args[i])
+			bg, ok := ctxs.noDeadline(call.Args[i])
 			if !ok {
 				continue
 			}
@@ -251,6 +230,39 @@ func deadlines(pass *analysis.Pass, r *reporter) {
 	})
 }
 
+// shutdowns knows which calls hand a context to a Shutdown: Shutdown itself,
+// and the helpers (this package's, or another's through shutdownCtx facts)
+// that pass a context parameter on to one.
+type shutdowns struct {
+	pass      *analysis.Pass
+	ctxs      *contexts
+	ctxParams map[*types.Func][]int
+}
+
+func newShutdowns(pass *analysis.Pass) *shutdowns {
+	return &shutdowns{pass: pass, ctxs: newContexts(pass), ctxParams: map[*types.Func][]int{}}
+}
+
+// shutdownArgs returns the argument indices of a call that reach a
+// Shutdown's context, and the helper it goes through ("" for Shutdown).
+func (sh *shutdowns) shutdownArgs(call *ast.CallExpr) ([]int, string) {
+	fn := callee(sh.pass.TypesInfo, call)
+	switch {
+	case fn == nil:
+		return nil, ""
+	case isServerMethod(fn, "Shutdown"):
+		return []int{0}, ""
+	case fn.Pkg() == sh.pass.Pkg:
+		return sh.ctxParams[fn], funcName(fn)
+	case sameProgram(sh.pass, fn.Pkg()):
+		var f shutdownCtx
+		if sh.pass.ImportObjectFact(fn, &f) {
+			return f.Index, funcName(fn)
+		}
+	}
+	return nil, ""
+}
+
 func containsInt(s []int, v int) bool {
 	for _, x := range s {
 		if x == v {
@@ -258,35 +270,6 @@ func containsInt(s []int, v int) bool {
 		}
 	}
 	return false
-}
-
-// mainDrain reports a main that serves in its own goroutine, has Shutdown
-// called in another, and returns when the serve call does. ListenAndServe
-// returns http.ErrServerClosed as soon as Shutdown starts, not when it has
-// drained, so main must wait for Shutdown to return before it exits.
-func mainDrain(pass *analysis.Pass, r *reporter, fl *flow, shut map[any]bool) {
-	if pass.Pkg.Name() != "main" {
-		return
-	}
-	info := pass.TypesInfo
-	for _, file := range pass.Files {
-		for _, d := range file.Decls {
-			fd, ok := d.(*ast.FuncDecl)
-			if !ok || fd.Name.Name != "main" || fd.Recv != nil || fd.Body == nil {
-				continue
-			}
-			if shutsSynchronously(info, fd.Body, fl) {
-				continue
-			}
-			for i, stmt := range fd.Body.List {
-				call, srv := serveCall(info, stmt)
-				if call == nil || !anyShut(fl.nodes(srv), shut) || waits(info, fd.Body.List[i+1:]) {
-					continue
-				}
-				r.reportf(call.Pos(), "main returns as soon as %s returns, and it returns http.ErrServerClosed when Shutdown starts, not when it has drained: the process exits and cuts the in-flight requests Shutdown is waiting for; wait for Shutdown to return before main exits (have the goroutine that calls Shutdown close a done channel, and receive from it here)", types.ExprString(call.Fun))
-			}
-		}
-	}
 }
 
 func anyShut(ns []any, shut map[any]bool) bool {

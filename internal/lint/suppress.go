@@ -96,6 +96,12 @@ func knownAnalyzer(name string) bool {
 	return false
 }
 
+// isTestFile reports whether a file is a _test.go file. Tests are not the
+// service: go vet analyses a package with its tests, the in-process checker
+// without, and neither reports what a test does (a test's own listener),
+// so the Dagger module's findings are the CLI's.
+func isTestFile(name string) bool { return strings.HasSuffix(name, "_test.go") }
+
 // reporter reports an analyzer's diagnostics, marking those a valid
 // suppression comment covers.
 type reporter struct {
@@ -116,6 +122,9 @@ func newReporter(pass *analysis.Pass) *reporter {
 func (r *reporter) reportf(pos token.Pos, format string, args ...any) {
 	d := analysis.Diagnostic{Pos: pos, Message: fmt.Sprintf(format, args...)}
 	p := r.pass.Fset.Position(pos)
+	if isTestFile(p.Filename) {
+		return
+	}
 	for _, ig := range r.ignores[p.Filename] {
 		if ig.problem != "" || (ig.line != p.Line && ig.line != p.Line-1) {
 			continue
@@ -141,6 +150,9 @@ var IgnoreComments = &analysis.Analyzer{
 			return nil, nil
 		}
 		for _, f := range pass.Files {
+			if isTestFile(pass.Fset.Position(f.Pos()).Filename) {
+				continue
+			}
 			for _, ig := range parseIgnores(pass.Fset, f) {
 				if ig.problem != "" {
 					pass.Reportf(ig.pos, "this %s comment %s, so it suppresses nothing: write %s <analyzer>[,<analyzer>] -- <reason>, with one of %s", ignoreDirective, ig.problem, ignoreDirective, strings.Join(ruleNames, ", "))

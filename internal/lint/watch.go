@@ -91,6 +91,12 @@ func informerStop(fn *types.Func) int {
 	return -1
 }
 
+// isCacheSyncWait reports whether fn waits for caches rather than running
+// an informer: cache.WaitForCacheSync, a factory's WaitForCacheSync.
+func isCacheSyncWait(fn *types.Func) bool {
+	return fn.Name() == "WaitForCacheSync" || fn.Name() == "WaitForNamedCacheSync"
+}
+
 func runWatchCancel(pass *analysis.Pass) (any, error) {
 	if !inScope(pass) {
 		return nil, nil
@@ -141,7 +147,12 @@ func runWatchCancel(pass *analysis.Pass) (any, error) {
 				r.reportf(call.Pos(), "%s with %s can never be cancelled; %s", name, bg, fixCancel)
 				continue
 			}
-			if why := life.neverStops(arg); why != "" {
+			why := life.neverStops(arg)
+			switch {
+			case why == "":
+			case isCacheSyncWait(fn):
+				r.reportf(call.Pos(), "%s(… %s …): %s, so this wait can never be abandoned: WaitForCacheSync returns false only when its stop channel closes, so while the caches do not sync (RBAC denies the list, the API server is unreachable) it blocks forever, and the code that handles false (a retry, an error, a timeout) is dead; pass ctx.Done() of a cancellable context (signal.NotifyContext, or context.WithTimeout to bound the wait)", name, types.ExprString(arg), why)
+			default:
 				r.reportf(call.Pos(), "%s(… %s …): %s, so the informer runs until the process is killed; pass ctx.Done() of a cancellable context (signal.NotifyContext or context.WithCancel, cancelled on SIGTERM)", name, types.ExprString(arg), why)
 			}
 		}

@@ -19,6 +19,9 @@ const (
 	// fixWaitShutdown is for a service that handles SIGTERM but lets main
 	// return while Shutdown, called in another goroutine, is still draining.
 	fixWaitShutdown = "wait for Shutdown to return before main exits: call srv.Shutdown(sctx) from main after <-ctx.Done(), or have the goroutine that calls it close a done channel and receive from it in main"
+	// fixSIGTERMOnly is for a service that seems to have no handler: the
+	// usual cause is one that catches os.Interrupt (Ctrl-C) alone.
+	fixSIGTERMOnly = "a handler on os.Interrupt or SIGINT alone never runs in a pod, which Kubernetes stops with SIGTERM (go-image lint's sigterm analyzer finds that in the source)"
 )
 
 // cleanExit reports whether the process was seen to exit 0 by itself: it
@@ -117,7 +120,7 @@ func Evaluate(cfg Config, o Observations) []report.Result {
 			add("sigterm-drain", report.Fail, fmt.Sprintf("the in-flight request %s did not complete (%s), yet the process exited 0 %.2fs after SIGTERM: it handles SIGTERM, but main returned before Shutdown had drained (ListenAndServe returns http.ErrServerClosed as soon as Shutdown starts, not when it ends); %s", cfg.SlowPath, got, o.ShutdownSeconds, fixWaitShutdown), nil, tail(o.Output)...)
 			break
 		}
-		add("sigterm-drain", report.Fail, fmt.Sprintf("the in-flight request %s did not complete after SIGTERM (%s): the process dropped it instead of draining; %s, %s", cfg.SlowPath, got, fixSignal, fixShutdown), nil, tail(o.Output)...)
+		add("sigterm-drain", report.Fail, fmt.Sprintf("the in-flight request %s did not complete after SIGTERM (%s): the process dropped it instead of draining; %s, %s; %s", cfg.SlowPath, got, fixSignal, fixShutdown, fixSIGTERMOnly), nil, tail(o.Output)...)
 	}
 
 	// SIGTERM: readiness.

@@ -264,6 +264,9 @@ func TestDrainAdvice(t *testing.T) {
 				if !strings.Contains(r.Message, tt.want) || strings.Contains(r.Message, tt.not) {
 					t.Errorf("advice %q: want %q, not %q", r.Message, tt.want, tt.not)
 				}
+				if tt.want == handler && !strings.Contains(r.Message, fixSIGTERMOnly) {
+					t.Errorf("advice %q: want the SIGINT-only cause named (%q)", r.Message, fixSIGTERMOnly)
+				}
 			}
 		})
 	}

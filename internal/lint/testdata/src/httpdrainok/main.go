@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"syscall"
 	"time"
 )
 
@@ -16,7 +17,7 @@ func main() {
 	drained := make(chan struct{})
 	go func() {
 		defer close(drained)
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)

@@ -4,6 +4,7 @@ package httpshutdownuse
 
 import (
 	"context"
+	"time"
 
 	lib "httpshutdownlib"
 )
@@ -12,7 +13,18 @@ func Good(ctx context.Context) {
 	s := lib.New()
 	go s.ListenAndServe()
 	<-ctx.Done()
-	lib.Stop(context.WithoutCancel(ctx), s)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 25*time.Second)
+	defer cancel()
+	lib.Stop(sctx, s)
+}
+
+// WithoutCancel keeps the values and drops the deadline with the
+// cancellation: the drain is unbounded.
+func Unbounded(ctx context.Context) {
+	s := lib.New()
+	go s.ListenAndServe()
+	<-ctx.Done()
+	lib.Stop(context.WithoutCancel(ctx), s) // want `httpshutdownlib.Stop passes context.WithoutCancel\(ctx\) \(it drops the parent's deadline\), which has no deadline`
 }
 
 func Leak() {

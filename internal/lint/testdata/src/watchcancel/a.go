@@ -5,6 +5,7 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"syscall"
 	"time"
 
 	"example.com/generated/clientset"
@@ -59,7 +60,7 @@ func informersStarted(ctx context.Context, c kubernetes.Interface, stop <-chan s
 	f.Start(ctx.Done())
 	f.Start(stop)
 	f.WaitForCacheSync(ctx.Done())
-	sig, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
+	sig, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 	f.Start(sig.Done())
 }
