@@ -46,6 +46,7 @@ func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	format := fs.String("format", "text", "--report format: text, json or markdown")
 	addRecipeFlags(b)
 	cf := addBuildCacheFlags(fs)
+	tf := addTimingsFlag(fs)
 	// Every gate is on by default; switching one off takes a reason, which
 	// the report shows as that gate's skipped result.
 	addOffFlag(b, "scan", "switch the vulnerability gate off, with the REASON recorded in the report (default: on; needs trivy and its DB, see go-image scan -h)")
@@ -81,6 +82,8 @@ func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := b.validate(); err != nil {
 		return err
 	}
+	ctx, printTimings := tf.start(ctx, stderr)
+	defer printTimings()
 	ps, err := c.Recipe.PlatformList()
 	if err != nil {
 		return err

@@ -18,6 +18,7 @@ import (
 
 	"dagger/go-image/internal/childenv"
 	"dagger/go-image/internal/recipe"
+	"dagger/go-image/internal/timing"
 )
 
 // ModulePath returns the module path declared in dir/go.mod.
@@ -107,9 +108,13 @@ func Diagnose(main string, p Package) error {
 // Build compiles o.Main in dir to out. env is added to the go command's
 // environment (a GOCACHEPROG, for --build-cache).
 func Build(ctx context.Context, dir string, o recipe.Options, out string, env ...string) error {
-	if err := CheckMain(ctx, dir, o); err != nil {
+	end := timing.Start(ctx, "compile: go list (pre-flight)")
+	err := CheckMain(ctx, dir, o)
+	end()
+	if err != nil {
 		return err
 	}
+	defer timing.Start(ctx, "compile: go build")()
 	c := o.Compile(out)
 	cmd := exec.CommandContext(ctx, c.Args[0], c.Args[1:]...)
 	cmd.Dir = dir

@@ -13,6 +13,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"dagger/go-image/internal/report"
+	"dagger/go-image/internal/timing"
 )
 
 // Gate is one check stage over an image.
@@ -47,12 +48,14 @@ func Run(ctx context.Context, img v1.Image, gs ...Gate) *report.Report {
 	r := &report.Report{}
 	for _, g := range gs {
 		name := nameOf(g)
+		end := timing.Start(ctx, "gate "+name)
 		res, err := Protect(name, func() ([]report.Result, error) {
 			if err := ctx.Err(); err != nil {
 				return []report.Result{{Gate: name, ID: name, Status: report.Fail, Message: fmt.Sprintf("not run: %v", err)}}, nil
 			}
 			return g.Check(ctx, img)
 		})
+		end()
 		if err != nil {
 			r.Add(report.Result{Gate: name, ID: name + "/error", Status: report.Fail,
 				Message: fmt.Sprintf("gate could not run: %v", err)})

@@ -16,6 +16,7 @@ import (
 
 	"dagger/go-image/internal/childenv"
 	"dagger/go-image/internal/report"
+	"dagger/go-image/internal/timing"
 )
 
 // Finding is one diagnostic with its position.
@@ -177,10 +178,13 @@ func Run(ctx context.Context, dir string, o Options) ([]Finding, int, error) {
 		return nil, 0, err
 	}
 	defer restore()
+	end := timing.Start(ctx, "lint: load the packages (go list, type-check)")
 	pkgs, err := Load(ctx, dir, nil, "./...")
+	end()
 	if err != nil {
 		return nil, 0, err
 	}
+	defer timing.Start(ctx, "lint: analyze")()
 	fs, err := Analyze(pkgs, Analyzers()...)
 	return fs, len(pkgs), err
 }

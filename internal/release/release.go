@@ -29,6 +29,7 @@ import (
 	"dagger/go-image/internal/report"
 	"dagger/go-image/internal/sbom"
 	"dagger/go-image/internal/sign"
+	"dagger/go-image/internal/timing"
 )
 
 // Builder builds one platform's image: local.Build for the CLI, a Dagger
@@ -142,7 +143,9 @@ func Run(ctx context.Context, r Request) (*Result, error) {
 	res := &Result{Report: &report.Report{Image: tags[0].String()}}
 	for _, p := range r.Platforms {
 		fmt.Fprintf(log, "go-image: build %s\n", p)
+		end := timing.Start(ctx, "build "+p.String())
 		img, err := r.Build(ctx, p)
+		end()
 		if err != nil {
 			return res, fmt.Errorf("build %s: %w", p, err)
 		}
@@ -193,7 +196,9 @@ func Run(ctx context.Context, r Request) (*Result, error) {
 			return res, err
 		}
 	}
+	end := timing.Start(ctx, "push (upload by digest)")
 	up, err := push.Upload(ctx, res.Artifact, r.Addresses, r.Push)
+	end()
 	if err != nil {
 		return res, err
 	}
@@ -216,7 +221,10 @@ func Run(ctx context.Context, r Request) (*Result, error) {
 		if name := base[recipe.AnnotationBaseName]; name != "" {
 			b.Dependencies = append(b.Dependencies, attest.Image("base", name, base[recipe.AnnotationBaseDigest]))
 		}
-		if err := signRelease(ctx, res, r, b); err != nil {
+		end := timing.Start(ctx, "sign and attest")
+		err = signRelease(ctx, res, r, b)
+		end()
+		if err != nil {
 			return res, &SignError{Ref: up.Ref(), Err: err}
 		}
 	case r.AttachSBOM:
@@ -237,7 +245,9 @@ func Run(ctx context.Context, r Request) (*Result, error) {
 	}
 	// Tags last: a tag names an image only once everything about it is in
 	// the registry.
+	end = timing.Start(ctx, "push (tags)")
 	res.Pushed.Tags, err = push.Tag(ctx, res.Artifact, r.Addresses, r.Push)
+	end()
 	if err != nil {
 		return res, err
 	}

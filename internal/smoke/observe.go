@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"dagger/go-image/internal/timing"
 )
 
 // Observations are the measured facts of one smoke run; Evaluate judges them.
@@ -102,6 +104,8 @@ func Drive(ctx context.Context, cfg Config, p Process) (obs Observations) {
 	readyURL := "http://" + info.ProbeAddr + cfg.ReadyPath
 	deadline := info.Started.Add(cfg.StartupBudget)
 	since := func() float64 { return time.Since(info.Started).Seconds() }
+	end := timing.Start(ctx, "smoke: start-up and probes")
+	defer func() { end() }()
 
 	for {
 		if !obs.Healthy {
@@ -163,6 +167,8 @@ func Drive(ctx context.Context, cfg Config, p Process) (obs Observations) {
 		}
 		obs.BusinessUnknownStatus, _, _ = getAnswer(ctx, probe, "http://"+info.BusinessAddr+"/go-image-smoke-"+nonce())
 	}
+	end()
+	end = timing.Start(ctx, "smoke: SIGTERM, drain and exit")
 	terminate(ctx, cfg, p, &obs)
 	return obs
 }
