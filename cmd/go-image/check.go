@@ -9,9 +9,9 @@ import (
 	"dagger/go-image/internal/choices"
 	"dagger/go-image/internal/gates"
 	"dagger/go-image/internal/imagefile"
-	"dagger/go-image/internal/lint"
 	"dagger/go-image/internal/local"
 	"dagger/go-image/internal/preflight"
+	"dagger/go-image/internal/recipe"
 	"dagger/go-image/internal/report"
 )
 
@@ -65,7 +65,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err != nil {
 			return err
 		}
-		r.Lint = lint.Local{Dir: dir}
+		r.Lint = localLinter(dir, recipe.Options{})
 	}
 	if *withSmoke {
 		if r.Smoke, err = mf.runner(); err != nil {

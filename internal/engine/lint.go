@@ -45,7 +45,8 @@ func (e *Executor) vetTool(ctx context.Context) (*dagger.File, error) {
 const SourceDir = "/src"
 
 // Lint runs the analyzers over every package of the source with
-// `go vet -vettool=k8slint -json` in the service's builder, configured as
+// `go vet -vettool=k8slint -json` in the service's builder, under the
+// compile's package configuration (recipe.Options.Packages), configured as
 // the CLI's in-process run with o, and returns the findings, which
 // o.Policy.Results and lint.SARIF turn into the CLI's report and SARIF.
 func (e *Executor) Lint(ctx context.Context, o lint.Options) ([]lint.Finding, error) {
@@ -56,9 +57,16 @@ func (e *Executor) Lint(ctx context.Context, o lint.Options) ([]lint.Finding, er
 	if err != nil {
 		return nil, err
 	}
-	vet := e.builder().
-		WithFile("/usr/local/bin/k8slint", tool).
-		WithExec(lint.VetCommand("/usr/local/bin/k8slint", o), dagger.ContainerWithExecOpts{Expect: dagger.ReturnTypeAny})
+	// The compile's package configuration: go vet then reads the export
+	// data the compile left in the build cache volume.
+	pk := e.Options.Packages()
+	vet := e.builder()
+	for _, kv := range pk.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		vet = vet.WithEnvVariable(k, v)
+	}
+	vet = vet.WithFile("/usr/local/bin/k8slint", tool).
+		WithExec(lint.Build{Flags: pk.Args}.VetCommand("/usr/local/bin/k8slint", o), dagger.ContainerWithExecOpts{Expect: dagger.ReturnTypeAny})
 	code, err := vet.ExitCode(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("go vet: %w", err)
