@@ -1,5 +1,5 @@
-// Package gates runs go-image's gates over an image in a fixed order and
-// collects one report. A gate that cannot decide (it errored or panicked)
+// Package gates runs go-image's gates over an image, side by side, and
+// collects one report in a fixed order. A gate that cannot decide (it errored or panicked)
 // fails: an image is never shipped because a check could not run, and a
 // crafted image that crashes one gate still gets a report from the others.
 package gates
@@ -42,28 +42,69 @@ func ImageGates(gs []Gate) []Gate {
 	return out
 }
 
-// Run runs gates in order and returns the report. Every gate runs, even
+// Run runs gates side by side on img and returns the report, the results
+// in the gates' order whatever order they finish in. Every gate runs, even
 // after a failure, so that one run shows the user everything to fix.
 func Run(ctx context.Context, img v1.Image, gs ...Gate) *report.Report {
+	fs := make([]*Future, len(gs))
+	for i, g := range gs {
+		fs[i] = Go(ctx, img, g)
+	}
+	return Collect(fs...)
+}
+
+// Collect waits for every future and returns their results as one report,
+// in the futures' order.
+func Collect(fs ...*Future) *report.Report {
 	r := &report.Report{}
-	for _, g := range gs {
-		name := nameOf(g)
-		end := timing.Start(ctx, "gate "+name)
-		res, err := Protect(name, func() ([]report.Result, error) {
-			if err := ctx.Err(); err != nil {
-				return []report.Result{{Gate: name, ID: name, Status: report.Fail, Message: fmt.Sprintf("not run: %v", err)}}, nil
-			}
-			return g.Check(ctx, img)
-		})
-		end()
-		if err != nil {
-			r.Add(report.Result{Gate: name, ID: name + "/error", Status: report.Fail,
-				Message: fmt.Sprintf("gate could not run: %v", err)})
-			continue
-		}
-		r.Add(res...)
+	for _, f := range fs {
+		r.Add(f.Results()...)
 	}
 	return r
+}
+
+// Future is a gate running: its verdict once it is done.
+type Future struct {
+	done chan struct{}
+	res  []report.Result
+}
+
+// Go starts g on img in a goroutine of its own. Gates run side by side
+// because most of a release's gate time is waiting (smoke waits for the
+// service, the lint for the go command), not computing; each reads the
+// image through its own reader, and each one's panic is its own failure
+// (Protect).
+func Go(ctx context.Context, img v1.Image, g Gate) *Future {
+	f := &Future{done: make(chan struct{})}
+	go func() {
+		defer close(f.done)
+		f.res = check(ctx, img, g)
+	}()
+	return f
+}
+
+// Results waits for the gate and returns its results.
+func (f *Future) Results() []report.Result {
+	<-f.done
+	return f.res
+}
+
+// check runs one gate: a gate that errors or panics fails, and a gate
+// whose context is done fails as not run.
+func check(ctx context.Context, img v1.Image, g Gate) []report.Result {
+	name := nameOf(g)
+	defer timing.Start(ctx, "gate "+name)()
+	res, err := Protect(name, func() ([]report.Result, error) {
+		if err := ctx.Err(); err != nil {
+			return []report.Result{{Gate: name, ID: name, Status: report.Fail, Message: fmt.Sprintf("not run: %v", err)}}, nil
+		}
+		return g.Check(ctx, img)
+	})
+	if err != nil {
+		return []report.Result{{Gate: name, ID: name + "/error", Status: report.Fail,
+			Message: fmt.Sprintf("gate could not run: %v", err)}}
+	}
+	return res
 }
 
 // nameOf is g's name, or "gate" when even Name panics (a nil gate).
@@ -116,7 +157,7 @@ func stack(b []byte) []string {
 		}
 	}
 	for i, l := range lines {
-		if strings.Contains(l, "/internal/gates.Protect(") || strings.Contains(l, "/internal/gates.Run.func") {
+		if strings.Contains(l, "/internal/gates.Protect(") || strings.Contains(l, "/internal/gates.check.func") {
 			lines = lines[:i]
 			break
 		}

@@ -141,38 +141,8 @@ func Run(ctx context.Context, r Request) (*Result, error) {
 	}
 	started := time.Now()
 	res := &Result{Report: &report.Report{Image: tags[0].String()}}
-	for _, p := range r.Platforms {
-		fmt.Fprintf(log, "go-image: build %s\n", p)
-		end := timing.Start(ctx, "build "+p.String())
-		img, err := r.Build(ctx, p)
-		end()
-		if err != nil {
-			return res, fmt.Errorf("build %s: %w", p, err)
-		}
-		res.Images = append(res.Images, img)
-	}
-	// Gates that judge the source, not the image, run with the first
-	// platform only: their verdict is the same for every platform.
-	imageOnly := map[string]bool{}
-	for _, g := range gates.ImageGates(r.Gates) {
-		imageOnly[g.Name()] = true
-	}
-	for i, img := range res.Images {
-		p := r.Platforms[i]
-		fmt.Fprintf(log, "go-image: gates on %s\n", p)
-		gs := r.Gates
-		if i > 0 {
-			gs = gates.ImageGates(r.Gates)
-		}
-		rep := gates.Run(ctx, img, gs...)
-		for _, x := range rep.Results {
-			if len(r.Platforms) > 1 && imageOnly[x.Gate] {
-				// IDs stay stable for machines; the message says which
-				// platform's image the verdict is about.
-				x.Message = p.String() + ": " + x.Message
-			}
-			res.Report.Add(x)
-		}
+	if err := buildAndGate(ctx, r, res, log); err != nil {
+		return res, err
 	}
 	if err := res.Report.Err(); err != nil {
 		var ge *report.GateError
