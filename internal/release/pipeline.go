@@ -11,7 +11,7 @@ import (
 
 // buildAndGate builds every platform's image and gates it, filling
 // res.Images and res.Report. An image's gates start as soon as it is
-// built, side by side (gates.Go): the smoke run, which mostly waits for
+// built, side by side (gates.Start): the smoke run, which mostly waits for
 // the service, is then the critical path, not the sum of the gates. One
 // platform's gates run at a time (one Trivy, one service), while the next
 // platform compiles. The gates that judge the source (the lint), whose
@@ -53,14 +53,12 @@ func buildAndGate(ctx context.Context, r Request, res *Result, log io.Writer) er
 			}
 		}
 		fmt.Fprintf(log, "go-image: gates on %s\n", p)
-		for _, g := range r.Gates {
-			if _, ok := g.(gates.SourceGate); ok && i > 0 {
-				continue
-			}
-			f := gates.Go(ctx, img, g)
-			started = append(started, f)
-			platforms[i] = append(platforms[i], f)
+		gs := r.Gates
+		if i > 0 {
+			gs = gates.ImageGates(r.Gates)
 		}
+		platforms[i] = gates.Start(ctx, img, gs...)
+		started = append(started, platforms[i]...)
 	}
 	for i, fs := range platforms {
 		for _, f := range fs {
