@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,6 +24,7 @@ type fakeService struct {
 	info       Info
 	ready      atomic.Bool
 	rejecting  atomic.Bool // new business requests get 503
+	hanging    atomic.Bool // the ready path never answers
 	onTerm     func(s *fakeService)
 
 	once sync.Once
@@ -49,6 +51,10 @@ func startFake(t *testing.T, onTerm func(s *fakeService)) *fakeService {
 	probes := http.NewServeMux()
 	probes.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	probes.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if s.hanging.Load() {
+			<-r.Context().Done()
+			return
+		}
 		if !s.ready.Load() {
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
 			return
@@ -175,5 +181,32 @@ func TestDriveSlowPathTooFast(t *testing.T) {
 		if r.ID == "smoke/sigterm-drain" && (r.Status != report.Fail || !strings.Contains(r.Message, "before SIGTERM went out, so no request was in flight")) {
 			t.Errorf("sigterm-drain %s %q, want a failure saying nothing was in flight", r.Status, r.Message)
 		}
+	}
+}
+
+// A readiness probe in flight when the process exits is abandoned: a
+// stopped Dagger service's address drops connections instead of refusing
+// them, and the driver used to wait out each probe's timeout, then report
+// it. Here the probe hangs from just before the exit on.
+func TestDriveAbandonsProbesAtExit(t *testing.T) {
+	t.Parallel()
+	cfg := DefaultConfig()
+	cfg.SlowPath = "" // it exits at once, 0.1 s into the hanging probe
+	s := startFake(t, func(s *fakeService) {
+		s.ready.Store(false)
+		time.Sleep(100 * time.Millisecond)
+		s.hanging.Store(true)
+		time.Sleep(100 * time.Millisecond) // a probe is now waiting
+		s.finish(0)
+	})
+	defer s.Close()
+	o := Drive(context.Background(), cfg, s)
+	// A probe waited for would end 0.9 s after the exit at the earliest
+	// (its 1 s timeout, from 0.1 s before the exit).
+	if late := time.Since(s.Exit().At); late > 600*time.Millisecond {
+		t.Errorf("Drive returned %s after the process exited: it waited for the hanging probe", late)
+	}
+	if slices.Contains(o.ReadyAfterTerm, "timeout") || !slices.Contains(o.ReadyAfterTerm, "503") {
+		t.Errorf("answers after SIGTERM %v: want the 503, and the probe the exit cut short left out", o.ReadyAfterTerm)
 	}
 }

@@ -296,13 +296,18 @@ func terminate(ctx context.Context, cfg Config, p Process, business http.RoundTr
 	}
 	probe := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true, DialContext: d}}
 	readyURL := "http://" + info.ProbeAddr + cfg.ReadyPath
+	// A probe in flight when the process exits is abandoned, not waited
+	// for: a stopped Dagger service's address drops connections rather
+	// than refusing them, and each would wait out its timeout.
+	pctx := untilDone(ctx, p)
 	exited := false
 	for !exited && time.Now().Before(graceEnd) && ctx.Err() == nil {
 		if cfg.ReadyPath != "" {
-			st, _, err := get(ctx, probe, readyURL)
-			a := answer(st, err)
-			if n := len(obs.ReadyAfterTerm); n == 0 || obs.ReadyAfterTerm[n-1] != a {
-				obs.ReadyAfterTerm = append(obs.ReadyAfterTerm, a)
+			st, _, err := get(pctx, probe, readyURL)
+			if a := answer(st, err); pctx.Err() == nil || err == nil {
+				if n := len(obs.ReadyAfterTerm); n == 0 || obs.ReadyAfterTerm[n-1] != a {
+					obs.ReadyAfterTerm = append(obs.ReadyAfterTerm, a)
+				}
 			}
 		}
 		select {
@@ -330,6 +335,19 @@ func terminate(ctx context.Context, cfg Config, p Process, business http.RoundTr
 			obs.InFlightErr = "no answer 5s after the process exited or the grace period ended"
 		}
 	}
+}
+
+// untilDone is ctx, also done once p has exited.
+func untilDone(ctx context.Context, p Process) context.Context {
+	c, cancel := context.WithCancel(ctx)
+	go func() {
+		defer cancel()
+		select {
+		case <-p.Done():
+		case <-c.Done():
+		}
+	}()
+	return c
 }
 
 // afterTerm sends one more slow request every afterTermEvery, each on a
@@ -382,6 +400,8 @@ func afterTerm(ctx context.Context, cfg Config, p Process, termAt time.Time, obs
 			mu.Unlock()
 		}
 	}
+	// A dial in flight when the process exits is abandoned (see terminate).
+	alive := untilDone(rctx, p)
 	loopDone := make(chan struct{})
 	go func() {
 		defer close(loopDone)
@@ -402,7 +422,7 @@ func afterTerm(ctx context.Context, cfg Config, p Process, termAt time.Time, obs
 			default:
 				continue // maxAfterTerm in flight: the service is not done with them
 			}
-			dctx, dcancel := context.WithTimeout(rctx, time.Second)
+			dctx, dcancel := context.WithTimeout(alive, time.Second)
 			conn, err := d(dctx, "tcp", addr)
 			dcancel()
 			if err != nil {
