@@ -24,6 +24,5 @@ func (t *timingsFlag) start(ctx context.Context, stderr io.Writer) (context.Cont
 	if !t.on {
 		return ctx, func() {}
 	}
-	r := timing.New()
-	return timing.With(ctx, r), func() { _ = r.Write(stderr) }
+	return timing.Logged(ctx, stderr)
 }

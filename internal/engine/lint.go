@@ -8,6 +8,7 @@ import (
 	"dagger/go-image/internal/dagger"
 	"dagger/go-image/internal/lint"
 	"dagger/go-image/internal/recipe"
+	"dagger/go-image/internal/timing"
 )
 
 // vetTool builds go-image's analyzers as a go vet tool (cmd/k8slint) from
@@ -53,6 +54,8 @@ func (e *Executor) Lint(ctx context.Context, o lint.Options) ([]lint.Finding, er
 	if err := e.checkReplaces(); err != nil {
 		return nil, err
 	}
+	end := timing.Start(ctx, "lint: go vet in the builder")
+	defer end()
 	tool, err := e.vetTool(ctx)
 	if err != nil {
 		return nil, err

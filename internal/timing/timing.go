@@ -121,3 +121,10 @@ func (r *Recorder) Write(w io.Writer) error {
 	_, err := io.WriteString(w, b.String())
 	return err
 }
+
+// Logged returns ctx carrying a new recorder, and the function that
+// writes its spans to w: what an executor defers around a command.
+func Logged(ctx context.Context, w io.Writer) (context.Context, func()) {
+	r := New()
+	return With(ctx, r), func() { _ = r.Write(w) }
+}
