@@ -38,8 +38,8 @@ type Config struct {
 	// readiness checks.
 	ReadyPath string
 	// SlowPath is a business request that takes a while (the example
-	// serves /slow?d=500ms): longer than the 0.2 s after which SIGTERM
-	// goes out (0.5 s when the service closed the driver's first
+	// serves /slow?d=500ms): longer than the 0.25 s after which SIGTERM
+	// goes out (0.35 s when the service closed the driver's first
 	// connection). The same request keeps going out after SIGTERM until
 	// the service stops listening, so a drain that starts late is seen
 	// too; the gate's run lasts about as long as the request. "" sends

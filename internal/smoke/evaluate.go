@@ -104,8 +104,9 @@ func Evaluate(cfg Config, o Observations) []report.Result {
 		add("sigterm-drain", report.Skipped, "no slow path configured: SIGTERM was sent to an idle service", nil)
 	case !o.InFlight:
 		add("sigterm-drain", report.Fail, fmt.Sprintf("could not start %s on the business port before SIGTERM (%s): check that the business port is reachable and the slow path exists, or set an empty slow path", cfg.SlowPath, orNone(o.InFlightErr)), nil)
-	case o.AnsweredBeforeTerm > 0:
+	case o.AnsweredBeforeTerm > 0 && o.AfterTermSent == 0:
 		// Nothing was in flight: a pass would claim a drain nobody saw.
+		// (With requests sent after SIGTERM, those were: see afterTerm.)
 		add("sigterm-drain", report.Fail, fmt.Sprintf("the slow request %s was answered %.2fs before SIGTERM went out, so no request was in flight to drain: give a slow path that takes longer than %s (SIGTERM goes out that long after the request is sent at most)", cfg.SlowPath, o.AnsweredBeforeTerm, freshTermDelay), nil)
 	case o.InFlightStatus == 200 && len(o.AfterTermCut) == 0:
 		msg := fmt.Sprintf("the in-flight request %s completed with 200 after SIGTERM", cfg.SlowPath)

@@ -61,8 +61,8 @@ type Observations struct {
 	// InFlight: the slow request had been sent when SIGTERM went out.
 	InFlight bool `json:"inFlight"`
 	// AnsweredBeforeTerm is how long before SIGTERM went out the slow
-	// request was answered (0: it was not): then nothing was in flight,
-	// and the drain was not seen.
+	// request was answered (0: it was not): then it was not in flight,
+	// and only requests sent after SIGTERM can show the drain.
 	AnsweredBeforeTerm float64 `json:"answeredBeforeTerm,omitempty"`
 	InFlightStatus     int     `json:"inFlightStatus,omitempty"`
 	InFlightErr        string  `json:"inFlightErr,omitempty"`
@@ -102,9 +102,12 @@ const (
 	// once read) off a connection it has already answered on. On a new
 	// connection (the service closed the first one) it is freshTermDelay:
 	// the request may then still wait in the listen queue, where SIGTERM's
-	// Shutdown closes it unserved.
-	termDelay      = 200 * time.Millisecond
-	freshTermDelay = 500 * time.Millisecond
+	// Shutdown closes it unserved. With the default slow path (0.5 s), a
+	// Go service's drain then ends about 0.25 s after SIGTERM, where
+	// http.Server.Shutdown's polling (1 ms, doubling) looks again at
+	// 0.255 s; half a second later, it would look only at 0.511 s.
+	termDelay      = 250 * time.Millisecond
+	freshTermDelay = 350 * time.Millisecond
 	// afterTermEvery is how often one more slow request goes out after
 	// SIGTERM, until the service stops listening: so that whenever its
 	// drain starts (at once, or after a pause for the endpoints to catch

@@ -198,6 +198,9 @@ func TestEvaluate(t *testing.T) {
 		{"in-flight 503", cfg, func(o *Observations) { o.InFlightStatus = 503 }, map[string]report.Status{"sigterm-drain": report.Fail}},
 		// Answered before SIGTERM: no drain was seen, so none passes.
 		{"slow request answered before SIGTERM", cfg, func(o *Observations) { o.AnsweredBeforeTerm = 0.2 }, map[string]report.Status{"sigterm-drain": report.Fail}},
+		// SIGTERM came late (a slow runner), but the requests sent after
+		// it were in flight when the service stopped listening.
+		{"answered before SIGTERM, drained after", cfg, func(o *Observations) { o.AnsweredBeforeTerm, o.AfterTermSent = 0.2, 2 }, nil},
 		{"requests after SIGTERM answered", cfg, func(o *Observations) { o.AfterTermSent = 4 }, nil},
 		{"a request after SIGTERM cut", cfg, func(o *Observations) {
 			o.AfterTermSent, o.AfterTermCut = 4, []string{"sent 0.50s after SIGTERM, cut after 0.50s (reset)"}
