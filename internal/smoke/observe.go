@@ -116,6 +116,14 @@ const (
 	// flight at once.
 	afterTermEvery = 250 * time.Millisecond
 	maxAfterTerm   = 64
+	// acceptedWithin: a request cut sooner after it was written may still
+	// have been in the listen queue a Shutdown closed, never read by the
+	// service; it is not counted against it.
+	acceptedWithin = 100 * time.Millisecond
+	// afterExitWait bounds the wait for the requests still open when the
+	// process exited: their answers or resets come at once, unless the
+	// network went with the process.
+	afterExitWait = time.Second
 )
 
 // backoff is the next wait between probes: doubled, at most pollEvery.
@@ -359,7 +367,7 @@ func untilDone(ctx context.Context, p Process) context.Context {
 // obs those the service read and then cut. The returned function stops
 // sending, waits for the requests (each ends when answered, or when the
 // process is gone) and fills in obs; call it once the process exited or
-// the grace period ended. A request cut less than termDelay after it was
+// the grace period ended. A request cut less than acceptedWithin after it was
 // written may never have been accepted (a Shutdown closes its listener's
 // queue): it is not counted against the service.
 func afterTerm(ctx context.Context, cfg Config, p Process, termAt time.Time, obs *Observations) (stop func()) {
@@ -393,11 +401,23 @@ func afterTerm(ctx context.Context, cfg Config, p Process, termAt time.Time, obs
 			_, err = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 		}
-		if err == nil || wrote.Load() == 0 || rctx.Err() != nil {
+		if err == nil || wrote.Load() == 0 {
 			return
 		}
-		wroteAt := time.Unix(0, wrote.Load())
-		if held := time.Since(wroteAt); held >= termDelay {
+		wroteAt, cutAt := time.Unix(0, wrote.Load()), time.Now()
+		if rctx.Err() != nil {
+			// Cancelled here: the process outlived the grace period
+			// (sigterm-exit fails it; its requests are not judged), or it
+			// exited and left the request hanging on a network that went
+			// with it (a Dagger service's): cut at the exit.
+			select {
+			case <-p.Done():
+				cutAt = p.Exit().At
+			default:
+				return
+			}
+		}
+		if held := cutAt.Sub(wroteAt); held >= acceptedWithin {
 			mu.Lock()
 			cuts = append(cuts, fmt.Sprintf("sent %.2fs after SIGTERM, cut after %.2fs (%s)", wroteAt.Sub(termAt).Seconds(), held.Seconds(), answer(0, err)))
 			mu.Unlock()
@@ -442,15 +462,21 @@ func afterTerm(ctx context.Context, cfg Config, p Process, termAt time.Time, obs
 	return func() {
 		close(quit)
 		<-loopDone
+		waited := make(chan struct{})
+		go func() { wg.Wait(); close(waited) }()
 		select {
 		case <-p.Done():
+			// An exited process's requests end at once, answered or cut;
+			// one still open afterExitWait later hangs (see send).
+			select {
+			case <-waited:
+			case <-time.After(afterExitWait):
+			}
 		default:
-			// Still running after the grace period: sigterm-exit fails it,
-			// and its requests are not judged.
-			cancel()
+			// Still running after the grace period.
 		}
-		wg.Wait()
 		cancel()
+		<-waited
 		mu.Lock()
 		obs.AfterTermSent, obs.AfterTermCut = sent, cuts
 		mu.Unlock()
