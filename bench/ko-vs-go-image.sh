@@ -51,15 +51,16 @@ GOBIN="$WORK/bin" go install "github.com/google/ko@$KO_VERSION"
 KO="$WORK/bin/ko"
 GOIMAGE="$WORK/bin/go-image"
 
-# serve NAME ADDR: start a registry on ADDR, print its host:port.
+# serve NAME ADDR: start a registry on ADDR; its host:port is in $WORK/NAME.addr.
+# (Not in a command substitution: the cleanup must know its PID.)
 serve() {
 	"$WORK/bin/registry" serve -addr "$2" -ready "$WORK/$1.addr" >"$WORK/$1.log" 2>&1 &
 	PIDS+=($!)
 	for _ in $(seq 100); do [[ -s "$WORK/$1.addr" ]] && break; sleep 0.1; done
 	[[ -s "$WORK/$1.addr" ]] || { echo "bench: the $1 registry did not start on $2: $(cat "$WORK/$1.log")" >&2; exit 1; }
-	cat "$WORK/$1.addr"
 }
-REG=$(serve push 127.0.0.1:0)
+serve push 127.0.0.1:0
+REG=$(cat "$WORK/push.addr")
 log "registry at $REG; ko base = $REG/base/static:latest (empty OCI image, linux/amd64)"
 
 # now_ms: wall clock in milliseconds.
@@ -84,16 +85,21 @@ build1() {
 			"$KO" build --bare --platform=linux/amd64 --sbom=none --tags="$tag" . 2>>"$WORK/$tool.log")
 		;;
 	go-image)
-		"$GOIMAGE" release --timings --source "$src" --address "$REG/$tool:$tag" --no-scan "$NOSCAN" 2>"$WORK/last-$tag.log"
+		local rc=0
+		"$GOIMAGE" release --timings --source "$src" --address "$REG/$tool:$tag" --no-scan "$NOSCAN" 2>"$WORK/last-$tag.log" || rc=$?
 		cat "$WORK/last-$tag.log" >>"$WORK/$tool.log"
+		return "$rc"
 		;;
 	dagger)
 		# The module as a user calls it; the cache namespace names the
 		# builder's cache volumes: a new one is a fresh engine's.
-		"$DAGGER" call --progress=plain -m "$ROOT" --source="$src" --cache-namespace="$ns" "${CACHE_ARGS[@]}" \
+		local rc=0 out
+		out=$("$DAGGER" call --progress=plain -m "$ROOT" --source="$src" --cache-namespace="$ns" "${CACHE_ARGS[@]}" \
 			without-scan --reason="$NOSCAN" \
-			release --address="$REG/$tool:$tag" --registry="tcp://$REG" 2>"$WORK/last-$tag.log" | tail -1
+			release --address="$REG/$tool:$tag" --registry="tcp://$REG" 2>"$WORK/last-$tag.log") || rc=$?
 		cat "$WORK/last-$tag.log" >>"$WORK/$tool.log"
+		[[ $rc == 0 && $out == *@sha256:* ]] || { echo "bench: dagger call exited $rc and printed ${out:-nothing}" >>"$WORK/$tool.log"; return 1; }
+		echo "${out##*$'\n'}"
 		;;
 	esac
 }
@@ -162,7 +168,8 @@ if [[ -n $DAGGER ]] && "$DAGGER" core version >/dev/null 2>&1; then
 	TOOLS+=(dagger)
 	log "Dagger engine found ($DAGGER): the module joins as 'dagger'"
 	if [[ -n ${GOIMAGE_E2E_BRIDGE:-} ]]; then
-		CACHE=$(serve cache "$GOIMAGE_E2E_BRIDGE:0")/bench/go-build-cache
+		serve cache "$GOIMAGE_E2E_BRIDGE:0"
+		CACHE=$(cat "$WORK/cache.addr")/bench/go-build-cache
 		export GOIMAGE_BUILD_CACHE_KEY
 		GOIMAGE_BUILD_CACHE_KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 		CACHE_ARGS=(with-build-cache --repository="$CACHE" --key=env:GOIMAGE_BUILD_CACHE_KEY --insecure)
