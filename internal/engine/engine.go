@@ -43,9 +43,6 @@ type Executor struct {
 	Dag *dagger.Client
 	// Source is the service's module root (the directory with go.mod).
 	Source *dagger.Directory
-	// Module is go-image's own source, from which the lint vet tool is
-	// built (dag.CurrentModule().Source()).
-	Module *dagger.Directory
 	// Options is the normalized recipe, Name and GoVersion resolved.
 	Options recipe.Options
 	// GoMod is the source's go.mod.

@@ -14,7 +14,9 @@ import (
 
 // ParseVetJSON reads the output of `go vet -vettool=k8slint -json ./...`:
 // a stream of {"pkg": {"analyzer": [diagnostics] | {"error": …}}} objects,
-// possibly interleaved with "# pkg" and "go: …" lines. It is how the Dagger module
+// possibly interleaved with "# pkg" and "go: …" lines, and the build
+// cache program's "go-image: …" lines (with-build-cache), which share the
+// go command's stderr. It is how the Dagger module
 // lints inside a builder container, where the analyzers run as a vet tool.
 // Suppressed findings keep their reason (the diagnostic's category and
 // related information), so Policy.Results gives the same verdicts on these
@@ -24,9 +26,10 @@ func ParseVetJSON(r io.Reader) ([]Finding, error) {
 	s := bufio.NewScanner(r)
 	s.Buffer(make([]byte, 64*1024), 16<<20)
 	for s.Scan() {
-		// "# pkg" headers, and the go command's own notes on stderr
-		// ("go: downloading …"), which the module reads with the JSON.
-		if strings.HasPrefix(s.Text(), "#") || strings.HasPrefix(s.Text(), "go: ") {
+		// "# pkg" headers, and the go command's and its cache program's
+		// notes on stderr ("go: downloading …", "go-image: build cache
+		// …"), which the module reads with the JSON.
+		if t := s.Text(); strings.HasPrefix(t, "#") || strings.HasPrefix(t, "go: ") || strings.HasPrefix(t, "go-image: ") {
 			continue
 		}
 		clean.Write(s.Bytes())
