@@ -76,7 +76,11 @@ func (e *Executor) Lint(ctx context.Context, o lint.Options) ([]lint.Finding, er
 	// go vet -json writes the diagnostics to stdout since Go 1.26 and to
 	// stderr before; read both, so the builder's Go release does not
 	// decide whether findings are seen.
-	return lint.ParseVetJSON(strings.NewReader(stdout + "\n" + stderr))
+	fs, err := lint.ParseVetJSON(strings.NewReader(stdout + "\n" + stderr))
+	if err != nil {
+		return nil, fmt.Errorf("%w (go vet's stderr began: %q)", err, stderr[:min(len(stderr), 300)])
+	}
+	return fs, nil
 }
 
 // Linter is the lint gate's runner in the engine (lint.Runner): go vet

@@ -16,6 +16,7 @@ import (
 func TestParseVetJSON(t *testing.T) {
 	in := `go: downloading example.com/dep v1.0.0
 go-image: build cache 10.89.0.1:5000/ci/go-build-cache:go-build-cache: 12 lookups: 12 local hits, 0 remote hits, 0 misses
+go-image cacheprog: flush: registry unreachable
 # example.com/a
 {
 	"example.com/a": {
