@@ -119,7 +119,7 @@ func (m *GoImage) start(ctx context.Context, platforms ...string) (*call, error)
 		return nil, err
 	}
 	e := &engine.Executor{
-		Dag: dag, Source: m.Source, Module: dag.CurrentModule().Source(), Options: o, GoMod: []byte(gomod),
+		Dag: dag, Source: m.Source, Options: o, GoMod: []byte(gomod),
 		Builder: m.Builder, BaseImage: c.Recipe.BaseImageRef(), CacheNamespace: m.CacheNamespace, UpxCompress: c.Recipe.Compress(),
 	}
 	if m.BuildCacheRepository != "" {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 
 	"dagger/go-image/internal/choices"
@@ -13,6 +14,7 @@ import (
 	"dagger/go-image/internal/report"
 	"dagger/go-image/internal/scan"
 	"dagger/go-image/internal/smoke"
+	"dagger/go-image/internal/timing"
 )
 
 // Check builds the image and runs every gate on it, in the order and with
@@ -32,6 +34,8 @@ func (m *GoImage) Check(
 	if err := report.CheckFormat("format", format); err != nil {
 		return "", err
 	}
+	ctx, logTimings := timing.Logged(ctx, os.Stderr)
+	defer logTimings()
 	c, err := m.start(ctx)
 	if err != nil {
 		return "", err

@@ -134,7 +134,7 @@ func (m *GoImage) WithSmoke(
 	// The service has no readiness endpoint: skip the readiness checks.
 	// +optional
 	noReadiness bool,
-	// Business request in flight when SIGTERM is sent; it must complete (default: /slow?d=2s).
+	// Business request in flight when SIGTERM is sent; it must complete (default: /slow?d=500ms).
 	// +optional
 	slowPath string,
 	// How long the health endpoint may take to answer 200 after start (default: 10s).

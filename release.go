@@ -18,6 +18,7 @@ import (
 	"dagger/go-image/internal/release"
 	"dagger/go-image/internal/sbom"
 	"dagger/go-image/internal/sign"
+	"dagger/go-image/internal/timing"
 	"dagger/go-image/internal/verify"
 )
 
@@ -59,6 +60,8 @@ func (m *GoImage) Release(
 	// +optional
 	sbomFormat string,
 ) (string, error) {
+	ctx, logTimings := timing.Logged(ctx, os.Stderr)
+	defer logTimings()
 	sbomFmt, err := sbom.ParseFormat(sbomFormat)
 	if err != nil {
 		return "", err
@@ -72,6 +75,7 @@ func (m *GoImage) Release(
 	if platforms != "" {
 		list = strings.Split(platforms, ",")
 	}
+	end := timing.Start(ctx, "module: choices, go.mod, gate list, registry")
 	c, err := m.start(ctx, list...)
 	if err != nil {
 		return "", err
@@ -89,6 +93,7 @@ func (m *GoImage) Release(
 	if err != nil {
 		return "", err
 	}
+	end()
 	var signing *release.Signing
 	if key != nil {
 		signing = &release.Signing{Key: key, Build: attest.Build{

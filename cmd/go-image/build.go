@@ -24,6 +24,7 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	tag := fs.String("tag", "", "tag recorded in the tarball, used by docker load (default NAME:VERSION or NAME:latest)")
 	addRecipeFlags(b)
 	cf := addBuildCacheFlags(fs)
+	tf := addTimingsFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -36,6 +37,8 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := b.validate(); err != nil {
 		return err
 	}
+	ctx, printTimings := tf.start(ctx, stderr)
+	defer printTimings()
 	o, err := c.Recipe.Options()
 	if err != nil {
 		return err

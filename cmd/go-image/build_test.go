@@ -69,3 +69,25 @@ func TestBuildErrors(t *testing.T) {
 		})
 	}
 }
+
+// --timings ends the output with how long each stage of the build took;
+// without it, nothing of the kind is printed.
+func TestBuildTimings(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "service.tar")
+	code, _, stderr := goImage(t, "build", "--source", "../../testdata/service", "--output", out, "--timings")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	_, table, ok := strings.Cut(stderr, "go-image: timings: ")
+	if !ok {
+		t.Fatalf("no timings in stderr:\n%s", stderr)
+	}
+	for _, stage := range []string{"compile: go list (pre-flight)", "compile: go build", "assemble"} {
+		if !strings.Contains(table, "  "+stage+"\n") {
+			t.Errorf("timings lack %q:\n%s", stage, table)
+		}
+	}
+	if _, _, stderr := goImage(t, "build", "--source", "../../testdata/service", "--output", out); strings.Contains(stderr, "timings") {
+		t.Errorf("timings printed without --timings:\n%s", stderr)
+	}
+}

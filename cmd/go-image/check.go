@@ -9,9 +9,9 @@ import (
 	"dagger/go-image/internal/choices"
 	"dagger/go-image/internal/gates"
 	"dagger/go-image/internal/imagefile"
-	"dagger/go-image/internal/lint"
 	"dagger/go-image/internal/local"
 	"dagger/go-image/internal/preflight"
+	"dagger/go-image/internal/recipe"
 	"dagger/go-image/internal/report"
 )
 
@@ -32,6 +32,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	mf := addSmokeGateFlags(b)
 	lintSrc := fs.String("lint-source", "", "also run the lint gate (Kubernetes analyzers) over the Go module in this directory (the image's source)")
 	addLintFlags(b)
+	tf := addTimingsFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -47,6 +48,8 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := b.validate(); err != nil {
 		return err
 	}
+	ctx, printTimings := tf.start(ctx, stderr)
+	defer printTimings()
 	if err := preflight.Writable("--output", *output); err != nil {
 		return err
 	}
@@ -62,7 +65,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err != nil {
 			return err
 		}
-		r.Lint = lint.Local{Dir: dir}
+		r.Lint = localLinter(dir, recipe.Options{})
 	}
 	if *withSmoke {
 		if r.Smoke, err = mf.runner(); err != nil {

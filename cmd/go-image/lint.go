@@ -9,6 +9,7 @@ import (
 
 	"dagger/go-image/internal/choices"
 	"dagger/go-image/internal/lint"
+	"dagger/go-image/internal/recipe"
 	"dagger/go-image/internal/report"
 )
 
@@ -42,7 +43,7 @@ func runLint(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	f, err := lint.Local{Dir: dir}.Lint(ctx, o)
+	f, err := localLinter(dir, recipe.Options{}).Lint(ctx, o)
 	if err != nil {
 		return fmt.Errorf("lint %s: %w", *src, err)
 	}
@@ -65,6 +66,18 @@ func runLint(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return writeRendered(r, data, *output, *noFail, stdout, stderr)
 	}
 	return writeK8sReport(r, *format, *output, *noFail, stdout, stderr)
+}
+
+// localLinter lints dir in process with the compile's package
+// configuration for o (recipe.Options.Packages; the default platform when o
+// names none), so that the lint reads the export data the compile left in
+// the build cache, and analyses the code the recipe builds.
+func localLinter(dir string, o recipe.Options) lint.Local {
+	if o.Platform == "" {
+		o.Platform = recipe.DefaultPlatform
+	}
+	pk := o.Packages()
+	return lint.Local{Dir: dir, Build: lint.Build{Flags: pk.Args, Env: pk.Env}}
 }
 
 // addLintFlags binds the lint gate's flags, shared by lint, check and release.

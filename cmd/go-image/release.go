@@ -15,7 +15,6 @@ import (
 	"dagger/go-image/internal/attest"
 	"dagger/go-image/internal/choices"
 	"dagger/go-image/internal/gates"
-	"dagger/go-image/internal/lint"
 	"dagger/go-image/internal/local"
 	"dagger/go-image/internal/preflight"
 	"dagger/go-image/internal/push"
@@ -46,6 +45,7 @@ func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	format := fs.String("format", "text", "--report format: text, json or markdown")
 	addRecipeFlags(b)
 	cf := addBuildCacheFlags(fs)
+	tf := addTimingsFlag(fs)
 	// Every gate is on by default; switching one off takes a reason, which
 	// the report shows as that gate's skipped result.
 	addOffFlag(b, "scan", "switch the vulnerability gate off, with the REASON recorded in the report (default: on; needs trivy and its DB, see go-image scan -h)")
@@ -81,6 +81,8 @@ func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := b.validate(); err != nil {
 		return err
 	}
+	ctx, printTimings := tf.start(ctx, stderr)
+	defer printTimings()
 	ps, err := c.Recipe.PlatformList()
 	if err != nil {
 		return err
@@ -101,7 +103,9 @@ func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return err
 		}
 	}
-	gs, err := releaseGates(ctx, c.Gates, *src, sf, mf)
+	lo := o
+	lo.Platform = ps[0].String()
+	gs, err := releaseGates(ctx, c.Gates, *src, lo, sf, mf)
 	if err != nil {
 		return b.named(err)
 	}
@@ -167,8 +171,9 @@ func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer) er
 // releaseGates is the gate list of a release: every gate on unless
 // switched off, with the local runners. A gate that cannot be set up (no
 // trivy) stops the release before the build: it could only block the
-// push later.
-func releaseGates(ctx context.Context, g choices.Gates, src string, sf *scanRunnerFlags, mf *smokeRunnerFlags) ([]gates.Gate, error) {
+// push later. o is the first platform's recipe: the lint loads the
+// packages as its compile does.
+func releaseGates(ctx context.Context, g choices.Gates, src string, o recipe.Options, sf *scanRunnerFlags, mf *smokeRunnerFlags) ([]gates.Gate, error) {
 	r := choices.Runners{Native: native}
 	var err error
 	if g.On("smoke") {
@@ -186,7 +191,7 @@ func releaseGates(ctx context.Context, g choices.Gates, src string, sf *scanRunn
 		if err != nil {
 			return nil, err
 		}
-		r.Lint = lint.Local{Dir: dir}
+		r.Lint = localLinter(dir, o)
 	}
 	return g.List(ctx, local.Files{Root: src}, r)
 }

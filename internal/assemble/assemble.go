@@ -71,9 +71,13 @@ func Layer(files []recipe.File, mtime time.Time) (v1.Layer, error) {
 		return nil, err
 	}
 	data := buf.Bytes()
+	// The compressed bytes are kept once made: the digest, the size gate,
+	// the tarball and the push each read them, and a gzip of the layer
+	// costs about as much as everything else of a warm release's assembly
+	// (0.1 s for the example service's 6.5 MB).
 	return tarball.LayerFromOpener(func() (io.ReadCloser, error) {
 		return io.NopCloser(bytes.NewReader(data)), nil
-	}, tarball.WithMediaType(types.OCILayer))
+	}, tarball.WithMediaType(types.OCILayer), tarball.WithCompressedCaching)
 }
 
 // Base is the image go-image's layer goes on: nothing (scratch), or a

@@ -82,6 +82,15 @@ func TestEngineBuildCache(t *testing.T) {
 	if n := remoteHits(tarball(run + "-2")); n < 100 {
 		t.Errorf("fresh cache volumes, warm registry: %d remote hits, want the build served by the registry", n)
 	}
+	// The lint's go vet runs with the cache program too: its JSON is read
+	// past the program's own lines, and its tool (the module's binary)
+	// needs nothing compiled.
+	lint := call(t, "--source=./testdata/service", "--cache-namespace="+run+"-lint",
+		"with-build-cache", "--repository="+repo, "--key=file:"+keyFile, "--insecure", "lint")
+	if lint.err != nil {
+		t.Fatalf("lint with the build cache: %s", lint.failed())
+	}
+	wantLines(t, lint.stdout, "PASS lint/httpshutdown", "PASS lint/healthmux")
 	// Damage a package archive the link needs: the smallest object of
 	// 64 KiB or more.
 	files, _ := filepath.Glob(filepath.Join(blobs.Dir, "sha256", "*"))

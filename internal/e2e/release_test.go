@@ -43,6 +43,12 @@ func TestEngineReleaseBlocked(t *testing.T) {
 	r := call(t, "--source=./testdata/k8s/no-sigterm", "without-scan", "--reason=e2e: the lint and smoke gates are under test",
 		"release", "--address="+addr, "--registry=tcp://"+reg)
 	wantFail(t, r, "release blocked, nothing pushed", "lint/httpshutdown", "smoke/sigterm-drain")
+	// The module logs what each stage took, a blocked release too.
+	for _, stage := range []string{"go-image: timings:", "builder: go build, export the binary", "image pass (size, upx, harden)", "lint: go vet in the builder", "smoke: import the image, start the service"} {
+		if !strings.Contains(r.stderr, stage) {
+			t.Errorf("the module's log lacks the timing of %q", stage)
+		}
+	}
 	repo, err := name.NewRepository(reg+"/e2e/no-sigterm", name.Insecure)
 	if err != nil {
 		t.Fatal(err)

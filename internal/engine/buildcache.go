@@ -79,30 +79,42 @@ func (c *BuildCache) apply(b *dagger.Container) *dagger.Container {
 // CacheProg is the module's own binary as a file for the builder: it runs
 // on the engine's platform, as the builder does, and serves as the cache
 // program (buildcache.RunIfMode in the module's main package). Nothing is
-// compiled for it, which is the point on a fresh engine. It must be static
-// (the Go SDK builds without cgo): the builder's libc is not the runtime's.
+// compiled for it, which is the point on a fresh engine.
 func CacheProg(dag *dagger.Client) (*dagger.File, error) {
+	f, err := selfBinary(dag, "go-image-cacheprog")
+	if err != nil {
+		return nil, fmt.Errorf("build cache: %w", err)
+	}
+	return f, nil
+}
+
+// selfBinary is the module's own binary, copied under name into the
+// module's working directory, as a file for a builder container, where it
+// runs on the engine's platform, as the builder does, whatever the target
+// platform. It must be static (the Go SDK builds without cgo): the
+// builder's libc is not the runtime's.
+func selfBinary(dag *dagger.Client, name string) (*dagger.File, error) {
 	self, err := os.Executable()
 	if err != nil {
-		return nil, fmt.Errorf("build cache: find the module binary: %w", err)
+		return nil, fmt.Errorf("find the module binary: %w", err)
 	}
 	in, err := os.Open(self)
 	if err != nil {
-		return nil, fmt.Errorf("build cache: read the module binary: %w", err)
+		return nil, fmt.Errorf("read the module binary: %w", err)
 	}
 	defer in.Close()
 	info, err := elfinfo.Read(in)
 	if err != nil {
-		return nil, fmt.Errorf("build cache: the module binary %s: %w", self, err)
+		return nil, fmt.Errorf("the module binary %s: %w", self, err)
 	}
 	if !info.Static() {
-		return nil, fmt.Errorf("build cache: the module binary is dynamically linked (interpreter %q), so it cannot run in an arbitrary builder: build the module with CGO_ENABLED=0", info.Interp)
+		return nil, fmt.Errorf("the module binary is dynamically linked (interpreter %q), so it cannot run in an arbitrary builder: build the module with CGO_ENABLED=0", info.Interp)
 	}
 	dir, err := scratchDir()
 	if err != nil {
 		return nil, err
 	}
-	path := filepath.Join(dir, "go-image-cacheprog")
+	path := filepath.Join(dir, name)
 	out, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o755)
 	if err != nil {
 		return nil, err
@@ -113,7 +125,7 @@ func CacheProg(dag *dagger.Client) (*dagger.File, error) {
 	}
 	if _, err := io.Copy(out, in); err != nil {
 		out.Close()
-		return nil, fmt.Errorf("build cache: copy the module binary: %w", err)
+		return nil, fmt.Errorf("copy the module binary: %w", err)
 	}
 	if err := out.Close(); err != nil {
 		return nil, err

@@ -23,6 +23,7 @@ import (
 	"dagger/go-image/internal/dagger"
 	"dagger/go-image/internal/imagefile"
 	"dagger/go-image/internal/recipe"
+	"dagger/go-image/internal/timing"
 )
 
 // Defaults of the images and caches the executor uses; the module's
@@ -42,9 +43,6 @@ type Executor struct {
 	Dag *dagger.Client
 	// Source is the service's module root (the directory with go.mod).
 	Source *dagger.Directory
-	// Module is go-image's own source, from which the lint vet tool is
-	// built (dag.CurrentModule().Source()).
-	Module *dagger.Directory
 	// Options is the normalized recipe, Name and GoVersion resolved.
 	Options recipe.Options
 	// GoMod is the source's go.mod.
@@ -153,22 +151,35 @@ func (e *Executor) checkReplaces() error {
 // after the same pre-flight as the CLI (a library or cgo package fails with
 // the cause, not with a linker error).
 func (e *Executor) Binary(ctx context.Context, p recipe.Platform) (*dagger.File, error) {
-	if err := e.checkReplaces(); err != nil {
+	if err := e.preflight(ctx, p); err != nil {
 		return nil, err
 	}
+	return e.binary(p), nil
+}
+
+// preflight is the CLI's pre-flight (compile.DiagnoseJSON) on the
+// builder's go list.
+func (e *Executor) preflight(ctx context.Context, p recipe.Platform) error {
+	if err := e.checkReplaces(); err != nil {
+		return err
+	}
+	defer timing.Start(ctx, "builder: go list (pre-flight)")()
+	listed, err := e.builder().WithEnvVariable("CGO_ENABLED", "1").
+		WithExec([]string{"go", "list", "-e", "-json", e.Options.Main}).Stdout(ctx)
+	if err != nil {
+		return fmt.Errorf("inspect %s with the builder (go list): %w", e.Options.Main, err)
+	}
+	return compile.DiagnoseJSON(e.Options.Main, []byte(listed))
+}
+
+// binary is the compiled binary for p, not yet built (Dagger evaluates it
+// when it is read).
+func (e *Executor) binary(p recipe.Platform) *dagger.File {
 	o := e.Options
 	o.Platform = p.String()
-	b := e.builder()
-	listed, err := b.WithEnvVariable("CGO_ENABLED", "1").
-		WithExec([]string{"go", "list", "-e", "-json", o.Main}).Stdout(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("inspect %s with the builder (go list): %w", o.Main, err)
-	}
-	if err := compile.DiagnoseJSON(o.Main, []byte(listed)); err != nil {
-		return nil, err
-	}
 	out := "/out/" + o.Name
 	c := o.Compile(out)
+	b := e.builder()
 	for _, kv := range c.Env {
 		k, v, _ := strings.Cut(kv, "=")
 		b = b.WithEnvVariable(k, v)
@@ -180,23 +191,29 @@ func (e *Executor) Binary(ctx context.Context, p recipe.Platform) (*dagger.File,
 		// so the UPX gate (deny by default) has the last word.
 		b = b.WithExec([]string{"apk", "add", "--no-cache", "upx"}).WithExec([]string{"upx", "--best", "--lzma", out})
 	}
-	return b.File(out), nil
+	return b.File(out)
 }
 
 // Image compiles and assembles p's image with internal/assemble, writes it
-// as the tarball the CLI writes, and hands that file to Dagger.
+// as the tarball the CLI writes, and hands that file to Dagger. The
+// pre-flight runs beside the compile, as in the CLI (compile.Build), and
+// has the last word: a refused package's binary is never used.
 func (e *Executor) Image(ctx context.Context, p recipe.Platform) (*Built, error) {
-	bin, err := e.Binary(ctx, p)
-	if err != nil {
-		return nil, err
-	}
 	dir, err := scratchDir()
 	if err != nil {
 		return nil, err
 	}
+	checked := make(chan error, 1)
+	go func() { checked <- e.preflight(ctx, p) }()
 	binPath := filepath.Join(dir, "binary")
-	if _, err := bin.Export(ctx, binPath); err != nil {
-		return nil, fmt.Errorf("compile %s for %s: %w", e.Options.Main, p, err)
+	end := timing.Start(ctx, "builder: go build, export the binary")
+	_, exportErr := e.binary(p).Export(ctx, binPath)
+	end()
+	if err := <-checked; err != nil {
+		return nil, err
+	}
+	if exportErr != nil {
+		return nil, fmt.Errorf("compile %s for %s: %w", e.Options.Main, p, exportErr)
 	}
 	data, err := os.ReadFile(binPath)
 	if err != nil {
@@ -208,6 +225,8 @@ func (e *Executor) Image(ctx context.Context, p recipe.Platform) (*Built, error)
 	}
 	o := e.Options
 	o.Platform = p.String()
+	end = timing.Start(ctx, "assemble, write the tarball")
+	defer end()
 	img, err := assemble.Image(base, o, data)
 	if err != nil {
 		return nil, fmt.Errorf("assemble on %s: %w", o.Base, err)

@@ -7,37 +7,21 @@ import (
 
 	"dagger/go-image/internal/dagger"
 	"dagger/go-image/internal/lint"
-	"dagger/go-image/internal/recipe"
+	"dagger/go-image/internal/lint/vettool"
+	"dagger/go-image/internal/timing"
 )
 
-// vetTool builds go-image's analyzers as a go vet tool (cmd/k8slint) from
-// the module's own source, with a builder of the Go release go-image
-// itself needs (its go.mod): the service's Go may be older. An injected
-// builder is used as is.
-func (e *Executor) vetTool(ctx context.Context) (*dagger.File, error) {
-	b := e.Builder
-	if b == nil {
-		gomod, err := e.Module.File("go.mod").Contents(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("go-image's own go.mod: %w", err)
-		}
-		v, err := recipe.GoVersionOf([]byte(gomod))
-		if err != nil {
-			return nil, err
-		}
-		b = e.Dag.Container().From(fmt.Sprintf(DefaultBuilderImage, v))
+// vetTool is go-image's analyzers as a go vet tool: the module's own
+// binary (vettool.RunIfMode in its main package), which runs in the builder
+// as the cache program does (CacheProg). Nothing is compiled for it: a
+// fresh engine used to build cmd/k8slint and its dependencies first, in a
+// builder of go-image's own Go release (about 20 s cold).
+func (e *Executor) vetTool() (*dagger.File, error) {
+	f, err := selfBinary(e.Dag, vettool.Name)
+	if err != nil {
+		return nil, fmt.Errorf("lint: %w", err)
 	}
-	return b.
-		WithMountedCache("/go/pkg/mod", e.Cache("gomod")).
-		WithMountedCache("/root/.cache/go-build", e.Cache("gobuild")).
-		WithEnvVariable("GOMODCACHE", "/go/pkg/mod").
-		WithEnvVariable("GOCACHE", "/root/.cache/go-build").
-		WithEnvVariable("GOTOOLCHAIN", "local").
-		WithEnvVariable("CGO_ENABLED", "0").
-		WithDirectory("/go-image", e.Module).
-		WithWorkdir("/go-image").
-		WithExec([]string{"go", "build", "-o", "/out/k8slint", "./cmd/k8slint"}).
-		File("/out/k8slint"), nil
+	return f, nil
 }
 
 // SourceDir is where the builder holds the source; findings are relative
@@ -45,20 +29,35 @@ func (e *Executor) vetTool(ctx context.Context) (*dagger.File, error) {
 const SourceDir = "/src"
 
 // Lint runs the analyzers over every package of the source with
-// `go vet -vettool=k8slint -json` in the service's builder, configured as
+// `go vet -vettool=k8slint -json` in the service's builder, under the
+// compile's package configuration (recipe.Options.Packages), configured as
 // the CLI's in-process run with o, and returns the findings, which
 // o.Policy.Results and lint.SARIF turn into the CLI's report and SARIF.
 func (e *Executor) Lint(ctx context.Context, o lint.Options) ([]lint.Finding, error) {
 	if err := e.checkReplaces(); err != nil {
 		return nil, err
 	}
-	tool, err := e.vetTool(ctx)
+	end := timing.Start(ctx, "lint: go vet in the builder")
+	defer end()
+	tool, err := e.vetTool()
 	if err != nil {
 		return nil, err
 	}
-	vet := e.builder().
-		WithFile("/usr/local/bin/k8slint", tool).
-		WithExec(lint.VetCommand("/usr/local/bin/k8slint", o), dagger.ContainerWithExecOpts{Expect: dagger.ReturnTypeAny})
+	// The compile's package configuration: go vet then reads the export
+	// data the compile left in the build cache volume.
+	pk := e.Options.Packages()
+	vet := e.builder()
+	for _, kv := range pk.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		vet = vet.WithEnvVariable(k, v)
+	}
+	// The module's generated client wants a session at init, which the
+	// vet tool never opens: placeholders, as for the cache program.
+	path := "/usr/local/bin/" + vettool.Name
+	vet = vet.WithFile(path, tool, dagger.ContainerWithFileOpts{Permissions: 0o755}).
+		WithEnvVariable("DAGGER_SESSION_PORT", "0").
+		WithEnvVariable("DAGGER_SESSION_TOKEN", "unused-by-the-vet-tool").
+		WithExec(lint.Build{Flags: pk.Args}.VetCommand(path, o), dagger.ContainerWithExecOpts{Expect: dagger.ReturnTypeAny})
 	code, err := vet.ExitCode(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("go vet: %w", err)
@@ -77,7 +76,11 @@ func (e *Executor) Lint(ctx context.Context, o lint.Options) ([]lint.Finding, er
 	// go vet -json writes the diagnostics to stdout since Go 1.26 and to
 	// stderr before; read both, so the builder's Go release does not
 	// decide whether findings are seen.
-	return lint.ParseVetJSON(strings.NewReader(stdout + "\n" + stderr))
+	fs, err := lint.ParseVetJSON(strings.NewReader(stdout + "\n" + stderr))
+	if err != nil {
+		return nil, fmt.Errorf("%w (go vet's stderr began: %q)", err, stderr[:min(len(stderr), 300)])
+	}
+	return fs, nil
 }
 
 // Linter is the lint gate's runner in the engine (lint.Runner): go vet

@@ -16,6 +16,7 @@ import (
 	"dagger/go-image/internal/dagger"
 	"dagger/go-image/internal/endpoint"
 	"dagger/go-image/internal/smoke"
+	"dagger/go-image/internal/timing"
 )
 
 // Runner runs a built image as a Dagger service for the smoke gate
@@ -52,7 +53,10 @@ func (r Runner) Start(ctx context.Context, img v1.Image, cfg smoke.Config) (smok
 	svc := ctr.WithUser(fmt.Sprintf("%d:%d", uid, gid)).WithExposedPort(cfg.BusinessPort, skip).WithExposedPort(cfg.ProbePort, skip).
 		WithEnvVariable("GO_IMAGE_SMOKE_RUN", strconv.FormatInt(time.Now().UnixNano(), 10)).
 		AsService(dagger.ContainerAsServiceOpts{UseEntrypoint: true})
-	if svc, err = svc.Start(ctx); err != nil {
+	end := timing.Start(ctx, "smoke: import the image, start the service")
+	svc, err = svc.Start(ctx)
+	end()
+	if err != nil {
 		return nil, fmt.Errorf("start the image as a service: %s", execError(err))
 	}
 	p := &service{svc: svc, grace: cfg.Grace, done: make(chan struct{}), ctx: context.WithoutCancel(ctx)}
@@ -135,6 +139,11 @@ func (p *service) Output() []string { return nil }
 
 // Close kills the service if it still runs.
 func (p *service) Close() error {
+	select {
+	case <-p.done:
+		return nil // Service.stop returned: the process is gone
+	default:
+	}
 	ctx, cancel := context.WithTimeout(p.ctx, 30*time.Second)
 	defer cancel()
 	_, err := p.svc.Stop(ctx, dagger.ServiceStopOpts{Kill: true})

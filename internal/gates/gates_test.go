@@ -3,8 +3,10 @@ package gates
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -149,5 +151,76 @@ func TestProtect(t *testing.T) {
 	want := errors.New("no DB")
 	if _, err := Protect("scan", func() ([]report.Result, error) { return nil, want }); err != want {
 		t.Fatalf("Protect changed the error: %v", err)
+	}
+}
+
+// funcGate runs fn as its check.
+type funcGate struct {
+	name string
+	fn   func(ctx context.Context) ([]report.Result, error)
+}
+
+func (f funcGate) Name() string { return f.name }
+func (f funcGate) Check(ctx context.Context, _ v1.Image) ([]report.Result, error) {
+	return f.fn(ctx)
+}
+
+// The gates run side by side: each of these waits until all have started,
+// which gates run one after the other never reach.
+func TestRunSideBySide(t *testing.T) {
+	const n = 4
+	started := make(chan struct{}, n)
+	all := make(chan struct{})
+	go func() {
+		for i := 0; i < n; i++ {
+			<-started
+		}
+		close(all)
+	}()
+	var gs []Gate
+	for i := 0; i < n; i++ {
+		name := fmt.Sprintf("g%d", i)
+		gs = append(gs, funcGate{name, func(ctx context.Context) ([]report.Result, error) {
+			started <- struct{}{}
+			select {
+			case <-all:
+				return []report.Result{{Gate: name, ID: name, Status: report.Pass}}, nil
+			case <-time.After(10 * time.Second):
+				return nil, errors.New("the other gates never started: the gates ran one after the other")
+			}
+		}})
+	}
+	r := Run(context.Background(), empty.Image, gs...)
+	if err := r.Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The report keeps the gates' order, whatever order they finish in: here
+// the last gate finishes first and the first last.
+func TestRunKeepsOrder(t *testing.T) {
+	const n = 5
+	turn := make([]chan struct{}, n+1)
+	for i := range turn {
+		turn[i] = make(chan struct{})
+	}
+	var gs []Gate
+	for i := 0; i < n; i++ {
+		name := fmt.Sprintf("g%d", i)
+		me, next := turn[n-1-i], turn[n-i]
+		gs = append(gs, funcGate{name, func(context.Context) ([]report.Result, error) {
+			<-me
+			defer close(next)
+			return []report.Result{{Gate: name, ID: name + "/a", Status: report.Pass}, {Gate: name, ID: name + "/b", Status: report.Pass}}, nil
+		}})
+	}
+	close(turn[0])
+	var ids []string
+	for _, res := range Run(context.Background(), empty.Image, gs...).Results {
+		ids = append(ids, res.ID)
+	}
+	want := "g0/a g0/b g1/a g1/b g2/a g2/b g3/a g3/b g4/a g4/b"
+	if got := strings.Join(ids, " "); got != want {
+		t.Errorf("report order %s, want %s", got, want)
 	}
 }

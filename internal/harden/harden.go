@@ -20,6 +20,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"dagger/go-image/internal/elfinfo"
+	"dagger/go-image/internal/gates"
 	"dagger/go-image/internal/imagefs"
 	"dagger/go-image/internal/recipe"
 	"dagger/go-image/internal/report"
@@ -126,6 +127,13 @@ type binary struct {
 
 // Check indexes the image's filesystem once and runs every check.
 func (g Gate) Check(ctx context.Context, img v1.Image) ([]report.Result, error) {
+	return gates.CheckAlone(ctx, img, g)
+}
+
+// Plan implements gates.PassGate: the harden gate indexes the filesystem,
+// keeping the few files it reads, in the pass it shares with the size and
+// upx gates.
+func (g Gate) Plan(_ context.Context, img v1.Image, p *imagefs.Pass) (func(context.Context, *imagefs.Result) ([]report.Result, error), error) {
 	o := g.Options
 	if o.User == "" {
 		o.User = recipe.User
@@ -144,14 +152,21 @@ func (g Gate) Check(ctx context.Context, img v1.Image) ([]report.Result, error) 
 	if ep := cf.Config.Entrypoint; len(ep) > 0 && path.IsAbs(ep[0]) {
 		want[path.Clean(ep[0])] = maxBinary
 	}
-	fsys, err := imagefs.Read(ctx, img, func(e imagefs.Entry) bool {
+	p.Keep(func(e imagefs.Entry) bool {
 		limit, ok := want[e.Path]
 		return ok && e.Size <= limit
 	}, maxBinary)
-	if err != nil {
-		return nil, err
-	}
-	s := &state{ctx: ctx, o: o, cfg: cf.Config, fs: fsys}
+	return func(ctx context.Context, r *imagefs.Result) ([]report.Result, error) {
+		if r.ApplyErr != nil {
+			return nil, r.ApplyErr
+		}
+		return g.judge(ctx, o, cf.Config, r.FS), nil
+	}, nil
+}
+
+// judge runs every check on the indexed filesystem.
+func (g Gate) judge(ctx context.Context, o Options, cfg v1.Config, fsys *imagefs.FS) []report.Result {
+	s := &state{ctx: ctx, o: o, cfg: cfg, fs: fsys}
 	checks := []struct {
 		id  string
 		run func(*state) (report.Status, string, []string)
@@ -176,7 +191,7 @@ func (g Gate) Check(ctx context.Context, img v1.Image) ([]report.Result, error) 
 		status, msg, details := c.run(s)
 		out = append(out, report.Result{Gate: "harden", ID: c.id, Status: status, Message: msg, Details: details})
 	}
-	return out, nil
+	return out
 }
 
 func pass(msg string, a ...any) (report.Status, string, []string) {

@@ -2,6 +2,7 @@ package imagefs
 
 import (
 	"archive/tar"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -129,6 +130,8 @@ type inode struct {
 	data   []byte
 	kept   bool // data holds the contents
 	tooBig bool // kept was asked for, but the file is over the limit
+	// notes are what a Pass's file readers made of the contents.
+	notes []any
 }
 
 func (n *node) path() string {
@@ -166,6 +169,9 @@ type applier struct {
 	// applied: nothing above can replace it, and replacing within a layer
 	// is refused, so it is final.
 	emit func(e Entry, r io.Reader) error
+	// inspect, when set, reads every regular file as it is applied
+	// (Pass.Files); what it returns is kept with the file.
+	inspect func(e Entry, r io.Reader) []any
 }
 
 func newApplier(ls *Layers) *applier {
@@ -484,6 +490,13 @@ func (a *applier) put(parent *node, name, base string, h *tar.Header, e Entry, a
 				}
 				n.ino.data, n.ino.kept = b, true
 			}
+		}
+		if e.Regular() && a.inspect != nil {
+			src := r
+			if n.ino.kept {
+				src = bytes.NewReader(n.ino.data)
+			}
+			n.ino.notes = a.inspect(e, src)
 		}
 	}
 	return a.emitNode(n, e, r)

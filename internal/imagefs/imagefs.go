@@ -285,18 +285,29 @@ func Read(ctx context.Context, img v1.Image, keep func(Entry) bool, limit int64)
 	if err := a.applyAll(ctx); err != nil {
 		return nil, err
 	}
+	return a.fs(img, limit, nil), nil
+}
+
+// fs indexes the applied filesystem; notes, when set, receives the notes
+// of each regular file at its path.
+func (a *applier) fs(img v1.Image, limit int64, notes func(path string, n []any)) *FS {
 	f := &FS{img: img, limit: limit, byPath: map[string]int{}, contents: map[string][]byte{}}
 	a.entries(func(_ pos, e Entry, n *node) {
 		f.entries = append(f.entries, e)
-		if n.ino != nil && n.ino.kept && e.Type != tar.TypeLink {
-			f.contents[e.Path] = n.ino.data
+		if n.ino != nil && e.Type != tar.TypeLink {
+			if n.ino.kept {
+				f.contents[e.Path] = n.ino.data
+			}
+			if notes != nil && n.ino.notes != nil {
+				notes(e.Path, n.ino.notes)
+			}
 		}
 	})
 	sort.Slice(f.entries, func(i, j int) bool { return f.entries[i].Path < f.entries[j].Path })
 	for i, e := range f.entries {
 		f.byPath[e.Path] = i
 	}
-	return f, nil
+	return f
 }
 
 // Entries returns every entry, sorted by path.

@@ -16,6 +16,7 @@ import (
 
 	"dagger/go-image/internal/childenv"
 	"dagger/go-image/internal/report"
+	"dagger/go-image/internal/timing"
 )
 
 // Finding is one diagnostic with its position.
@@ -51,8 +52,25 @@ func VetArgs(o Options) []string {
 // module runs it in the builder, reads its standard output with
 // ParseVetJSON and turns the findings into results with o.Policy.Results
 // (and SARIF), exactly as the CLI does in process.
-func VetCommand(tool string, o Options) []string {
-	args := append([]string{"go", "vet", "-vettool=" + tool}, VetArgs(o)...)
+func VetCommand(tool string, o Options) []string { return Build{}.VetCommand(tool, o) }
+
+// Build is the go command's configuration the packages are loaded with:
+// build flags (-trimpath, -tags=…) and environment additions
+// (CGO_ENABLED=0, GOOS, GOFLAGS…). Given the compile's own
+// (recipe.Options.Packages), loading the packages with types costs
+// almost nothing after the compile: the export data of the standard
+// library and of every dependency is already in the build cache under
+// that configuration. The zero value is the go command's defaults.
+type Build struct {
+	Flags []string
+	Env   []string
+}
+
+// VetCommand is VetCommand with b's build flags; the caller sets b.Env in
+// the command's environment.
+func (b Build) VetCommand(tool string, o Options) []string {
+	args := append([]string{"go", "vet", "-vettool=" + tool}, b.Flags...)
+	args = append(args, VetArgs(o)...)
 	return append(args, "-json", "./...")
 }
 
@@ -61,13 +79,19 @@ func VetCommand(tool string, o Options) []string {
 // analyzers. Dependencies come from export data, so only the service's own
 // packages are parsed.
 func Load(ctx context.Context, dir string, env []string, patterns ...string) ([]*packages.Package, error) {
+	return LoadBuild(ctx, dir, Build{Env: env}, patterns...)
+}
+
+// LoadBuild is Load with b's build configuration.
+func LoadBuild(ctx context.Context, dir string, b Build, patterns ...string) ([]*packages.Package, error) {
 	cfg := &packages.Config{
 		Context: ctx,
 		Mode: packages.NeedName | packages.NeedFiles | packages.NeedCompiledGoFiles | packages.NeedImports |
 			packages.NeedTypes | packages.NeedTypesSizes | packages.NeedSyntax | packages.NeedTypesInfo | packages.NeedModule,
 		Dir: dir,
 		// The go command (go list) gets the allowlisted environment.
-		Env: childenv.Go(os.Environ(), env...),
+		Env:        childenv.Go(os.Environ(), b.Env...),
+		BuildFlags: b.Flags,
 	}
 	pkgs, err := packages.Load(cfg, patterns...)
 	if err != nil {
@@ -169,6 +193,11 @@ func CheckWith(ctx context.Context, dir string, o Options) ([]report.Result, err
 // Run lints the module in dir and returns its findings and how many
 // packages it analysed.
 func Run(ctx context.Context, dir string, o Options) ([]Finding, int, error) {
+	return RunBuild(ctx, dir, o, Build{})
+}
+
+// RunBuild is Run with the packages loaded under b.
+func RunBuild(ctx context.Context, dir string, o Options, b Build) ([]Finding, int, error) {
 	// The analyzers' flags are package state (as in a vet tool): one run
 	// configures them at a time.
 	runMu.Lock()
@@ -178,10 +207,13 @@ func Run(ctx context.Context, dir string, o Options) ([]Finding, int, error) {
 		return nil, 0, err
 	}
 	defer restore()
-	pkgs, err := Load(ctx, dir, nil, "./...")
+	end := timing.Start(ctx, "lint: load the packages (go list, type-check)")
+	pkgs, err := LoadBuild(ctx, dir, b, "./...")
+	end()
 	if err != nil {
 		return nil, 0, err
 	}
+	defer timing.Start(ctx, "lint: analyze")()
 	fs, err := Analyze(pkgs, Analyzers()...)
 	return fs, len(pkgs), err
 }

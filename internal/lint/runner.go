@@ -37,11 +37,15 @@ func (f Findings) SARIF(p Policy) ([]byte, error) {
 	return SARIF(f.Dir, Analyzers(), f.List, p)
 }
 
-// Local lints the Go module in Dir in process (Run).
-type Local struct{ Dir string }
+// Local lints the Go module in Dir in process (RunBuild), its packages
+// loaded under Build: the compile's configuration, in a release.
+type Local struct {
+	Dir   string
+	Build Build
+}
 
 // Lint implements Runner.
 func (l Local) Lint(ctx context.Context, o Options) (Findings, error) {
-	fs, n, err := Run(ctx, l.Dir, o)
+	fs, n, err := RunBuild(ctx, l.Dir, o, l.Build)
 	return Findings{Dir: l.Dir, Packages: n, List: fs}, err
 }

@@ -14,7 +14,11 @@ import (
 
 // ParseVetJSON reads the output of `go vet -vettool=k8slint -json ./...`:
 // a stream of {"pkg": {"analyzer": [diagnostics] | {"error": …}}} objects,
-// possibly interleaved with "# pkg" and "go: …" lines. It is how the Dagger module
+// printed indented (each object's first and last lines are its braces, the
+// rest starts with a tab), possibly interleaved with lines of another
+// shape: "# pkg" headers, the go command's notes ("go: downloading …"),
+// and those of whatever else shares its stderr (the build cache program's
+// "go-image: build cache …"). Those are skipped. It is how the Dagger module
 // lints inside a builder container, where the analyzers run as a vet tool.
 // Suppressed findings keep their reason (the diagnostic's category and
 // related information), so Policy.Results gives the same verdicts on these
@@ -24,9 +28,7 @@ func ParseVetJSON(r io.Reader) ([]Finding, error) {
 	s := bufio.NewScanner(r)
 	s.Buffer(make([]byte, 64*1024), 16<<20)
 	for s.Scan() {
-		// "# pkg" headers, and the go command's own notes on stderr
-		// ("go: downloading …"), which the module reads with the JSON.
-		if strings.HasPrefix(s.Text(), "#") || strings.HasPrefix(s.Text(), "go: ") {
+		if !jsonLine(s.Text()) {
 			continue
 		}
 		clean.Write(s.Bytes())
@@ -71,6 +73,12 @@ func ParseVetJSON(r io.Reader) ([]Finding, error) {
 	}
 	sortFindings(out)
 	return out, nil
+}
+
+// jsonLine reports whether a line of go vet's output belongs to one of
+// its JSON objects: a brace, or an indented line within.
+func jsonLine(l string) bool {
+	return l != "" && strings.ContainsRune("{}[]\t ", rune(l[0]))
 }
 
 // parsePosn parses "file:line:col".

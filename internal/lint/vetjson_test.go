@@ -9,10 +9,14 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"dagger/go-image/internal/recipe"
 )
 
 func TestParseVetJSON(t *testing.T) {
 	in := `go: downloading example.com/dep v1.0.0
+go-image: build cache 10.89.0.1:5000/ci/go-build-cache:go-build-cache: 12 lookups: 12 local hits, 0 remote hits, 0 misses
+go-image cacheprog: flush: registry unreachable
 # example.com/a
 {
 	"example.com/a": {
@@ -89,13 +93,18 @@ func TestVetToolMatchesCheck(t *testing.T) {
 	// Findings that only facts across packages reveal.
 	variants = append(variants, "../internal/lint/testdata/modules/crosspkg")
 	policies := []string{"", "k8swatchcancel=warn,lintignore=warn,httpshutdown=deny"}
+	pk := recipe.Options{Platform: runtime.GOOS + "/" + runtime.GOARCH}.Packages()
+	build := Build{Flags: pk.Args, Env: pk.Env}
 	sawSuppressed, sawCrossPackage := false, false
 	for _, d := range variants {
 		t.Run(d, func(t *testing.T) {
 			dir := filepath.Join(root, d)
-			args := VetCommand(tool, Options{})
+			// Both run as the executors run them: under the compile's
+			// package configuration.
+			args := build.VetCommand(tool, Options{})
 			cmd := exec.Command(args[0], args[1:]...)
 			cmd.Dir = dir
+			cmd.Env = append(os.Environ(), build.Env...)
 			out, err := cmd.CombinedOutput()
 			if err != nil {
 				t.Fatalf("go vet: %v\n%s", err, out)
@@ -104,7 +113,7 @@ func TestVetToolMatchesCheck(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%v\n%s", err, out)
 			}
-			pkgs, err := Load(t.Context(), dir, nil, "./...")
+			pkgs, err := LoadBuild(t.Context(), dir, build, "./...")
 			if err != nil {
 				t.Fatal(err)
 			}

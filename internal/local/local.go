@@ -19,6 +19,7 @@ import (
 	"dagger/go-image/internal/assemble"
 	"dagger/go-image/internal/compile"
 	"dagger/go-image/internal/recipe"
+	"dagger/go-image/internal/timing"
 )
 
 // Request is one daemonless build.
@@ -85,6 +86,7 @@ func Build(ctx context.Context, r Request) (v1.Image, error) {
 		return nil, err
 	}
 	fmt.Fprintf(log, "go-image: compiled %s (%d bytes) in %s\n", o.Name, len(data), time.Since(start).Round(time.Millisecond))
+	defer timing.Start(ctx, "assemble")()
 	img, err := assemble.Image(base, o, data)
 	if err != nil {
 		return nil, fmt.Errorf("assemble on %s: %w", o.Base, err)

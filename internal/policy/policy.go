@@ -46,7 +46,7 @@ type Options struct {
 	Off map[string]string
 }
 
-// Names are the gates of the standard list, in the order they run.
+// Names are the gates of the standard list, in the report's order.
 var Names = []string{"size", "scan", "upx", "harden", "lint", "smoke"}
 
 // SwitchOff records that gate is off for reason. The reason is required:
@@ -74,10 +74,10 @@ func known(gate string) bool {
 	return false
 }
 
-// Standard returns the gates in the order they run: size, scan, upx,
-// harden, lint, smoke. Cheap, image-wide verdicts come first, the slow run
-// of the image last; every gate runs even after a failure (gates.Run), so
-// one report lists everything to fix. A gate in Off is replaced by one
+// Standard returns the gates in the report's order: size, scan, upx,
+// harden, lint, smoke. Cheap, image-wide verdicts come first, the run of
+// the image last; they run side by side (gates.Start), and every gate runs
+// even after a failure, so one report lists everything to fix. A gate in Off is replaced by one
 // skipped result that names it and the reason; a nil Scan, Lint or Smoke is
 // left out.
 func Standard(o Options) []gates.Gate {

@@ -337,16 +337,31 @@ func (o Options) LdflagsString() string {
 	return strings.Join(flags, " ")
 }
 
-// Compile returns the go build invocation that writes the binary to out.
-// -buildvcs=false: VCS stamping reads .git, which differs between clones and
-// makes the digest depend on it; the revision goes into a label instead.
+// Compile returns the go build invocation that writes the binary to out:
+// the package flags and environment of Packages, then the linker's.
 func (o Options) Compile(out string) Command {
+	pk := o.Packages()
+	args := append([]string{"go", "build"}, pk.Args...)
+	args = append(args, "-ldflags="+o.LdflagsString(), "-o", out, o.Main)
+	return Command{Args: args, Env: pk.Env}
+}
+
+// Packages is how the recipe compiles packages, apart from how it links
+// the binary: the go command's build flags (Args, without the command) and
+// environment that decide each package's compiled output, and so its key
+// in the build cache. -trimpath rewrites every file name the compiler
+// records; -buildvcs=false keeps VCS stamping, which reads .git (different
+// in every clone and CI checkout), out of the digest, the revision going
+// into a label instead. A tool that loads the packages with types (the
+// lint) given the same configuration reuses the export data the compile
+// left in the build cache, instead of compiling the standard library and
+// every dependency again under another one.
+func (o Options) Packages() Command {
 	p, _ := ParsePlatform(o.Platform)
-	args := []string{"go", "build", "-trimpath", "-buildvcs=false", "-ldflags=" + o.LdflagsString()}
+	args := []string{"-trimpath", "-buildvcs=false"}
 	if len(o.Tags) > 0 {
 		args = append(args, "-tags="+strings.Join(o.Tags, ","))
 	}
-	args = append(args, "-o", out, o.Main)
 	env := []string{"CGO_ENABLED=0", "GOOS=" + p.OS, "GOARCH=" + p.Arch, "GOFLAGS=-mod=readonly"}
 	if p.Arch == "arm" {
 		env = append(env, "GOARM="+strings.TrimPrefix(p.Variant, "v"))

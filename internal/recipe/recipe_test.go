@@ -68,7 +68,7 @@ func TestCompile(t *testing.T) {
 		{
 			"version injection, user ldflags after, tags",
 			Options{Main: "./cmd/api", Version: "1.2.3", VersionVar: "example.com/x/version.V", Ldflags: []string{"-X main.commit=abc"}, Tags: []string{"netgo", "osusergo"}},
-			[]string{"go", "build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w -X example.com/x/version.V=1.2.3 -X main.commit=abc", "-tags=netgo,osusergo", "-o", "/out/svc", "./cmd/api"},
+			[]string{"go", "build", "-trimpath", "-buildvcs=false", "-tags=netgo,osusergo", "-ldflags=-s -w -X example.com/x/version.V=1.2.3 -X main.commit=abc", "-o", "/out/svc", "./cmd/api"},
 			[]string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64", "GOFLAGS=-mod=readonly"},
 		},
 		{
@@ -339,5 +339,23 @@ func TestParseLabels(t *testing.T) {
 	}
 	if got, err := ParseLabels(nil); got != nil || err != nil {
 		t.Errorf("ParseLabels(nil) = %v, %v", got, err)
+	}
+}
+
+// The lint loads the packages with Packages and the compile builds with
+// Compile: the compile must add only the linker's flags and its output,
+// or the lint's type-checker misses the export data the compile left in
+// the build cache and compiles everything again.
+func TestCompileIsPackagesPlusLink(t *testing.T) {
+	for _, in := range []Options{{}, {Tags: []string{"netgo", "osusergo"}, Version: "1"}, {Platform: "linux/arm/v7"}} {
+		o, err := in.Normalize()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pk, c := o.Packages(), o.Compile("/out/svc")
+		want := append(append([]string{"go", "build"}, pk.Args...), "-ldflags="+o.LdflagsString(), "-o", "/out/svc", o.Main)
+		if !slices.Equal(c.Args, want) || !slices.Equal(c.Env, pk.Env) {
+			t.Errorf("%+v: compile %q %q, want %q %q (Packages plus the link)", in, c.Args, c.Env, want, pk.Env)
+		}
 	}
 }

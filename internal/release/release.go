@@ -29,6 +29,7 @@ import (
 	"dagger/go-image/internal/report"
 	"dagger/go-image/internal/sbom"
 	"dagger/go-image/internal/sign"
+	"dagger/go-image/internal/timing"
 )
 
 // Builder builds one platform's image: local.Build for the CLI, a Dagger
@@ -140,36 +141,8 @@ func Run(ctx context.Context, r Request) (*Result, error) {
 	}
 	started := time.Now()
 	res := &Result{Report: &report.Report{Image: tags[0].String()}}
-	for _, p := range r.Platforms {
-		fmt.Fprintf(log, "go-image: build %s\n", p)
-		img, err := r.Build(ctx, p)
-		if err != nil {
-			return res, fmt.Errorf("build %s: %w", p, err)
-		}
-		res.Images = append(res.Images, img)
-	}
-	// Gates that judge the source, not the image, run with the first
-	// platform only: their verdict is the same for every platform.
-	imageOnly := map[string]bool{}
-	for _, g := range gates.ImageGates(r.Gates) {
-		imageOnly[g.Name()] = true
-	}
-	for i, img := range res.Images {
-		p := r.Platforms[i]
-		fmt.Fprintf(log, "go-image: gates on %s\n", p)
-		gs := r.Gates
-		if i > 0 {
-			gs = gates.ImageGates(r.Gates)
-		}
-		rep := gates.Run(ctx, img, gs...)
-		for _, x := range rep.Results {
-			if len(r.Platforms) > 1 && imageOnly[x.Gate] {
-				// IDs stay stable for machines; the message says which
-				// platform's image the verdict is about.
-				x.Message = p.String() + ": " + x.Message
-			}
-			res.Report.Add(x)
-		}
+	if err := buildAndGate(ctx, r, res, log); err != nil {
+		return res, err
 	}
 	if err := res.Report.Err(); err != nil {
 		var ge *report.GateError
@@ -193,7 +166,9 @@ func Run(ctx context.Context, r Request) (*Result, error) {
 			return res, err
 		}
 	}
+	end := timing.Start(ctx, "push (upload by digest)")
 	up, err := push.Upload(ctx, res.Artifact, r.Addresses, r.Push)
+	end()
 	if err != nil {
 		return res, err
 	}
@@ -216,7 +191,10 @@ func Run(ctx context.Context, r Request) (*Result, error) {
 		if name := base[recipe.AnnotationBaseName]; name != "" {
 			b.Dependencies = append(b.Dependencies, attest.Image("base", name, base[recipe.AnnotationBaseDigest]))
 		}
-		if err := signRelease(ctx, res, r, b); err != nil {
+		end := timing.Start(ctx, "sign and attest")
+		err = signRelease(ctx, res, r, b)
+		end()
+		if err != nil {
 			return res, &SignError{Ref: up.Ref(), Err: err}
 		}
 	case r.AttachSBOM:
@@ -237,7 +215,9 @@ func Run(ctx context.Context, r Request) (*Result, error) {
 	}
 	// Tags last: a tag names an image only once everything about it is in
 	// the registry.
+	end = timing.Start(ctx, "push (tags)")
 	res.Pushed.Tags, err = push.Tag(ctx, res.Artifact, r.Addresses, r.Push)
+	end()
 	if err != nil {
 		return res, err
 	}

@@ -7,7 +7,6 @@ import (
 	"archive/tar"
 	"context"
 	"fmt"
-	"io"
 	"math"
 	"path"
 	"sort"
@@ -16,6 +15,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"dagger/go-image/internal/gates"
 	"dagger/go-image/internal/imagefs"
 	"dagger/go-image/internal/report"
 )
@@ -126,47 +126,66 @@ type Sizes struct {
 // flattened filesystem: a file deleted by a later layer is still stored
 // and still costs its bytes.
 func Measure(ctx context.Context, img v1.Image) (Sizes, error) {
-	var m Sizes
-	raw, err := img.RawManifest()
+	p := &imagefs.Pass{}
+	m := plan(p)
+	r, err := p.Run(ctx, img)
 	if err != nil {
-		return m, fmt.Errorf("read manifest: %w", err)
+		return Sizes{}, err
 	}
-	cfg, err := img.RawConfigFile()
-	if err != nil {
-		return m, fmt.Errorf("read config: %w", err)
-	}
-	m.Manifest, m.Config = int64(len(raw)), int64(len(cfg))
-	m.Compressed = m.Manifest + m.Config
-	ls, err := imagefs.OpenLayers(ctx, img)
-	if err != nil {
-		return m, err
-	}
-	createdBy := layerHistory(img, ls.Len())
-	for i := 0; i < ls.Len(); i++ {
-		d, err := ls.Layer(i).Digest()
-		if err != nil {
-			return m, fmt.Errorf("layer %d: %w", i+1, err)
+	return m(img, r)
+}
+
+// plan asks p for the headers of every layer, and returns what makes the
+// sizes of img once p has run (a shared pass: Plan).
+func plan(p *imagefs.Pass) func(img v1.Image, r *imagefs.Result) (Sizes, error) {
+	var largest [][]File
+	p.Headers(func(i int, h *tar.Header) {
+		for len(largest) <= i {
+			largest = append(largest, nil)
 		}
-		var largest []File
-		st, err := ls.Stream(ctx, i, true, func(h *tar.Header, _ io.Reader) error {
-			if h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeRegA {
-				largest = top(largest, File{Path: path.Clean("/" + h.Name), Size: h.Size, Layer: i})
+		if h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeRegA {
+			largest[i] = top(largest[i], File{Path: path.Clean("/" + h.Name), Size: h.Size, Layer: i})
+		}
+	})
+	return func(img v1.Image, r *imagefs.Result) (Sizes, error) {
+		var m Sizes
+		raw, err := img.RawManifest()
+		if err != nil {
+			return m, fmt.Errorf("read manifest: %w", err)
+		}
+		cfg, err := img.RawConfigFile()
+		if err != nil {
+			return m, fmt.Errorf("read config: %w", err)
+		}
+		m.Manifest, m.Config = int64(len(raw)), int64(len(cfg))
+		m.Compressed = m.Manifest + m.Config
+		layers, err := img.Layers()
+		if err != nil {
+			return m, fmt.Errorf("read layers: %w", err)
+		}
+		if len(layers) != len(r.Layers) {
+			return m, fmt.Errorf("the image has %d layers, %d were read", len(layers), len(r.Layers))
+		}
+		createdBy := layerHistory(img, len(layers))
+		for i, l := range layers {
+			d, err := l.Digest()
+			if err != nil {
+				return m, fmt.Errorf("layer %d: %w", i+1, err)
 			}
-			return nil
-		})
-		if err != nil {
-			return m, err
+			st := r.Layers[i]
+			// The uncompressed size is the whole stream, padding and end
+			// marker included, as `docker image inspect` has it.
+			m.Layers = append(m.Layers, Layer{Digest: d, Compressed: st.Compressed, Uncompressed: st.Uncompressed, CreatedBy: createdBy[i]})
+			m.Compressed += st.Compressed
+			m.Uncompressed += st.Uncompressed
+			if i < len(largest) {
+				for _, f := range largest[i] {
+					m.Largest = top(m.Largest, f)
+				}
+			}
 		}
-		// The uncompressed size is the whole stream, padding and end marker
-		// included, as `docker image inspect` has it.
-		m.Layers = append(m.Layers, Layer{Digest: d, Compressed: st.Compressed, Uncompressed: st.Uncompressed, CreatedBy: createdBy[i]})
-		m.Compressed += st.Compressed
-		m.Uncompressed += st.Uncompressed
-		for _, f := range largest {
-			m.Largest = top(m.Largest, f)
-		}
+		return m, nil
 	}
-	return m, nil
 }
 
 // top inserts f into the largest-first list, keeping at most TopFiles.
@@ -206,13 +225,27 @@ func layerHistory(img v1.Image, n int) []string {
 
 // Check measures img and compares the compressed size with the budget.
 func (g Gate) Check(ctx context.Context, img v1.Image) ([]report.Result, error) {
+	return gates.CheckAlone(ctx, img, g)
+}
+
+// Plan implements gates.PassGate: the size gate reads every layer's blob
+// and headers in the pass it shares with the upx and harden gates.
+func (g Gate) Plan(_ context.Context, img v1.Image, p *imagefs.Pass) (func(context.Context, *imagefs.Result) ([]report.Result, error), error) {
+	measured := plan(p)
+	return func(_ context.Context, r *imagefs.Result) ([]report.Result, error) {
+		m, err := measured(img, r)
+		if err != nil {
+			return nil, err
+		}
+		return g.judge(m), nil
+	}, nil
+}
+
+// judge compares the measured compressed size with the budget.
+func (g Gate) judge(m Sizes) []report.Result {
 	max := g.Max
 	if max <= 0 {
 		max = DefaultMaxSize
-	}
-	m, err := Measure(ctx, img)
-	if err != nil {
-		return nil, err
 	}
 	res := report.Result{
 		Gate:    "size",
@@ -242,7 +275,7 @@ func (g Gate) Check(ctx context.Context, img v1.Image) ([]report.Result, error) 
 		res.Message = fmt.Sprintf("%s compressed is over the %s budget by %s: %s, or raise --max-size",
 			Format(m.Compressed), Format(max), Format(m.Compressed-max), fix)
 	}
-	return []report.Result{res}, nil
+	return []report.Result{res}
 }
 
 func details(m Sizes) []string {

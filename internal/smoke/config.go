@@ -18,7 +18,7 @@ const (
 	DefaultProbePort     = 8081
 	DefaultHealthPath    = "/healthz"
 	DefaultReadyPath     = "/readyz"
-	DefaultSlowPath      = "/slow?d=2s"
+	DefaultSlowPath      = "/slow?d=500ms"
 	DefaultStartupBudget = 10 * time.Second
 	DefaultGrace         = 30 * time.Second
 	// The example service reads its listen addresses from these variables.
@@ -37,9 +37,13 @@ type Config struct {
 	// ReadyPath is the readiness endpoint on the probe port; "" disables the
 	// readiness checks.
 	ReadyPath string
-	// SlowPath is a business request that takes a while, at least a
-	// second (the example serves /slow?d=2s); SIGTERM is sent 0.5 s after it.
-	// "" sends SIGTERM to an idle service.
+	// SlowPath is a business request that takes a while (the example
+	// serves /slow?d=500ms): longer than the 0.25 s after which SIGTERM
+	// goes out (0.35 s when the service closed the driver's first
+	// connection). The same request keeps going out after SIGTERM until
+	// the service stops listening, so a drain that starts late is seen
+	// too; the gate's run lasts about as long as the request. "" sends
+	// SIGTERM to an idle service.
 	SlowPath string
 	// StartupBudget bounds the wait for the first 200 from HealthPath.
 	StartupBudget time.Duration

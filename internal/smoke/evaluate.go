@@ -107,20 +107,36 @@ func Evaluate(cfg Config, o Observations) []report.Result {
 		add("sigterm-drain", report.Skipped, "no slow path configured: SIGTERM was sent to an idle service", nil)
 	case !o.InFlight:
 		add("sigterm-drain", report.Fail, fmt.Sprintf("could not start %s on the business port before SIGTERM (%s): check that the business port is reachable and the slow path exists, or set an empty slow path", cfg.SlowPath, orNone(o.InFlightErr)), nil)
-	case o.InFlightStatus == 200:
-		add("sigterm-drain", report.Pass, fmt.Sprintf("the in-flight request %s completed with 200 after SIGTERM", cfg.SlowPath), nil)
+	case o.AnsweredBeforeTerm > 0 && o.AfterTermSent == 0:
+		// Nothing was in flight: a pass would claim a drain nobody saw.
+		// (With requests sent after SIGTERM, those were: see afterTerm.)
+		add("sigterm-drain", report.Fail, fmt.Sprintf("the slow request %s was answered %.2fs before SIGTERM went out, so no request was in flight to drain: give a slow path that takes longer than %s (SIGTERM goes out that long after the request is sent at most)", cfg.SlowPath, o.AnsweredBeforeTerm, freshTermDelay), nil)
+	case o.InFlightStatus == 200 && len(o.AfterTermCut) == 0:
+		msg := fmt.Sprintf("the in-flight request %s completed with 200 after SIGTERM", cfg.SlowPath)
+		if o.AfterTermSent > 0 {
+			msg += fmt.Sprintf(", and none of the %d sent while it still listened was cut", o.AfterTermSent)
+		}
+		add("sigterm-drain", report.Pass, msg, nil)
 	default:
 		got := orNone(o.InFlightErr)
 		if o.InFlightStatus != 0 {
 			got = fmt.Sprintf("status %d", o.InFlightStatus)
 		}
+		what := fmt.Sprintf("the in-flight request %s did not complete (%s)", cfg.SlowPath, got)
+		var details []string
+		if o.InFlightStatus == 200 {
+			// The first request was drained, but the drain started later:
+			// requests that arrived meanwhile were cut.
+			what = fmt.Sprintf("%d of the %d requests %s sent after SIGTERM, while the service still listened, were read and then cut", len(o.AfterTermCut), o.AfterTermSent, cfg.SlowPath)
+			details = append(details, o.AfterTermCut...)
+		}
 		if cleanExit(o) {
 			// It handled SIGTERM (exit 0, promptly) and still cut the
 			// request: main returned while Shutdown was draining.
-			add("sigterm-drain", report.Fail, fmt.Sprintf("the in-flight request %s did not complete (%s), yet the process exited 0 %.2fs after SIGTERM: it handles SIGTERM, but main returned before Shutdown had drained (ListenAndServe returns http.ErrServerClosed as soon as Shutdown starts, not when it ends); %s", cfg.SlowPath, got, o.ShutdownSeconds, fixWaitShutdown), nil, tail(o.Output)...)
+			add("sigterm-drain", report.Fail, fmt.Sprintf("%s, yet the process exited 0 %.2fs after SIGTERM: it handles SIGTERM, but main returned before Shutdown had drained (ListenAndServe returns http.ErrServerClosed as soon as Shutdown starts, not when it ends); %s", what, o.ShutdownSeconds, fixWaitShutdown), nil, append(details, tail(o.Output)...)...)
 			break
 		}
-		add("sigterm-drain", report.Fail, fmt.Sprintf("the in-flight request %s did not complete after SIGTERM (%s): the process dropped it instead of draining; %s, %s; %s", cfg.SlowPath, got, fixSignal, fixShutdown, fixSIGTERMOnly), nil, tail(o.Output)...)
+		add("sigterm-drain", report.Fail, fmt.Sprintf("%s after SIGTERM: the process dropped it instead of draining; %s, %s; %s", what, fixSignal, fixShutdown, fixSIGTERMOnly), nil, append(details, tail(o.Output)...)...)
 	}
 
 	// SIGTERM: readiness.

@@ -8,6 +8,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"dagger/go-image/internal/report"
+	"dagger/go-image/internal/timing"
 )
 
 // Gate runs an image and judges its Kubernetes behaviour.
@@ -47,10 +48,15 @@ func (g Gate) Check(ctx context.Context, img v1.Image) ([]report.Result, error) 
 	// Bounded whatever the service does: start-up, drain, and slack.
 	ctx, cancel := context.WithTimeout(ctx, g.Config.StartupBudget+g.Config.Grace+30*time.Second)
 	defer cancel()
+	end := timing.Start(ctx, "smoke: start the image")
 	p, err := r.Start(ctx, img, g.Config)
+	end()
 	if err != nil {
 		return nil, fmt.Errorf("smoke: start the image: %w", err)
 	}
-	defer p.Close()
+	defer func() {
+		defer timing.Start(ctx, "smoke: stop and clean up")()
+		p.Close()
+	}()
 	return Evaluate(g.Config, Drive(ctx, g.Config, p)), nil
 }

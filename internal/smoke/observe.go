@@ -12,8 +12,12 @@ import (
 	"net/http/httptrace"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
+
+	"dagger/go-image/internal/timing"
 )
 
 // Observations are the measured facts of one smoke run; Evaluate judges them.
@@ -55,9 +59,20 @@ type Observations struct {
 
 	TermSent bool `json:"termSent"`
 	// InFlight: the slow request had been sent when SIGTERM went out.
-	InFlight       bool   `json:"inFlight"`
-	InFlightStatus int    `json:"inFlightStatus,omitempty"`
-	InFlightErr    string `json:"inFlightErr,omitempty"`
+	InFlight bool `json:"inFlight"`
+	// AnsweredBeforeTerm is how long before SIGTERM went out the slow
+	// request was answered (0: it was not): then it was not in flight,
+	// and only requests sent after SIGTERM can show the drain.
+	AnsweredBeforeTerm float64 `json:"answeredBeforeTerm,omitempty"`
+	InFlightStatus     int     `json:"inFlightStatus,omitempty"`
+	InFlightErr        string  `json:"inFlightErr,omitempty"`
+	// AfterTermSent counts the slow requests sent after SIGTERM, while the
+	// service still accepted connections (afterTermEvery). AfterTermCut
+	// lists those the service read and then dropped without an answer
+	// (reset, closed): what a pod does to traffic that reaches it before
+	// the endpoints drop it, when it exits before its drain is done.
+	AfterTermSent int      `json:"afterTermSent,omitempty"`
+	AfterTermCut  []string `json:"afterTermCut,omitempty"`
 	// ReadyAfterTerm lists the distinct answers of the ready path after
 	// SIGTERM in order ("200", "503", "refused", ...).
 	ReadyAfterTerm []string `json:"readyAfterTerm,omitempty"`
@@ -70,7 +85,49 @@ type Observations struct {
 	Output []string `json:"output,omitempty"`
 }
 
-const pollEvery = 50 * time.Millisecond
+// The driver's waits. None of them is a fixed share of a smoke run: the
+// run lasts as long as the service takes to start, and the slow request
+// to complete.
+const (
+	// pollEvery is the longest wait between two probes while the service
+	// starts; the first probes come sooner (firstPoll, doubling), since
+	// a Go service is usually up within milliseconds.
+	pollEvery = 50 * time.Millisecond
+	firstPoll = 5 * time.Millisecond
+	// termPoll is the wait between two readiness probes after SIGTERM:
+	// the 503 is seen only while the service drains.
+	termPoll = 20 * time.Millisecond
+	// termDelay is how long after the slow request is written SIGTERM
+	// goes out, for the service to read the request (it is in flight only
+	// once read) off a connection it has already answered on. On a new
+	// connection (the service closed the first one) it is freshTermDelay:
+	// the request may then still wait in the listen queue, where SIGTERM's
+	// Shutdown closes it unserved. With the default slow path (0.5 s), a
+	// Go service's drain then ends about 0.25 s after SIGTERM, where
+	// http.Server.Shutdown's polling (1 ms, doubling) looks again at
+	// 0.255 s; half a second later, it would look only at 0.511 s.
+	termDelay      = 250 * time.Millisecond
+	freshTermDelay = 350 * time.Millisecond
+	// afterTermEvery is how often one more slow request goes out after
+	// SIGTERM, until the service stops listening: so that whenever its
+	// drain starts (at once, or after a pause for the endpoints to catch
+	// up), requests it has read are in flight, and whether it cuts them
+	// is seen, however short the slow path. At most maxAfterTerm are in
+	// flight at once.
+	afterTermEvery = 250 * time.Millisecond
+	maxAfterTerm   = 64
+	// acceptedWithin: a request cut sooner after it was written may still
+	// have been in the listen queue a Shutdown closed, never read by the
+	// service; it is not counted against it.
+	acceptedWithin = 100 * time.Millisecond
+	// afterExitWait bounds the wait for the requests still open when the
+	// process exited: their answers or resets come at once, unless the
+	// network went with the process.
+	afterExitWait = time.Second
+)
+
+// backoff is the next wait between probes: doubled, at most pollEvery.
+func backoff(d time.Duration) time.Duration { return min(2*d, pollEvery) }
 
 // Dialer is implemented by a Process that the driver must reach through
 // its runner: one in a network namespace of its own.
@@ -102,7 +159,10 @@ func Drive(ctx context.Context, cfg Config, p Process) (obs Observations) {
 	readyURL := "http://" + info.ProbeAddr + cfg.ReadyPath
 	deadline := info.Started.Add(cfg.StartupBudget)
 	since := func() float64 { return time.Since(info.Started).Seconds() }
+	end := timing.Start(ctx, "smoke: start-up and probes")
+	defer func() { end() }()
 
+	wait := firstPoll
 	for {
 		if !obs.Healthy {
 			st, body, err := get(ctx, probe, healthURL)
@@ -138,19 +198,24 @@ func Drive(ctx context.Context, cfg Config, p Process) (obs Observations) {
 			return obs
 		case <-ctx.Done():
 			return obs
-		case <-time.After(pollEvery):
+		case <-time.After(wait):
 		}
+		wait = backoff(wait)
 	}
 	if !obs.Healthy {
 		return obs
 	}
-	for !obs.BusinessUp {
+	for wait = firstPoll; !obs.BusinessUp; wait = backoff(wait) {
 		obs.BusinessUp = dial(ctx, d, info.BusinessAddr)
 		if obs.BusinessUp || time.Now().After(deadline) || ctx.Err() != nil {
 			break
 		}
-		time.Sleep(pollEvery)
+		time.Sleep(wait)
 	}
+	// The business requests keep their connection: the slow request
+	// reuses the one the service answered the unknown path on (terminate).
+	business := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DialContext: d, MaxIdleConnsPerHost: 1}}
+	defer business.CloseIdleConnections()
 	if obs.BusinessUp {
 		var body string
 		// An error is no answer: retried, and never read as "does not
@@ -161,20 +226,25 @@ func Drive(ctx context.Context, cfg Config, p Process) (obs Observations) {
 		if err != nil {
 			obs.BusinessHealthErr = err.Error()
 		}
-		obs.BusinessUnknownStatus, _, _ = getAnswer(ctx, probe, "http://"+info.BusinessAddr+"/go-image-smoke-"+nonce())
+		obs.BusinessUnknownStatus, _, _ = getAnswer(ctx, business, "http://"+info.BusinessAddr+"/go-image-smoke-"+nonce())
 	}
-	terminate(ctx, cfg, p, &obs)
+	end()
+	end = timing.Start(ctx, "smoke: SIGTERM, drain and exit")
+	terminate(ctx, cfg, p, business.Transport, &obs)
 	return obs
 }
 
 // terminate sends SIGTERM with the slow request in flight, watches the ready
 // path while the service drains, and waits up to the grace period for exit.
-func terminate(ctx context.Context, cfg Config, p Process, obs *Observations) {
+// The slow request goes through business, whose idle connection the
+// service has already accepted and answered on.
+func terminate(ctx context.Context, cfg Config, p Process, business http.RoundTripper, obs *Observations) {
 	info := p.Info()
 	d := dialerOf(p)
 	type result struct {
-		status int
-		err    error
+		status     int
+		err        error
+		answeredAt time.Time
 	}
 	var inflight chan result
 	if cfg.SlowPath != "" && obs.BusinessUp {
@@ -182,24 +252,44 @@ func terminate(ctx context.Context, cfg Config, p Process, obs *Observations) {
 		wrote := make(chan struct{})
 		rctx, cancel := context.WithTimeout(ctx, cfg.Grace+5*time.Second)
 		defer cancel()
-		trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { close(wrote) }}
+		// The transport's goroutines call these, and call them again when
+		// it retries the request on a new connection (the kept one was
+		// closed meanwhile).
+		var reused atomic.Bool
+		var answered atomic.Int64
+		var once sync.Once
+		trace := &httptrace.ClientTrace{
+			GotConn:              func(c httptrace.GotConnInfo) { reused.Store(c.Reused) },
+			WroteRequest:         func(httptrace.WroteRequestInfo) { once.Do(func() { close(wrote) }) },
+			GotFirstResponseByte: func() { answered.Store(time.Now().UnixNano()) },
+		}
+		answeredAt := func() time.Time {
+			if n := answered.Load(); n != 0 {
+				return time.Unix(0, n)
+			}
+			return time.Time{}
+		}
 		req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(rctx, trace), http.MethodGet, "http://"+info.BusinessAddr+cfg.SlowPath, nil)
 		go func() {
-			resp, err := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true, DialContext: d}}).Do(req)
+			resp, err := (&http.Client{Transport: business}).Do(req)
 			if err != nil {
-				inflight <- result{0, err}
+				inflight <- result{0, err, answeredAt()}
 				return
 			}
 			_, err = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
-			inflight <- result{resp.StatusCode, err}
+			inflight <- result{resp.StatusCode, err, answeredAt()}
 		}()
 		select {
 		case <-wrote:
 			obs.InFlight = true
 			// Let the server read the request: Shutdown waits for requests
 			// it has started, which is what this checks.
-			time.Sleep(500 * time.Millisecond)
+			delay := termDelay
+			if !reused.Load() {
+				delay = freshTermDelay
+			}
+			time.Sleep(delay)
 		case <-time.After(2 * time.Second):
 		}
 	}
@@ -211,22 +301,31 @@ func terminate(ctx context.Context, cfg Config, p Process, obs *Observations) {
 	}
 	obs.TermSent = true
 	graceEnd := termAt.Add(cfg.Grace)
+	if cfg.SlowPath != "" && obs.BusinessUp {
+		stop := afterTerm(ctx, cfg, p, termAt, obs)
+		defer stop()
+	}
 	probe := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true, DialContext: d}}
 	readyURL := "http://" + info.ProbeAddr + cfg.ReadyPath
+	// A probe in flight when the process exits is abandoned, not waited
+	// for: a stopped Dagger service's address drops connections rather
+	// than refusing them, and each would wait out its timeout.
+	pctx := untilDone(ctx, p)
 	exited := false
 	for !exited && time.Now().Before(graceEnd) && ctx.Err() == nil {
 		if cfg.ReadyPath != "" {
-			st, _, err := get(ctx, probe, readyURL)
-			a := answer(st, err)
-			if n := len(obs.ReadyAfterTerm); n == 0 || obs.ReadyAfterTerm[n-1] != a {
-				obs.ReadyAfterTerm = append(obs.ReadyAfterTerm, a)
+			st, _, err := get(pctx, probe, readyURL)
+			if a := answer(st, err); pctx.Err() == nil || err == nil {
+				if n := len(obs.ReadyAfterTerm); n == 0 || obs.ReadyAfterTerm[n-1] != a {
+					obs.ReadyAfterTerm = append(obs.ReadyAfterTerm, a)
+				}
 			}
 		}
 		select {
 		case <-p.Done():
 			exited = true
 		case <-ctx.Done():
-		case <-time.After(pollEvery):
+		case <-time.After(termPoll):
 		}
 	}
 	if exited {
@@ -240,9 +339,147 @@ func terminate(ctx context.Context, cfg Config, p Process, obs *Observations) {
 			if r.err != nil {
 				obs.InFlightErr = r.err.Error()
 			}
+			if !r.answeredAt.IsZero() && r.answeredAt.Before(termAt) {
+				obs.AnsweredBeforeTerm = termAt.Sub(r.answeredAt).Seconds()
+			}
 		case <-time.After(5 * time.Second):
 			obs.InFlightErr = "no answer 5s after the process exited or the grace period ended"
 		}
+	}
+}
+
+// untilDone is ctx, also done once p has exited.
+func untilDone(ctx context.Context, p Process) context.Context {
+	c, cancel := context.WithCancel(ctx)
+	go func() {
+		defer cancel()
+		select {
+		case <-p.Done():
+		case <-c.Done():
+		}
+	}()
+	return c
+}
+
+// afterTerm sends one more slow request every afterTermEvery, each on a
+// connection of its own, from SIGTERM on until the service refuses a
+// connection (it stopped listening), exits, or ctx ends, and records in
+// obs those the service read and then cut. The returned function stops
+// sending, waits for the requests (each ends when answered, or when the
+// process is gone) and fills in obs; call it once the process exited or
+// the grace period ended. A request cut less than acceptedWithin after it was
+// written may never have been accepted (a Shutdown closes its listener's
+// queue): it is not counted against the service.
+func afterTerm(ctx context.Context, cfg Config, p Process, termAt time.Time, obs *Observations) (stop func()) {
+	d := dialerOf(p)
+	addr := p.Info().BusinessAddr
+	rctx, cancel := context.WithTimeout(ctx, cfg.Grace+5*time.Second)
+	quit := make(chan struct{})
+	var (
+		mu   sync.Mutex
+		cuts []string
+		sent int
+		wg   sync.WaitGroup
+	)
+	slots := make(chan struct{}, maxAfterTerm)
+	send := func(conn net.Conn) {
+		defer wg.Done()
+		defer func() { <-slots }()
+		var wrote atomic.Int64 // the transport's goroutines write it
+		trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Store(time.Now().UnixNano()) }}
+		req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(rctx, trace), http.MethodGet, "http://"+addr+cfg.SlowPath, nil)
+		used := false
+		tr := &http.Transport{DisableKeepAlives: true, DialContext: func(context.Context, string, string) (net.Conn, error) {
+			if used {
+				return nil, errors.New("one connection per request")
+			}
+			used = true
+			return conn, nil
+		}}
+		resp, err := (&http.Client{Transport: tr}).Do(req)
+		if err == nil {
+			_, err = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		if err == nil || wrote.Load() == 0 {
+			return
+		}
+		wroteAt, cutAt := time.Unix(0, wrote.Load()), time.Now()
+		if rctx.Err() != nil {
+			// Cancelled here: the process outlived the grace period
+			// (sigterm-exit fails it; its requests are not judged), or it
+			// exited and left the request hanging on a network that went
+			// with it (a Dagger service's): cut at the exit.
+			select {
+			case <-p.Done():
+				cutAt = p.Exit().At
+			default:
+				return
+			}
+		}
+		if held := cutAt.Sub(wroteAt); held >= acceptedWithin {
+			mu.Lock()
+			cuts = append(cuts, fmt.Sprintf("sent %.2fs after SIGTERM, cut after %.2fs (%s)", wroteAt.Sub(termAt).Seconds(), held.Seconds(), answer(0, err)))
+			mu.Unlock()
+		}
+	}
+	// A dial in flight when the process exits is abandoned (see terminate).
+	alive := untilDone(rctx, p)
+	loopDone := make(chan struct{})
+	go func() {
+		defer close(loopDone)
+		tick := time.NewTicker(afterTermEvery)
+		defer tick.Stop()
+		for {
+			select {
+			case <-tick.C:
+			case <-quit:
+				return
+			case <-p.Done():
+				return
+			case <-rctx.Done():
+				return
+			}
+			select {
+			case slots <- struct{}{}:
+			default:
+				continue // maxAfterTerm in flight: the service is not done with them
+			}
+			dctx, dcancel := context.WithTimeout(alive, time.Second)
+			conn, err := d(dctx, "tcp", addr)
+			dcancel()
+			if err != nil {
+				<-slots
+				return // it stopped listening (or cannot be reached): its drain has begun
+			}
+			mu.Lock()
+			sent++
+			mu.Unlock()
+			wg.Add(1)
+			go send(conn)
+		}
+	}()
+	return func() {
+		close(quit)
+		<-loopDone
+		waited := make(chan struct{})
+		go func() { wg.Wait(); close(waited) }()
+		select {
+		case <-p.Done():
+			// An exited process's requests end at once, answered or cut;
+			// one still open afterExitWait later hangs (see send).
+			select {
+			case <-waited:
+			case <-time.After(afterExitWait):
+			}
+		default:
+			// Still running after the grace period.
+		}
+		cancel()
+		<-waited
+		mu.Lock()
+		obs.AfterTermSent, obs.AfterTermCut = sent, cuts
+		mu.Unlock()
 	}
 }
 

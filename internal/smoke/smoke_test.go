@@ -196,6 +196,15 @@ func TestEvaluate(t *testing.T) {
 			map[string]report.Status{"readiness": report.Skipped, "sigterm-readiness": report.Skipped}},
 		{"in-flight dropped", cfg, func(o *Observations) { o.InFlightStatus = 0; o.InFlightErr = "EOF" }, map[string]report.Status{"sigterm-drain": report.Fail}},
 		{"in-flight 503", cfg, func(o *Observations) { o.InFlightStatus = 503 }, map[string]report.Status{"sigterm-drain": report.Fail}},
+		// Answered before SIGTERM: no drain was seen, so none passes.
+		{"slow request answered before SIGTERM", cfg, func(o *Observations) { o.AnsweredBeforeTerm = 0.2 }, map[string]report.Status{"sigterm-drain": report.Fail}},
+		// SIGTERM came late (a slow runner), but the requests sent after
+		// it were in flight when the service stopped listening.
+		{"answered before SIGTERM, drained after", cfg, func(o *Observations) { o.AnsweredBeforeTerm, o.AfterTermSent = 0.2, 2 }, nil},
+		{"requests after SIGTERM answered", cfg, func(o *Observations) { o.AfterTermSent = 4 }, nil},
+		{"a request after SIGTERM cut", cfg, func(o *Observations) {
+			o.AfterTermSent, o.AfterTermCut = 4, []string{"sent 0.50s after SIGTERM, cut after 0.50s (reset)"}
+		}, map[string]report.Status{"sigterm-drain": report.Fail}},
 		{"readiness stays 200", cfg, func(o *Observations) { o.ReadyAfterTerm = []string{"200", "refused"} }, map[string]report.Status{"sigterm-readiness": report.Fail}},
 		{"killed by SIGTERM", cfg, func(o *Observations) { o.Exit = Exit{Code: -1, Signal: "signal terminated"} }, map[string]report.Status{"sigterm-exit": report.Fail}},
 		{"exit 1", cfg, func(o *Observations) { o.Exit = Exit{Code: 1} }, map[string]report.Status{"sigterm-exit": report.Fail}},

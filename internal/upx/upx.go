@@ -15,6 +15,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"dagger/go-image/internal/gates"
 	"dagger/go-image/internal/imagefs"
 	"dagger/go-image/internal/report"
 )
@@ -220,9 +221,16 @@ type Gate struct {
 // Name is "upx".
 func (Gate) Name() string { return "upx" }
 
-// Check walks the image's filesystem once, reading only ELF files past
+// Check reads the image's filesystem once, reading only ELF files past
 // their first four bytes.
 func (g Gate) Check(ctx context.Context, img v1.Image) ([]report.Result, error) {
+	return gates.CheckAlone(ctx, img, g)
+}
+
+// Plan implements gates.PassGate: the upx gate looks at every regular
+// file's head (and an ELF file's tail) in the pass it shares with the size
+// and harden gates.
+func (g Gate) Plan(_ context.Context, img v1.Image, p *imagefs.Pass) (func(context.Context, *imagefs.Result) ([]report.Result, error), error) {
 	policy, err := ParsePolicy(string(g.Policy))
 	if err != nil {
 		return nil, err
@@ -231,37 +239,54 @@ func (g Gate) Check(ctx context.Context, img v1.Image) ([]report.Result, error) 
 	if cf, err := img.ConfigFile(); err == nil && len(cf.Config.Entrypoint) > 0 {
 		entry = cf.Config.Entrypoint[0]
 	}
-	var elfs int
-	var packed []string
-	err = imagefs.Walk(ctx, img, func(e imagefs.Entry, r io.Reader) error {
-		if !e.Regular() || e.Size < 4 {
-			return nil
+	reader := p.Files(func(e imagefs.Entry, r io.Reader) (any, error) {
+		if e.Size < 4 {
+			return nil, nil
 		}
 		isELF, m, err := Detect(r)
-		if err != nil {
-			return fmt.Errorf("read %s: %w", e.Path, err)
+		if err != nil || !isELF {
+			return nil, err
 		}
-		if !isELF {
-			return nil
-		}
-		elfs++
-		if m.Packed() {
-			line := fmt.Sprintf("%s: %s", e.Path, m)
-			if e.Path == entry {
-				line = fmt.Sprintf("%s (entrypoint): %s", e.Path, m)
-			}
-			packed = append(packed, line)
-		}
-		return nil
+		return m, nil
 	})
-	if err != nil {
-		return nil, err
-	}
+	return func(_ context.Context, r *imagefs.Result) ([]report.Result, error) {
+		if r.ApplyErr != nil {
+			return nil, r.ApplyErr
+		}
+		var elfs int
+		var packed []string
+		for _, e := range r.FS.Entries() {
+			if !e.Regular() {
+				continue
+			}
+			note, err := r.Note(reader, e.Path)
+			if err != nil {
+				return nil, err
+			}
+			m, ok := note.(Markers)
+			if !ok {
+				continue
+			}
+			elfs++
+			if m.Packed() {
+				line := fmt.Sprintf("%s: %s", e.Path, m)
+				if e.Path == entry {
+					line = fmt.Sprintf("%s (entrypoint): %s", e.Path, m)
+				}
+				packed = append(packed, line)
+			}
+		}
+		return judge(policy, elfs, packed), nil
+	}, nil
+}
+
+// judge is the verdict on the ELF files found, of which packed are packed.
+func judge(policy Policy, elfs int, packed []string) []report.Result {
 	res := report.Result{Gate: "upx", ID: ID, Status: report.Pass, Details: packed,
 		Metrics: map[string]float64{"elf_files": float64(elfs), "packed_files": float64(len(packed))}}
 	if len(packed) == 0 {
 		res.Message = fmt.Sprintf("no UPX-packed binary among %d ELF file(s)", elfs)
-		return []report.Result{res}, nil
+		return []report.Result{res}
 	}
 	names := make([]string, len(packed))
 	for i, p := range packed {
@@ -278,5 +303,5 @@ func (g Gate) Check(ctx context.Context, img v1.Image) ([]report.Result, error) 
 	case Allow:
 		res.Message = fmt.Sprintf("UPX-packed binary allowed by --upx allow: %s", list)
 	}
-	return []report.Result{res}, nil
+	return []report.Result{res}
 }
