@@ -58,7 +58,7 @@ func convertSlice[I any, O any](in []I, f func(I) O) []O {
 func (r GoImage) MarshalJSON() ([]byte, error) {
 	var concrete struct {
 		Source                *dagger.Directory
-		Main                  string
+		Main                  []string
 		Name                  string
 		GoVersion             string
 		Platform              string
@@ -140,7 +140,7 @@ func (r GoImage) MarshalJSON() ([]byte, error) {
 func (r *GoImage) UnmarshalJSON(bs []byte) error {
 	var concrete struct {
 		Source                *dagger.Directory
-		Main                  string
+		Main                  []string
 		Name                  string
 		GoVersion             string
 		Platform              string
@@ -992,7 +992,7 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg source", err))
 				}
 			}
-			var main string
+			var main []string
 			if inputArgs["main"] != nil {
 				err = json.Unmarshal([]byte(inputArgs["main"]), &main)
 				if err != nil {

@@ -26,7 +26,7 @@ type GoImage struct {
 	// +private
 	Source *dagger.Directory
 	// +private
-	Main string
+	Main []string
 	// +private
 	Name string
 	// +private
@@ -113,9 +113,9 @@ func New(
 	// +defaultPath="/"
 	// +ignore=["**/.git", "**/*.tar", "**/node_modules", "**/.dagger"]
 	source *dagger.Directory,
-	// Main package, relative to the source (default: ., the module root).
+	// Main packages, relative to the source: directories (./cmd/api) or patterns (./cmd/..., ./...), one image per main package, named after its directory (default: ., the module root).
 	// +optional
-	main string,
+	main []string,
 	// Binary name (default: the main package's directory, or the module path's last element).
 	// +optional
 	name string,

@@ -209,7 +209,7 @@ func (m *GoImage) choices(ctx context.Context, platforms ...string) (choices.Cho
 	}
 	c := choices.Choices{
 		Recipe: choices.Recipe{
-			Main: given(m.Main), Name: given(m.Name), GoVersion: given(m.GoVersion), Platforms: givenList(m.Platform),
+			Main: m.Main, Name: given(m.Name), GoVersion: given(m.GoVersion), Platforms: givenList(m.Platform),
 			Base: given(m.Base), BaseImage: given(m.BaseImage), Version: given(m.Version), VersionVar: given(m.VersionVar),
 			Ldflags: m.Ldflags, Tags: m.Tags, Labels: labels, SourceURL: given(m.SourceURL), Revision: given(m.Revision),
 			SourceDateEpoch: given(int64(m.SourceDateEpoch)), UPXCompress: given(m.UpxCompress),

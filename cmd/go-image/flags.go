@@ -164,7 +164,7 @@ func (b *binder) validate() error {
 func addRecipeFlags(b *binder) {
 	r, d := &b.c.Recipe, choices.Default().Recipe
 	fs := b.fs
-	bind(b, &r.Main, "main", *d.Main, "main package, relative to --source", fs.StringVar)
+	b.list(&r.Main, "main", "main package, relative to --source, or a pattern such as ./cmd/... (repeatable; default "+strings.Join(d.Main, ",")+"): one image per main package, named after its directory", func(l []string) error { r.Main = l; return nil })
 	bind(b, &r.Name, "name", "", "binary name (default: the main package's directory, or the module path's last element)", fs.StringVar)
 	bind(b, &r.Base, "base", *d.Base, "final stage base: scratch or alpine", fs.StringVar)
 	bind(b, &r.Version, "version", "", "version injected with -X (see --version-var) and set as the OCI version label", fs.StringVar)
