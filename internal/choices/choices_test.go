@@ -476,7 +476,9 @@ func TestResolve(t *testing.T) {
 func ExampleChoices_Settings() {
 	file := choices.Layer{
 		Choices: choices.Choices{Gates: choices.Gates{MaxSize: new("20MB")}},
-		Origin:  func(string) choices.Origin { return choices.Origin{Kind: choices.FromFile, Where: "go-image.yaml:3:12"} },
+		Origin: func(string) choices.Origin {
+			return choices.Origin{Kind: choices.FromFile, Where: "go-image.yaml:3:12"}
+		},
 	}
 	flags := choices.Layer{
 		Choices: choices.Choices{Gates: choices.Gates{Off: map[string]string{"scan": "the registry scans"}}},
