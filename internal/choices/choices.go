@@ -58,7 +58,9 @@ type Recipe struct {
 	BaseImage *string `json:"baseImage,omitempty"`
 	// Version is injected with -X VersionVar=Version and set as the
 	// org.opencontainers.image.version label.
-	Version    *string `json:"version,omitempty"`
+	Version *string `json:"version,omitempty"`
+	// VersionVar is the string variable that receives Version, e.g.
+	// main.version.
 	VersionVar *string `json:"versionVar,omitempty"`
 	// Ldflags are extra linker flags, after -s -w; {{.Version}} and
 	// {{.Revision}} in them are replaced by Version and Revision. Tags
@@ -89,10 +91,13 @@ type Gates struct {
 	Skip map[string]string `json:"skip,omitempty"`
 	// Off maps a gate to the reason it is switched off; the report shows
 	// it as skipped with that reason.
-	Off   map[string]string `json:"off,omitempty"`
-	Scan  Scan              `json:"scan,omitzero"`
-	Lint  Lint              `json:"lint,omitzero"`
-	Smoke Smoke             `json:"smoke,omitzero"`
+	Off map[string]string `json:"off,omitempty"`
+	// Scan is the vulnerability gate's policy.
+	Scan Scan `json:"scan,omitzero"`
+	// Lint is the Kubernetes analyzers' policy.
+	Lint Lint `json:"lint,omitzero"`
+	// Smoke is how the smoke gate runs the image.
+	Smoke Smoke `json:"smoke,omitzero"`
 }
 
 // Scan is the vulnerability gate's policy.
@@ -117,9 +122,12 @@ type Lint struct {
 
 // Smoke is how the smoke gate runs the image and what it expects.
 type Smoke struct {
-	BusinessPort *int    `json:"businessPort,omitempty"`
-	ProbePort    *int    `json:"probePort,omitempty"`
-	HealthPath   *string `json:"healthPath,omitempty"`
+	// BusinessPort is the port the service serves business traffic on.
+	BusinessPort *int `json:"businessPort,omitempty"`
+	// ProbePort is the port of the probe server, not the business port.
+	ProbePort *int `json:"probePort,omitempty"`
+	// HealthPath is the liveness endpoint on the probe port.
+	HealthPath *string `json:"healthPath,omitempty"`
 	// ReadyPath "" disables the readiness checks.
 	ReadyPath *string `json:"readyPath,omitempty"`
 	// SlowPath "" sends SIGTERM to an idle service.
