@@ -3,12 +3,14 @@ package compile
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"strings"
 
 	"dagger/go-image/internal/childenv"
+	"dagger/go-image/internal/recipe"
 )
 
 // List runs a go list command line (argv, e.g. mains.ListArgs) in the
@@ -29,4 +31,30 @@ func List(ctx context.Context, dir string, argv []string) ([]byte, error) {
 		return nil, fmt.Errorf("list the main packages in %s (go list): %w: %s", dir, err, strings.TrimSpace(stderr.String()))
 	}
 	return out, nil
+}
+
+// BuildBatch runs a batch's go build in the module dir (recipe.Batches),
+// which writes its binaries into the directory the batch was made for.
+// The batch's packages are main packages go list has diagnosed already
+// (mains.Expand).
+func BuildBatch(ctx context.Context, dir string, b recipe.Batch) error {
+	c := b.Command
+	cmd := exec.CommandContext(ctx, c.Args[0], c.Args[1:]...)
+	cmd.Dir = dir
+	cmd.Env = childenv.Go(os.Environ(), c.Env...)
+	var combined bytes.Buffer
+	cmd.Stdout = &combined
+	cmd.Stderr = &combined
+	if err := cmd.Run(); err != nil {
+		mains := make([]string, len(b.Options))
+		for i, o := range b.Options {
+			mains[i] = o.Main
+		}
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return fmt.Errorf("compile %s: go build failed:\n%s", strings.Join(mains, " "), strings.TrimSpace(combined.String()))
+		}
+		return fmt.Errorf("compile %s: %w (is the go command on PATH?)", strings.Join(mains, " "), err)
+	}
+	return nil
 }
