@@ -9,8 +9,10 @@ package plan
 
 import (
 	"context"
+
 	"errors"
 	"fmt"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"strings"
 	"sync"
 
@@ -18,6 +20,7 @@ import (
 	"dagger/go-image/internal/config"
 	"dagger/go-image/internal/lint"
 	"dagger/go-image/internal/mains"
+	"dagger/go-image/internal/scan"
 )
 
 // Binary is one binary of the call with its effective choices.
@@ -141,6 +144,43 @@ func Names(bs []Binary) []string {
 		out[i] = b.Name
 	}
 	return out
+}
+
+// Shared are the runners of one call as its binaries share them, gated
+// side by side: the analyzers run once (SharedLint), and one Trivy runs at
+// a time, since Trivy processes sharing a cache directory can lock each
+// other out of its DB.
+func Shared(r choices.Runners) choices.Runners {
+	r.Lint = SharedLint(r.Lint)
+	if ir, ok := r.Scan.(scan.ImageRunner); ok {
+		r.Scan = &serialImageScan{serialScan{r: ir}, ir}
+	} else if r.Scan != nil {
+		r.Scan = &serialScan{r: r.Scan}
+	}
+	return r
+}
+
+// serialImageScan keeps the runner's ScanImage (the module's Trivy).
+type serialImageScan struct {
+	serialScan
+	ir scan.ImageRunner
+}
+
+func (s *serialImageScan) ScanImage(ctx context.Context, img v1.Image) (scan.Output, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ir.ScanImage(ctx, img)
+}
+
+type serialScan struct {
+	mu sync.Mutex
+	r  scan.Runner
+}
+
+func (s *serialScan) Scan(ctx context.Context, imageTar string) (scan.Output, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.r.Scan(ctx, imageTar)
 }
 
 // SharedLint runs the analyzers once per set of options for every binary

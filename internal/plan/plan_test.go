@@ -1,14 +1,18 @@
 package plan_test
 
 import (
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"dagger/go-image/internal/choices"
 	"dagger/go-image/internal/compile"
@@ -16,6 +20,7 @@ import (
 	"dagger/go-image/internal/lint"
 	"dagger/go-image/internal/mains"
 	"dagger/go-image/internal/plan"
+	"dagger/go-image/internal/scan"
 )
 
 const policy = `recipe:
@@ -178,4 +183,52 @@ func ExampleInputs_Mains() {
 	// Output:
 	// [./cmd/...] <nil>
 	// [.] <nil>
+}
+
+type slowScan struct {
+	in, most atomic.Int32
+	image    bool
+}
+
+func (s *slowScan) Scan(context.Context, string) (scan.Output, error) {
+	n := s.in.Add(1)
+	defer s.in.Add(-1)
+	if n > s.most.Load() {
+		s.most.Store(n)
+	}
+	time.Sleep(5 * time.Millisecond)
+	return scan.Output{}, nil
+}
+
+type slowImageScan struct{ slowScan }
+
+func (s *slowImageScan) ScanImage(ctx context.Context, _ v1.Image) (scan.Output, error) {
+	s.image = true
+	return s.Scan(ctx, "")
+}
+
+// TestSharedScan: one Trivy at a time, and the module's image scanner
+// stays one.
+func TestSharedScan(t *testing.T) {
+	plain, image := &slowScan{}, &slowImageScan{}
+	for _, r := range []scan.Runner{plain, image} {
+		shared := plan.Shared(choices.Runners{Scan: r}).Scan
+		var wg sync.WaitGroup
+		for range 6 {
+			wg.Go(func() {
+				if ir, ok := shared.(scan.ImageRunner); ok {
+					ir.ScanImage(context.Background(), nil)
+				} else {
+					shared.Scan(context.Background(), "x.tar")
+				}
+			})
+		}
+		wg.Wait()
+	}
+	if plain.most.Load() != 1 || image.most.Load() != 1 {
+		t.Errorf("scans at once: %d, %d; want 1", plain.most.Load(), image.most.Load())
+	}
+	if !image.image {
+		t.Error("the shared runner lost ScanImage")
+	}
 }
