@@ -1,8 +1,6 @@
 package plan_test
 
 import (
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"dagger/go-image/internal/choices"
 	"dagger/go-image/internal/compile"
