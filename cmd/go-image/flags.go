@@ -144,11 +144,28 @@ func (b *binder) apply() error {
 func (b *binder) named(err error) error {
 	var ce *choices.Error
 	if errors.As(err, &ce) {
-		if f := b.flags[ce.Field]; f != "" {
+		if f := b.flagOf(ce.Field); f != "" {
 			return fmt.Errorf("--%s: %w", f, err)
 		}
 	}
 	return err
+}
+
+// flagOf is the flag that set the choice at field, or the map or
+// section it belongs to (--skip for gates.skip.harden/no-setuid); "" when
+// several flags set it.
+func (b *binder) flagOf(field string) string {
+	for f := field; f != ""; {
+		if name, ok := b.flags[f]; ok {
+			return name
+		}
+		i := strings.LastIndex(f, ".")
+		if i < 0 {
+			break
+		}
+		f = f[:i]
+	}
+	return ""
 }
 
 // validate checks every choice: a bad one is a usage error naming its flag.
@@ -209,4 +226,6 @@ func addOffFlag(b *binder, gate, usage string) {
 		g.Off[gate] = *v
 		return nil
 	})
+	// Several flags share gates.off; each gate's entry is its own flag's.
+	b.flags["gates.off."+gate] = "no-" + gate
 }

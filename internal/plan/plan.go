@@ -100,12 +100,16 @@ func (in Inputs) New(bins []mains.Binary) ([]Binary, error) {
 		return nil, errors.New("no main package to build")
 	}
 	names := mains.Names(bins)
-	if in.Config != nil {
+	top, o := choices.Resolve(in.layers("")...)
+	// A section for a binary the file's own main packages do not build is
+	// a typo. When flags name other main packages, the file's sections for
+	// the binaries left out simply do not apply.
+	if in.Config != nil && o.Of("recipe.main").Kind != choices.FromFlag {
 		if err := in.Config.CheckBinaries(names); err != nil {
 			return nil, err
 		}
 	}
-	if top, o := choices.Resolve(in.layers("")...); top.Recipe.Name != nil && len(bins) > 1 {
+	if top.Recipe.Name != nil && len(bins) > 1 {
 		return nil, in.locate(&choices.Error{Field: "recipe.name", Err: fmt.Errorf("name %q given for %d binaries (%s): each is named after its main package's directory; give a name with one main package only", *top.Recipe.Name, len(bins), strings.Join(names, ", "))}, o, "")
 	}
 	out := make([]Binary, len(bins))
@@ -113,6 +117,8 @@ func (in Inputs) New(bins []mains.Binary) ([]Binary, error) {
 		c, o := choices.Resolve(in.layers(b.Name)...)
 		if c.Recipe.Name != nil {
 			b.Name = *c.Recipe.Name // one binary, named by a flag
+		} else {
+			o["recipe.name"] = choices.Origin{Kind: choices.FromDefault, Where: "(its main package's directory)"}
 		}
 		c.Recipe.Main, c.Recipe.Name = []string{b.Main}, &b.Name
 		if err := c.Validate(); err != nil {

@@ -232,3 +232,13 @@ func TestSharedScan(t *testing.T) {
 		t.Error("the shared runner lost ScanImage")
 	}
 }
+
+// TestNarrowedMains: a file's sections for binaries a --main flag leaves
+// out do not apply, and are no error.
+func TestNarrowedMains(t *testing.T) {
+	in := plan.Inputs{Config: parse(t, policy), Flags: flags(choices.Choices{Recipe: choices.Recipe{Main: []string{"./cmd/api"}}})}
+	bins, err := in.New([]mains.Binary{{Name: "api", Main: "./cmd/api"}})
+	if err != nil || len(bins) != 1 || !bins[0].Choices.Gates.On("smoke") {
+		t.Errorf("New = %+v, %v", bins, err)
+	}
+}

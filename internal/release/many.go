@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"dagger/go-image/internal/push"
 	"dagger/go-image/internal/report"
 )
 
@@ -37,7 +38,7 @@ func Addresses(specs []string, names []string) (map[string][]string, error) {
 		}
 	}
 	for _, spec := range specs {
-		if name, ref, ok := strings.Cut(spec, "="); ok && !strings.ContainsAny(name, "/:@") {
+		if name, ref, ok := forBinary(spec); ok {
 			if !slices.Contains(names, name) {
 				return nil, fmt.Errorf("address %q is for binary %q, which this release does not build (it builds %s)", spec, name, strings.Join(names, ", "))
 			}
@@ -64,6 +65,28 @@ func Addresses(specs []string, names []string) (map[string][]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// forBinary splits a NAME=REF address; a reference has no '=', and a
+// binary name no '/', ':' or '@'.
+func forBinary(spec string) (name, ref string, ok bool) {
+	name, ref, ok = strings.Cut(spec, "=")
+	return name, ref, ok && !strings.ContainsAny(name, "/:@")
+}
+
+// CheckAddresses checks the --address values as references before
+// anything is built, with a stand-in name where {name} or NAME= will
+// put each binary's (Addresses does that once the binaries are known).
+func CheckAddresses(specs []string, insecure bool) error {
+	for _, spec := range specs {
+		if _, ref, ok := forBinary(spec); ok {
+			spec = ref
+		}
+		if _, err := push.ParseAddresses([]string{strings.ReplaceAll(spec, NameTemplate, "name")}, insecure); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Named is one binary's release in a release of several.

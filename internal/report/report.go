@@ -95,7 +95,7 @@ type Setting struct {
 func (r *Report) chosen() []Setting {
 	var out []Setting
 	for _, s := range r.Settings {
-		if s.From != "default" {
+		if !strings.HasPrefix(s.From, "default") {
 			out = append(out, s)
 		}
 	}
