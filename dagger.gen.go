@@ -72,15 +72,17 @@ func (r GoImage) MarshalJSON() ([]byte, error) {
 		SourceURL             string
 		Revision              string
 		SourceDateEpoch       int
-		UpxCompress           bool
+		UpxCompress           *bool
 		Builder               *dagger.Container
 		TrivyImage            string
 		CacheNamespace        string
+		Config                *dagger.File
+		Jobs                  int
 		MaxSize               string
 		UpxPolicy             string
 		SkippedChecks         []string
 		Severity              string
-		IgnoreUnfixed         bool
+		IgnoreUnfixed         *bool
 		Ignorefile            *dagger.File
 		TrivyDbRepository     string
 		TrivyDb               *dagger.Directory
@@ -115,6 +117,8 @@ func (r GoImage) MarshalJSON() ([]byte, error) {
 	concrete.Builder = r.Builder
 	concrete.TrivyImage = r.TrivyImage
 	concrete.CacheNamespace = r.CacheNamespace
+	concrete.Config = r.Config
+	concrete.Jobs = r.Jobs
 	concrete.MaxSize = r.MaxSize
 	concrete.UpxPolicy = r.UpxPolicy
 	concrete.SkippedChecks = r.SkippedChecks
@@ -154,15 +158,17 @@ func (r *GoImage) UnmarshalJSON(bs []byte) error {
 		SourceURL             string
 		Revision              string
 		SourceDateEpoch       int
-		UpxCompress           bool
+		UpxCompress           *bool
 		Builder               *dagger.Container
 		TrivyImage            string
 		CacheNamespace        string
+		Config                *dagger.File
+		Jobs                  int
 		MaxSize               string
 		UpxPolicy             string
 		SkippedChecks         []string
 		Severity              string
-		IgnoreUnfixed         bool
+		IgnoreUnfixed         *bool
 		Ignorefile            *dagger.File
 		TrivyDbRepository     string
 		TrivyDb               *dagger.Directory
@@ -201,6 +207,8 @@ func (r *GoImage) UnmarshalJSON(bs []byte) error {
 	r.Builder = concrete.Builder
 	r.TrivyImage = concrete.TrivyImage
 	r.CacheNamespace = concrete.CacheNamespace
+	r.Config = concrete.Config
+	r.Jobs = concrete.Jobs
 	r.MaxSize = concrete.MaxSize
 	r.UpxPolicy = concrete.UpxPolicy
 	r.SkippedChecks = concrete.SkippedChecks
@@ -377,6 +385,27 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 				}
 			}
 			return (*GoImage).Check(&parent, ctx, format, noFail)
+		case "Harden":
+			var parent GoImage
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			var format string
+			if inputArgs["format"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["format"]), &format)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg format", err))
+				}
+			}
+			var noFail bool
+			if inputArgs["noFail"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["noFail"]), &noFail)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg noFail", err))
+				}
+			}
+			return (*GoImage).Harden(&parent, ctx, format, noFail)
 		case "Lint":
 			var parent GoImage
 			err = json.Unmarshal(parentJSON, &parent)
@@ -650,6 +679,27 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
 			}
 			return (*GoImage).ScanReport(&parent, ctx)
+		case "Size":
+			var parent GoImage
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			var format string
+			if inputArgs["format"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["format"]), &format)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg format", err))
+				}
+			}
+			var noFail bool
+			if inputArgs["noFail"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["noFail"]), &noFail)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg noFail", err))
+				}
+			}
+			return (*GoImage).Size(&parent, ctx, format, noFail)
 		case "Smoke":
 			var parent GoImage
 			err = json.Unmarshal(parentJSON, &parent)
@@ -678,6 +728,34 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
 			}
 			return (*GoImage).Tarball(&parent, ctx)
+		case "Tarballs":
+			var parent GoImage
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			return (*GoImage).Tarballs(&parent, ctx)
+		case "Upx":
+			var parent GoImage
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			var format string
+			if inputArgs["format"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["format"]), &format)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg format", err))
+				}
+			}
+			var noFail bool
+			if inputArgs["noFail"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["noFail"]), &noFail)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg noFail", err))
+				}
+			}
+			return (*GoImage).Upx(&parent, ctx, format, noFail)
 		case "Verify":
 			var parent GoImage
 			err = json.Unmarshal(parentJSON, &parent)
@@ -740,7 +818,14 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 			if err != nil {
 				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
 			}
-			return (*GoImage).WithIgnoreUnfixed(&parent), nil
+			var ignore bool
+			if inputArgs["ignore"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["ignore"]), &ignore)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg ignore", err))
+				}
+			}
+			return (*GoImage).WithIgnoreUnfixed(&parent, ignore), nil
 		case "WithIgnorefile":
 			var parent GoImage
 			err = json.Unmarshal(parentJSON, &parent)
@@ -1090,7 +1175,7 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg sourceDateEpoch", err))
 				}
 			}
-			var upxCompress bool
+			var upxCompress *bool
 			if inputArgs["upxCompress"] != nil {
 				err = json.Unmarshal([]byte(inputArgs["upxCompress"]), &upxCompress)
 				if err != nil {
@@ -1118,7 +1203,28 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg cacheNamespace", err))
 				}
 			}
-			return New(source, main, name, goVersion, platform, base, baseImage, version, versionVar, ldflags, tags, labels, sourceUrl, revision, sourceDateEpoch, upxCompress, builder, trivyImage, cacheNamespace), nil
+			var config *dagger.File
+			if inputArgs["config"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["config"]), &config)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg config", err))
+				}
+			}
+			var jobs int
+			if inputArgs["jobs"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["jobs"]), &jobs)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg jobs", err))
+				}
+			}
+			var trivyDbRepository string
+			if inputArgs["trivyDbRepository"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["trivyDbRepository"]), &trivyDbRepository)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg trivyDbRepository", err))
+				}
+			}
+			return New(source, main, name, goVersion, platform, base, baseImage, version, versionVar, ldflags, tags, labels, sourceUrl, revision, sourceDateEpoch, upxCompress, builder, trivyImage, cacheNamespace, config, jobs, trivyDbRepository), nil
 		default:
 			return nil, fmt.Errorf("unknown function %s", fnName)
 		}

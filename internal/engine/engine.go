@@ -185,6 +185,11 @@ func (e *Executor) Image(ctx context.Context, p recipe.Platform) (*Built, error)
 	if err != nil {
 		return nil, err
 	}
+	return e.Assemble(ctx, p, bin)
+}
+
+// Assemble assembles p's image around the compiled binary bin.
+func (e *Executor) Assemble(ctx context.Context, p recipe.Platform, bin *dagger.File) (*Built, error) {
 	dir, err := scratchDir()
 	if err != nil {
 		return nil, err

@@ -58,6 +58,12 @@ func (in Inputs) layers(binary string) []choices.Layer {
 	return append(ls, in.Flags)
 }
 
+// Top are the call's choices without any binary's section of the policy
+// file: the source's own (the lint gate judges the source).
+func (in Inputs) Top() (choices.Choices, choices.Origins) {
+	return choices.Resolve(in.layers("")...)
+}
+
 // Mains are the main packages and patterns the call builds, normalized
 // (mains.Normalize): the flags', else the policy file's, else the source
 // root.
