@@ -119,7 +119,7 @@ func (m *GoImage) Release(
 		o.Log = log
 		reqs = append(reqs, release.Named{Name: b.Name, Request: release.Request{
 			Platforms: ps, Gates: gs, Addresses: byName[b.Name], Push: o,
-			Build: c.builder(b),
+			Build:      c.builder(b),
 			AttachSBOM: attachSbom, SBOMFormat: sbomFmt, Sign: signing,
 			Version: b.Options.Version, Created: b.Options.Created(), Log: log, Settings: settings(b.Binary),
 		}})
