@@ -85,7 +85,11 @@ func (m *GoImage) Release(
 	if err != nil {
 		return "", fmt.Errorf("address: %w", err)
 	}
-	popts, err := registryOptions(ctx, address, registry, username, password, insecure)
+	var all []string // every binary's, {name} filled in
+	for _, n := range names {
+		all = append(all, byName[n]...)
+	}
+	popts, err := registryOptions(ctx, all, registry, username, password, insecure)
 	if err != nil {
 		return "", err
 	}

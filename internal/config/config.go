@@ -32,6 +32,7 @@ import (
 	"io"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -43,6 +44,9 @@ import (
 	"dagger/go-image/internal/recipe"
 	"dagger/go-image/internal/safetext"
 )
+
+// yamlLine is the line a YAML syntax error names.
+var yamlLine = regexp.MustCompile(`^line (\d+): (.*)$`)
 
 // FileName is the policy file both executors look for at the source root.
 const FileName = "go-image.yaml"
@@ -128,7 +132,13 @@ func Parse(path string, data []byte) (*File, error) {
 		if err == io.EOF {
 			return f, nil // an empty file chooses nothing
 		}
-		return fail(Pos{}, "", fmt.Errorf("not YAML: %s", strings.TrimPrefix(err.Error(), "yaml: ")))
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		var p Pos
+		if m := yamlLine.FindStringSubmatch(msg); m != nil {
+			p.Line, _ = strconv.Atoi(m[1])
+			msg = m[2]
+		}
+		return fail(p, "", fmt.Errorf("not YAML: %s", msg))
 	}
 	var more yaml.Node
 	if err := dec.Decode(&more); err != io.EOF {

@@ -124,7 +124,8 @@ func TestParseErrors(t *testing.T) {
 		{"a custom tag", "gates:\n  maxSize: !env SIZE\n", "go-image.yaml:2:12: gates.maxSize: an explicit tag (!env)"},
 		{"two documents", "gates: {}\n---\ngates: {}\n", "go-image.yaml:2:1: a second YAML document"},
 		{"not a mapping", "- ./cmd/api\n", "go-image.yaml:1:1: want a mapping of known keys: recipe, gates, binaries"},
-		{"not YAML", "gates: [\n", "go-image.yaml: not YAML"},
+		{"not YAML", "gates: [\n", "go-image.yaml:1: not YAML: did not find expected node content"},
+		{"a colon in a plain value", "gates:\n  off:\n    smoke: e2e: needs a db\n", "go-image.yaml:3: not YAML: mapping values are not allowed in this context"},
 		{"not UTF-8", "gates:\n  off:\n    smoke: \xff\n", "go-image.yaml:3: not UTF-8"},
 		{"an ignore file outside the source", "gates:\n  scan:\n    ignoreFile: ../../home/ci/.netrc\n", "go-image.yaml:3:17: gates.scan.ignoreFile: ignore file \"../../home/ci/.netrc\": must be a path inside the source"},
 		{"an absolute ignore file", "gates:\n  scan:\n    ignoreFile: /etc/shadow\n", "must be a path inside the source"},
@@ -159,7 +160,7 @@ func TestHostileFiles(t *testing.T) {
 		{"deep block nesting", "gates:\n" + deepBlock(500), "gates.off.k0: want a string, not a mapping"},
 		{"many keys", "gates:\n  off:\n" + manyKeys(15000), "no such gate"},
 		{"a NUL byte", "gates:\n  maxSize: \"20MB\\0\"\n", "control or invisible character U+0000"},
-		{"a NUL byte raw", "gates:\n  maxSize: 20MB\x00\n", "not YAML"},
+		{"a NUL byte raw", "gates:\n  maxSize: 20MB\x00\n", "not YAML: control characters are not allowed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			start := time.Now()

@@ -140,7 +140,7 @@ func TestEngineConfigArgument(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "policy.yaml")
 	bad := filepath.Join(dir, "bad.yaml")
-	if err := os.WriteFile(good, []byte("recipe:\n  main: [./cmd/api]\ngates:\n  maxSize: 5MB\n  off:\n    smoke: e2e: a policy file of its own\n    scan: e2e: a policy file of its own\n"), 0o644); err != nil {
+	if err := os.WriteFile(good, []byte("recipe:\n  main: [./cmd/api]\ngates:\n  maxSize: 5MB\n  off:\n    smoke: \"e2e: a policy file of its own\"\n    scan: \"e2e: a policy file of its own\"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(bad, []byte("gates:\n  maxSize: 25M\n"), 0o644); err != nil {
