@@ -148,7 +148,7 @@ func TestEngineConfigArgument(t *testing.T) {
 	}
 	out := mustCall(t, "--source=./testdata/monorepo", "--config="+good, "check")
 	wantLines(t, out, "PASS size/compressed", "SKIP smoke/off")
-	for _, s := range []string{"go-image report", `gates.maxSize = "5MB"  (file policy.yaml:4:12)`, "max_bytes=5000000"} {
+	for _, s := range []string{`gates.maxSize = "5MB"  (file policy.yaml:4:12)`, "max_bytes=5000000"} {
 		if !strings.Contains(out, s) {
 			t.Errorf("check with --config lacks %q:\n%s", s, out)
 		}
