@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -253,5 +254,30 @@ func TestSchemaInSync(t *testing.T) {
 	}
 	if !bytes.Equal(got, config.SchemaJSON) {
 		t.Fatal("go-image.schema.json is stale: run go test ./internal/config -run SchemaInSync -update")
+	}
+}
+
+// TestCommittedPolicies: every go-image.yaml of the repository (testdata,
+// the benchmark's) parses.
+func TestCommittedPolicies(t *testing.T) {
+	var files []string
+	for _, glob := range []string{"../../testdata/*/go-image.yaml", "../../bench/monorepo/*.go-image.yaml"} {
+		m, err := filepath.Glob(glob)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, m...)
+	}
+	if len(files) < 4 {
+		t.Fatalf("found %v", files)
+	}
+	for _, name := range files {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := config.Parse(name, data); err != nil {
+			t.Error(err)
+		}
 	}
 }

@@ -166,8 +166,14 @@ func Images(names []string, results []*Result) report.Images {
 		if r != nil && r.Report != nil {
 			img.Report = r.Report
 		}
-		if r != nil && r.Digest.Hex != "" {
+		switch {
+		case r != nil && r.Digest.Hex != "":
 			img.Digest = r.Digest.String()
+		case r != nil && len(r.Images) == 1:
+			// Blocked: the image that was gated, though it was not pushed.
+			if d, err := r.Images[0].Digest(); err == nil {
+				img.Digest = d.String()
+			}
 		}
 		out = append(out, img)
 	}

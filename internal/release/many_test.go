@@ -139,6 +139,9 @@ func TestRunAll(t *testing.T) {
 		if res[0].Report.Err() != nil || res[1].Report.Err() == nil {
 			t.Errorf("each binary keeps its own report")
 		}
+		if got := Images([]string{"api", "ctl", "worker"}, res)[1].Digest; got != bad.String() {
+			t.Errorf("the summary of a blocked release shows %q for ctl, want the digest of the image gated, %s", got, bad)
+		}
 		var blocked *BlockedError
 		if !errors.As(err, &blocked) {
 			t.Error("the blocked binary's BlockedError is inside")
