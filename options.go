@@ -317,15 +317,10 @@ var arguments = map[string]string{
 // argument names what set the choice at field: its entry in arguments
 // (or its section's), else the constructor's --<kebab-case name>.
 func argument(field string) string {
-	for f := field; f != ""; {
+	for f := range choices.Enclosing(field) {
 		if a, ok := arguments[f]; ok {
 			return a
 		}
-		i := strings.LastIndex(f, ".")
-		if i < 0 {
-			break
-		}
-		f = f[:i]
 	}
 	if name, ok := strings.CutPrefix(field, "recipe."); ok {
 		var b strings.Builder

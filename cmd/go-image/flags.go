@@ -155,15 +155,10 @@ func (b *binder) named(err error) error {
 // section it belongs to (--skip for gates.skip.harden/no-setuid); "" when
 // several flags set it.
 func (b *binder) flagOf(field string) string {
-	for f := field; f != ""; {
+	for f := range choices.Enclosing(field) {
 		if name, ok := b.flags[f]; ok {
 			return name
 		}
-		i := strings.LastIndex(f, ".")
-		if i < 0 {
-			break
-		}
-		f = f[:i]
 	}
 	return ""
 }

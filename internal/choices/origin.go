@@ -2,6 +2,7 @@ package choices
 
 import (
 	"fmt"
+	"iter"
 	"maps"
 	"reflect"
 	"slices"
@@ -53,17 +54,29 @@ type Origins map[string]Origin
 // choice recorded (gates.smoke for a combination of smoke choices);
 // default when none is.
 func (o Origins) Of(field string) Origin {
-	for f := field; f != ""; {
+	for f := range Enclosing(field) {
 		if got, ok := o[f]; ok {
 			return got
 		}
-		i := strings.LastIndex(f, ".")
-		if i < 0 {
-			break
-		}
-		f = f[:i]
 	}
 	return Origin{Kind: FromDefault}
+}
+
+// Enclosing is field, then each choice that encloses it, innermost
+// first: gates.skip.harden/no-setuid, gates.skip, gates.
+func Enclosing(field string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for f := field; f != ""; {
+			if !yield(f) {
+				return
+			}
+			i := strings.LastIndex(f, ".")
+			if i < 0 {
+				return
+			}
+			f = f[:i]
+		}
+	}
 }
 
 // Resolve overlays the layers, later over earlier, as Overlay does, and

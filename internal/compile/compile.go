@@ -109,23 +109,7 @@ func Build(ctx context.Context, dir string, o recipe.Options, out string) error 
 	if err := CheckMain(ctx, dir, o); err != nil {
 		return err
 	}
-	c := o.Compile(out)
-	cmd := exec.CommandContext(ctx, c.Args[0], c.Args[1:]...)
-	cmd.Dir = dir
-	cmd.Env = childenv.Go(os.Environ(), c.Env...)
-	// The output goes into the error, not to log: go build is silent on
-	// success, and on failure the error must carry the cause by itself.
-	var combined bytes.Buffer
-	cmd.Stdout = &combined
-	cmd.Stderr = &combined
-	if err := cmd.Run(); err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return fmt.Errorf("compile %s: go build failed:\n%s", o.Main, strings.TrimSpace(combined.String()))
-		}
-		return fmt.Errorf("compile %s: %w (is the go command on PATH?)", o.Main, err)
-	}
-	return nil
+	return goBuild(ctx, dir, o.Compile(out), o.Main)
 }
 
 // ReplacesOutside returns the go.mod replace directives whose target is a

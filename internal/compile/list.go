@@ -38,7 +38,17 @@ func List(ctx context.Context, dir string, argv []string) ([]byte, error) {
 // The batch's packages are main packages go list has diagnosed already
 // (mains.Expand).
 func BuildBatch(ctx context.Context, dir string, b recipe.Batch) error {
-	c := b.Command
+	mains := make([]string, len(b.Options))
+	for i, o := range b.Options {
+		mains[i] = o.Main
+	}
+	return goBuild(ctx, dir, b.Command, strings.Join(mains, " "))
+}
+
+// goBuild runs a go build command line in dir. Its output goes into the
+// error, not to a log: go build is silent on success, and on failure the
+// error must carry the cause by itself.
+func goBuild(ctx context.Context, dir string, c recipe.Command, what string) error {
 	cmd := exec.CommandContext(ctx, c.Args[0], c.Args[1:]...)
 	cmd.Dir = dir
 	cmd.Env = childenv.Go(os.Environ(), c.Env...)
@@ -46,15 +56,11 @@ func BuildBatch(ctx context.Context, dir string, b recipe.Batch) error {
 	cmd.Stdout = &combined
 	cmd.Stderr = &combined
 	if err := cmd.Run(); err != nil {
-		mains := make([]string, len(b.Options))
-		for i, o := range b.Options {
-			mains[i] = o.Main
-		}
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
-			return fmt.Errorf("compile %s: go build failed:\n%s", strings.Join(mains, " "), strings.TrimSpace(combined.String()))
+			return fmt.Errorf("compile %s: go build failed:\n%s", what, strings.TrimSpace(combined.String()))
 		}
-		return fmt.Errorf("compile %s: %w (is the go command on PATH?)", strings.Join(mains, " "), err)
+		return fmt.Errorf("compile %s: %w (is the go command on PATH?)", what, err)
 	}
 	return nil
 }

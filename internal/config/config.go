@@ -400,15 +400,10 @@ func (f *File) has(field string) bool {
 // enclosing choice the file sets when field itself is not one of them
 // (a map key's section), else nothing.
 func (f *File) Position(field string) Pos {
-	for p := field; p != ""; {
+	for p := range choices.Enclosing(field) {
 		if pos, ok := f.pos[p]; ok {
 			return pos
 		}
-		i := strings.LastIndex(p, ".")
-		if i < 0 {
-			break
-		}
-		p = p[:i]
 	}
 	return Pos{}
 }
