@@ -32,6 +32,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	mf := addSmokeGateFlags(b)
 	lintSrc := fs.String("lint-source", "", "also run the lint gate (Kubernetes analyzers) over the Go module in this directory (the image's source)")
 	addLintFlags(b)
+	cfgPath := configFlag(b)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -70,15 +71,19 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		r.Native = native
 	}
-	gs, err := c.Gates.List(ctx, local.Files{Root: "."}, r)
-	if err != nil {
-		return b.named(err)
-	}
 	img, err := imagefile.Read(*image)
 	if err != nil {
 		return err
 	}
+	eff, set, err := imageChoices(*cfgPath, img, b)
+	if err != nil {
+		return err
+	}
+	gs, err := eff.Gates.List(ctx, local.Files{Root: "."}, r)
+	if err != nil {
+		return b.named(err)
+	}
 	rep := gates.Run(ctx, img, gs...)
-	rep.Image = *image
+	rep.Image, rep.Settings = *image, set
 	return writeK8sReport(rep, *format, *output, *noFail, stdout, stderr)
 }

@@ -243,3 +243,41 @@ func TestConfigCommand(t *testing.T) {
 		t.Errorf("config --schema: exit %d\n%.200s", code, stdout)
 	}
 }
+
+// TestConfigOnImages: check, scan, smoke and lint read the policy file
+// too: check its top level and the section of the image's binary (by its
+// title label), lint the source's go-image.yaml.
+func TestConfigOnImages(t *testing.T) {
+	dir := t.TempDir()
+	if code, _, stderr := goImage(t, "build", "--source", monorepo, "--output", dir+"/"); code != 0 {
+		t.Fatalf("build: %s", stderr)
+	}
+	policy := filepath.Join(dir, "policy.yaml")
+	if err := os.WriteFile(policy, []byte("gates:\n  maxSize: 9MB\nbinaries:\n  ctl:\n    gates:\n      maxSize: 2MB\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for bin, want := range map[string]string{"api": "max_bytes=9000000", "ctl": "max_bytes=2000000"} {
+		code, stdout, stderr := goImage(t, "check", "--image", filepath.Join(dir, bin+".tar"), "--config", policy)
+		if code != 0 || !strings.Contains(stdout, want) || !strings.Contains(stdout, "(file "+policy) {
+			t.Errorf("check %s.tar --config: exit %d\n%s%s", bin, code, stdout, stderr)
+		}
+	}
+	code, stdout, _ := goImage(t, "check", "--image", filepath.Join(dir, "api.tar"), "--config", policy, "--max-size", "8MB")
+	if code != 0 || !strings.Contains(stdout, "max_bytes=8000000") || !strings.Contains(stdout, "(flag --max-size)") {
+		t.Errorf("a flag over the file:\n%s", stdout)
+	}
+	code, _, stderr := goImage(t, "check", "--image", filepath.Join(dir, "api.tar"), "--config", filepath.Join(monorepo, "cmd", "api", "main.go"))
+	if code != 1 || !strings.Contains(stderr, "main.go:1:1: want a mapping") {
+		t.Errorf("check with a file that is not a policy: exit %d\n%s", code, stderr)
+	}
+
+	// lint reads the source's go-image.yaml: httpshutdown warned there.
+	src := copyTree(t, "../../testdata/k8s/shutdown-no-timeout", map[string]string{"go-image.yaml": "gates:\n  lint:\n    policy: httpshutdown=warn\n"})
+	code, stdout, stderr = goImage(t, "lint", "--source", src)
+	if code != 0 || !strings.Contains(stdout, "[WARN] lint/httpshutdown") {
+		t.Errorf("lint with the source's go-image.yaml: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if code, _, _ := goImage(t, "lint", "--source", src, "--lint-policy", "httpshutdown=deny"); code != 1 {
+		t.Errorf("--lint-policy over the file: exit %d, want 1", code)
+	}
+}

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"runtime"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"dagger/go-image/internal/attest"
 	"dagger/go-image/internal/choices"
 	"dagger/go-image/internal/compile"
@@ -143,4 +145,57 @@ func settings(b plan.Binary) []report.Setting {
 		out = append(out, report.Setting{Field: s.Field, Value: s.Value, From: s.From.String()})
 	}
 	return out
+}
+
+// configFlag is --config of the commands that read an image or a source
+// without building it (check, scan, smoke, lint).
+func configFlag(b *binder) *string {
+	var p string
+	pathVar(b.fs, &p, "config", "", "policy file ("+config.FileName+") whose gate choices apply: its top level, and for an image its section for the image's binary (its title label); flags override it (lint: default "+config.FileName+" at the --source root)")
+	return &p
+}
+
+// imageChoices are the choices of a command that reads an image: the
+// flags alone without a policy file, else the file's top level and its
+// section for the image's binary (named by its title label), under the
+// flags.
+func imageChoices(configPath string, img v1.Image, b *binder) (choices.Choices, []report.Setting, error) {
+	if configPath == "" {
+		return *b.c, nil, nil
+	}
+	cfg, err := (&planFlags{config: configPath}).load("")
+	if err != nil {
+		return choices.Choices{}, nil, err
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return choices.Choices{}, nil, err
+	}
+	bin, err := plan.Inputs{Config: cfg, Flags: b.layer()}.ForImage(cf.Config.Labels["org.opencontainers.image.title"])
+	if err != nil {
+		var ce *choices.Error
+		if errors.As(err, &ce) {
+			return choices.Choices{}, nil, usageError{b.named(err)}
+		}
+		return choices.Choices{}, nil, err
+	}
+	return bin.Choices, settings(bin), nil
+}
+
+// sourceChoices are lint's choices: the policy file's top level (--config,
+// else the source's go-image.yaml) under the flags.
+func sourceChoices(configPath, src string, b *binder) (choices.Choices, error) {
+	cfg, err := (&planFlags{config: configPath}).load(src)
+	if err != nil || cfg == nil {
+		return *b.c, err
+	}
+	bin, err := plan.Inputs{Config: cfg, Flags: b.layer()}.ForImage("")
+	if err != nil {
+		var ce *choices.Error
+		if errors.As(err, &ce) {
+			return choices.Choices{}, usageError{b.named(err)}
+		}
+		return choices.Choices{}, err
+	}
+	return bin.Choices, nil
 }

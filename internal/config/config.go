@@ -176,13 +176,27 @@ func (d decoder) check(n *yaml.Node, field string) error {
 		return d.fail(n, field, "an anchor (&%s): go-image.yaml takes no anchors or aliases; write the value out", n.Anchor)
 	case n.Tag != "" && n.Style&yaml.TaggedStyle != 0:
 		return d.fail(n, field, "an explicit tag (%s): go-image.yaml takes plain values", n.Tag)
-	case n.Kind == yaml.ScalarNode:
-		if i := safetext.Index(n.Value); i >= 0 {
-			r, _ := utf8.DecodeRuneInString(n.Value[i:])
-			return d.fail(n, field, "control or invisible character %U in %q: remove it", r, safetext.Line(n.Value))
-		}
 	}
 	return nil
+}
+
+// text refuses a control or invisible character in a scalar go-image
+// reads (a key or a value), quoting at most the start of it: the file
+// may be the wrong one, and an error must not print it whole.
+func (d decoder) text(n *yaml.Node, field string) error {
+	i := safetext.Index(n.Value)
+	if i < 0 {
+		return nil
+	}
+	r, _ := utf8.DecodeRuneInString(n.Value[i:])
+	quoted := n.Value
+	if len(quoted) > 40 {
+		quoted = quoted[:40] + "…"
+	}
+	if r == '\n' {
+		return d.fail(n, field, "a line break in %q: write the value on one line", safetext.Line(quoted))
+	}
+	return d.fail(n, field, "control or invisible character %U in %q: remove it", r, safetext.Line(quoted))
 }
 
 // decode fills v (a struct, map, slice or pointer of the File) from n.
@@ -275,16 +289,19 @@ func (d decoder) scalar(n *yaml.Node, v reflect.Value, field string) error {
 	if n.Kind != yaml.ScalarNode {
 		return d.fail(n, field, "want a %s, not a %s", kindName(v.Kind()), nodeKind(n))
 	}
+	if err := d.text(n, field); err != nil {
+		return err
+	}
 	tag := n.ShortTag()
 	switch v.Kind() {
 	case reflect.String:
 		if tag != "!!str" {
-			return d.fail(n, field, "want a string, not %s %s: quote it, \"%s\"", article(tag), tagName(tag), safetext.Line(n.Value))
+			return d.fail(n, field, "want a string, not %s %s: quote it, \"%s\"", article(tag), tagName(tag), safetext.Line(short(n.Value)))
 		}
 		v.SetString(n.Value)
 	case reflect.Bool:
 		if tag != "!!bool" {
-			return d.fail(n, field, "want true or false, not %q", n.Value)
+			return d.fail(n, field, "want true or false, not %q", safetext.Line(short(n.Value)))
 		}
 		b, err := strconv.ParseBool(n.Value)
 		if err != nil {
@@ -293,7 +310,7 @@ func (d decoder) scalar(n *yaml.Node, v reflect.Value, field string) error {
 		v.SetBool(b)
 	case reflect.Int, reflect.Int64:
 		if tag != "!!int" {
-			return d.fail(n, field, "want an integer, not %q", n.Value)
+			return d.fail(n, field, "want an integer, not %q", safetext.Line(short(n.Value)))
 		}
 		var i int64
 		if err := n.Decode(&i); err != nil || v.OverflowInt(i) {
@@ -311,11 +328,14 @@ func (d decoder) key(k *yaml.Node, field string, seen map[string]bool) error {
 	if err := d.check(k, field); err != nil {
 		return err
 	}
+	if err := d.text(k, field); err != nil {
+		return err
+	}
 	if k.ShortTag() == "!!merge" {
 		return d.fail(k, field, "a merge key (<<): go-image.yaml takes no anchors, aliases or merges; write the keys out")
 	}
 	if k.Kind != yaml.ScalarNode || k.ShortTag() != "!!str" || k.Value == "" {
-		return d.fail(k, field, "a key must be a non-empty string, not %q", k.Value)
+		return d.fail(k, field, "a key must be a non-empty string, not %q", safetext.Line(short(k.Value)))
 	}
 	if seen[k.Value] {
 		return d.fail(k, join(field, k.Value), "given twice: keep one")
@@ -461,6 +481,14 @@ func (f *File) Locate(err error, binary string) error {
 		}
 	}
 	return nil
+}
+
+// short is the start of a value an error quotes.
+func short(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
 }
 
 func join(field, key string) string {

@@ -161,6 +161,8 @@ func TestHostileFiles(t *testing.T) {
 		{"deep block nesting", "gates:\n" + deepBlock(500), "gates.off.k0: want a string, not a mapping"},
 		{"many keys", "gates:\n  off:\n" + manyKeys(15000), "no such gate"},
 		{"a NUL byte", "gates:\n  maxSize: \"20MB\\0\"\n", "control or invisible character U+0000"},
+		{"a source file", "// Command api\npackage main\n\nfunc main() { secret := \"" + strings.Repeat("s", 500) + "\" }\n", "want a mapping"},
+		{"a long value with a line break", "gates:\n  off:\n    smoke: |\n      " + strings.Repeat("x", 100) + "\n      second line\n", "a line break in"},
 		{"a NUL byte raw", "gates:\n  maxSize: 20MB\x00\n", "not YAML: control characters are not allowed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

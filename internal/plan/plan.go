@@ -135,6 +135,19 @@ func (in Inputs) New(bins []mains.Binary) ([]Binary, error) {
 	return out, nil
 }
 
+// ForImage are the choices for an image built already (go-image check,
+// scan, smoke), whose binary is name (its title label): the policy file's
+// top level and its section for name, under the flags, validated. A
+// section for another binary is no error here: the file describes the
+// whole source.
+func (in Inputs) ForImage(name string) (Binary, error) {
+	c, o := choices.Resolve(in.layers(name)...)
+	if err := c.Validate(); err != nil {
+		return Binary{}, in.locate(err, o, name)
+	}
+	return Binary{Binary: mains.Binary{Name: name}, Choices: c, Origins: o}, nil
+}
+
 // locate places a bad effective choice where it was made.
 func (in Inputs) locate(err error, o choices.Origins, binary string) error {
 	var ce *choices.Error

@@ -242,3 +242,19 @@ func TestNarrowedMains(t *testing.T) {
 		t.Errorf("New = %+v, %v", bins, err)
 	}
 }
+
+func TestForImage(t *testing.T) {
+	in := plan.Inputs{Config: parse(t, policy), Flags: flags(choices.Choices{Gates: choices.Gates{UPX: new("warn")}})}
+	ctl, err := in.ForImage("ctl")
+	if err != nil || ctl.Choices.Gates.On("smoke") || *ctl.Choices.Gates.MaxSize != "20MB" || *ctl.Choices.Gates.UPX != "warn" {
+		t.Errorf("ForImage(ctl) = %+v, %v", ctl.Choices.Gates, err)
+	}
+	other, err := in.ForImage("tool")
+	if err != nil || !other.Choices.Gates.On("smoke") {
+		t.Errorf("ForImage(tool): the top level only: %+v, %v", other.Choices.Gates, err)
+	}
+	in.Flags = flags(choices.Choices{Gates: choices.Gates{MaxSize: new("25M")}})
+	if _, err := in.ForImage("ctl"); err == nil || !strings.Contains(err.Error(), "max size") {
+		t.Errorf("ForImage with a bad flag = %v", err)
+	}
+}
