@@ -240,7 +240,7 @@ func (m *GoImage) run(ctx context.Context, format string, noFail bool, only ...s
 	for i, b := range c.bins {
 		eg.Go(func() error {
 			reps[i] = gates.Run(ctx, built[i], lists[i]...)
-			reps[i].Settings = settings(b.Binary)
+			reps[i].Settings = b.ReportSettings()
 			return nil
 		})
 	}
@@ -304,15 +304,6 @@ func (c *call) runners(ctx context.Context, t engine.Trivy, want func(string) bo
 		r.Smoke, r.Native = engine.Runner{E: e}, native
 	}
 	return plan.Shared(r), nil
-}
-
-// settings are a binary's choices as a report shows them.
-func settings(b plan.Binary) []report.Setting {
-	var out []report.Setting
-	for _, s := range b.Settings() {
-		out = append(out, report.Setting{Field: s.Field, Value: s.Value, From: s.From.String()})
-	}
-	return out
 }
 
 // nativePlatform is the engine's own os/arch: a Dagger service runs it,

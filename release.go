@@ -125,7 +125,7 @@ func (m *GoImage) Release(
 			Platforms: ps, Gates: gs, Addresses: byName[b.Name], Push: o,
 			Build:      c.builder(b),
 			AttachSBOM: attachSbom, SBOMFormat: sbomFmt, Sign: signing,
-			Version: b.Options.Version, Created: b.Options.Created(), Log: log, Settings: settings(b.Binary),
+			Version: b.Options.Version, Created: b.Options.Created(), Log: log, Settings: b.ReportSettings(),
 		}})
 	}
 	results, err := release.RunAll(ctx, reqs, c.limit())

@@ -138,15 +138,6 @@ func (p *planFlags) plan(ctx context.Context, src string, b *binder) (*config.Fi
 	return cfg, bins, nil
 }
 
-// settings are a binary's choices as a report shows them.
-func settings(b plan.Binary) []report.Setting {
-	var out []report.Setting
-	for _, s := range b.Settings() {
-		out = append(out, report.Setting{Field: s.Field, Value: s.Value, From: s.From.String()})
-	}
-	return out
-}
-
 // configFlag is --config of the commands that read an image or a source
 // without building it (check, scan, smoke, lint).
 func configFlag(b *binder) *string {
@@ -179,7 +170,7 @@ func imageChoices(configPath string, img v1.Image, b *binder) (choices.Choices, 
 		}
 		return choices.Choices{}, nil, err
 	}
-	return bin.Choices, settings(bin), nil
+	return bin.Choices, bin.ReportSettings(), nil
 }
 
 // sourceChoices are lint's choices: the policy file's top level (--config,

@@ -160,7 +160,7 @@ func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		reqs = append(reqs, release.Named{Name: bin.Name, Request: release.Request{
 			Platforms: ps, Gates: gs, Addresses: byName[bin.Name], Push: push.Options{Credentials: creds, Insecure: *insecure, Log: log},
 			SBOM: *sbomFile != "", AttachSBOM: *attach, SBOMFormat: sbomFmt, Sign: signing,
-			Version: o.Version, Created: o.Created(), Log: log, Settings: settings(bin),
+			Version: o.Version, Created: o.Created(), Log: log, Settings: bin.ReportSettings(),
 			Build: func(_ context.Context, p recipe.Platform) (v1.Image, error) {
 				for j, q := range ps {
 					if q == p {

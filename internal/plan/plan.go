@@ -20,6 +20,7 @@ import (
 	"dagger/go-image/internal/config"
 	"dagger/go-image/internal/lint"
 	"dagger/go-image/internal/mains"
+	"dagger/go-image/internal/report"
 	"dagger/go-image/internal/scan"
 )
 
@@ -35,6 +36,16 @@ type Binary struct {
 
 // Settings are the binary's effective choices with their origins.
 func (b Binary) Settings() []choices.Setting { return b.Choices.Settings(b.Origins) }
+
+// ReportSettings are the settings as a report (and the signed gate
+// report) records them.
+func (b Binary) ReportSettings() []report.Setting {
+	var out []report.Setting
+	for _, s := range b.Settings() {
+		out = append(out, report.Setting{Field: s.Field, Value: s.Value, From: s.From.String()})
+	}
+	return out
+}
 
 // Inputs are a call's sources of choices besides the defaults.
 type Inputs struct {
