@@ -280,14 +280,11 @@ func (c *call) limit() int {
 // service on the engine's own platform; shared by the binaries (one lint,
 // one Trivy at a time).
 func (c *call) runners(ctx context.Context, t engine.Trivy, want func(string) bool) (choices.Runners, error) {
-	on := func(gate string) bool {
-		for _, b := range c.bins {
-			if b.Choices.Gates.On(gate) && want(gate) {
-				return true
-			}
-		}
-		return false
+	bins := make([]plan.Binary, len(c.bins))
+	for i, b := range c.bins {
+		bins[i] = b.Binary
 	}
+	on := func(gate string) bool { return want(gate) && plan.On(bins, gate) }
 	e := c.bins[0].Executor
 	var r choices.Runners
 	if on("scan") {

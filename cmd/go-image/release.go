@@ -237,14 +237,7 @@ func writeReleaseReports(w io.Writer, names []string, results []*release.Result,
 // build, since it could only block the push later.
 func releaseRunners(bins []plan.Binary, src string, sf *scanRunnerFlags, mf *smokeRunnerFlags) (choices.Runners, error) {
 	r := choices.Runners{Native: native}
-	on := func(gate string) bool {
-		for _, b := range bins {
-			if b.Choices.Gates.On(gate) {
-				return true
-			}
-		}
-		return false
-	}
+	on := func(gate string) bool { return plan.On(bins, gate) }
 	var err error
 	if on("smoke") {
 		if r.Smoke, err = mf.runner(); err != nil {

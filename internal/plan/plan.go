@@ -173,6 +173,17 @@ func (in Inputs) locate(err error, o choices.Origins, binary string) error {
 	return err
 }
 
+// On says whether some binary runs gate: the executor sets up its runner
+// (finds Trivy, a smoke runner) only then.
+func On(bins []Binary, gate string) bool {
+	for _, b := range bins {
+		if b.Choices.Gates.On(gate) {
+			return true
+		}
+	}
+	return false
+}
+
 // Names are the binaries' names, in order.
 func Names(bs []Binary) []string {
 	out := make([]string, len(bs))
