@@ -56,10 +56,23 @@ func Images(ctx context.Context, execs []*Executor, p recipe.Platform, jobs int)
 		opts[i].Platform = p.String()
 		byName[e.Options.Name] = e
 	}
-	const out = "/out"
+	// A batch shares one builder: the binaries of each Go version (a
+	// binary's section of go-image.yaml may pick another) build apart.
+	var versions []string
+	byVersion := map[string][]recipe.Options{}
+	for _, o := range opts {
+		if _, ok := byVersion[o.GoVersion]; !ok {
+			versions = append(versions, o.GoVersion)
+		}
+		byVersion[o.GoVersion] = append(byVersion[o.GoVersion], o)
+	}
+	var batches []recipe.Batch
+	for i, v := range versions {
+		batches = append(batches, recipe.Batches(byVersion[v], modulePath, fmt.Sprintf("/out/%d", i))...)
+	}
 	bins := map[string]*dagger.File{}
-	for _, b := range recipe.Batches(opts, modulePath, out) {
-		ctr := first.builder()
+	for _, b := range batches {
+		ctr := byName[b.Options[0].Name].builder()
 		for _, kv := range b.Command.Env {
 			k, v, _ := strings.Cut(kv, "=")
 			ctr = ctr.WithEnvVariable(k, v)
