@@ -3,10 +3,16 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
+	"sync"
 
 	"dagger/go-image/internal/choices"
+	"dagger/go-image/internal/compile"
+	"dagger/go-image/internal/config"
 	"dagger/go-image/internal/dagger"
 	"dagger/go-image/internal/engine"
+	"dagger/go-image/internal/plan"
 	"dagger/go-image/internal/recipe"
 	"dagger/go-image/internal/sbom"
 )
@@ -14,13 +20,17 @@ import (
 // Binary compiles the service: a static, stripped binary built with
 // CGO_ENABLED=0 go build -trimpath -ldflags="-s -w …" in the builder. A
 // library package, a missing main package or cgo is refused with the cause
-// before compiling.
+// before compiling. One main package only: see tarballs for several.
 func (m *GoImage) Binary(ctx context.Context) (*dagger.File, error) {
 	c, err := m.start(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return c.Binary(ctx, c.platform)
+	b, err := c.one("binary")
+	if err != nil {
+		return nil, err
+	}
+	return b.Executor.Binary(ctx, b.platform)
 }
 
 // Build returns the final image as a container: the binary alone on scratch
@@ -28,32 +38,55 @@ func (m *GoImage) Binary(ctx context.Context) (*dagger.File, error) {
 // for 65532, USER 65532:65532, an exec-form entrypoint and OCI labels. Chain
 // it: build as-service up --ports 8080:8080, build publish --address …
 // (which skips the gates: use release). Its export is not reproducible,
-// because Dagger's exporter writes its own creation times; tarball is.
+// because Dagger's exporter writes its own creation times; tarball is. One
+// main package only: see tarballs for several.
 // +cache="session"
 func (m *GoImage) Build(ctx context.Context) (*dagger.Container, error) {
-	c, b, err := m.image(ctx)
+	b, built, err := m.image(ctx, "build")
 	if err != nil {
 		return nil, err
 	}
-	return c.Container(b)
+	return b.Container(built)
 }
 
 // Tarball returns the final image as an image tarball (an OCI image layout
 // plus docker's manifest.json, as `docker save` writes since Docker 25),
 // byte for byte what `go-image build --output` writes and what release
-// pushes: the same inputs give the same digest on every machine.
+// pushes: the same inputs give the same digest on every machine. One main
+// package only: see tarballs for several.
 // +cache="session"
 func (m *GoImage) Tarball(ctx context.Context) (*dagger.File, error) {
-	_, b, err := m.image(ctx)
+	_, built, err := m.image(ctx, "tarball")
 	if err != nil {
 		return nil, err
 	}
-	return b.Tarball, nil
+	return built.Tarball, nil
+}
+
+// Tarballs returns the image of every binary the main packages give, as
+// NAME.tar in one directory (tarballs export --path images/), the files
+// `go-image build --main … --output images/` writes: one call builds a
+// monorepo's services, sharing one module and one build cache.
+// +cache="session"
+func (m *GoImage) Tarballs(ctx context.Context) (*dagger.Directory, error) {
+	c, err := m.start(ctx)
+	if err != nil {
+		return nil, err
+	}
+	built, err := c.images(ctx)
+	if err != nil {
+		return nil, err
+	}
+	dir := dag.Directory()
+	for i, b := range c.bins {
+		dir = dir.WithFile(b.Name+".tar", built[i].Tarball)
+	}
+	return dir, nil
 }
 
 // Sbom returns the image's SBOM (JSON), read from the service binary's Go
 // build information: the main module, every linked module with its go.sum
-// hash, and the Go standard library.
+// hash, and the Go standard library. One main package only.
 func (m *GoImage) Sbom(
 	ctx context.Context,
 	// spdx (SPDX 2.3) or cyclonedx (CycloneDX 1.5) (default: spdx).
@@ -64,7 +97,7 @@ func (m *GoImage) Sbom(
 	if err != nil {
 		return nil, err
 	}
-	c, b, err := m.image(ctx)
+	c, b, err := m.image(ctx, "sbom")
 	if err != nil {
 		return nil, err
 	}
@@ -80,50 +113,63 @@ func (m *GoImage) Sbom(
 	return dag.Directory().WithNewFile(f.FileName(), string(doc)).File(f.FileName()), nil
 }
 
-// call is one function call: its choices, validated, and the executor
-// that runs them.
+// call is one function call: the binaries the main packages give, each
+// with its executor and effective choices, and the choices of the whole
+// call (the source's, for lint).
 type call struct {
+	bins []*binary
+	// top are the choices without any binary's section of the policy
+	// file: lint judges the source, which every binary shares.
+	top   choices.Choices
+	files engine.Files
+	cfg   *config.File
+	jobs  int
+
+	// built are the images of each platform, by binary name, built once
+	// for every binary that targets it (release).
+	mu    sync.Mutex
+	built map[string]map[string]*engine.Built
+}
+
+// binary is one binary of the call.
+type binary struct {
 	*engine.Executor
-	choices choices.Choices
-	files   engine.Files
+	plan.Binary
 	// platform is the first target platform, the single-image functions'.
 	platform recipe.Platform
 }
 
 // start binds the module's state into choices, validates every one of
-// them before anything builds, reads the source's go.mod for the recipe's
-// name and Go version, and sets up the Dagger executor. platforms, when
+// them before anything builds, reads the policy file (the config argument,
+// else the source's go-image.yaml), lists the main packages with the
+// builder and sets up one Dagger executor per binary. platforms, when
 // given (release's), replace the constructor's platform.
 func (m *GoImage) start(ctx context.Context, platforms ...string) (*call, error) {
-	c, files, err := m.choices(ctx, platforms...)
+	flags, files, err := m.choices(ctx, platforms...)
 	if err != nil {
 		return nil, err
 	}
-	if err := c.Validate(); err != nil {
+	if err := flags.Validate(); err != nil {
 		return nil, err
 	}
 	gomod, err := m.Source.File("go.mod").Contents(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("source: no go.mod: pass the module root of the service (the directory with go.mod) as --source")
 	}
-	o, err := c.Recipe.Options()
+	modulePath, err := compile.ModulePathOf([]byte(gomod))
+	if err != nil {
+		return nil, fmt.Errorf("source: %w", err)
+	}
+	cfg, err := m.policy(ctx)
 	if err != nil {
 		return nil, err
 	}
-	// An injected builder brings its own Go; the golang image is go.mod's.
-	if o, err = o.ForModule([]byte(gomod), m.Builder == nil); err != nil {
-		return nil, err
-	}
-	p, err := recipe.ParsePlatform(o.Platform)
-	if err != nil {
-		return nil, err
-	}
-	e := &engine.Executor{
-		Dag: dag, Source: m.Source, Options: o, GoMod: []byte(gomod),
-		Builder: m.Builder, BaseImage: c.Recipe.BaseImageRef(), CacheNamespace: m.CacheNamespace, UpxCompress: c.Recipe.Compress(),
-	}
+	in := plan.Inputs{Config: cfg, Flags: layer(flags)}
+	top, _ := in.Top()
+	// One remote build cache for every binary: they share one build.
+	var bc *engine.BuildCache
 	if m.BuildCacheRepository != "" {
-		bc := &engine.BuildCache{Repository: m.BuildCacheRepository, Key: m.BuildCacheKey,
+		bc = &engine.BuildCache{Repository: m.BuildCacheRepository, Key: m.BuildCacheKey,
 			Username: m.BuildCacheUsername, Password: m.BuildCachePassword, Insecure: m.BuildCacheInsecure}
 		if err := bc.Check(ctx); err != nil {
 			return nil, err
@@ -131,17 +177,181 @@ func (m *GoImage) start(ctx context.Context, platforms ...string) (*call, error)
 		if bc.Prog, err = engine.CacheProg(dag); err != nil {
 			return nil, err
 		}
-		e.BuildCache = bc
 	}
-	return &call{Executor: e, choices: c, files: files, platform: p}, nil
+	executor := func(c choices.Choices) (*engine.Executor, error) {
+		o, err := c.Recipe.Options()
+		if err != nil {
+			return nil, err
+		}
+		// An injected builder brings its own Go; the golang image is go.mod's.
+		if o, err = o.ForModule([]byte(gomod), m.Builder == nil); err != nil {
+			return nil, err
+		}
+		return &engine.Executor{
+			Dag: dag, Source: m.Source, Options: o, GoMod: []byte(gomod),
+			Builder: m.Builder, BaseImage: c.Recipe.BaseImageRef(), CacheNamespace: m.CacheNamespace, UpxCompress: c.Recipe.Compress(),
+			BuildCache: bc,
+		}, nil
+	}
+	// go list runs in the builder of the call's own choices.
+	lister := top
+	lister.Recipe.Main, lister.Recipe.Name = nil, nil
+	le, err := executor(lister)
+	if err != nil {
+		return nil, err
+	}
+	bins, err := in.Expand(ctx, modulePath, le.List)
+	if err != nil {
+		return nil, err
+	}
+	c := &call{top: top, files: files, cfg: cfg, jobs: m.Jobs}
+	for _, b := range bins {
+		e, err := executor(b.Choices)
+		if err != nil {
+			return nil, err
+		}
+		p, err := recipe.ParsePlatform(e.Options.Platform)
+		if err != nil {
+			return nil, err
+		}
+		c.bins = append(c.bins, &binary{Executor: e, Binary: b, platform: p})
+	}
+	return c, nil
 }
 
-// image builds the first platform's image.
-func (m *GoImage) image(ctx context.Context) (*call, *engine.Built, error) {
+// policy reads the policy file: the config argument, else go-image.yaml
+// at the source root when there is one (nil when neither). A file larger
+// than config.MaxSize is refused before it is read.
+func (m *GoImage) policy(ctx context.Context) (*config.File, error) {
+	f, name := m.Config, ""
+	if f == nil {
+		ok, err := m.Source.Exists(ctx, config.FileName)
+		if err != nil || !ok {
+			return nil, err
+		}
+		f, name = m.Source.File(config.FileName), config.FileName
+	} else {
+		var err error
+		if name, err = f.Name(ctx); err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+	}
+	size, err := f.Size(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if size > config.MaxSize {
+		return nil, &config.Error{Path: name, Err: fmt.Errorf("%d bytes, at most %d: a policy file is a few kB; is this the right file?", size, config.MaxSize)}
+	}
+	data, err := f.Contents(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return config.Parse(name, []byte(data))
+}
+
+// one is the call's only binary, for a function that returns one image.
+func (c *call) one(fn string) (*binary, error) {
+	if len(c.bins) != 1 {
+		return nil, fmt.Errorf("%s returns one image, but the main packages give %d binaries (%s): call tarballs for all of them, or name one main package with --main", fn, len(c.bins), strings.Join(c.names(), ", "))
+	}
+	return c.bins[0], nil
+}
+
+func (c *call) names() []string {
+	out := make([]string, len(c.bins))
+	for i, b := range c.bins {
+		out[i] = b.Name
+	}
+	return out
+}
+
+// images builds every binary's image for its first platform.
+func (c *call) images(ctx context.Context) ([]*engine.Built, error) {
+	if len(c.bins) == 1 {
+		b, err := c.bins[0].Image(ctx, c.bins[0].platform)
+		return []*engine.Built{b}, err
+	}
+	// One go build per platform and recipe, as the CLI's.
+	byPlatform := map[string][]int{}
+	var order []string
+	for i, b := range c.bins {
+		p := b.platform.String()
+		if _, ok := byPlatform[p]; !ok {
+			order = append(order, p)
+		}
+		byPlatform[p] = append(byPlatform[p], i)
+	}
+	out := make([]*engine.Built, len(c.bins))
+	for _, p := range order {
+		idx := byPlatform[p]
+		execs := make([]*engine.Executor, len(idx))
+		for j, i := range idx {
+			execs[j] = c.bins[i].Executor
+		}
+		built, err := engine.Images(ctx, execs, c.bins[idx[0]].platform, c.jobs)
+		if err != nil {
+			return nil, err
+		}
+		for j, i := range idx {
+			out[i] = built[j]
+		}
+	}
+	return out, nil
+}
+
+// platformImages are the images for p of every binary that targets it,
+// by name, built at once on first use (release builds each platform's
+// images together, as the CLI's release does).
+func (c *call) platformImages(ctx context.Context, p recipe.Platform) (map[string]*engine.Built, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if got, ok := c.built[p.String()]; ok {
+		return got, nil
+	}
+	var execs []*engine.Executor
+	for _, b := range c.bins {
+		ps, err := b.Choices.Recipe.PlatformList()
+		if err != nil {
+			return nil, err
+		}
+		if slices.Contains(ps, p) {
+			execs = append(execs, b.Executor)
+		}
+	}
+	var built []*engine.Built
+	var err error
+	if len(c.bins) == 1 {
+		var b *engine.Built
+		b, err = execs[0].Image(ctx, p) // with its pre-flight, as before
+		built = []*engine.Built{b}
+	} else {
+		built, err = engine.Images(ctx, execs, p, c.jobs)
+	}
+	if err != nil {
+		return nil, err
+	}
+	got := map[string]*engine.Built{}
+	for i, e := range execs {
+		got[e.Options.Name] = built[i]
+	}
+	if c.built == nil {
+		c.built = map[string]map[string]*engine.Built{}
+	}
+	c.built[p.String()] = got
+	return got, nil
+}
+
+// image builds the image of the call's only binary.
+func (m *GoImage) image(ctx context.Context, fn string) (*binary, *engine.Built, error) {
 	c, err := m.start(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	b, err := c.Image(ctx, c.platform)
-	return c, b, err
+	b, err := c.one(fn)
+	if err != nil {
+		return nil, nil, err
+	}
+	built, err := b.Image(ctx, b.platform)
+	return b, built, err
 }

@@ -58,7 +58,7 @@ func convertSlice[I any, O any](in []I, f func(I) O) []O {
 func (r GoImage) MarshalJSON() ([]byte, error) {
 	var concrete struct {
 		Source                *dagger.Directory
-		Main                  string
+		Main                  []string
 		Name                  string
 		GoVersion             string
 		Platform              string
@@ -72,7 +72,7 @@ func (r GoImage) MarshalJSON() ([]byte, error) {
 		SourceURL             string
 		Revision              string
 		SourceDateEpoch       int
-		UpxCompress           bool
+		UpxCompress           *bool
 		Builder               *dagger.Container
 		TrivyImage            string
 		CacheNamespace        string
@@ -81,11 +81,13 @@ func (r GoImage) MarshalJSON() ([]byte, error) {
 		BuildCacheUsername    string
 		BuildCachePassword    *dagger.Secret
 		BuildCacheInsecure    bool
+		Config                *dagger.File
+		Jobs                  int
 		MaxSize               string
 		UpxPolicy             string
 		SkippedChecks         []string
 		Severity              string
-		IgnoreUnfixed         bool
+		IgnoreUnfixed         *bool
 		Ignorefile            *dagger.File
 		TrivyDbRepository     string
 		TrivyDb               *dagger.Directory
@@ -125,6 +127,8 @@ func (r GoImage) MarshalJSON() ([]byte, error) {
 	concrete.BuildCacheUsername = r.BuildCacheUsername
 	concrete.BuildCachePassword = r.BuildCachePassword
 	concrete.BuildCacheInsecure = r.BuildCacheInsecure
+	concrete.Config = r.Config
+	concrete.Jobs = r.Jobs
 	concrete.MaxSize = r.MaxSize
 	concrete.UpxPolicy = r.UpxPolicy
 	concrete.SkippedChecks = r.SkippedChecks
@@ -150,7 +154,7 @@ func (r GoImage) MarshalJSON() ([]byte, error) {
 func (r *GoImage) UnmarshalJSON(bs []byte) error {
 	var concrete struct {
 		Source                *dagger.Directory
-		Main                  string
+		Main                  []string
 		Name                  string
 		GoVersion             string
 		Platform              string
@@ -164,7 +168,7 @@ func (r *GoImage) UnmarshalJSON(bs []byte) error {
 		SourceURL             string
 		Revision              string
 		SourceDateEpoch       int
-		UpxCompress           bool
+		UpxCompress           *bool
 		Builder               *dagger.Container
 		TrivyImage            string
 		CacheNamespace        string
@@ -173,11 +177,13 @@ func (r *GoImage) UnmarshalJSON(bs []byte) error {
 		BuildCacheUsername    string
 		BuildCachePassword    *dagger.Secret
 		BuildCacheInsecure    bool
+		Config                *dagger.File
+		Jobs                  int
 		MaxSize               string
 		UpxPolicy             string
 		SkippedChecks         []string
 		Severity              string
-		IgnoreUnfixed         bool
+		IgnoreUnfixed         *bool
 		Ignorefile            *dagger.File
 		TrivyDbRepository     string
 		TrivyDb               *dagger.Directory
@@ -221,6 +227,8 @@ func (r *GoImage) UnmarshalJSON(bs []byte) error {
 	r.BuildCacheUsername = concrete.BuildCacheUsername
 	r.BuildCachePassword = concrete.BuildCachePassword
 	r.BuildCacheInsecure = concrete.BuildCacheInsecure
+	r.Config = concrete.Config
+	r.Jobs = concrete.Jobs
 	r.MaxSize = concrete.MaxSize
 	r.UpxPolicy = concrete.UpxPolicy
 	r.SkippedChecks = concrete.SkippedChecks
@@ -397,6 +405,27 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 				}
 			}
 			return (*GoImage).Check(&parent, ctx, format, noFail)
+		case "Harden":
+			var parent GoImage
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			var format string
+			if inputArgs["format"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["format"]), &format)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg format", err))
+				}
+			}
+			var noFail bool
+			if inputArgs["noFail"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["noFail"]), &noFail)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg noFail", err))
+				}
+			}
+			return (*GoImage).Harden(&parent, ctx, format, noFail)
 		case "Lint":
 			var parent GoImage
 			err = json.Unmarshal(parentJSON, &parent)
@@ -670,6 +699,27 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
 			}
 			return (*GoImage).ScanReport(&parent, ctx)
+		case "Size":
+			var parent GoImage
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			var format string
+			if inputArgs["format"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["format"]), &format)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg format", err))
+				}
+			}
+			var noFail bool
+			if inputArgs["noFail"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["noFail"]), &noFail)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg noFail", err))
+				}
+			}
+			return (*GoImage).Size(&parent, ctx, format, noFail)
 		case "Smoke":
 			var parent GoImage
 			err = json.Unmarshal(parentJSON, &parent)
@@ -698,6 +748,34 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
 			}
 			return (*GoImage).Tarball(&parent, ctx)
+		case "Tarballs":
+			var parent GoImage
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			return (*GoImage).Tarballs(&parent, ctx)
+		case "Upx":
+			var parent GoImage
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			var format string
+			if inputArgs["format"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["format"]), &format)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg format", err))
+				}
+			}
+			var noFail bool
+			if inputArgs["noFail"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["noFail"]), &noFail)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg noFail", err))
+				}
+			}
+			return (*GoImage).Upx(&parent, ctx, format, noFail)
 		case "Verify":
 			var parent GoImage
 			err = json.Unmarshal(parentJSON, &parent)
@@ -802,7 +880,14 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 			if err != nil {
 				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
 			}
-			return (*GoImage).WithIgnoreUnfixed(&parent), nil
+			var ignore bool
+			if inputArgs["ignore"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["ignore"]), &ignore)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg ignore", err))
+				}
+			}
+			return (*GoImage).WithIgnoreUnfixed(&parent, ignore), nil
 		case "WithIgnorefile":
 			var parent GoImage
 			err = json.Unmarshal(parentJSON, &parent)
@@ -1054,7 +1139,7 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg source", err))
 				}
 			}
-			var main string
+			var main []string
 			if inputArgs["main"] != nil {
 				err = json.Unmarshal([]byte(inputArgs["main"]), &main)
 				if err != nil {
@@ -1152,7 +1237,7 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg sourceDateEpoch", err))
 				}
 			}
-			var upxCompress bool
+			var upxCompress *bool
 			if inputArgs["upxCompress"] != nil {
 				err = json.Unmarshal([]byte(inputArgs["upxCompress"]), &upxCompress)
 				if err != nil {
@@ -1180,7 +1265,28 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg cacheNamespace", err))
 				}
 			}
-			return New(source, main, name, goVersion, platform, base, baseImage, version, versionVar, ldflags, tags, labels, sourceUrl, revision, sourceDateEpoch, upxCompress, builder, trivyImage, cacheNamespace), nil
+			var config *dagger.File
+			if inputArgs["config"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["config"]), &config)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg config", err))
+				}
+			}
+			var jobs int
+			if inputArgs["jobs"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["jobs"]), &jobs)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg jobs", err))
+				}
+			}
+			var trivyDbRepository string
+			if inputArgs["trivyDbRepository"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["trivyDbRepository"]), &trivyDbRepository)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg trivyDbRepository", err))
+				}
+			}
+			return New(source, main, name, goVersion, platform, base, baseImage, version, versionVar, ldflags, tags, labels, sourceUrl, revision, sourceDateEpoch, upxCompress, builder, trivyImage, cacheNamespace, config, jobs, trivyDbRepository), nil
 		default:
 			return nil, fmt.Errorf("unknown function %s", fnName)
 		}

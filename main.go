@@ -26,7 +26,7 @@ type GoImage struct {
 	// +private
 	Source *dagger.Directory
 	// +private
-	Main string
+	Main []string
 	// +private
 	Name string
 	// +private
@@ -54,7 +54,7 @@ type GoImage struct {
 	// +private
 	SourceDateEpoch int
 	// +private
-	UpxCompress bool
+	UpxCompress *bool
 	// +private
 	Builder *dagger.Container
 	// +private
@@ -71,6 +71,10 @@ type GoImage struct {
 	BuildCachePassword *dagger.Secret
 	// +private
 	BuildCacheInsecure bool
+	// +private
+	Config *dagger.File
+	// +private
+	Jobs int
 
 	// Gate choices (With*, Without*); the zero values are the defaults of
 	// internal/policy, internal/scan and internal/smoke.
@@ -84,7 +88,7 @@ type GoImage struct {
 	// +private
 	Severity string
 	// +private
-	IgnoreUnfixed bool
+	IgnoreUnfixed *bool
 	// +private
 	Ignorefile *dagger.File
 	// +private
@@ -119,13 +123,13 @@ type GoImage struct {
 // but the source is optional; the gates are set with the With* and
 // Without* functions.
 func New(
-	// The Go module root of the service (the directory with go.mod).
-	// +defaultPath="/"
+	// The Go module root of the service (the directory with go.mod), with its go-image.yaml if any (default: the directory of the calling module's dagger.json, as a toolchain's workspace).
+	// +defaultPath="."
 	// +ignore=["**/.git", "**/*.tar", "**/node_modules", "**/.dagger"]
 	source *dagger.Directory,
-	// Main package, relative to the source (default: ., the module root).
+	// Main packages, relative to the source: directories (./cmd/api) or patterns (./cmd/..., ./...), one image per main package, named after its directory (default: ., the module root).
 	// +optional
-	main string,
+	main []string,
 	// Binary name (default: the main package's directory, or the module path's last element).
 	// +optional
 	name string,
@@ -167,7 +171,7 @@ func New(
 	sourceDateEpoch int,
 	// Pack the binary with UPX (upx --best --lzma) in the builder: a smaller image for a slower, memory-hungrier start. The UPX gate (deny by default, see with-upx) then decides whether it may ship.
 	// +optional
-	upxCompress bool,
+	upxCompress *bool,
 	// Builder container with the Go toolchain, instead of golang:<goVersion>-alpine: for registry mirrors, pinned digests or extra tools. go-image mounts its caches at /go/pkg/mod and /root/.cache/go-build and sets GOTOOLCHAIN=local.
 	// +optional
 	builder *dagger.Container,
@@ -177,11 +181,21 @@ func New(
 	// Prefix of the cache volumes: <ns>-gomod, <ns>-gobuild, <ns>-trivy-db-default or <ns>-trivy-db-<repository hash> (default: go-image).
 	// +optional
 	cacheNamespace string,
+	// Policy file of the recipe and the gates, as go-image.yaml (default: go-image.yaml at the source root, when there is one); arguments and With* calls override it.
+	// +optional
+	config *dagger.File,
+	// Binaries built and gated at once (default: the engine's core count).
+	// +optional
+	jobs int,
+	// OCI repository of Trivy's vulnerability DB, a mirror of ghcr.io/aquasecurity/trivy-db (trivy --db-repository), as with-trivy-db-repository: set it here, or in a toolchain's dagger.json customizations, for dagger check.
+	// +optional
+	trivyDbRepository string,
 ) *GoImage {
 	return &GoImage{
 		Source: source, Main: main, Name: name, GoVersion: goVersion, Platform: platform,
 		Base: base, BaseImage: baseImage, Version: version, VersionVar: versionVar, Ldflags: ldflags,
 		Tags: tags, Labels: labels, SourceURL: sourceUrl, Revision: revision, SourceDateEpoch: sourceDateEpoch,
 		UpxCompress: upxCompress, Builder: builder, TrivyImage: trivyImage, CacheNamespace: cacheNamespace,
+		Config: config, Jobs: jobs, TrivyDbRepository: trivyDbRepository,
 	}
 }

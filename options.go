@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode"
 
 	"dagger/go-image/internal/choices"
 	"dagger/go-image/internal/dagger"
@@ -51,9 +52,15 @@ func (m *GoImage) WithSeverity(
 }
 
 // WithIgnoreUnfixed makes the scan gate ignore vulnerabilities that have no
-// fixed version (Trivy's --ignore-unfixed).
-func (m *GoImage) WithIgnoreUnfixed() *GoImage {
-	return m.set(func(c *GoImage) { c.IgnoreUnfixed = true })
+// fixed version (Trivy's --ignore-unfixed), or, with ignore false, not,
+// whatever go-image.yaml says.
+func (m *GoImage) WithIgnoreUnfixed(
+	// Ignore them (false: report them, over a policy file's true).
+	// +optional
+	// +default=true
+	ignore bool,
+) *GoImage {
+	return m.set(func(c *GoImage) { c.IgnoreUnfixed = &ignore })
 }
 
 // WithIgnorefile sets the accepted vulnerability IDs, in .trivyignore format
@@ -238,10 +245,10 @@ func (m *GoImage) choices(ctx context.Context, platforms ...string) (choices.Cho
 	}
 	c := choices.Choices{
 		Recipe: choices.Recipe{
-			Main: given(m.Main), Name: given(m.Name), GoVersion: given(m.GoVersion), Platforms: givenList(m.Platform),
+			Main: m.Main, Name: given(m.Name), GoVersion: given(m.GoVersion), Platforms: givenList(m.Platform),
 			Base: given(m.Base), BaseImage: given(m.BaseImage), Version: given(m.Version), VersionVar: given(m.VersionVar),
 			Ldflags: m.Ldflags, Tags: m.Tags, Labels: labels, SourceURL: given(m.SourceURL), Revision: given(m.Revision),
-			SourceDateEpoch: given(int64(m.SourceDateEpoch)), UPXCompress: given(m.UpxCompress),
+			SourceDateEpoch: given(int64(m.SourceDateEpoch)), UPXCompress: m.UpxCompress,
 		},
 		Gates: m.gateChoices(),
 	}
@@ -267,7 +274,7 @@ func (m *GoImage) choices(ctx context.Context, platforms ...string) (choices.Cho
 func (m *GoImage) gateChoices() choices.Gates {
 	return choices.Gates{
 		MaxSize: given(m.MaxSize), UPX: given(m.UpxPolicy), Skip: pairs(m.SkippedChecks), Off: pairs(m.Off),
-		Scan:  choices.Scan{Severity: given(m.Severity), IgnoreUnfixed: given(m.IgnoreUnfixed)},
+		Scan:  choices.Scan{Severity: given(m.Severity), IgnoreUnfixed: m.IgnoreUnfixed},
 		Lint:  choices.Lint{Policy: given(m.LintPolicy), OperationalRoutes: given(m.LintOperationalRoutes)},
 		Smoke: m.smokeChoices(),
 	}
@@ -314,4 +321,52 @@ func pairs(kvs []string) map[string]string {
 		m[k] = v
 	}
 	return m
+}
+
+// arguments name the argument or function that sets a choice, for the
+// origins the reports and errors show: the constructor's arguments by
+// their flag, the gates by their With*/Without* function.
+var arguments = map[string]string{
+	"recipe.platforms":             "--platform (release --platforms)",
+	"recipe.sourceURL":             "--source-url",
+	"gates.maxSize":                "with-max-size",
+	"gates.upx":                    "with-upx",
+	"gates.skip":                   "without-check",
+	"gates.off.scan":               "without-scan",
+	"gates.off.lint":               "without-lint",
+	"gates.off.smoke":              "without-smoke",
+	"gates.scan.severity":          "with-severity",
+	"gates.scan.ignoreUnfixed":     "with-ignore-unfixed",
+	"gates.scan.ignoreFile":        "with-ignorefile",
+	"gates.lint.policy":            "with-lint-policy",
+	"gates.lint.operationalRoutes": "with-lint-operational-routes",
+	"gates.smoke":                  "with-smoke",
+}
+
+// argument names what set the choice at field: its entry in arguments
+// (or its section's), else the constructor's --<kebab-case name>.
+func argument(field string) string {
+	for f := range choices.Enclosing(field) {
+		if a, ok := arguments[f]; ok {
+			return a
+		}
+	}
+	if name, ok := strings.CutPrefix(field, "recipe."); ok {
+		var b strings.Builder
+		for _, r := range name {
+			if unicode.IsUpper(r) {
+				b.WriteByte('-')
+			}
+			b.WriteRune(unicode.ToLower(r))
+		}
+		return "--" + b.String()
+	}
+	return ""
+}
+
+// layer is the module's arguments as the top layer of choices.
+func layer(c choices.Choices) choices.Layer {
+	return choices.Layer{Choices: c, Origin: func(field string) choices.Origin {
+		return choices.Origin{Kind: choices.FromFlag, Where: argument(field)}
+	}}
 }

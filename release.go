@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -75,55 +76,108 @@ func (m *GoImage) Release(
 	if platforms != "" {
 		list = strings.Split(platforms, ",")
 	}
+	if err := release.CheckAddresses(address, insecure); err != nil {
+		return "", err
+	}
 	end := timing.Start(ctx, "module: choices, go.mod, gate list, registry")
 	c, err := m.start(ctx, list...)
 	if err != nil {
 		return "", err
 	}
-	ps, err := c.choices.Recipe.PlatformList()
+	names := c.names()
+	byName, err := release.Addresses(address, names)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("address: %w", err)
 	}
-	popts, err := registryOptions(ctx, address, registry, username, password, insecure)
+	var all []string // every binary's, {name} filled in
+	for _, n := range names {
+		all = append(all, byName[n]...)
+	}
+	popts, err := registryOptions(ctx, all, registry, username, password, insecure)
 	if err != nil {
 		return "", err
 	}
 	popts.Log = os.Stderr
-	gs, err := c.gates(ctx, m.trivy())
+	r, err := c.runners(ctx, m.trivy(), func(string) bool { return true })
 	if err != nil {
 		return "", err
 	}
 	end()
-	var signing *release.Signing
-	if key != nil {
-		signing = &release.Signing{Key: key, Build: attest.Build{
-			Recipe: c.Options, BuilderID: attest.BuilderDagger, GoImageVersion: attest.GoImageVersion(),
-			Dependencies: c.Dependencies(ctx), StartedOn: time.Now(),
-		}}
+	var reqs []release.Named
+	for _, b := range c.bins {
+		ps, err := b.Choices.Recipe.PlatformList()
+		if err != nil {
+			return "", err
+		}
+		gs, err := b.Choices.Gates.List(ctx, c.files, r)
+		if err != nil {
+			return "", err
+		}
+		var signing *release.Signing
+		if key != nil {
+			signing = &release.Signing{Key: key, Build: attest.Build{
+				Recipe: b.Options, BuilderID: attest.BuilderDagger, GoImageVersion: attest.GoImageVersion(),
+				Dependencies: b.Dependencies(ctx), StartedOn: time.Now(), Config: c.provenance(),
+			}}
+		}
+		log := io.Writer(os.Stderr)
+		if len(c.bins) > 1 {
+			log = release.PrefixLog(os.Stderr, "["+b.Name+"] ")
+		}
+		o := popts
+		o.Log = log
+		reqs = append(reqs, release.Named{Name: b.Name, Request: release.Request{
+			Platforms: ps, Gates: gs, Addresses: byName[b.Name], Push: o,
+			Build:      c.builder(b),
+			AttachSBOM: attachSbom, SBOMFormat: sbomFmt, Sign: signing,
+			Version: b.Options.Version, Created: b.Options.Created(), Log: log, Settings: b.ReportSettings(),
+		}})
 	}
-	res, err := release.Run(ctx, release.Request{
-		Platforms: ps, Gates: gs, Addresses: address, Push: popts,
-		Build: func(ctx context.Context, p recipe.Platform) (v1.Image, error) {
-			b, err := c.Image(ctx, p)
-			if err != nil {
-				return nil, err
-			}
-			return b, nil
-		},
-		AttachSBOM: attachSbom, SBOMFormat: sbomFmt, Sign: signing,
-		Version: c.Options.Version, Created: c.Options.Created(), Log: os.Stderr,
-	})
-	// The report is shown whether the release passed or was blocked.
-	if werr := res.WriteReport(os.Stderr); werr != nil && err == nil {
+	results, err := release.RunAll(ctx, reqs, c.limit())
+	// The reports are shown whether the release passed or was blocked.
+	if len(results) == 1 {
+		if werr := results[0].WriteReport(os.Stderr); werr != nil && err == nil {
+			err = werr
+		}
+	} else if werr := release.Images(names, results).Write(os.Stderr, "text"); werr != nil && err == nil {
 		err = werr
 	}
 	if err != nil {
 		return "", err
 	}
-	if err := res.WriteEpilogue(os.Stderr, "dagger call verify"); err != nil {
-		return "", err
+	refs := make([]string, len(results))
+	for i, res := range results {
+		if err := res.WriteEpilogue(os.Stderr, "dagger call verify"); err != nil {
+			return "", err
+		}
+		refs[i] = res.Pushed.Ref()
 	}
-	return res.Pushed.Ref(), nil
+	return strings.Join(refs, "\n"), nil
+}
+
+// builder hands out b's image for each of its platforms, building the
+// images of every binary of the call for a platform at once, on first
+// use (engine.Images: as few go builds as the recipes allow).
+func (c *call) builder(b *binary) release.Builder {
+	return func(ctx context.Context, p recipe.Platform) (v1.Image, error) {
+		imgs, err := c.platformImages(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		img, ok := imgs[b.Name]
+		if !ok {
+			return nil, fmt.Errorf("binary %s has no image for %s (go-image bug)", b.Name, p)
+		}
+		return img, nil
+	}
+}
+
+// provenance is the policy file as the provenance records it.
+func (c *call) provenance() *attest.Config {
+	if c.cfg == nil {
+		return nil
+	}
+	return attest.ConfigFile(c.cfg.Path, c.cfg.Digest)
 }
 
 // signingKey decrypts the cosign key, nil when none is given.

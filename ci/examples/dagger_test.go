@@ -48,7 +48,13 @@ func TestDaggerCalls(t *testing.T) {
 		text = regexp.MustCompile(`\n\s+(with|without|release|check|scan|lint|smoke|tarball|build)`).ReplaceAllString(text, " $1")
 		for _, m := range daggerCall.FindAllStringSubmatch(text, -1) {
 			calls++
-			checkCall(t, f, api, strings.Fields(m[1]))
+			words := strings.Fields(m[1])
+			if len(words) > 0 && words[0] == "go-image" {
+				// go-image as a toolchain of the workspace: dagger call
+				// go-image <constructor flags> <function> …
+				words = words[1:]
+			}
+			checkCall(t, f, api, words)
 		}
 	}
 	if calls == 0 {
@@ -113,5 +119,47 @@ func checkArgs(t *testing.T, file string, fn moduleapi.Func, name string, words 
 		if !hasValue && !isBool {
 			i++
 		}
+	}
+}
+
+// checkInput is a workflow's dagger check patterns: dagger-for-github's
+// check input, or a dagger check command line.
+var checkInput = regexp.MustCompile(`(?m)(?:^[ \t]*check:[ \t]+|dagger check )"?([^"\n]+)"?$`)
+
+// TestDaggerChecks: every check a workflow runs is go-image's toolchain
+// (go-image) or one of its +check functions (go-image:scan), so a renamed
+// check breaks the build, not the user's CI.
+func TestDaggerChecks(t *testing.T) {
+	api := moduleAPI(t)
+	checks := map[string]bool{}
+	for name, fn := range api {
+		if regexp.MustCompile(`(?m)^\+check\s*$`).MatchString(fn.Doc) {
+			checks[name] = true
+		}
+	}
+	for _, want := range []string{"size", "scan", "upx", "harden", "lint", "smoke"} {
+		if !checks[want] {
+			t.Errorf("%s is not a +check function of the module (checks: %v)", want, checks)
+		}
+	}
+	files, _ := filepath.Glob("github-actions/*.yml")
+	found := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range checkInput.FindAllStringSubmatch(string(b), -1) {
+			for _, pattern := range strings.Fields(m[1]) {
+				found++
+				tc, fn, _ := strings.Cut(pattern, ":")
+				if tc != "go-image" || (fn != "" && !checks[fn]) {
+					t.Errorf("%s: dagger check %s: want go-image or go-image:<one of %v>", f, pattern, checks)
+				}
+			}
+		}
+	}
+	if found == 0 {
+		t.Error("no workflow runs dagger check")
 	}
 }

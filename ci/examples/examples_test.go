@@ -21,8 +21,13 @@ import (
 // popular actions, and (when shellcheck is installed) the run scripts.
 func TestGitHubWorkflows(t *testing.T) {
 	files, err := filepath.Glob("github-actions/*.yml")
-	if err != nil || len(files) < 2 {
-		t.Fatalf("workflows %v (%v), want the Dagger and the CLI release", files, err)
+	if err != nil || len(files) < 3 {
+		t.Fatalf("workflows %v (%v), want the Dagger and the CLI release, and the dagger check", files, err)
+	}
+	// What each workflow is for.
+	wants := map[string][]string{
+		"release": {"tags:", "GITHUB_STEP_SUMMARY", "github/codeql-action/upload-sarif", "category: go-image-scan", "category: go-image-lint", "COSIGN_KEY: ${{ secrets.COSIGN_KEY }}"},
+		"check":   {"pull_request:", "dagger/dagger-for-github@", "check: go-image", "dagger toolchain install", "GITHUB_STEP_SUMMARY"},
 	}
 	opts := &actionlint.LinterOptions{}
 	if sc, err := exec.LookPath("shellcheck"); err == nil {
@@ -48,7 +53,11 @@ func TestGitHubWorkflows(t *testing.T) {
 			t.Errorf("%s:%d:%d: %s [%s]", f, e.Line, e.Column, e.Message, e.Kind)
 		}
 		wf := string(b)
-		for _, want := range []string{"tags:", "GITHUB_STEP_SUMMARY", "github/codeql-action/upload-sarif", "category: go-image-scan", "category: go-image-lint", "COSIGN_KEY: ${{ secrets.COSIGN_KEY }}"} {
+		kind, _, _ := strings.Cut(strings.TrimSuffix(filepath.Base(f), ".yml"), "-")
+		if wants[kind] == nil {
+			t.Errorf("%s: a workflow the test does not know: say what it must hold", f)
+		}
+		for _, want := range wants[kind] {
 			if !strings.Contains(wf, want) {
 				t.Errorf("%s lacks %q", f, want)
 			}

@@ -67,7 +67,11 @@ func TestBinder(t *testing.T) {
 		{[]string{"--severity", "SEVERE"}, `--severity: severity "SEVERE"`},
 		{[]string{"--lint-policy", "x=deny"}, "--lint-policy: lint policy"},
 		{[]string{"--label", "team"}, `--label: label "team": want key=value`},
-		{[]string{"--no-scan", ""}, "switch off gate scan: give the reason"},
+		{[]string{"--no-scan", ""}, "--no-scan: switch off gate scan: give the reason"},
+		{[]string{"--skip", "harden/typo=x"}, `--skip: skip "harden/typo=x": unknown check`},
+		{[]string{"--health-path", "healthz"}, `--health-path: health path "healthz"`},
+		{[]string{"--main", "../x"}, `--main: main package "../x"`},
+		{[]string{"--ldflag", "-X main.x={{.Env.A}}"}, `--ldflag: ldflag "-X main.x={{.Env.A}}": unknown template`},
 	} {
 		_, b := bindAll()
 		err := parse(b.fs, tt.args)

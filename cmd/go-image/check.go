@@ -33,6 +33,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	lintSrc := fs.String("lint-source", "", "also run the lint gate (Kubernetes analyzers) over the Go module in this directory (the image's source)")
 	addLintFlags(b)
 	tf := addTimingsFlag(fs)
+	cfgPath := configFlag(b)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -73,15 +74,19 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		r.Native = native
 	}
-	gs, err := c.Gates.List(ctx, local.Files{Root: "."}, r)
-	if err != nil {
-		return b.named(err)
-	}
 	img, err := imagefile.ReadContext(ctx, *image)
 	if err != nil {
 		return err
 	}
+	eff, set, err := imageChoices(*cfgPath, img, b)
+	if err != nil {
+		return err
+	}
+	gs, err := eff.Gates.List(ctx, local.Files{Root: "."}, r)
+	if err != nil {
+		return b.named(err)
+	}
 	rep := gates.Run(ctx, img, gs...)
-	rep.Image = *image
+	rep.Image, rep.Settings = *image, set
 	return writeK8sReport(rep, *format, *output, *noFail, stdout, stderr)
 }

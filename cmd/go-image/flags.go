@@ -144,11 +144,23 @@ func (b *binder) apply() error {
 func (b *binder) named(err error) error {
 	var ce *choices.Error
 	if errors.As(err, &ce) {
-		if f := b.flags[ce.Field]; f != "" {
+		if f := b.flagOf(ce.Field); f != "" {
 			return fmt.Errorf("--%s: %w", f, err)
 		}
 	}
 	return err
+}
+
+// flagOf is the flag that set the choice at field, or the map or
+// section it belongs to (--skip for gates.skip.harden/no-setuid); "" when
+// several flags set it.
+func (b *binder) flagOf(field string) string {
+	for f := range choices.Enclosing(field) {
+		if name, ok := b.flags[f]; ok {
+			return name
+		}
+	}
+	return ""
 }
 
 // validate checks every choice: a bad one is a usage error naming its flag.
@@ -164,7 +176,7 @@ func (b *binder) validate() error {
 func addRecipeFlags(b *binder) {
 	r, d := &b.c.Recipe, choices.Default().Recipe
 	fs := b.fs
-	bind(b, &r.Main, "main", *d.Main, "main package, relative to --source", fs.StringVar)
+	b.list(&r.Main, "main", "main package, relative to --source, or a pattern such as ./cmd/... (repeatable; default "+strings.Join(d.Main, ",")+"): one image per main package, named after its directory", func(l []string) error { r.Main = l; return nil })
 	bind(b, &r.Name, "name", "", "binary name (default: the main package's directory, or the module path's last element)", fs.StringVar)
 	bind(b, &r.Base, "base", *d.Base, "final stage base: scratch or alpine", fs.StringVar)
 	bind(b, &r.Version, "version", "", "version injected with -X (see --version-var) and set as the OCI version label", fs.StringVar)
@@ -209,4 +221,6 @@ func addOffFlag(b *binder, gate, usage string) {
 		g.Off[gate] = *v
 		return nil
 	})
+	// Several flags share gates.off; each gate's entry is its own flag's.
+	b.flags["gates.off."+gate] = "no-" + gate
 }

@@ -23,6 +23,7 @@ func runLint(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	sarif := fs.String("sarif", "", "also write the findings as SARIF 2.1.0 to this file, for code scanning (suppressed findings carry their justification)")
 	noFail := fs.Bool("no-fail", false, "exit 0 even when an analyzer reports: report only")
 	addLintFlags(b)
+	cfgPath := configFlag(b)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -35,7 +36,11 @@ func runLint(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := b.validate(); err != nil {
 		return err
 	}
-	o, err := c.Gates.Lint.Options()
+	eff, err := sourceChoices(*cfgPath, *src, b)
+	if err != nil {
+		return err
+	}
+	o, err := eff.Gates.Lint.Options()
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"syscall"
 
+	"dagger/go-image/internal/config"
 	"dagger/go-image/internal/safetext"
 )
 
@@ -26,6 +27,7 @@ type command struct {
 func commands() map[string]command {
 	return map[string]command{
 		"build":    {"compile a Go service and assemble its image tarball", runBuild},
+		"config":   {"print each binary's effective choices and where each came from (flag, " + config.FileName + ", default)", runConfig},
 		"check":    {"run the size, upx and hardening gates on an image tarball", runCheck},
 		"scan":     {"vulnerability gate: Trivy (offline) over an image tarball, go-image's policy", runScan},
 		"release":  {"build every platform, run the gates, push only if all pass (+ SBOM, signature, attestations)", runRelease},

@@ -14,8 +14,8 @@ import (
 
 	"dagger/go-image/internal/attest"
 	"dagger/go-image/internal/choices"
-	"dagger/go-image/internal/gates"
 	"dagger/go-image/internal/local"
+	"dagger/go-image/internal/plan"
 	"dagger/go-image/internal/preflight"
 	"dagger/go-image/internal/push"
 	"dagger/go-image/internal/recipe"
@@ -30,19 +30,20 @@ func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	b := newBinder(fs, &c)
 	src := fs.String("source", ".", "Go module root of the service (the directory with go.mod)")
 	var addrs listFlag
-	fs.Var(&addrs, "address", "REGISTRY/REPO:TAG to push to (repeatable; required); tags are written only after every address holds the image")
+	fs.Var(&addrs, "address", "REGISTRY/REPO:TAG to push to (repeatable; required); with several binaries REGISTRY/REPO/{name}:TAG, or one NAME=REGISTRY/REPO:TAG per binary; tags are written only after every address holds every image")
 	platforms := fs.String("platform", recipe.DefaultPlatform, "comma-separated target platforms, e.g. linux/amd64,linux/arm64 (several: an OCI image index)")
 	b.on(&c.Recipe.Platforms, "platform", func() error { c.Recipe.Platforms = strings.Split(*platforms, ","); return nil })
 	addGateFlags(b, "size gate: compressed size budget (registry size): B, kB, MB, GB (decimal) or KiB, MiB, GiB", "UPX gate: deny (fail), warn (pass with a warning) or allow")
 	username := fs.String("username", "", "registry username (default: the docker config / credential helpers)")
 	passwordEnv := fs.String("password-env", "", "NAME of the environment variable holding the registry password or token (never the value itself)")
 	insecure := fs.Bool("insecure", false, "allow plain HTTP and unverified TLS to the registry")
-	sbomFile := fs.String("sbom", "", "write the SBOM (JSON, see --sbom-format) to this file")
+	sbomFile := fs.String("sbom", "", "write the SBOM (JSON, see --sbom-format) to this file (one binary only)")
 	sbomFormat := fs.String("sbom-format", string(sbom.DefaultFormat), "SBOM format: spdx (SPDX 2.3 JSON) or cyclonedx (CycloneDX 1.5 JSON)")
 	attach := fs.Bool("attach-sbom", false, "push the SBOM as an OCI referrer of the image (artifactType application/spdx+json or application/vnd.cyclonedx+json); with --sign-key it is attached as a signed attestation instead")
 	sf2 := addSignFlags(fs)
-	reportFile := fs.String("report", "", "write the gate report to this file (it is always printed to stderr)")
+	reportFile := fs.String("report", "", "write the gate report to this file (it is always printed to stderr); with several binaries, every report and the summary table")
 	format := fs.String("format", "text", "--report format: text, json or markdown")
+	pf := addPlanFlags(fs)
 	addRecipeFlags(b)
 	cf := addBuildCacheFlags(fs)
 	tf := addTimingsFlag(fs)
@@ -61,9 +62,9 @@ func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	if len(addrs) == 0 {
-		return usageError{errors.New("--address is required: where to push, e.g. --address ghcr.io/acme/api:1.2.3")}
+		return usageError{errors.New("--address is required: where to push, e.g. --address ghcr.io/acme/api:1.2.3 (several binaries: ghcr.io/acme/{name}:1.2.3)")}
 	}
-	if _, err := push.ParseAddresses(addrs, *insecure); err != nil {
+	if err := release.CheckAddresses(addrs, *insecure); err != nil {
 		return usageError{err}
 	}
 	if err := report.CheckFormat("--format", *format); err != nil {
@@ -83,14 +84,6 @@ func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	ctx, printTimings := tf.start(ctx, stderr)
 	defer printTimings()
-	ps, err := c.Recipe.PlatformList()
-	if err != nil {
-		return err
-	}
-	o, err := c.Recipe.Options()
-	if err != nil {
-		return err
-	}
 	// Pre-flight, after the usage errors and before the build: everything
 	// that would otherwise fail only after minutes of compiling, or after
 	// the push.
@@ -103,9 +96,24 @@ func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return err
 		}
 	}
-	lo := o
-	lo.Platform = ps[0].String()
-	gs, err := releaseGates(ctx, c.Gates, *src, lo, sf, mf)
+	cfg, bins, err := pf.plan(ctx, *src, b)
+	if err != nil {
+		return err
+	}
+	names := plan.Names(bins)
+	byName, err := release.Addresses(addrs, names)
+	if err != nil {
+		return usageError{fmt.Errorf("--address: %w", err)}
+	}
+	for _, n := range names {
+		if _, err := push.ParseAddresses(byName[n], *insecure); err != nil {
+			return usageError{err}
+		}
+	}
+	if *sbomFile != "" && len(bins) > 1 {
+		return usageError{fmt.Errorf("--sbom FILE writes one SBOM, but this release builds %d binaries (%s): attach them with --attach-sbom or --sign-key instead", len(bins), strings.Join(names, ", "))}
+	}
+	runners, err := releaseRunners(bins, *src, sf, mf)
 	if err != nil {
 		return b.named(err)
 	}
@@ -117,38 +125,73 @@ func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		defer cache.Close(ctx)
 	}
 	started := time.Now()
-	registry := push.Options{Credentials: creds, Insecure: *insecure, Log: stderr}
-	var signing *release.Signing
-	if key != nil {
-		full, err := local.Options(*src, o)
+	// Every image is built before any gate runs (local.BuildMany: as few
+	// go builds as the recipes allow); a binary's Build hands its own out.
+	var targets []local.Target
+	var imgs []v1.Image
+	var reqs []release.Named
+	for _, bin := range bins {
+		o, err := bin.Choices.Recipe.Options()
 		if err != nil {
 			return err
 		}
-		// The local toolchain compiles, not a golang:<tag> image: the Go
-		// that did is read from the binary into the dependencies.
-		full.GoVersion = ""
-		signing = &release.Signing{Key: key, Build: attest.Build{
-			Recipe: full, BuilderID: attest.BuilderCLI, GoImageVersion: attest.GoImageVersion(),
-			StartedOn: started, InvocationID: os.Getenv("GOIMAGE_INVOCATION_ID"),
-		}}
+		ps, err := bin.Choices.Recipe.PlatformList()
+		if err != nil {
+			return err
+		}
+		gs, err := bin.Choices.Gates.List(ctx, local.Files{Root: *src}, runners)
+		if err != nil {
+			return b.named(err)
+		}
+		first := len(targets)
+		for _, p := range ps {
+			po := o
+			po.Platform = p.String()
+			targets = append(targets, local.Target{Options: po, BaseRef: bin.Choices.Recipe.BaseImageRef()})
+		}
+		log := stderr
+		if len(bins) > 1 {
+			log = release.PrefixLog(stderr, "["+bin.Name+"] ")
+		}
+		var signing *release.Signing
+		if key != nil {
+			full, err := local.Options(*src, o)
+			if err != nil {
+				return err
+			}
+			// The local toolchain compiles, not a golang:<tag> image: the Go
+			// that did is read from the binary into the dependencies.
+			full.GoVersion = ""
+			signing = &release.Signing{Key: key, Build: attest.Build{
+				Recipe: full, BuilderID: attest.BuilderCLI, GoImageVersion: attest.GoImageVersion(),
+				StartedOn: started, InvocationID: os.Getenv("GOIMAGE_INVOCATION_ID"), Config: provenance(cfg, *src),
+			}}
+		}
+		reqs = append(reqs, release.Named{Name: bin.Name, Request: release.Request{
+			Platforms: ps, Gates: gs, Addresses: byName[bin.Name], Push: push.Options{Credentials: creds, Insecure: *insecure, Log: log},
+			SBOM: *sbomFile != "", AttachSBOM: *attach, SBOMFormat: sbomFmt, Sign: signing,
+			Version: o.Version, Created: o.Created(), Log: log, Settings: bin.ReportSettings(),
+			Build: func(_ context.Context, p recipe.Platform) (v1.Image, error) {
+				for j, q := range ps {
+					if q == p {
+						return imgs[first+j], nil
+					}
+				}
+				return nil, fmt.Errorf("no image built for %s (go-image bug)", p)
+			},
+		}})
 	}
-	build := func(ctx context.Context, p recipe.Platform) (v1.Image, error) {
-		po := o
-		po.Platform = p.String()
-		return local.Build(ctx, local.Request{Source: *src, Options: po, BaseRef: c.Recipe.BaseImageRef(), Log: stderr, Cache: goCache(cache)})
+	if imgs, err = local.BuildMany(ctx, local.ManyRequest{Source: *src, Targets: targets, Jobs: pf.jobs, Log: stderr, Cache: goCache(cache)}); err != nil {
+		return err
 	}
-	res, err := release.Run(ctx, release.Request{
-		Platforms: ps, Build: build, Gates: gs, Addresses: addrs,
-		Push: registry, SBOM: *sbomFile != "", AttachSBOM: *attach, SBOMFormat: sbomFmt, Sign: signing,
-		Version: o.Version, Created: o.Created(), Log: stderr,
-	})
+	results, err := release.RunAll(ctx, reqs, pf.jobs)
 	// The report is shown whether the release passed or was blocked: a
 	// blocked release must say what to fix.
-	if werr := res.WriteReport(stderr); werr != nil {
+	if werr := writeReleaseReports(stderr, names, results, "text", true); werr != nil {
 		return werr
 	}
-	if res != nil && len(res.Report.Results) > 0 && *reportFile != "" {
-		if werr := writeFile(*reportFile, func(w io.Writer) error { return res.Report.Write(w, *format) }); werr != nil {
+	if *reportFile != "" && reached(results) {
+		if werr := writeFile(*reportFile, func(w io.Writer) error { return writeReleaseReports(w, names, results, *format, false) }); werr != nil {
 			return werr
 		}
 	}
@@ -156,44 +199,86 @@ func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	if *sbomFile != "" {
-		if err := os.WriteFile(*sbomFile, res.SBOM, 0o644); err != nil {
+		if err := os.WriteFile(*sbomFile, results[0].SBOM, 0o644); err != nil {
 			return fmt.Errorf("write SBOM %s: %w", *sbomFile, err)
 		}
 		fmt.Fprintf(stderr, "go-image: wrote SBOM %s\n", *sbomFile)
 	}
-	if err := res.WriteEpilogue(stderr, "go-image verify"); err != nil {
-		return err
+	for _, res := range results {
+		if err := res.WriteEpilogue(stderr, "go-image verify"); err != nil {
+			return err
+		}
 	}
-	fmt.Fprintln(stdout, res.Pushed.Ref())
+	for _, res := range results {
+		fmt.Fprintln(stdout, res.Pushed.Ref())
+	}
 	return nil
 }
 
-// releaseGates is the gate list of a release: every gate on unless
-// switched off, with the local runners. A gate that cannot be set up (no
-// trivy) stops the release before the build: it could only block the
-// push later. o is the first platform's recipe: the lint loads the
-// packages as its compile does.
-func releaseGates(ctx context.Context, g choices.Gates, src string, o recipe.Options, sf *scanRunnerFlags, mf *smokeRunnerFlags) ([]gates.Gate, error) {
+// reached says whether any release reached its gates.
+func reached(results []*release.Result) bool {
+	for _, r := range results {
+		if r != nil && r.Report != nil && len(r.Report.Results) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// writeReleaseReports writes the report of a release of one binary, as
+// it always was, or of several: every report and the summary table.
+// log leaves out a release that stopped before its gates (its error says
+// why).
+func writeReleaseReports(w io.Writer, names []string, results []*release.Result, format string, log bool) error {
+	if len(results) == 1 {
+		if log {
+			return results[0].WriteReport(w)
+		}
+		return results[0].Report.Write(w, format)
+	}
+	if !reached(results) {
+		return nil
+	}
+	return release.Images(names, results).Write(w, format)
+}
+
+// releaseRunners are the local runners of the gates some binary runs:
+// a gate that cannot be set up (no trivy) stops the release before the
+// build, since it could only block the push later.
+func releaseRunners(bins []plan.Binary, src string, sf *scanRunnerFlags, mf *smokeRunnerFlags) (choices.Runners, error) {
 	r := choices.Runners{Native: native}
+	on := func(gate string) bool { return plan.On(bins, gate) }
 	var err error
-	if g.On("smoke") {
+	if on("smoke") {
 		if r.Smoke, err = mf.runner(); err != nil {
-			return nil, err
+			return r, err
 		}
 	}
-	if g.On("scan") {
+	if on("scan") {
 		if r.Scan, err = sf.runner(false, "", nil); err != nil {
-			return nil, fmt.Errorf("scan gate: %w; or switch it off with --no-scan REASON", err)
+			return r, fmt.Errorf("scan gate: %w; or switch it off with --no-scan REASON", err)
 		}
 	}
-	if g.On("lint") {
+	if on("lint") {
 		dir, err := filepath.Abs(src)
 		if err != nil {
-			return nil, err
+			return r, err
 		}
+		// The lint judges the source once, for every binary: it loads the
+		// packages as the first binary's first platform compiles them, so
+		// that its type-checker reads the compile's export data.
+		o, err := bins[0].Choices.Recipe.Options()
+		if err != nil {
+			return r, err
+		}
+		ps, err := bins[0].Choices.Recipe.PlatformList()
+		if err != nil {
+			return r, err
+		}
+		o.Platform = ps[0].String()
 		r.Lint = localLinter(dir, o)
 	}
-	return g.List(ctx, local.Files{Root: src}, r)
+	return plan.Shared(r), nil
 }
 
 // credentials reads the password from the named environment variable. The

@@ -55,6 +55,7 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	noFail := fs.Bool("no-fail", false, "exit 0 even when the gate fails (the report still says FAIL)")
 	verbose := fs.Bool("v", false, "show Trivy's log")
 	sf := addScanFlags(b)
+	cfgPath := configFlag(b)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -70,7 +71,18 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := b.validate(); err != nil {
 		return err
 	}
-	policy, ignoreFile, err := c.Gates.Scan.Policy(ctx, local.Files{Root: "."})
+	eff := c
+	var set []report.Setting
+	if *cfgPath != "" {
+		img, err := imagefile.Read(*image)
+		if err != nil {
+			return err
+		}
+		if eff, set, err = imageChoices(*cfgPath, img, b); err != nil {
+			return err
+		}
+	}
+	policy, ignoreFile, err := eff.Gates.Scan.Policy(ctx, local.Files{Root: "."})
 	if err != nil {
 		return b.named(err)
 	}
@@ -100,7 +112,7 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if keepErr != nil {
 		return keepErr
 	}
-	rep := &report.Report{Image: *image, Results: res}
+	rep := &report.Report{Image: *image, Results: res, Settings: set}
 	if err := rep.Write(stdout, *format); err != nil {
 		return err
 	}

@@ -24,6 +24,7 @@ func runSmoke(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	format := fs.String("format", "text", "report format: text, json or markdown")
 	output := fs.String("output", "", "write the report to this file instead of stdout")
 	noFail := fs.Bool("no-fail", false, "exit 0 even when a check fails: report only")
+	cfgPath := configFlag(b)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -43,16 +44,20 @@ func runSmoke(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	cfg, err := c.Gates.Smoke.Config()
-	if err != nil {
-		return err
-	}
 	img, err := imagefile.ReadContext(ctx, *image)
 	if err != nil {
 		return err
 	}
+	eff, set, err := imageChoices(*cfgPath, img, b)
+	if err != nil {
+		return err
+	}
+	cfg, err := eff.Gates.Smoke.Config()
+	if err != nil {
+		return err
+	}
 	r := gates.Run(ctx, img, smoke.Gate{Runner: runner, Config: cfg, Native: native})
-	r.Image = *image
+	r.Image, r.Settings = *image, set
 	return writeK8sReport(r, *format, *output, *noFail, stdout, stderr)
 }
 

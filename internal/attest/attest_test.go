@@ -28,6 +28,7 @@ func ExampleBuild_Provenance() {
 		},
 		StartedOn:  time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC),
 		FinishedOn: time.Date(2026, 5, 1, 10, 1, 30, 0, time.UTC),
+		Config:     attest.ConfigFile("go-image.yaml", "sha256:"+strings.Repeat("c", 64)),
 	}
 	p, err := b.Provenance()
 	if err != nil {
@@ -54,7 +55,13 @@ func ExampleBuild_Provenance() {
 	//       },
 	//       "platforms": [
 	//         "linux/amd64"
-	//       ]
+	//       ],
+	//       "config": {
+	//         "path": "go-image.yaml",
+	//         "digest": {
+	//           "sha256": "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
+	//         }
+	//       }
 	//     },
 	//     "resolvedDependencies": [
 	//       {

@@ -23,6 +23,9 @@ type GateReport struct {
 	Builder        string     `json:"builder"`
 	GoImageVersion string     `json:"goImageVersion,omitempty"`
 	FinishedOn     *time.Time `json:"finishedOn,omitempty"`
+	// Settings are the choices the gates ran with and where each came
+	// from: the policy a verifier sees was applied.
+	Settings []report.Setting `json:"settings,omitempty"`
 }
 
 // NewGateReport is the gate report of image (repo@sha256:…) as rep holds
@@ -35,6 +38,7 @@ func NewGateReport(rep *report.Report, image string, b Build) GateReport {
 		Summary: rep.Summary(),
 		Results: append([]report.Result(nil), rep.Results...),
 		Builder: b.BuilderID, GoImageVersion: b.GoImageVersion, FinishedOn: utc(b.FinishedOn),
+		Settings: append([]report.Setting(nil), rep.Settings...),
 	}
 	g.Tools = append(g.Tools, report.Tool{Name: "go-image", Version: b.GoImageVersion})
 	for _, d := range b.Dependencies {

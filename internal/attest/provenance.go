@@ -42,6 +42,22 @@ type Build struct {
 	StartedOn, FinishedOn time.Time
 	// InvocationID identifies the CI run, e.g. a GitHub Actions run URL.
 	InvocationID string
+	// Config is the policy file the choices came from, nil without one.
+	Config *Config
+}
+
+// Config is the policy file (go-image.yaml) of a release, by path and
+// digest: a verifier can tell which policy the gates applied.
+type Config struct {
+	Path   string            `json:"path"`
+	Digest map[string]string `json:"digest"`
+}
+
+// ConfigFile is the provenance's record of the policy file at path with
+// digest "sha256:<hex>".
+func ConfigFile(path, digest string) *Config {
+	alg, hex, _ := strings.Cut(digest, ":")
+	return &Config{Path: path, Digest: map[string]string{alg: hex}}
 }
 
 // ResourceDescriptor is SLSA v1's (in-toto's) description of an artifact.
@@ -72,6 +88,8 @@ type ExternalParameters struct {
 	Source    Source           `json:"source"`
 	Recipe    RecipeParameters `json:"recipe"`
 	Platforms []string         `json:"platforms"`
+	// Config is the policy file the recipe and the gates came from.
+	Config *Config `json:"config,omitempty"`
 }
 
 // Source is the source the release was built from, as the user stated it
@@ -128,6 +146,7 @@ func (b Build) Provenance() (Provenance, error) {
 					Labels: o.Labels, SourceDateEpoch: o.SourceDateEpoch,
 				},
 				Platforms: b.Platforms,
+				Config:    b.Config,
 			},
 		},
 		RunDetails: RunDetails{

@@ -18,9 +18,12 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 
+	"dagger/go-image/internal/mains"
 	"dagger/go-image/internal/recipe"
 	"dagger/go-image/internal/size"
 	"dagger/go-image/internal/upx"
@@ -34,10 +37,13 @@ type Choices struct {
 
 // Recipe is how the image is built: recipe.Options in the user's words.
 type Recipe struct {
-	// Main is the main package, relative to the source root.
-	Main *string `json:"main,omitempty"`
-	// Name is the binary's name; unset, the main package's directory or
-	// the module path's last element (recipe.Options.ForModule).
+	// Main are the main packages, relative to the source root: directories
+	// (./cmd/api) or patterns (./cmd/..., ./...), one image per main
+	// package (mains.Expand); unset, the source root.
+	Main []string `json:"main,omitempty"`
+	// Name is the binary's name, for one main package only; unset, the
+	// main package's directory or the module path's last element
+	// (recipe.Options.ForModule).
 	Name *string `json:"name,omitempty"`
 	// GoVersion is the Dagger builder's golang:<version>-alpine tag;
 	// unset, the source's go.mod decides (recipe.GoVersionOf).
@@ -52,9 +58,13 @@ type Recipe struct {
 	BaseImage *string `json:"baseImage,omitempty"`
 	// Version is injected with -X VersionVar=Version and set as the
 	// org.opencontainers.image.version label.
-	Version    *string `json:"version,omitempty"`
+	Version *string `json:"version,omitempty"`
+	// VersionVar is the string variable that receives Version, e.g.
+	// main.version.
 	VersionVar *string `json:"versionVar,omitempty"`
-	// Ldflags are extra linker flags, after -s -w; Tags are build tags.
+	// Ldflags are extra linker flags, after -s -w; {{.Version}} and
+	// {{.Revision}} in them are replaced by Version and Revision. Tags
+	// are build tags.
 	Ldflags []string `json:"ldflags,omitempty"`
 	Tags    []string `json:"tags,omitempty"`
 	// Labels are extra OCI labels.
@@ -81,10 +91,13 @@ type Gates struct {
 	Skip map[string]string `json:"skip,omitempty"`
 	// Off maps a gate to the reason it is switched off; the report shows
 	// it as skipped with that reason.
-	Off   map[string]string `json:"off,omitempty"`
-	Scan  Scan              `json:"scan,omitzero"`
-	Lint  Lint              `json:"lint,omitzero"`
-	Smoke Smoke             `json:"smoke,omitzero"`
+	Off map[string]string `json:"off,omitempty"`
+	// Scan is the vulnerability gate's policy.
+	Scan Scan `json:"scan,omitzero"`
+	// Lint is the Kubernetes analyzers' policy.
+	Lint Lint `json:"lint,omitzero"`
+	// Smoke is how the smoke gate runs the image.
+	Smoke Smoke `json:"smoke,omitzero"`
 }
 
 // Scan is the vulnerability gate's policy.
@@ -109,9 +122,12 @@ type Lint struct {
 
 // Smoke is how the smoke gate runs the image and what it expects.
 type Smoke struct {
-	BusinessPort *int    `json:"businessPort,omitempty"`
-	ProbePort    *int    `json:"probePort,omitempty"`
-	HealthPath   *string `json:"healthPath,omitempty"`
+	// BusinessPort is the port the service serves business traffic on.
+	BusinessPort *int `json:"businessPort,omitempty"`
+	// ProbePort is the port of the probe server, not the business port.
+	ProbePort *int `json:"probePort,omitempty"`
+	// HealthPath is the liveness endpoint on the probe port.
+	HealthPath *string `json:"healthPath,omitempty"`
 	// ReadyPath "" disables the readiness checks.
 	ReadyPath *string `json:"readyPath,omitempty"`
 	// SlowPath "" sends SIGTERM to an idle service.
@@ -148,15 +164,25 @@ func bad(field string, err error) error {
 	return &Error{Field: field, Err: err}
 }
 
-// Options is the recipe as recipe.Options for the first platform,
-// validated (recipe.Options.Normalize), with the name and the Go version
-// still open when not given: ForModule decides them from the source's
-// go.mod, which only the executor reads.
+// Options is the recipe of one binary as recipe.Options for the first
+// platform, validated (recipe.Options.Normalize), with the name and the Go
+// version still open when not given: ForModule decides them from the
+// source's go.mod, which only the executor reads. Several main packages,
+// or a pattern, are one binary each: expand them first (mains.Expand) and
+// take each binary's options.
 func (r Recipe) Options() (recipe.Options, error) {
+	main, err := r.main()
+	if err != nil {
+		return recipe.Options{}, err
+	}
+	ldflags, err := expandLdflags(r.Ldflags, deref(r.Version), deref(r.Revision))
+	if err != nil {
+		return recipe.Options{}, err
+	}
 	o := recipe.Options{
-		Main: deref(r.Main), Name: deref(r.Name), GoVersion: deref(r.GoVersion),
+		Main: main, Name: deref(r.Name), GoVersion: deref(r.GoVersion),
 		Base: recipe.Base(deref(r.Base)), Version: deref(r.Version), VersionVar: deref(r.VersionVar),
-		Ldflags: slices.Clone(r.Ldflags), Tags: slices.Clone(r.Tags), Labels: maps.Clone(r.Labels),
+		Ldflags: ldflags, Tags: slices.Clone(r.Tags), Labels: maps.Clone(r.Labels),
 		Source: deref(r.SourceURL), Revision: deref(r.Revision), SourceDateEpoch: deref(r.SourceDateEpoch),
 	}
 	ps, err := r.PlatformList()
@@ -170,9 +196,83 @@ func (r Recipe) Options() (recipe.Options, error) {
 		}
 	}
 	if _, err := o.Normalize(); err != nil {
-		return o, bad("recipe", err)
+		return o, bad(r.culprit(), err)
 	}
 	return o, nil
+}
+
+// main is the one main package of the recipe.
+func (r Recipe) main() (string, error) {
+	args, err := mains.Normalize(r.Main)
+	if err != nil {
+		return "", bad("recipe.main", err)
+	}
+	if len(args) > 1 || mains.IsPattern(args[0]) {
+		return "", bad("recipe.main", fmt.Errorf("main packages %s: one image per main package: expand them with go list first (mains.Expand)", strings.Join(args, " ")))
+	}
+	return args[0], nil
+}
+
+// culprit is the field of the recipe that recipe.Options.Normalize
+// refuses: each choice made is normalized alone, so that an error names
+// its own field, as a policy file's line must. "recipe" when only their
+// combination fails.
+func (r Recipe) culprit() string {
+	v := reflect.ValueOf(r)
+	for i := range v.NumField() {
+		f := v.Field(i)
+		if f.IsZero() {
+			continue
+		}
+		var one Recipe
+		reflect.ValueOf(&one).Elem().Field(i).Set(f)
+		main, _ := one.main()
+		o := recipe.Options{
+			Main: main, Name: deref(one.Name), GoVersion: deref(one.GoVersion), Base: recipe.Base(deref(one.Base)),
+			Version: deref(one.Version), VersionVar: deref(one.VersionVar), Ldflags: one.Ldflags, Tags: one.Tags,
+			Labels: one.Labels, Source: deref(one.SourceURL), Revision: deref(one.Revision), SourceDateEpoch: deref(one.SourceDateEpoch),
+		}
+		if _, err := o.Normalize(); err != nil {
+			return "recipe." + jsonName(v.Type().Field(i))
+		}
+	}
+	return "recipe"
+}
+
+// ldflagTemplate is one {{.Name}} in an ldflag.
+var ldflagTemplate = regexp.MustCompile(`\{\{\s*\.([A-Za-z0-9_.]+)\s*\}\}`)
+
+// expandLdflags replaces {{.Version}} and {{.Revision}} in the ldflags, so
+// that a committed policy file can say -X main.commit={{.Revision}}. No
+// other template runs: an ldflag is not a program (text/template's printf
+// could allocate without bound), and anything else between {{ and }} is
+// refused rather than passed to the linker.
+func expandLdflags(flags []string, version, revision string) ([]string, error) {
+	if flags == nil {
+		return nil, nil
+	}
+	out := make([]string, len(flags))
+	for i, f := range flags {
+		var err error
+		out[i] = ldflagTemplate.ReplaceAllStringFunc(f, func(m string) string {
+			switch name := ldflagTemplate.FindStringSubmatch(m)[1]; name {
+			case "Version":
+				return version
+			case "Revision":
+				return revision
+			default:
+				err = fmt.Errorf("ldflag %q: unknown template {{.%s}}: go-image fills {{.Version}} and {{.Revision}}", f, name)
+				return m
+			}
+		})
+		if err != nil {
+			return nil, bad("recipe.ldflags", err)
+		}
+		if strings.Contains(out[i], "{{") || strings.Contains(out[i], "}}") {
+			return nil, bad("recipe.ldflags", fmt.Errorf("ldflag %q: {{ or }} outside {{.Version}} and {{.Revision}}: go-image fills only these two", f))
+		}
+	}
+	return out, nil
 }
 
 // PlatformList is the target platforms, recipe.DefaultPlatform when none
@@ -201,7 +301,17 @@ func (r Recipe) Compress() bool { return deref(r.UPXCompress) }
 // Validate checks every choice, before anything builds, and returns the
 // first bad one as an *Error: the recipe, then the gates in their order.
 func (c Choices) Validate() error {
-	if _, err := c.Recipe.Options(); err != nil {
+	args, err := mains.Normalize(c.Recipe.Main)
+	if err != nil {
+		return bad("recipe.main", err)
+	}
+	if c.Recipe.Name != nil && (len(args) > 1 || mains.IsPattern(args[0])) {
+		return bad("recipe.name", fmt.Errorf("name %q given for several main packages (%s): each binary is named after its directory; give a name with one main package only", *c.Recipe.Name, strings.Join(args, " ")))
+	}
+	// The rest of the recipe is checked as any one binary's.
+	one := c.Recipe
+	one.Main = nil
+	if _, err := one.Options(); err != nil {
 		return err
 	}
 	return c.Gates.Validate()
@@ -215,7 +325,7 @@ func Default() Choices {
 	smoke := Smoke{}.config()
 	return Choices{
 		Recipe: Recipe{
-			Main: new("."), Platforms: []string{recipe.DefaultPlatform}, Base: new(string(recipe.Scratch)),
+			Main: []string{mains.Default}, Platforms: []string{recipe.DefaultPlatform}, Base: new(string(recipe.Scratch)),
 			Version: new(""), VersionVar: new(recipe.DefaultVersionVar), SourceURL: new(""), Revision: new(""),
 			SourceDateEpoch: new(int64(0)), UPXCompress: new(false),
 		},
@@ -257,4 +367,10 @@ func sortedPairs(m map[string]string) []string {
 		out = append(out, k+"="+m[k])
 	}
 	return out
+}
+
+// jsonName is a field's name in the policy file and in Error.Field.
+func jsonName(f reflect.StructField) string {
+	name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+	return name
 }

@@ -93,25 +93,30 @@ func TestValidate(t *testing.T) {
 		{"size without a unit", choices.Choices{Gates: choices.Gates{MaxSize: new("25 apples")}}, "gates.maxSize", `max size: size "25 apples"`},
 		{"empty size", choices.Choices{Gates: choices.Gates{MaxSize: new("")}}, "gates.maxSize", "want a number and a unit"},
 		{"bad upx policy", choices.Choices{Gates: choices.Gates{UPX: new("sometimes")}}, "gates.upx", `upx policy "sometimes": use deny, warn or allow`},
-		{"skip without a reason", choices.Choices{Gates: choices.Gates{Skip: map[string]string{harden.NoSetuid: " "}}}, "gates.skip", "want id=reason"},
-		{"skip of an unknown check", choices.Choices{Gates: choices.Gates{Skip: map[string]string{"harden/typo": "x"}}}, "gates.skip", "unknown check"},
-		{"gate off without a reason", choices.Choices{Gates: choices.Gates{Off: map[string]string{"smoke": ""}}}, "gates.off", "give the reason"},
-		{"unknown gate off", choices.Choices{Gates: choices.Gates{Off: map[string]string{"sbom": "x"}}}, "gates.off", "no such gate"},
+		{"skip without a reason", choices.Choices{Gates: choices.Gates{Skip: map[string]string{harden.NoSetuid: " "}}}, "gates.skip.harden/no-setuid", "want id=reason"},
+		{"skip of an unknown check", choices.Choices{Gates: choices.Gates{Skip: map[string]string{"harden/typo": "x"}}}, "gates.skip.harden/typo", "unknown check"},
+		{"gate off without a reason", choices.Choices{Gates: choices.Gates{Off: map[string]string{"smoke": ""}}}, "gates.off.smoke", "give the reason"},
+		{"unknown gate off", choices.Choices{Gates: choices.Gates{Off: map[string]string{"sbom": "x"}}}, "gates.off.sbom", "no such gate"},
 		{"bad severity", choices.Choices{Gates: choices.Gates{Scan: choices.Scan{Severity: new("SEVERE")}}}, "gates.scan.severity", `severity "SEVERE"`},
 		{"empty severity", choices.Choices{Gates: choices.Gates{Scan: choices.Scan{Severity: new("")}}}, "gates.scan.severity", "name at least one"},
 		{"bad lint policy", choices.Choices{Gates: choices.Gates{Lint: choices.Lint{Policy: new("httpshutdown=later")}}}, "gates.lint.policy", "use deny"},
-		{"relative health path", choices.Choices{Gates: choices.Gates{Smoke: choices.Smoke{HealthPath: new("healthz")}}}, "gates.smoke", "must start with /"},
-		{"empty health path", choices.Choices{Gates: choices.Gates{Smoke: choices.Smoke{HealthPath: new("")}}}, "gates.smoke", "health path is empty"},
-		{"port out of range", choices.Choices{Gates: choices.Gates{Smoke: choices.Smoke{ProbePort: new(0)}}}, "gates.smoke", "probe port 0"},
+		{"relative health path", choices.Choices{Gates: choices.Gates{Smoke: choices.Smoke{HealthPath: new("healthz")}}}, "gates.smoke.healthPath", "must start with /"},
+		{"empty health path", choices.Choices{Gates: choices.Gates{Smoke: choices.Smoke{HealthPath: new("")}}}, "gates.smoke.healthPath", "health path is empty"},
+		{"port out of range", choices.Choices{Gates: choices.Gates{Smoke: choices.Smoke{ProbePort: new(0)}}}, "gates.smoke.probePort", "probe port 0"},
 		{"bad grace", choices.Choices{Gates: choices.Gates{Smoke: choices.Smoke{Grace: new("30")}}}, "gates.smoke.grace", `smoke grace "30"`},
 		{"bad startup budget", choices.Choices{Gates: choices.Gates{Smoke: choices.Smoke{StartupBudget: new("soon")}}}, "gates.smoke.startupBudget", "(e.g. 30s)"},
-		{"bad port variable", choices.Choices{Gates: choices.Gates{Smoke: choices.Smoke{BusinessEnv: new("PORT=8080")}}}, "gates.smoke", "must contain {port}"},
+		{"bad port variable", choices.Choices{Gates: choices.Gates{Smoke: choices.Smoke{BusinessEnv: new("PORT=8080")}}}, "gates.smoke.businessEnv", "must contain {port}"},
 		{"bad platform", choices.Choices{Recipe: choices.Recipe{Platforms: []string{"linux/amd64", "windows/amd64"}}}, "recipe.platforms", "only linux"},
 		{"two platforms in one entry", choices.Choices{Recipe: choices.Recipe{Platforms: []string{"linux/amd64,linux/arm64"}}}, "recipe.platforms", "one os/arch[/variant] per entry"},
 		{"platform twice", choices.Choices{Recipe: choices.Recipe{Platforms: []string{"linux/arm64", "linux/arm64"}}}, "recipe.platforms", "listed twice"},
-		{"unknown base", choices.Choices{Recipe: choices.Recipe{Base: new("distroless")}}, "recipe", `base "distroless"`},
-		{"main outside the source", choices.Choices{Recipe: choices.Recipe{Main: new("../x")}}, "recipe", "inside the source"},
-		{"external linking", choices.Choices{Recipe: choices.Recipe{Ldflags: []string{"-linkmode=external"}}}, "recipe", "CGO_ENABLED=0"},
+		{"unknown base", choices.Choices{Recipe: choices.Recipe{Base: new("distroless")}}, "recipe.base", `base "distroless"`},
+		{"main outside the source", choices.Choices{Recipe: choices.Recipe{Main: []string{"../x"}}}, "recipe.main", "inside the source"},
+		{"external linking", choices.Choices{Recipe: choices.Recipe{Ldflags: []string{"-linkmode=external"}}}, "recipe.ldflags", "CGO_ENABLED=0"},
+		{"unknown ldflag template", choices.Choices{Recipe: choices.Recipe{Ldflags: []string{"-X main.x={{.Env.TOKEN}}"}}}, "recipe.ldflags", "unknown template"},
+		{"a template that is not one", choices.Choices{Recipe: choices.Recipe{Ldflags: []string{"-X main.x={{printf \"%099999d\" 1}}"}}}, "recipe.ldflags", "fills only these two"},
+		{"a name for several mains", choices.Choices{Recipe: choices.Recipe{Main: []string{"./cmd/..."}, Name: new("api")}}, "recipe.name", "several main packages"},
+		{"a control character in a version", choices.Choices{Recipe: choices.Recipe{Version: new("1.0\r-X\rmain.x=y")}}, "recipe.version", "control or invisible"},
+		{"a bad version variable", choices.Choices{Recipe: choices.Recipe{VersionVar: new("version")}}, "recipe.versionVar", "importpath.name"},
 		{"label with an empty key", choices.Choices{Recipe: choices.Recipe{Labels: map[string]string{"": "x"}}}, "recipe.labels", "empty key"},
 	}
 	fields := choices.Fields()
@@ -122,13 +127,14 @@ func TestValidate(t *testing.T) {
 			if !errors.As(err, &ce) || ce.Field != tt.field || !strings.Contains(err.Error(), tt.says) {
 				t.Fatalf("Validate = %v (field %v), want field %s saying %q", err, ce, tt.field, tt.says)
 			}
-			if !slices.Contains(fields, ce.Field) {
+			// A field of Choices, or a key of one of its maps.
+			if !slices.ContainsFunc(fields, func(f string) bool { return f == ce.Field || strings.HasPrefix(ce.Field, f+".") }) {
 				t.Errorf("field %q is not a place in Choices (%v)", ce.Field, fields)
 			}
 		})
 	}
 	good := choices.Choices{
-		Recipe: choices.Recipe{Main: new("./cmd/api"), Platforms: []string{"linux/amd64", "linux/arm64"}, Labels: map[string]string{"team": "payments"}},
+		Recipe: choices.Recipe{Main: []string{"./cmd/api"}, Platforms: []string{"linux/amd64", "linux/arm64"}, Labels: map[string]string{"team": "payments"}},
 		Gates: choices.Gates{MaxSize: new("10MiB"), UPX: new("warn"), Skip: map[string]string{harden.NoSetuid: "ping"}, Off: map[string]string{"scan": "scanned by the registry"},
 			Scan: choices.Scan{Severity: new("MEDIUM")}, Lint: choices.Lint{Policy: new("k8swatchcancel=warn")},
 			Smoke: choices.Smoke{ReadyPath: new(""), SlowPath: new(""), BusinessEnv: new(""), Grace: new("5s")}},
@@ -416,4 +422,93 @@ func ExampleFields() {
 	// gates.scan.severity
 	// gates.scan.ignoreUnfixed
 	// gates.scan.ignoreFile
+}
+
+// TestResolve: the origin of every choice is the last layer that made
+// it, key by key for maps, and Settings lists exactly the choices made.
+func TestResolve(t *testing.T) {
+	at := func(kind string) func(string) choices.Origin {
+		return func(field string) choices.Origin { return choices.Origin{Kind: kind, Where: field} }
+	}
+	file := choices.Choices{
+		Recipe: choices.Recipe{Labels: map[string]string{"team": "payments", "tier": "1"}},
+		Gates:  choices.Gates{MaxSize: new("20MB"), Off: map[string]string{"smoke": "needs a database"}},
+	}
+	flags := choices.Choices{Recipe: choices.Recipe{Labels: map[string]string{"tier": "2"}}, Gates: choices.Gates{UPX: new("warn")}}
+	c, o := choices.Resolve(choices.DefaultLayer(), choices.Layer{Choices: file, Origin: at("file")}, choices.Layer{Choices: flags, Origin: at("flag")})
+	if !reflect.DeepEqual(c, choices.Overlay(choices.Default(), file, flags)) {
+		t.Errorf("Resolve's choices differ from Overlay's")
+	}
+	for field, want := range map[string]choices.Origin{
+		"gates.maxSize":           {Kind: "file", Where: "gates.maxSize"},
+		"gates.upx":               {Kind: "flag", Where: "gates.upx"},
+		"recipe.labels.team":      {Kind: "file", Where: "recipe.labels.team"},
+		"recipe.labels.tier":      {Kind: "flag", Where: "recipe.labels.tier"},
+		"gates.off.smoke":         {Kind: "file", Where: "gates.off.smoke"},
+		"gates.scan.severity":     {Kind: "default"},
+		"gates.smoke":             {Kind: "default"},
+		"gates.smoke.healthPath":  {Kind: "default"},
+		"recipe.name":             {Kind: "default"}, // not chosen by any layer
+		"gates.off.smoke.nothing": {Kind: "file", Where: "gates.off.smoke"},
+	} {
+		if got := o.Of(field); got != want {
+			t.Errorf("origin of %s = %v, want %v", field, got, want)
+		}
+	}
+	set := map[string]choices.Setting{}
+	for _, s := range c.Settings(o) {
+		set[s.Field] = s
+	}
+	if s := set["gates.maxSize"]; s.Value != `"20MB"` || s.From.Kind != "file" {
+		t.Errorf("gates.maxSize setting = %+v", s)
+	}
+	if s := set["recipe.platforms"]; s.Value != `["linux/amd64"]` || s.From.Kind != "default" {
+		t.Errorf("recipe.platforms setting = %+v", s)
+	}
+	if _, ok := set["recipe.name"]; ok {
+		t.Error("a choice no layer made is listed as a setting")
+	}
+	if s := set["gates.off.smoke"]; s.Value != `"needs a database"` {
+		t.Errorf("a map entry is a setting of its own: %+v", s)
+	}
+}
+
+func ExampleChoices_Settings() {
+	file := choices.Layer{
+		Choices: choices.Choices{Gates: choices.Gates{MaxSize: new("20MB")}},
+		Origin: func(string) choices.Origin {
+			return choices.Origin{Kind: choices.FromFile, Where: "go-image.yaml:3:12"}
+		},
+	}
+	flags := choices.Layer{
+		Choices: choices.Choices{Gates: choices.Gates{Off: map[string]string{"scan": "the registry scans"}}},
+		Origin:  func(string) choices.Origin { return choices.Origin{Kind: choices.FromFlag, Where: "--no-scan"} },
+	}
+	c, o := choices.Resolve(choices.DefaultLayer(), file, flags)
+	for _, s := range c.Settings(o) {
+		if strings.HasPrefix(s.Field, "gates.") && !strings.HasPrefix(s.Field, "gates.smoke") {
+			fmt.Println(s.Field, s.Value, s.From)
+		}
+	}
+	// Output:
+	// gates.maxSize "20MB" file go-image.yaml:3:12
+	// gates.upx "deny" default
+	// gates.off.scan "the registry scans" flag --no-scan
+	// gates.scan.severity "HIGH,CRITICAL" default
+	// gates.scan.ignoreUnfixed false default
+	// gates.lint.policy "" default
+	// gates.lint.operationalRoutes "/metrics,/debug/,/version" default
+}
+
+func ExampleRecipe_Options() {
+	r := choices.Recipe{
+		Version: new("1.2.3"), Revision: new("4f2a9c1"),
+		Ldflags: []string{"-X main.commit={{.Revision}}", "-X main.release={{ .Version }}"},
+	}
+	o, err := r.Options()
+	if err == nil {
+		o, err = o.Normalize()
+	}
+	fmt.Println(o.LdflagsString(), err)
+	// Output: -s -w -X main.version=1.2.3 -X main.commit=4f2a9c1 -X main.release=1.2.3 <nil>
 }

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
+	"reflect"
 	"slices"
+	"strings"
 	"time"
 
 	"dagger/go-image/internal/gates"
@@ -84,12 +86,19 @@ func (g Gates) Policy() (policy.Options, error) {
 	if o.UPX, err = upx.ParsePolicy(or(g.UPX, string(upx.Deny))); err != nil {
 		return o, bad("gates.upx", err)
 	}
+	// One by one, so that an error names the check it is about.
+	for _, kv := range sortedPairs(g.Skip) {
+		if _, err := harden.ParseSkip([]string{kv}); err != nil {
+			id, _, _ := strings.Cut(kv, "=")
+			return o, bad("gates.skip."+id, err)
+		}
+	}
 	if o.Skip, err = harden.ParseSkip(sortedPairs(g.Skip)); err != nil {
 		return o, bad("gates.skip", err)
 	}
 	for _, gate := range slices.Sorted(maps.Keys(g.Off)) {
 		if err := o.SwitchOff(gate, g.Off[gate]); err != nil {
-			return o, bad("gates.off", err)
+			return o, bad("gates.off."+gate, err)
 		}
 	}
 	return o, nil
@@ -185,6 +194,18 @@ func (l Lint) Options() (lint.Options, error) {
 // Config is the smoke gate's configuration: smoke.DefaultConfig with the
 // choices made, validated.
 func (s Smoke) Config() (smoke.Config, error) {
+	c, err := s.parsed()
+	if err != nil {
+		return c, err
+	}
+	if err := c.Validate(); err != nil {
+		return c, bad(s.culprit(), err)
+	}
+	return c, nil
+}
+
+// parsed is the configuration, durations parsed, not yet validated.
+func (s Smoke) parsed() (smoke.Config, error) {
 	c := s.config()
 	for _, d := range []struct {
 		field, name string
@@ -200,7 +221,24 @@ func (s Smoke) Config() (smoke.Config, error) {
 		}
 		*d.dst = v
 	}
-	return c, bad("gates.smoke", c.Validate())
+	return c, nil
+}
+
+// culprit is the smoke choice that smoke.Config.Validate refuses on its
+// own, "gates.smoke" when only a combination fails (the same port twice).
+func (s Smoke) culprit() string {
+	v := reflect.ValueOf(s)
+	for i := range v.NumField() {
+		if v.Field(i).IsZero() {
+			continue
+		}
+		var one Smoke
+		reflect.ValueOf(&one).Elem().Field(i).Set(v.Field(i))
+		if c, err := one.parsed(); err == nil && c.Validate() != nil {
+			return "gates.smoke." + jsonName(v.Type().Field(i))
+		}
+	}
+	return "gates.smoke"
 }
 
 // config is smoke.DefaultConfig with every choice but the durations.

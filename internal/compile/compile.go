@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"golang.org/x/mod/modfile"
@@ -136,22 +137,8 @@ func Build(ctx context.Context, dir string, o recipe.Options, out string, env ..
 // build runs the recipe's go build.
 func build(ctx context.Context, dir string, o recipe.Options, out string, env []string) error {
 	c := o.Compile(out)
-	cmd := exec.CommandContext(ctx, c.Args[0], c.Args[1:]...)
-	cmd.Dir = dir
-	cmd.Env = childenv.Go(os.Environ(), append(c.Env, env...)...)
-	// The output goes into the error, not to log: go build is silent on
-	// success, and on failure the error must carry the cause by itself.
-	var combined bytes.Buffer
-	cmd.Stdout = &combined
-	cmd.Stderr = &combined
-	if err := cmd.Run(); err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return fmt.Errorf("compile %s: go build failed:\n%s", o.Main, strings.TrimSpace(combined.String()))
-		}
-		return fmt.Errorf("compile %s: %w (is the go command on PATH?)", o.Main, err)
-	}
-	return nil
+	c.Env = slices.Concat(c.Env, env)
+	return goBuild(ctx, dir, c, o.Main)
 }
 
 // ReplacesOutside returns the go.mod replace directives whose target is a

@@ -21,32 +21,7 @@ func TestEngineModuleConsumer(t *testing.T) {
 	// A copy of the checkout: dagger install writes the consumer's
 	// dagger.json and bindings, and a local dependency must lie in the
 	// same git repository.
-	work := t.TempDir()
-	files, err := exec.Command("git", "-C", repoRoot, "ls-files", "-z", "--cached", "--others", "--exclude-standard").Output()
-	if err != nil {
-		t.Fatalf("git ls-files: %v", err)
-	}
-	for _, f := range strings.Split(strings.TrimRight(string(files), "\x00"), "\x00") {
-		src := filepath.Join(repoRoot, f)
-		st, err := os.Lstat(src)
-		if err != nil || !st.Mode().IsRegular() {
-			continue // deleted in the work tree, or a link
-		}
-		data, err := os.ReadFile(src)
-		if err != nil {
-			t.Fatal(err)
-		}
-		dst := filepath.Join(work, f)
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(dst, data, st.Mode().Perm()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if out, err := exec.Command("git", "init", "-q", work).CombinedOutput(); err != nil {
-		t.Fatalf("git init: %v: %s", err, out)
-	}
+	work := checkout(t)
 	consumer := filepath.Join(work, "testdata", "consumer")
 	if r := dagger(t, consumer, "install", "../.."); r.err != nil {
 		t.Fatalf("dagger install ../..: %s", r.failed())
@@ -77,5 +52,45 @@ func TestEngineModuleConsumer(t *testing.T) {
 	want := digest(t, cliImage(t, testdata("service"), recipe.Options{Version: "1.0.0"}, ""))
 	if got, err := pulled(addr); err != nil || got != want || !strings.HasSuffix(ref, want.String()) {
 		t.Errorf("consumer release printed %q; %s resolves to %s (%v); want %s", ref, addr, got, err, want)
+	}
+}
+
+// checkout copies the repository's files (tracked and untracked, not
+// ignored) into a new git repository, for a test that installs go-image
+// into a module of its testdata: dagger install and toolchain install
+// write the module's dagger.json, and a local dependency must lie in the
+// same git repository.
+func checkout(t *testing.T) string {
+	t.Helper()
+	work := t.TempDir()
+	files, err := exec.Command("git", "-C", repoRoot, "ls-files", "-z", "--cached", "--others", "--exclude-standard").Output()
+	if err != nil {
+		t.Fatalf("git ls-files: %v", err)
+	}
+	for _, f := range strings.Split(strings.TrimRight(string(files), "\x00"), "\x00") {
+		src := filepath.Join(repoRoot, f)
+		st, err := os.Lstat(src)
+		if err != nil || !st.Mode().IsRegular() {
+			continue // deleted in the work tree, or a link
+		}
+		copyFile(t, src, filepath.Join(work, f), st.Mode().Perm())
+	}
+	if out, err := exec.Command("git", "init", "-q", work).CombinedOutput(); err != nil {
+		t.Fatalf("git init: %v: %s", err, out)
+	}
+	return work
+}
+
+func copyFile(t *testing.T, src, dst string, mode os.FileMode) {
+	t.Helper()
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, data, mode); err != nil {
+		t.Fatal(err)
 	}
 }

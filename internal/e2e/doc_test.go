@@ -72,7 +72,7 @@ func TestDocDefaults(t *testing.T) {
 		".platform":                d.Recipe.Platforms[0],
 		".versionVar":              *d.Recipe.VersionVar,
 		".base":                    *d.Recipe.Base,
-		".main":                    *d.Recipe.Main,
+		".main":                    d.Recipe.Main[0],
 		"sbom.format":              string(sbom.DefaultFormat),
 		"release.sbomFormat":       string(sbom.DefaultFormat),
 	}

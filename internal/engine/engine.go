@@ -215,6 +215,29 @@ func (e *Executor) Image(ctx context.Context, p recipe.Platform) (*Built, error)
 	if exportErr != nil {
 		return nil, fmt.Errorf("compile %s for %s: %w", e.Options.Main, p, exportErr)
 	}
+	return e.assembleFile(ctx, p, dir, binPath)
+}
+
+// Assemble assembles p's image around the compiled binary bin (one of
+// Images' batch builds).
+func (e *Executor) Assemble(ctx context.Context, p recipe.Platform, bin *dagger.File) (*Built, error) {
+	dir, err := scratchDir()
+	if err != nil {
+		return nil, err
+	}
+	binPath := filepath.Join(dir, "binary")
+	end := timing.Start(ctx, "builder: go build, export the binary")
+	_, err = bin.Export(ctx, binPath)
+	end()
+	if err != nil {
+		return nil, fmt.Errorf("compile %s for %s: %w", e.Options.Main, p, err)
+	}
+	return e.assembleFile(ctx, p, dir, binPath)
+}
+
+// assembleFile assembles p's image around the binary at binPath and writes
+// its tarball into dir.
+func (e *Executor) assembleFile(ctx context.Context, p recipe.Platform, dir, binPath string) (*Built, error) {
 	data, err := os.ReadFile(binPath)
 	if err != nil {
 		return nil, err
@@ -225,7 +248,7 @@ func (e *Executor) Image(ctx context.Context, p recipe.Platform) (*Built, error)
 	}
 	o := e.Options
 	o.Platform = p.String()
-	end = timing.Start(ctx, "assemble, write the tarball")
+	end := timing.Start(ctx, "assemble, write the tarball")
 	defer end()
 	img, err := assemble.Image(base, o, data)
 	if err != nil {

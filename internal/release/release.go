@@ -57,6 +57,9 @@ type Request struct {
 	Version string
 	Created time.Time
 	Log     io.Writer
+	// Settings are the choices behind the gates, with their origins,
+	// for the report (and so the signed gate report).
+	Settings []report.Setting
 }
 
 // Result is what a release did. Report is set even when the release was
@@ -81,6 +84,10 @@ type Result struct {
 	Attestations []string
 	// Statements are the signed statements: provenance, SBOM, gate report.
 	Statements []attest.Statement
+
+	// What the later phases need from prepare.
+	started, finished time.Time
+	infos             []*debug.BuildInfo
 }
 
 // Signing is what a signed release needs besides the image.
@@ -121,10 +128,20 @@ func (e *BlockedError) Unwrap() error { return e.Gate }
 
 // Run builds, gates and, only if every check passed, pushes.
 func Run(ctx context.Context, r Request) (*Result, error) {
-	log := r.Log
-	if log == nil {
-		log = io.Discard
+	res, err := prepare(ctx, r)
+	if err != nil {
+		return res, err
 	}
+	if err := publish(ctx, r, res); err != nil {
+		return res, err
+	}
+	return res, tag(ctx, r, res)
+}
+
+// prepare builds every platform, gates every image and, when every check
+// passed, makes the artifact and its SBOM: everything but the registry.
+func prepare(ctx context.Context, r Request) (*Result, error) {
+	log := logOf(r)
 	if len(r.Platforms) == 0 {
 		return nil, errors.New("release: no platform: give at least one, e.g. linux/amd64")
 	}
@@ -139,8 +156,7 @@ func Run(ctx context.Context, r Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	started := time.Now()
-	res := &Result{Report: &report.Report{Image: tags[0].String()}}
+	res := &Result{Report: &report.Report{Image: tags[0].String(), Settings: r.Settings}, started: time.Now()}
 	if err := buildAndGate(ctx, r, res, log); err != nil {
 		return res, err
 	}
@@ -155,38 +171,44 @@ func Run(ctx context.Context, r Request) (*Result, error) {
 	if res.Digest, err = res.Artifact.Digest(); err != nil {
 		return res, err
 	}
-	finished := time.Now()
-	var infos []*debug.BuildInfo
+	res.finished = time.Now()
 	if r.SBOM || r.AttachSBOM || r.Sign != nil {
-		if infos, err = buildInfos(res.Images, r.Platforms); err != nil {
+		if res.infos, err = buildInfos(res.Images, r.Platforms); err != nil {
 			return res, err
 		}
-		res.SBOM, err = r.SBOMFormat.Generate(sbom.Subject{Name: tags[0].Context().String(), Version: r.Version, Platforms: platformNames(r.Platforms), Created: r.Created}, infos...)
+		res.SBOM, err = r.SBOMFormat.Generate(sbom.Subject{Name: tags[0].Context().String(), Version: r.Version, Platforms: platformNames(r.Platforms), Created: r.Created}, res.infos...)
 		if err != nil {
 			return res, err
 		}
 	}
+	return res, nil
+}
+
+// publish uploads the prepared artifact by digest and signs it, or
+// attaches its SBOM: everything but the tags.
+func publish(ctx context.Context, r Request, res *Result) error {
+	log := logOf(r)
 	end := timing.Start(ctx, "push (upload by digest)")
 	up, err := push.Upload(ctx, res.Artifact, r.Addresses, r.Push)
 	end()
 	if err != nil {
-		return res, err
+		return err
 	}
 	res.Pushed = &up
 	switch {
 	case r.Sign != nil:
 		b := r.Sign.Build
 		if b.StartedOn.IsZero() {
-			b.StartedOn = started
+			b.StartedOn = res.started
 		}
-		b.FinishedOn = finished
+		b.FinishedOn = res.finished
 		b.Platforms = platformNames(r.Platforms)
-		b.Dependencies = withGo(b.Dependencies, infos[0].GoVersion)
+		b.Dependencies = withGo(b.Dependencies, res.infos[0].GoVersion)
 		// The base the images were built on, as they record it: pinned
 		// by digest by the executor that pulled it.
 		base, err := baseAnnotations(res.Images)
 		if err != nil {
-			return res, err
+			return err
 		}
 		if name := base[recipe.AnnotationBaseName]; name != "" {
 			b.Dependencies = append(b.Dependencies, attest.Image("base", name, base[recipe.AnnotationBaseDigest]))
@@ -195,33 +217,41 @@ func Run(ctx context.Context, r Request) (*Result, error) {
 		err = signRelease(ctx, res, r, b)
 		end()
 		if err != nil {
-			return res, &SignError{Ref: up.Ref(), Err: err}
+			return &SignError{Ref: up.Ref(), Err: err}
 		}
 	case r.AttachSBOM:
 		desc, err := partial.Descriptor(res.Artifact)
 		if err != nil {
-			return res, err
+			return err
 		}
 		art, err := sbom.ReferrerOf(r.SBOMFormat, res.SBOM, *desc, r.Created)
 		if err != nil {
-			return res, err
+			return err
 		}
 		ref, err := push.Upload(ctx, art, r.Addresses, r.Push)
 		if err != nil {
-			return res, fmt.Errorf("image uploaded as %s, but attaching its SBOM failed, so no tag moved: %w", up.Ref(), err)
+			return fmt.Errorf("image uploaded as %s, but attaching its SBOM failed, so no tag moved: %w", up.Ref(), err)
 		}
 		res.SBOMRef = ref.Ref()
 		fmt.Fprintf(log, "go-image: SBOM attached as %s\n", res.SBOMRef)
 	}
-	// Tags last: a tag names an image only once everything about it is in
-	// the registry.
-	end = timing.Start(ctx, "push (tags)")
+	return nil
+}
+
+// tag moves the tags, last: a tag names an image only once everything
+// about it is in the registry.
+func tag(ctx context.Context, r Request, res *Result) error {
+	defer timing.Start(ctx, "push (tags)")()
+	var err error
 	res.Pushed.Tags, err = push.Tag(ctx, res.Artifact, r.Addresses, r.Push)
-	end()
-	if err != nil {
-		return res, err
+	return err
+}
+
+func logOf(r Request) io.Writer {
+	if r.Log == nil {
+		return io.Discard
 	}
-	return res, nil
+	return r.Log
 }
 
 // signRelease attests the pushed digest in every repository, then signs

@@ -76,6 +76,30 @@ func (t Tool) String() string {
 type Report struct {
 	Image   string   `json:"image,omitempty"`
 	Results []Result `json:"results"`
+	// Settings are the choices the gates ran with and where each came
+	// from; the text and Markdown reports show those not left at their
+	// default.
+	Settings []Setting `json:"settings,omitempty"`
+}
+
+// Setting is one choice behind a report: its field (gates.maxSize), its
+// value as a policy file writes it, and where it came from ("default",
+// "file go-image.yaml:4:12", "flag --max-size").
+type Setting struct {
+	Field string `json:"field"`
+	Value string `json:"value"`
+	From  string `json:"from"`
+}
+
+// chosen are the settings not left at their default.
+func (r *Report) chosen() []Setting {
+	var out []Setting
+	for _, s := range r.Settings {
+		if !strings.HasPrefix(s.From, "default") {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // Add appends results.
@@ -158,6 +182,12 @@ func (r *Report) WriteText(w io.Writer) error {
 	if r.Image != "" {
 		fmt.Fprintf(&b, "go-image report for %s\n", line(r.Image))
 	}
+	if chosen := r.chosen(); len(chosen) > 0 {
+		b.WriteString("choices (every other one is its default):\n")
+		for _, s := range chosen {
+			fmt.Fprintf(&b, "       %s = %s  (%s)\n", line(s.Field), line(s.Value), line(s.From))
+		}
+	}
 	for _, res := range r.Results {
 		fmt.Fprintf(&b, "[%s] %-28s %s\n", textMark[res.Status], line(res.ID), line(res.Message))
 		for _, d := range res.Details {
@@ -200,6 +230,13 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		title += " for " + mdCode(r.Image)
 	}
 	fmt.Fprintf(&b, "## %s\n\n**%s**\n\n", title, r.Summary())
+	if chosen := r.chosen(); len(chosen) > 0 {
+		b.WriteString("| choice | value | from |\n|---|---|---|\n")
+		for _, s := range chosen {
+			fmt.Fprintf(&b, "| %s | %s | %s |\n", mdCode(s.Field), mdCode(s.Value), mdText(s.From))
+		}
+		b.WriteString("\n")
+	}
 	b.WriteString("| check | status | message |\n|---|---|---|\n")
 	for _, res := range r.Results {
 		fmt.Fprintf(&b, "| %s | %s | %s |\n", mdCode(res.ID), mdMark[res.Status], mdText(res.Message))

@@ -1,0 +1,214 @@
+package release
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"dagger/go-image/internal/push"
+	"dagger/go-image/internal/report"
+)
+
+// NameTemplate in an address is replaced by each binary's name:
+// ghcr.io/acme/{name}:1.2.3 gives every binary its repository.
+const NameTemplate = "{name}"
+
+// Addresses gives each binary its addresses from the --address values:
+// an address with {name} is every binary's, with the binary's name in
+// it; name=REF is that binary's alone; a plain address is the only
+// binary's, and an error when there are several (they cannot all be
+// one image). Every binary must get at least one address. Each address
+// is checked later, as a single release checks it (push.ParseAddresses).
+func Addresses(specs []string, names []string) (map[string][]string, error) {
+	if len(specs) == 0 {
+		return nil, errors.New("no address: give one per binary, e.g. --address ghcr.io/acme/{name}:1.2.3")
+	}
+	out := map[string][]string{}
+	add := func(name, ref string) {
+		if !slices.Contains(out[name], ref) {
+			out[name] = append(out[name], ref)
+		}
+	}
+	for _, spec := range specs {
+		if name, ref, ok := forBinary(spec); ok {
+			if !slices.Contains(names, name) {
+				return nil, fmt.Errorf("address %q is for binary %q, which this release does not build (it builds %s)", spec, name, strings.Join(names, ", "))
+			}
+			if ref == "" {
+				return nil, fmt.Errorf("address %q: want %s=REGISTRY/REPO:TAG", spec, name)
+			}
+			add(name, strings.ReplaceAll(ref, NameTemplate, name))
+			continue
+		}
+		switch {
+		case strings.Contains(spec, NameTemplate):
+			for _, n := range names {
+				add(n, strings.ReplaceAll(spec, NameTemplate, n))
+			}
+		case len(names) == 1:
+			add(names[0], spec)
+		default:
+			return nil, fmt.Errorf("address %q has no %s, but this release builds %d binaries (%s), which cannot share one repository and tag: write REGISTRY/REPO/%s:TAG, or one NAME=REGISTRY/REPO:TAG per binary", spec, NameTemplate, len(names), strings.Join(names, ", "), NameTemplate)
+		}
+	}
+	for _, n := range names {
+		if len(out[n]) == 0 {
+			return nil, fmt.Errorf("binary %s has no address: add --address %s=REGISTRY/REPO:TAG, or use %s in an address", n, n, NameTemplate)
+		}
+	}
+	return out, nil
+}
+
+// forBinary splits a NAME=REF address; a reference has no '=', and a
+// binary name no '/', ':' or '@'.
+func forBinary(spec string) (name, ref string, ok bool) {
+	name, ref, ok = strings.Cut(spec, "=")
+	return name, ref, ok && !strings.ContainsAny(name, "/:@")
+}
+
+// CheckAddresses checks the --address values as references before
+// anything is built, with a stand-in name where {name} or NAME= will
+// put each binary's (Addresses does that once the binaries are known).
+func CheckAddresses(specs []string, insecure bool) error {
+	for _, spec := range specs {
+		if _, ref, ok := forBinary(spec); ok {
+			spec = ref
+		}
+		if _, err := push.ParseAddresses([]string{strings.ReplaceAll(spec, NameTemplate, "name")}, insecure); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Named is one binary's release in a release of several.
+type Named struct {
+	Name    string
+	Request Request
+}
+
+// RunAll releases several binaries, all or nothing: every image of every
+// binary is built and gated (jobs at a time, default the core count);
+// only if every one passed is any pushed. Then every artifact is uploaded
+// by digest and signed, and only when all of that succeeded are the tags
+// moved, so that a failed upload of the third binary leaves no tag of
+// the first two pointing at a release that did not happen. The results
+// are in reqs' order, each as Run returns it.
+func RunAll(ctx context.Context, reqs []Named, jobs int) ([]*Result, error) {
+	if jobs <= 0 {
+		jobs = runtime.NumCPU()
+	}
+	results := make([]*Result, len(reqs))
+	errs := make([]error, len(reqs))
+	var g errgroup.Group
+	g.SetLimit(jobs)
+	for i, n := range reqs {
+		g.Go(func() error {
+			results[i], errs[i] = prepare(ctx, n.Request)
+			return nil
+		})
+	}
+	_ = g.Wait()
+	var stopped []error
+	for i, err := range errs {
+		if err != nil {
+			stopped = append(stopped, fmt.Errorf("%s: %w", reqs[i].Name, err))
+		}
+	}
+	if len(stopped) > 0 {
+		return results, &StoppedError{Of: len(reqs), Errs: stopped}
+	}
+	for i, n := range reqs {
+		if err := publish(ctx, n.Request, results[i]); err != nil {
+			return results, fmt.Errorf("%s: %w; no tag of any binary was moved", n.Name, err)
+		}
+	}
+	for i, n := range reqs {
+		if err := tag(ctx, n.Request, results[i]); err != nil {
+			return results, fmt.Errorf("%s: %w", n.Name, err)
+		}
+	}
+	return results, nil
+}
+
+// StoppedError is a release of several binaries that pushed nothing: a
+// gate failed, or a build, for some of them.
+type StoppedError struct {
+	Of   int
+	Errs []error
+}
+
+func (e *StoppedError) Error() string {
+	msgs := make([]string, len(e.Errs))
+	for i, err := range e.Errs {
+		msgs[i] = err.Error()
+	}
+	return fmt.Sprintf("release of %d binaries stopped, nothing pushed: %d did not pass:\n%s", e.Of, len(e.Errs), strings.Join(msgs, "\n"))
+}
+
+func (e *StoppedError) Unwrap() []error { return e.Errs }
+
+// Images are the releases' reports as one report of several images, for
+// the summary table; results may hold nil (a release that stopped before
+// its gates).
+func Images(names []string, results []*Result) report.Images {
+	var out report.Images
+	for i, r := range results {
+		img := report.Image{Name: names[i], Report: &report.Report{}}
+		if r != nil && r.Report != nil {
+			img.Report = r.Report
+		}
+		switch {
+		case r != nil && r.Digest.Hex != "":
+			img.Digest = r.Digest.String()
+		case r != nil && len(r.Images) == 1:
+			// Blocked: the image that was gated, though it was not pushed.
+			if d, err := r.Images[0].Digest(); err == nil {
+				img.Digest = d.String()
+			}
+		}
+		out = append(out, img)
+	}
+	return out
+}
+
+// PrefixLog is w with prefix before every line, whole lines written at
+// once: the logs of binaries released side by side stay readable.
+func PrefixLog(w io.Writer, prefix string) io.Writer {
+	return &prefixed{w: w, prefix: prefix}
+}
+
+// logMu keeps the lines of every prefixed log whole, whichever goroutine
+// writes them.
+var logMu sync.Mutex
+
+type prefixed struct {
+	w      io.Writer
+	prefix string
+	buf    []byte
+}
+
+func (p *prefixed) Write(b []byte) (int, error) {
+	logMu.Lock()
+	defer logMu.Unlock()
+	p.buf = append(p.buf, b...)
+	for {
+		i := bytes.IndexByte(p.buf, '\n')
+		if i < 0 {
+			return len(b), nil
+		}
+		line := append([]byte(p.prefix), p.buf[:i+1]...)
+		p.buf = p.buf[i+1:]
+		if _, err := p.w.Write(line); err != nil {
+			return len(b), err
+		}
+	}
+}

@@ -1,0 +1,22 @@
+// Command api is one of the monorepo's services.
+package main
+
+import (
+	"fmt"
+	"log"
+	"net/http"
+
+	"example.com/monorepo/internal/server"
+)
+
+var version = "dev"
+
+func main() {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "api %s\n", version)
+	})
+	if err := server.Run("api", mux); err != nil {
+		log.Fatal(err)
+	}
+}
