@@ -4,20 +4,17 @@
 package compile
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 
 	"golang.org/x/mod/modfile"
 
-	"dagger/go-image/internal/childenv"
 	"dagger/go-image/internal/recipe"
 	"dagger/go-image/internal/timing"
 )
@@ -69,15 +66,9 @@ type Package struct {
 // CheckMain verifies that o.Main is a main package without cgo, before a
 // compile whose errors would say less.
 func CheckMain(ctx context.Context, dir string, o recipe.Options) error {
-	cmd := exec.CommandContext(ctx, "go", "list", "-e", "-json", o.Main)
-	cmd.Dir = dir
-	// CGO_ENABLED=1 here so cgo files are listed rather than silently excluded.
-	cmd.Env = childenv.Go(os.Environ(), "CGO_ENABLED=1", "GOFLAGS=-mod=readonly")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	out, err := goList(ctx, dir, []string{"-e", "-json", o.Main})
 	if err != nil {
-		return fmt.Errorf("inspect %s in %s: %w: %s", o.Main, dir, err, strings.TrimSpace(stderr.String()))
+		return fmt.Errorf("inspect %s in %s: %w", o.Main, dir, err)
 	}
 	return DiagnoseJSON(o.Main, out)
 }

@@ -43,6 +43,15 @@ type GoCache interface {
 	Serve(ctx context.Context) (env []string, stop func(), err error)
 }
 
+// serve serves c to the go commands of one build (nothing, with no
+// cache); stop is always set.
+func serve(ctx context.Context, c GoCache) (env []string, stop func(), err error) {
+	if c == nil {
+		return nil, func() {}, nil
+	}
+	return c.Serve(ctx)
+}
+
 // Build compiles and assembles one platform's image.
 func Build(ctx context.Context, r Request) (v1.Image, error) {
 	src, err := compile.Source(r.Source)
@@ -70,14 +79,11 @@ func Build(ctx context.Context, r Request) (v1.Image, error) {
 	bin := filepath.Join(tmp, o.Name)
 	start := time.Now()
 	fmt.Fprintf(log, "go-image: compile %s for %s\n", o.Main, o.Platform)
-	var env []string
-	if r.Cache != nil {
-		var stop func()
-		if env, stop, err = r.Cache.Serve(ctx); err != nil {
-			return nil, err
-		}
-		defer stop()
+	env, stop, err := serve(ctx, r.Cache)
+	if err != nil {
+		return nil, err
 	}
+	defer stop()
 	if err := compile.Build(ctx, src, o, bin, env...); err != nil {
 		return nil, err
 	}

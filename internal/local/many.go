@@ -83,14 +83,11 @@ func BuildMany(ctx context.Context, r ManyRequest) ([]v1.Image, error) {
 		jobs = runtime.NumCPU()
 	}
 	batches := recipe.Batches(opts, modulePath, tmp)
-	var env []string
-	if r.Cache != nil {
-		var stop func()
-		if env, stop, err = r.Cache.Serve(ctx); err != nil {
-			return nil, err
-		}
-		defer stop()
+	env, stop, err := serve(ctx, r.Cache)
+	if err != nil {
+		return nil, err
 	}
+	defer stop()
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(jobs)
 	for _, b := range batches {

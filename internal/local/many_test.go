@@ -87,3 +87,47 @@ func TestBuildManyFails(t *testing.T) {
 		t.Errorf("BuildMany of a directory without go.mod = %v", err)
 	}
 }
+
+// countingCache is a GoCache that points the go commands at a build cache
+// directory of its own and counts its servers.
+type countingCache struct {
+	dir           string
+	served, ended int
+}
+
+func (c *countingCache) Serve(context.Context) ([]string, func(), error) {
+	c.served++
+	return []string{"GOCACHE=" + c.dir}, func() { c.ended++ }, nil
+}
+
+// TestBuildManyServesCache: a build of several binaries serves the
+// --build-cache once, to every batch's go build (two platforms are two
+// batches), and stops it when the builds are done.
+func TestBuildManyServesCache(t *testing.T) {
+	if testing.Short() {
+		t.Skip("compiles two binaries with an empty build cache")
+	}
+	c := &countingCache{dir: t.TempDir()}
+	_, err := BuildMany(context.Background(), ManyRequest{Source: monorepo, Jobs: 2, Cache: c, Targets: []Target{
+		{Options: recipe.Options{Main: "./cmd/api", Name: "api", Platform: "linux/amd64"}},
+		{Options: recipe.Options{Main: "./cmd/api", Name: "api", Platform: "linux/arm64"}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.served != 1 || c.ended != 1 {
+		t.Errorf("cache served %d times, stopped %d times; want 1 and 1", c.served, c.ended)
+	}
+	// Each platform's compile of the main package leaves its own entry:
+	// both batches wrote into the served cache.
+	var entries int
+	filepath.WalkDir(c.dir, func(_ string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(d.Name(), "-a") {
+			entries++
+		}
+		return nil
+	})
+	if entries < 2 {
+		t.Errorf("the served build cache %s holds %d action entries; want the builds of both platforms", c.dir, entries)
+	}
+}
