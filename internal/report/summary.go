@@ -101,11 +101,11 @@ func (is Images) Write(w io.Writer, format string) error {
 	return is.WriteSummary(w, format)
 }
 
-// WriteSummary writes the table of the images: binary, digest, size and
-// the verdict of each gate. Text for a terminal, markdown for a job
-// summary.
+// WriteSummary writes the table of the images: binary, digest, compressed
+// size (what the size gate measured; its column is the gate's verdict) and
+// the verdict of each gate. Text for a terminal, markdown for a job summary.
 func (is Images) WriteSummary(w io.Writer, format string) error {
-	header := append([]string{"binary", "digest", "size"}, Gates...)
+	header := append([]string{"binary", "digest", "compressed"}, Gates...)
 	rows := make([][]string, len(is))
 	for n, i := range is {
 		size := "-"

@@ -30,9 +30,9 @@ func TestImagesSummary(t *testing.T) {
 	if err := images().WriteSummary(&b, "text"); err != nil {
 		t.Fatal(err)
 	}
-	want := `binary      digest               size     size  scan  upx  harden  lint  smoke  
-api         sha256:ec39256d178f  3.13 MB  PASS  SKIP  -    WARN    -     PASS   
-ctl\x1b[2K  sha256:0123456789ab  1.5 MB   PASS  -     -    FAIL    -     -      
+	want := `binary      digest               compressed  size  scan  upx  harden  lint  smoke  
+api         sha256:ec39256d178f  3.13 MB     PASS  SKIP  -    WARN    -     PASS   
+ctl\x1b[2K  sha256:0123456789ab  1.5 MB      PASS  -     -    FAIL    -     -      
 FAIL: 2 images, 1 passed every gate, 1 failed
 `
 	if b.String() != want {
