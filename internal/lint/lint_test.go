@@ -25,7 +25,7 @@ var loaded struct {
 	err      error
 }
 
-var testPackages = []string{"clientlib", "clientperrequest", "watchcancel", "httpshutdown", "httpshutdownlib", "httpshutdownuse", "httpdrain", "httpdrainok", "httpdeadline", "stopfield", "httpdrainbelow", "exitclosed", "healthfamily", "healthprobes", "healthlone", "healthlonewebhook", "sigtermnotify", "sigtermnone", "sigtermprobes", "sigtermsignals", "sigtermapi", "sigtermlib", "sigtermctrl", "sigtermbare", "healthmux", "healthrouters", "healthsharedapi", "healthshared", "suppress"}
+var testPackages = []string{"clientlib", "clientperrequest", "watchcancel", "httpshutdown", "httpshutdownlib", "httpshutdownuse", "httpdrain", "httpdrainok", "httpdeadline", "stopfield", "httpdrainbelow", "exitclosed", "healthfamily", "healthprobes", "healthlone", "healthlonewebhook", "sigtermnotify", "sigtermnone", "sigtermprobes", "sigtermsignals", "sigtermapi", "sigtermlib", "sigtermctrl", "sigtermbare", "sigtermsvc", "sigtermsvcint", "healthmux", "healthrouters", "healthsharedapi", "healthshared", "suppress"}
 
 // The example service itself (no findings) is linted by cmd/go-image's TestLintCLI
 // on testdata/service, not on a copy that could drift from it.

@@ -23,8 +23,10 @@ import (
 // A dependency's signal helper (controller-runtime's SetupSignalHandler,
 // k8s.io/apiserver's SetupSignalContext, sample-controller's signals
 // package: any function or variable outside the program whose name says
-// Signal, or of a package named for signals) counts as handling SIGTERM. A
-// signal list the analyzer cannot read (built at run time) counts too.
+// Signal, or of a package named for signals) counts as handling SIGTERM,
+// and so does a dependency's function given SIGTERM (go-svc's
+// svc.Run(prg, syscall.SIGINT, syscall.SIGTERM)). A signal list the
+// analyzer cannot read (built at run time) counts too.
 var SIGTERM = &analysis.Analyzer{
 	Name:      "sigterm",
 	Doc:       "report shutdown handlers that never see SIGTERM (signal.Notify or NotifyContext with os.Interrupt or SIGINT but not SIGTERM) and HTTP services that handle no signal at all",
@@ -89,7 +91,7 @@ func runSIGTERM(pass *analysis.Pass) (any, error) {
 			}
 			return
 		}
-		if signalHelper(pass, call) {
+		if signalHelper(pass, call) || termToDependency(pass, call) {
 			fact.HandlesTERM = true
 		}
 	})
@@ -246,6 +248,39 @@ func signalLists(pass *analysis.Pass) map[types.Object][]ast.Expr {
 // Signal (SetupSignalHandler, SetupSignalContext), or of a package named
 // for signals (k8s.io/sample-controller/pkg/signals).
 func signalHelper(pass *analysis.Pass, call *ast.CallExpr) bool {
+	obj := dependencyFunc(pass, call)
+	// A package-level function or function variable.
+	if obj == nil || obj.Parent() != obj.Pkg().Scope() {
+		return false
+	}
+	last := obj.Pkg().Path()
+	if i := strings.LastIndex(last, "/"); i >= 0 {
+		last = last[i+1:]
+	}
+	return strings.Contains(obj.Name(), "Signal") || strings.Contains(last, "signal")
+}
+
+// termToDependency reports whether a call hands SIGTERM to a dependency's
+// function or method: a service framework that catches the signals it is
+// given, as github.com/judwhite/go-svc's svc.Run(prg, syscall.SIGINT,
+// syscall.SIGTERM) does (nsq's daemons).
+func termToDependency(pass *analysis.Pass, call *ast.CallExpr) bool {
+	if dependencyFunc(pass, call) == nil {
+		return false
+	}
+	for _, a := range call.Args {
+		if signalOf(pass.TypesInfo, a) == "TERM" {
+			return true
+		}
+	}
+	return false
+}
+
+// dependencyFunc is the function, method or function variable a call
+// invokes when it belongs to a module outside the program (not the
+// standard library: os.Process.Signal and syscall.Kill send signals), or
+// nil.
+func dependencyFunc(pass *analysis.Pass, call *ast.CallExpr) types.Object {
 	var obj types.Object
 	switch f := ast.Unparen(call.Fun).(type) {
 	case *ast.Ident:
@@ -254,19 +289,13 @@ func signalHelper(pass *analysis.Pass, call *ast.CallExpr) bool {
 		obj = pass.TypesInfo.Uses[f.Sel]
 	}
 	if obj == nil || obj.Pkg() == nil || sameProgram(pass, obj.Pkg()) {
-		return false
+		return nil
 	}
-	// A package-level function or function variable of a module (not the
-	// standard library: os.Process.Signal sends one).
-	if first, _, _ := strings.Cut(obj.Pkg().Path(), "/"); !strings.Contains(first, ".") || obj.Parent() != obj.Pkg().Scope() {
-		return false
+	if first, _, _ := strings.Cut(obj.Pkg().Path(), "/"); !strings.Contains(first, ".") {
+		return nil
 	}
 	if _, ok := obj.Type().Underlying().(*types.Signature); !ok {
-		return false
+		return nil
 	}
-	last := obj.Pkg().Path()
-	if i := strings.LastIndex(last, "/"); i >= 0 {
-		last = last[i+1:]
-	}
-	return strings.Contains(obj.Name(), "Signal") || strings.Contains(last, "signal")
+	return obj
 }
