@@ -226,6 +226,10 @@ func TestMdText(t *testing.T) {
 		{"<b>x</b> & [l](u) *e* _i_ ~s~ $m$ !", `&lt;b&gt;x&lt;/b&gt; &amp; \[l\](u) \*e\* \_i\_ \~s\~ \$m\$ \!`},
 		{"line\n## heading", `line\\n## heading`},
 		{"esc\x1b[31m", `esc\\x1b\[31m`},
+		// A backslash before a pipe in a span would split a GFM cell
+		// ("\\" is read first): no span then (FuzzRender found it).
+		{"`\\|`", "\\`\\\\\\|\\`"},
+		{"`a\\b`", "\\`a\\\\b\\`"},
 	} {
 		got := mdText(tc.in)
 		if got != tc.want {
@@ -244,6 +248,7 @@ func TestMdCode(t *testing.T) {
 		{"`x``", "``` `x`` ```"},
 		{"a|b", "`a\\|b`"},
 		{"", "` `"},
+		{"a\\|b`", "a\\\\\\|b\\`"},
 	} {
 		if got := mdCode(tc.in); got != tc.want {
 			t.Errorf("mdCode(%q) = %q, want %q", tc.in, got, tc.want)

@@ -34,7 +34,11 @@ func mdText(s string) string {
 		if s[i] == '`' {
 			run := backtickRun(s[i:])
 			if run == 1 {
-				if j := strings.IndexByte(s[i+1:], '`'); j >= 0 && backtickRun(s[i+1+j:]) == 1 {
+				// A backslash ends the span's protection in a table: GFM
+				// reads "\\" as an escaped backslash before it reads "\|",
+				// so a pipe after one would split the cell. Such text is
+				// escaped character by character instead.
+				if j := strings.IndexByte(s[i+1:], '`'); j >= 0 && backtickRun(s[i+1+j:]) == 1 && !strings.Contains(s[i+1:i+1+j], `\`) {
 					b.WriteString("`" + strings.ReplaceAll(s[i+1:i+1+j], "|", `\|`) + "`")
 					i += j + 2
 					continue
@@ -94,7 +98,21 @@ func backtickRun(s string) int {
 // backtick (CommonMark strips one space each side). "|" is escaped, as a
 // GFM table requires even inside code.
 func mdCode(s string) string {
-	s = strings.ReplaceAll(safetext.Line(s), "|", `\|`)
+	s = safetext.Line(s)
+	if strings.Contains(s, `\`) {
+		// In a table, "\\|" is an escaped backslash and a cell border,
+		// code span or not: such text is escaped character by character.
+		var b strings.Builder
+		for i := 0; i < len(s); i++ {
+			if s[i] == '`' {
+				b.WriteString("\\`")
+				continue
+			}
+			mdChar(&b, s[i])
+		}
+		return b.String()
+	}
+	s = strings.ReplaceAll(s, "|", `\|`)
 	fence := strings.Repeat("`", longestRun(s)+1)
 	switch {
 	case s == "":
