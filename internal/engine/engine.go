@@ -179,19 +179,28 @@ func (e *Executor) binary(p recipe.Platform) *dagger.File {
 	o.Platform = p.String()
 	out := "/out/" + o.Name
 	c := o.Compile(out)
-	b := e.builder()
-	for _, kv := range c.Env {
-		k, v, _ := strings.Cut(kv, "=")
-		b = b.WithEnvVariable(k, v)
-	}
-	b = b.WithExec(c.Args)
+	b := withEnv(e.builder(), c.Env).WithExec(c.Args)
 	if e.UpxCompress {
-		// The builder is golang:<v>-alpine, whose repositories carry upx.
-		// Packing hides the build info the SBOM and the harden gate read,
-		// so the UPX gate (deny by default) has the last word.
-		b = b.WithExec([]string{"apk", "add", "--no-cache", "upx"}).WithExec([]string{"upx", "--best", "--lzma", out})
+		b = packUPX(b, out)
 	}
 	return b.File(out)
+}
+
+// withEnv sets each KEY=VALUE of env on ctr.
+func withEnv(ctr *dagger.Container, env []string) *dagger.Container {
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		ctr = ctr.WithEnvVariable(k, v)
+	}
+	return ctr
+}
+
+// packUPX packs the binary at path in the builder. The builder is
+// golang:<v>-alpine, whose repositories carry upx. Packing hides the build
+// info the SBOM and the harden gate read, so the UPX gate (deny by
+// default) has the last word.
+func packUPX(builder *dagger.Container, path string) *dagger.Container {
+	return builder.WithExec([]string{"apk", "add", "--no-cache", "upx"}).WithExec([]string{"upx", "--best", "--lzma", path})
 }
 
 // Image compiles and assembles p's image with internal/assemble, writes it

@@ -46,11 +46,7 @@ func (e *Executor) Lint(ctx context.Context, o lint.Options) ([]lint.Finding, er
 	// The compile's package configuration: go vet then reads the export
 	// data the compile left in the build cache volume.
 	pk := e.Options.Packages()
-	vet := e.builder()
-	for _, kv := range pk.Env {
-		k, v, _ := strings.Cut(kv, "=")
-		vet = vet.WithEnvVariable(k, v)
-	}
+	vet := withEnv(e.builder(), pk.Env)
 	// The module's generated client wants a session at init, which the
 	// vet tool never opens: placeholders, as for the cache program.
 	path := "/usr/local/bin/" + vettool.Name

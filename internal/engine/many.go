@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"path"
 	"runtime"
-	"strings"
 
 	"golang.org/x/sync/errgroup"
 
@@ -72,17 +71,11 @@ func Images(ctx context.Context, execs []*Executor, p recipe.Platform, jobs int)
 	}
 	bins := map[string]*dagger.File{}
 	for _, b := range batches {
-		ctr := byName[b.Options[0].Name].builder()
-		for _, kv := range b.Command.Env {
-			k, v, _ := strings.Cut(kv, "=")
-			ctr = ctr.WithEnvVariable(k, v)
-		}
-		ctr = ctr.WithExec(b.Command.Args)
+		ctr := withEnv(byName[b.Options[0].Name].builder(), b.Command.Env).WithExec(b.Command.Args)
 		for i, o := range b.Options {
 			f := path.Join(b.Dir, b.Files[i])
 			if byName[o.Name].UpxCompress {
-				// As Binary packs it; the UPX gate has the last word.
-				ctr = ctr.WithExec([]string{"apk", "add", "--no-cache", "upx"}).WithExec([]string{"upx", "--best", "--lzma", f})
+				ctr = packUPX(ctr, f)
 			}
 			bins[o.Name] = ctr.File(f)
 		}
