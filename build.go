@@ -268,10 +268,6 @@ func (c *call) names() []string {
 
 // images builds every binary's image for its first platform.
 func (c *call) images(ctx context.Context) ([]*engine.Built, error) {
-	if len(c.bins) == 1 {
-		b, err := c.bins[0].Image(ctx, c.bins[0].platform)
-		return []*engine.Built{b}, err
-	}
 	// One go build per platform and recipe, as the CLI's.
 	byPlatform := map[string][]int{}
 	var order []string
@@ -289,7 +285,7 @@ func (c *call) images(ctx context.Context) ([]*engine.Built, error) {
 		for j, i := range idx {
 			execs[j] = c.bins[i].Executor
 		}
-		built, err := engine.Images(ctx, execs, c.bins[idx[0]].platform, c.jobs)
+		built, err := c.imagesOf(ctx, execs, c.bins[idx[0]].platform)
 		if err != nil {
 			return nil, err
 		}
@@ -298,6 +294,17 @@ func (c *call) images(ctx context.Context) ([]*engine.Built, error) {
 		}
 	}
 	return out, nil
+}
+
+// imagesOf builds the images of execs for p: one binary's with its own
+// pre-flight, several in as few go builds as their recipes allow
+// (engine.Images; mains.Expand has checked their packages).
+func (c *call) imagesOf(ctx context.Context, execs []*engine.Executor, p recipe.Platform) ([]*engine.Built, error) {
+	if len(execs) == 1 {
+		b, err := execs[0].Image(ctx, p)
+		return []*engine.Built{b}, err
+	}
+	return engine.Images(ctx, execs, p, c.jobs)
 }
 
 // platformImages are the images for p of every binary that targets it,
@@ -319,15 +326,7 @@ func (c *call) platformImages(ctx context.Context, p recipe.Platform) (map[strin
 			execs = append(execs, b.Executor)
 		}
 	}
-	var built []*engine.Built
-	var err error
-	if len(c.bins) == 1 {
-		var b *engine.Built
-		b, err = execs[0].Image(ctx, p) // with its pre-flight, as before
-		built = []*engine.Built{b}
-	} else {
-		built, err = engine.Images(ctx, execs, p, c.jobs)
-	}
+	built, err := c.imagesOf(ctx, execs, p)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"slices"
@@ -260,14 +261,7 @@ func (m *GoImage) run(ctx context.Context, format string, noFail bool, only ...s
 		}
 		imgs[i] = report.Image{Name: b.Name, Digest: d.String(), Report: reps[i]}
 	}
-	var out strings.Builder
-	if err := imgs.Write(&out, format); err != nil {
-		return "", err
-	}
-	if err := imgs.Err(); err != nil && !noFail {
-		return "", fmt.Errorf("%s\n%w", out.String(), err)
-	}
-	return out.String(), nil
+	return writeReport(imgs, format, noFail)
 }
 
 // limit is how many binaries run at once: the jobs argument, else the
@@ -361,8 +355,14 @@ func (m *GoImage) scan(ctx context.Context, sarif bool) (report.Result, scan.Out
 	return res[0], out, nil
 }
 
+// rendered is a report of one image or of several (report.Images).
+type rendered interface {
+	Write(w io.Writer, format string) error
+	Err() error
+}
+
 // writeReport renders r and fails when a check failed, unless noFail.
-func writeReport(r *report.Report, format string, noFail bool) (string, error) {
+func writeReport(r rendered, format string, noFail bool) (string, error) {
 	var b strings.Builder
 	if err := r.Write(&b, format); err != nil {
 		return "", err
