@@ -164,6 +164,16 @@ func (b *binder) flagOf(field string) string {
 }
 
 // validate checks every choice: a bad one is a usage error naming its flag.
+// usage is err as a usage error naming its flag when it is a choice's
+// (a *choices.Error), else err itself.
+func (b *binder) usage(err error) error {
+	var ce *choices.Error
+	if errors.As(err, &ce) {
+		return usageError{b.named(err)}
+	}
+	return err
+}
+
 func (b *binder) validate() error {
 	if err := b.c.Validate(); err != nil {
 		return usageError{b.named(err)}

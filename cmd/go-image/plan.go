@@ -46,10 +46,7 @@ func (p *planFlags) load(src string) (*config.File, error) {
 			return nil, fmt.Errorf("--config: %w", err)
 		}
 		defer f.Close()
-		if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
-			return nil, fmt.Errorf("--config %s: not a regular file", p.config)
-		}
-		return config.Read(p.config, f)
+		return readConfig(f, "--config "+p.config, p.config)
 	}
 	root, err := os.OpenRoot(src)
 	if err != nil {
@@ -64,10 +61,17 @@ func (p *planFlags) load(src string) (*config.File, error) {
 		return nil, fmt.Errorf("%s: %w (a link out of the source is not followed)", filepath.Join(src, config.FileName), err)
 	}
 	defer f.Close()
+	name := filepath.Join(src, config.FileName)
+	return readConfig(f, name, name)
+}
+
+// readConfig reads the open policy file f, which must be a regular file
+// (what names it in that error; path is the file's name in its own errors).
+func readConfig(f *os.File, what, path string) (*config.File, error) {
 	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", filepath.Join(src, config.FileName))
+		return nil, fmt.Errorf("%s: not a regular file", what)
 	}
-	return config.Read(filepath.Join(src, config.FileName), f)
+	return config.Read(path, f)
 }
 
 // provenance is the policy file as the provenance records it: its path
@@ -115,11 +119,7 @@ func (p *planFlags) plan(ctx context.Context, src string, b *binder) (*config.Fi
 		return compile.List(ctx, abs, argv)
 	})
 	if err != nil {
-		var ce *choices.Error
-		if errors.As(err, &ce) {
-			return nil, nil, usageError{b.named(err)}
-		}
-		return nil, nil, err
+		return nil, nil, b.usage(err)
 	}
 	// The policy file names files relative to the source root; a flag's
 	// path is the user's own (made absolute when parsed).
@@ -164,11 +164,7 @@ func imageChoices(configPath string, img v1.Image, b *binder) (choices.Choices, 
 	}
 	bin, err := plan.Inputs{Config: cfg, Flags: b.layer()}.ForImage(cf.Config.Labels["org.opencontainers.image.title"])
 	if err != nil {
-		var ce *choices.Error
-		if errors.As(err, &ce) {
-			return choices.Choices{}, nil, usageError{b.named(err)}
-		}
-		return choices.Choices{}, nil, err
+		return choices.Choices{}, nil, b.usage(err)
 	}
 	return bin.Choices, bin.ReportSettings(), nil
 }
@@ -182,11 +178,7 @@ func sourceChoices(configPath, src string, b *binder) (choices.Choices, error) {
 	}
 	bin, err := plan.Inputs{Config: cfg, Flags: b.layer()}.ForImage("")
 	if err != nil {
-		var ce *choices.Error
-		if errors.As(err, &ce) {
-			return choices.Choices{}, usageError{b.named(err)}
-		}
-		return choices.Choices{}, err
+		return choices.Choices{}, b.usage(err)
 	}
 	return bin.Choices, nil
 }
