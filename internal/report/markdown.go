@@ -101,16 +101,8 @@ func mdCode(s string) string {
 	s = safetext.Line(s)
 	if strings.Contains(s, `\`) {
 		// In a table, "\\|" is an escaped backslash and a cell border,
-		// code span or not: such text is escaped character by character.
-		var b strings.Builder
-		for i := 0; i < len(s); i++ {
-			if s[i] == '`' {
-				b.WriteString("\\`")
-				continue
-			}
-			mdChar(&b, s[i])
-		}
-		return b.String()
+		// code span or not: such text is escaped as a message is.
+		return mdText(s)
 	}
 	s = strings.ReplaceAll(s, "|", `\|`)
 	fence := strings.Repeat("`", longestRun(s)+1)
