@@ -23,6 +23,25 @@ step() { printf '\n== %s (%s)\n' "$*" "$(date +%H:%M:%S)"; }
 t0=$SECONDS
 declare -A took
 
+# A full disk fails every test at once (no space for go build's output or the
+# engine's snapshots), far from its cause. Free the caches this run rebuilds
+# anyway, before starting, while the cause is still nameable.
+min_free_gb=${GOIMAGE_MIN_FREE_GB:-15}
+free_gb() { mkdir -p "$HOME/.cache"; df -Pk "$HOME/.cache" | awk 'NR==2 {print int($4 / 1048576)}'; }
+step "disk: ${min_free_gb} GB free wanted under $HOME/.cache, $(free_gb) GB free"
+if (($(free_gb) < min_free_gb)); then
+  ci/engine/engine.sh stop >/dev/null 2>&1 || true
+  ci/engine/engine.sh prune
+fi
+if (($(free_gb) < min_free_gb)); then
+  echo "still $(free_gb) GB free: dropping Go's build cache"; go clean -cache
+fi
+if (($(free_gb) < 5)); then
+  echo "only $(free_gb) GB free under $HOME/.cache after dropping the engine's and Go's caches;" \
+    "the run needs about ${min_free_gb} GB: free some disk (df -h) and run again"
+  exit 1
+fi
+
 step "tools: ci/install-tools.sh and ci/engine/engine.sh build"
 logs=$(mktemp -d "${TMPDIR:-/tmp}/go-image-ci.XXXXXX")
 pids=()

@@ -192,6 +192,13 @@ start() {
   digest=$(cd "$repo" && go run ./ci/engine/sdkimage -codegen "$T/bin/codegen" -content "$T/ushare/dagger/content")
   cat >"$T/engine.toml" <<TOML
 debug = true
+# Bounded cache: CI machines share this disk with the Go build cache, and
+# an engine that fills it fails the next run. Above maxUsedSpace, or below
+# minFreeSpace free, the engine's GC drops the least recently used records.
+[worker.oci]
+  maxUsedSpace = "${ENGINE_MAX_CACHE:-16GB}"
+  minFreeSpace = "${ENGINE_MIN_FREE:-12GB}"
+  reservedSpace = "2GB"
 [registry."docker.io"]
   mirrors = ["127.0.0.1:$MIRROR_PORT"]
 [registry."127.0.0.1:$MIRROR_PORT"]
@@ -241,13 +248,24 @@ stop() {
   ip link del "${NET}0" 2>/dev/null || true
 }
 
+# prune drops the engine's cache (its state directory), for a machine short
+# of disk. Only with the engine stopped: a running engine owns the state.
+prune() {
+  if pgrep -f "$T/engine.toml" >/dev/null; then
+    die "the engine is running; stop it first (ci/engine/engine.sh stop)"
+  fi
+  log "dropping the engine's cache $T/state ($(du -sh "$T/state" 2>/dev/null | cut -f1 || echo empty))"
+  rm -rf "$T/state"
+}
+
 case ${1:-} in
   build) build ;;
+  prune) prune ;;
   codegen) codegen ;;
   schema) schema ;;
   version) echo "$VERSION" ;;
   start) start ;;
   stop) stop ;;
   env) env_lines ;;
-  *) echo "usage: $0 build|start|stop|env|codegen|schema|version" >&2; exit 2 ;;
+  *) echo "usage: $0 build|start|stop|prune|env|codegen|schema|version" >&2; exit 2 ;;
 esac
