@@ -48,7 +48,13 @@ func (r ProcessRunner) Start(ctx context.Context, img v1.Image, cfg Config) (Pro
 	if err != nil {
 		return nil, err
 	}
-	cleanup := func() { removeTree(bundle) }
+	// The sandbox dies with go-image (parent-death signals); the extracted
+	// image is removed by the reaper, even then.
+	cleanup, err := startReaper(bundle, []string{})
+	if err != nil {
+		removeTree(bundle)
+		return nil, err
+	}
 	fail := func(err error) (Process, error) {
 		cleanup()
 		return nil, err

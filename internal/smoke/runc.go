@@ -65,16 +65,17 @@ func (r RuncRunner) Start(ctx context.Context, img v1.Image, cfg Config) (Proces
 	// runc gets the allowlisted environment: never a registry token or a
 	// key password.
 	env := childenv.Tool(os.Environ())
+	reaped, err := startReaper(bundle, env, bin, id)
+	if err != nil {
+		removeTree(bundle)
+		return nil, err
+	}
 	var netns *sandbox.NetNS
 	cleanup := func() {
-		// A container left behind (runc killed) must not pin the bundle.
-		del := exec.Command(bin, "delete", "--force", id)
-		del.Env = env
-		_ = del.Run()
 		if netns != nil {
 			netns.Close()
 		}
-		removeTree(bundle)
+		reaped()
 	}
 	fail := func(err error) (Process, error) {
 		cleanup()
