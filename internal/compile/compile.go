@@ -63,10 +63,20 @@ type Package struct {
 	Error      *struct{ Err string }
 }
 
+// CheckArgs is the pre-flight's go list command line for the main package
+// main, run in the module dir with CGO_ENABLED=1 (both executors run it).
+// -buildvcs=false: with VCS stamping, go list -json runs git status in
+// the source's repository, and git runs what the source's .git/config
+// names (core.fsmonitor), as go-image's user, beside the release's
+// secrets.
+func CheckArgs(main string) []string {
+	return []string{"go", "list", "-buildvcs=false", "-e", "-json=ImportPath,Name,CgoFiles,Error", "--", main}
+}
+
 // CheckMain verifies that o.Main is a main package without cgo, before a
 // compile whose errors would say less.
 func CheckMain(ctx context.Context, dir string, o recipe.Options) error {
-	out, err := goList(ctx, dir, []string{"-e", "-json", o.Main})
+	out, err := goList(ctx, dir, CheckArgs(o.Main)[2:])
 	if err != nil {
 		return fmt.Errorf("inspect %s in %s: %w", o.Main, dir, err)
 	}

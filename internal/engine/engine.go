@@ -165,7 +165,7 @@ func (e *Executor) preflight(ctx context.Context, p recipe.Platform) error {
 	}
 	defer timing.Start(ctx, "builder: go list (pre-flight)")()
 	listed, err := e.builder().WithEnvVariable("CGO_ENABLED", "1").
-		WithExec([]string{"go", "list", "-e", "-json", e.Options.Main}).Stdout(ctx)
+		WithExec(compile.CheckArgs(e.Options.Main)).Stdout(ctx)
 	if err != nil {
 		return fmt.Errorf("inspect %s with the builder (go list): %w", e.Options.Main, err)
 	}

@@ -102,8 +102,10 @@ func IsPattern(arg string) bool { return strings.HasSuffix(arg, "...") }
 // ListArgs is the go list command line that Expand reads, for normalized
 // arguments. CGO_ENABLED=1 must be in its environment, so that cgo files
 // are listed rather than silently left out (see compile.Diagnose).
+// -buildvcs=false, as in compile.CheckArgs: VCS stamping runs git in the
+// source, and git what the source's .git/config names.
 func ListArgs(args []string) []string {
-	return append([]string{"go", "list", "-e", "-json=ImportPath,Name,CgoFiles,Error,Match", "--"}, args...)
+	return append([]string{"go", "list", "-buildvcs=false", "-e", "-json=ImportPath,Name,CgoFiles,Error,Match", "--"}, args...)
 }
 
 // listed is one package of ListArgs' output.

@@ -217,6 +217,6 @@ func TestExpandWithGoList(t *testing.T) {
 
 func ExampleNormalize() {
 	args, _ := mains.Normalize([]string{"cmd/api", "./cmd/...", "cmd/api/"})
-	fmt.Println(args, mains.ListArgs(args)[4:])
+	fmt.Println(args, mains.ListArgs(args)[5:])
 	// Output: [./cmd/api ./cmd/...] [-- ./cmd/api ./cmd/...]
 }

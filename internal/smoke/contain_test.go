@@ -92,6 +92,29 @@ func TestRunnersContainTheService(t *testing.T) {
 	}
 }
 
+// TestRunnersKeepTheHostKeyring plants the key password in the user
+// keyring of the host uid each runner runs the service as (a host program
+// of that uid can, with keyctl): the kernel shares a uid's user keyring
+// between all its processes in one user namespace, so a service that is not
+// in a user namespace of its own links it into its session keyring and
+// reads it. It must read nothing.
+func TestRunnersKeepTheHostKeyring(t *testing.T) {
+	for name, r := range runners(t) {
+		t.Run(name, func(t *testing.T) {
+			bait := sandboxtest.NewBait(t)
+			hostUID, hostGID := sandbox.NonRoot, sandbox.NonRoot
+			if _, ok := r.(ProcessRunner); ok {
+				hostUID, hostGID, _ = sandbox.HostOwner(sandbox.NonRoot, sandbox.NonRoot)
+			}
+			bait.PlantKeyring(t, hostUID, hostGID)
+			p := run(t, r, snoopImage(t, "65532:65532", bait.Env()...))
+			rep := sandboxtest.Parse(t, p.Output())
+			bait.Check(t, rep, sandbox.NonRoot, sandbox.NonRoot)
+			t.Logf("keyring: %q, %s", rep.Keyring, rep.Errors["read the user keyring"])
+		})
+	}
+}
+
 // TestRunnersContainHostileLayers: the symlink-escape and hard-link re-own
 // layers, on a runnable image, through each runner: the host directory
 // they aim at is untouched, whether the image starts or is refused.

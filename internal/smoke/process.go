@@ -2,7 +2,9 @@ package smoke
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -46,7 +48,13 @@ func (r ProcessRunner) Start(ctx context.Context, img v1.Image, cfg Config) (Pro
 	if err != nil {
 		return nil, err
 	}
-	cleanup := func() { removeTree(bundle) }
+	// The sandbox dies with go-image (parent-death signals); the extracted
+	// image is removed by the reaper, even then.
+	cleanup, err := startReaper(bundle, []string{})
+	if err != nil {
+		removeTree(bundle)
+		return nil, err
+	}
 	fail := func(err error) (Process, error) {
 		cleanup()
 		return nil, err
@@ -179,19 +187,52 @@ func (p *process) finish(e Exit) {
 	close(p.done)
 }
 
-const maxOutput = 200
+// The output kept for the report: the last maxOutput lines, each cut to
+// maxOutputLine bytes. Everything is read, kept or not: a service whose
+// pipe stopped being read would block on its next log line, or die of
+// SIGPIPE (a Go program does, on fd 1 and 2), and fail the gate for what
+// go-image did.
+const (
+	maxOutput     = 200
+	maxOutputLine = 4 << 10
+)
 
 func (p *process) collect(r io.ReadCloser) {
 	defer r.Close()
-	s := bufio.NewScanner(r)
-	s.Buffer(nil, 1<<20)
-	for s.Scan() {
-		p.mu.Lock()
-		p.output = append(p.output, s.Text())
-		if len(p.output) > maxOutput {
-			p.output = p.output[len(p.output)-maxOutput:]
+	br := bufio.NewReaderSize(r, 64<<10)
+	var line []byte
+	cut := 0
+	for {
+		frag, err := br.ReadSlice('\n')
+		if err == nil {
+			frag = frag[:len(frag)-1]
 		}
-		p.mu.Unlock()
+		take := min(max(maxOutputLine-len(line), 0), len(frag))
+		line, cut = append(line, frag[:take]...), cut+len(frag)-take
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		if err == nil || len(line) > 0 || cut > 0 {
+			p.keep(line, cut)
+		}
+		if err != nil {
+			return
+		}
+		line, cut = line[:0], 0
+	}
+}
+
+// keep adds one line (without its newline) to the tail.
+func (p *process) keep(line []byte, cut int) {
+	s := string(bytes.TrimSuffix(line, []byte("\r")))
+	if cut > 0 {
+		s += fmt.Sprintf(" … (%d bytes cut)", cut)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.output = append(p.output, s)
+	if len(p.output) > maxOutput {
+		p.output = p.output[len(p.output)-maxOutput:]
 	}
 }
 

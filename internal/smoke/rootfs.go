@@ -421,18 +421,19 @@ func identityFrom(readFile func(p string, limit int64) ([]byte, error), user str
 	}
 	u, g, hasGroup := strings.Cut(user, ":")
 	passwd, perr := readFile("/etc/passwd", maxIDFile)
+	const fix = "set a numeric USER such as 65532:65532, or add the name to the image's /etc/passwd and /etc/group"
 	uidN, gidN, err := lookup(passwd, perr, u, 2, 3)
 	if err != nil {
-		return 0, 0, "", fmt.Errorf("image user %q: %w", user, err)
+		return 0, 0, "", fmt.Errorf("image user %q: %w: %s", user, err, fix)
 	}
 	if hasGroup {
 		group, gerr := readFile("/etc/group", maxIDFile)
 		if gidN, _, err = lookup(group, gerr, g, 2, -1); err != nil {
-			return 0, 0, "", fmt.Errorf("image group %q: %w", user, err)
+			return 0, 0, "", fmt.Errorf("image group %q: %w: %s", user, err, fix)
 		}
 	}
 	if uidN < 0 || gidN < 0 || uidN > 1<<32-2 || gidN > 1<<32-2 {
-		return 0, 0, "", fmt.Errorf("image user %q: IDs out of range", user)
+		return 0, 0, "", fmt.Errorf("image user %q: IDs out of range (0 to 4294967294): %s", user, fix)
 	}
 	if uidN == 0 {
 		return asNonRoot(fmt.Sprintf("the image's USER %q is root", user))

@@ -282,7 +282,7 @@ func TestExtractBoundsSize(t *testing.T) {
 // image's own files, never the host's, even through links that point out.
 func TestIdentity(t *testing.T) {
 	img := withLayers(t, empty.Image, []entry{
-		reg("etc/passwd", "root:x:0:0::/root:/bin/sh\nnonroot:x:65532:65532::/home/nonroot:/sbin/nologin\napp:x:1000:1001::/app:/bin/sh\n"),
+		reg("etc/passwd", "root:x:0:0::/root:/bin/sh\nnonroot:x:65532:65532::/home/nonroot:/sbin/nologin\napp:x:1000:1001::/app:/bin/sh\ntoor:x:0:0::/:/bin/sh\n 0:x:0:0::/:/bin/sh\n"),
 		reg("etc/group", "root:x:0:\nnonroot:x:65532:\nstaff:x:50:\n"),
 	})
 	// Links that would read the host's /etc/passwd, which has root.
@@ -304,6 +304,19 @@ func TestIdentity(t *testing.T) {
 		{img, "1000", 1000, 1001, false, ""},
 		{img, "4000", 4000, 4000, false, ""},
 		{img, "nobody", 0, 0, false, "no such entry"},
+		// Hostile spellings of root: each runs as 65532, or is refused.
+		{img, "toor", 65532, 65532, true, ""},    // another name for uid 0
+		{img, " 0", 65532, 65532, true, ""},      // a name with a space, mapped to uid 0
+		{img, "+0", 65532, 65532, true, ""},      // a sign
+		{img, "00", 65532, 65532, true, ""},      // a leading zero
+		{img, "0:65532", 65532, 65532, true, ""}, // root with a non-root group
+		{img, "-1", 0, 0, false, "out of range"},
+		{img, "4294967295", 0, 0, false, "out of range"}, // (uid_t)-1
+		{img, "65532:nogroup", 0, 0, false, "no such entry"},
+		// A non-root uid keeps the group it names, 0 included, as a
+		// runtime gives it (the process runner maps it to an unprivileged
+		// host gid).
+		{img, "65532:0", 65532, 0, false, ""},
 		{loop, "root", 0, 0, false, "too many levels of symbolic links"},
 		{hostProc, "root", 0, 0, false, "no such file"},
 	}
@@ -325,7 +338,7 @@ func TestIdentity(t *testing.T) {
 			t.Errorf("USER %q: ImageIdentity = %d:%d %q %v, extracted = %d:%d %q %v", tt.user, iuid, igid, inote, ierr, uid, gid, note, err)
 		}
 		if tt.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tt.err) {
+			if err == nil || !strings.Contains(err.Error(), tt.err) || (tt.user != "root" && !strings.Contains(err.Error(), "numeric USER")) {
 				t.Errorf("USER %q: err = %v, want %q", tt.user, err, tt.err)
 			}
 			continue

@@ -65,16 +65,17 @@ func (r RuncRunner) Start(ctx context.Context, img v1.Image, cfg Config) (Proces
 	// runc gets the allowlisted environment: never a registry token or a
 	// key password.
 	env := childenv.Tool(os.Environ())
+	reaped, err := startReaper(bundle, env, bin, id)
+	if err != nil {
+		removeTree(bundle)
+		return nil, err
+	}
 	var netns *sandbox.NetNS
 	cleanup := func() {
-		// A container left behind (runc killed) must not pin the bundle.
-		del := exec.Command(bin, "delete", "--force", id)
-		del.Env = env
-		_ = del.Run()
 		if netns != nil {
 			netns.Close()
 		}
-		removeTree(bundle)
+		reaped()
 	}
 	fail := func(err error) (Process, error) {
 		cleanup()
@@ -110,7 +111,7 @@ func (r RuncRunner) Start(ctx context.Context, img v1.Image, cfg Config) (Proces
 		return fail(err)
 	}
 	cmd.Stdout, cmd.Stderr = pw, pw
-	desc := fmt.Sprintf("runc (%s: own pid/mount/ipc/uts namespaces, and a network namespace with its own loopback only, dialled from inside; uid %d gid %d, no capabilities, no_new_privs, no user namespaces (seccomp), read-only root, tmpfs /tmp", filepath.Base(bin), uid, gid)
+	desc := fmt.Sprintf("runc (%s: own pid/mount/ipc/uts namespaces, and a network namespace with its own loopback only, dialled from inside; uid %d gid %d, no capabilities, no_new_privs, no user namespaces and no keyrings (seccomp), read-only root, tmpfs /tmp", filepath.Base(bin), uid, gid)
 	if note != "" {
 		desc += "; " + note
 	}
@@ -185,11 +186,15 @@ func runcSpec(args, env []string, cwd string, uid, gid uint32, netns string) map
 			// capabilities gets them all and with them much of the kernel's
 			// attack surface (RuntimeDefault refuses it too). clone3 says
 			// ENOSYS, so that Go and glibc fall back to clone, whose flags
-			// seccomp can see.
+			// seccomp can see. No keyring either (RuntimeDefault refuses
+			// it too): without a user namespace, the service's uid shares
+			// its user keyring with the host's processes of that uid, and
+			// reads their keys once it links it into its session keyring.
 			"seccomp": map[string]any{
 				"defaultAction": "SCMP_ACT_ALLOW",
 				"syscalls": []map[string]any{
 					{"names": []string{"unshare"}, "action": "SCMP_ACT_ERRNO", "errnoRet": int(syscall.EPERM)},
+					{"names": []string{"keyctl", "add_key", "request_key"}, "action": "SCMP_ACT_ERRNO", "errnoRet": int(syscall.EPERM)},
 					{"names": []string{"clone"}, "action": "SCMP_ACT_ERRNO", "errnoRet": int(syscall.EPERM),
 						"args": []map[string]any{{"index": 0, "value": syscall.CLONE_NEWUSER, "valueTwo": syscall.CLONE_NEWUSER, "op": "SCMP_CMP_MASKED_EQ"}}},
 					{"names": []string{"clone3"}, "action": "SCMP_ACT_ERRNO", "errnoRet": int(syscall.ENOSYS)},

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -15,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 )
 
@@ -31,6 +33,7 @@ type Report struct {
 	Key            string            // a key file's content, if read (SNOOP_KEY, or --sign-key of a process it sees)
 	Wrote          []string          // paths it managed to write
 	Dialed         bool              // reached the host listener
+	Keyring        string            // the bait key read from its uid's user keyring (SNOOP_KEYRING)
 	Mountinfo      string
 	Root           []string // the names in /
 }
@@ -97,8 +100,11 @@ func Parse(t testing.TB, output []string) Report {
 type Bait struct {
 	Token, Password, KeyData string
 	Key, Dir                 string
-	ln                       net.Listener
-	reached                  atomic.Int32
+	// KeyringKey names the key planted in a host uid's user keyring
+	// (PlantKeyring), "" if none.
+	KeyringKey string
+	ln         net.Listener
+	reached    atomic.Int32
 }
 
 // NewBait sets the bait for t; it is cleaned up with t.
@@ -139,7 +145,54 @@ func NewBait(t *testing.T) *Bait {
 
 // Env tells snoop where the bait is.
 func (b *Bait) Env() []string {
-	return []string{"SNOOP_KEY=" + b.Key, "SNOOP_WRITE=" + b.Dir, "SNOOP_DIAL=" + b.ln.Addr().String()}
+	env := []string{"SNOOP_KEY=" + b.Key, "SNOOP_WRITE=" + b.Dir, "SNOOP_DIAL=" + b.ln.Addr().String()}
+	if b.KeyringKey != "" {
+		env = append(env, "SNOOP_KEYRING="+b.KeyringKey)
+	}
+	return env
+}
+
+// PlantKeyring puts the key password (b.Password) into the user keyring of
+// host uid:gid, as a host program of that uid can (keyctl padd user …
+// @u): the kernel shares that keyring with every process of the uid in
+// the host's user namespace, a service running as that host uid included.
+// The key is invalidated with t. Root only: it skips t otherwise.
+func (b *Bait) PlantKeyring(t *testing.T, uid, gid int) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("SKIPPED: planting a key in another uid's keyring needs root")
+	}
+	dir, err := os.MkdirTemp("", "go-image-keyring-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	bin := filepath.Join(dir, "snoop")
+	if err := os.WriteFile(bin, Snoop(t), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	desc := "go-image-bait-" + secret()
+	as := func(value string) error {
+		cmd := exec.Command(bin)
+		cmd.Env = []string{"SNOOP_PLANT=" + desc + "=" + value}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		return nil
+	}
+	if err := as(b.Password); err != nil {
+		t.Fatalf("plant a key in uid %d's user keyring: %v", uid, err)
+	}
+	t.Cleanup(func() {
+		if err := as(""); err != nil {
+			t.Errorf("invalidate the key planted in uid %d's user keyring: %v", uid, err)
+		}
+	})
+	b.KeyringKey = desc
 }
 
 // Check fails t unless snoop, which ran as uid:gid, got none of the bait
@@ -176,6 +229,9 @@ func (b *Bait) Check(t *testing.T, rep Report, uid, gid int) {
 	}
 	if ents, _ := os.ReadDir(b.Dir); len(ents) != 1 {
 		t.Errorf("the host directory changed: %v", ents)
+	}
+	if rep.Keyring != "" {
+		t.Errorf("the service read %q from its host uid's user keyring, which the host shares with it", rep.Keyring)
 	}
 	if rep.Dialed || b.reached.Load() != 0 {
 		t.Error("the service reached a listener on the host's loopback")

@@ -46,6 +46,9 @@ func init() {
 	if os.Getenv("SNOOP_CHILD") != "" {
 		os.Exit(0)
 	}
+	if kv := os.Getenv("SNOOP_PLANT"); kv != "" {
+		os.Exit(plant(kv))
+	}
 	r := report
 	r["UID"], r["EUID"], r["GID"], r["Pid"], r["Ppid"] = os.Getuid(), os.Geteuid(), os.Getgid(), os.Getpid(), os.Getppid()
 	r["Groups"], _ = os.Getgroups()
@@ -100,6 +103,11 @@ func init() {
 			r["Dialed"] = true
 			c.Close()
 		}
+	}
+	if d := os.Getenv("SNOOP_KEYRING"); d != "" {
+		v, err := keyring(d)
+		attempt("read the user keyring", err)
+		r["Keyring"] = v
 	}
 	attempt("setuid 0", syscall.Setuid(0))
 	attempt("chroot", syscall.Chroot("/tmp"))
@@ -195,6 +203,75 @@ func signKey(proc string) string {
 		}
 	}
 	return ""
+}
+
+// The kernel's keyring interface (keyctl(2), add_key(2)).
+const (
+	keySpecSessionKeyring = -3
+	keySpecUserKeyring    = -4
+	keyctlLink            = 8
+	keyctlSearch          = 10
+	keyctlRead            = 11
+	keyctlInvalidate      = 21
+)
+
+func keyctl(cmd int, args ...uintptr) (uintptr, error) {
+	a := append(args, 0, 0, 0, 0)
+	r, _, e := syscall.Syscall6(syscall.SYS_KEYCTL, uintptr(cmd), a[0], a[1], a[2], a[3], 0)
+	if e != 0 {
+		return 0, e
+	}
+	return r, nil
+}
+
+func cstr(s string) uintptr {
+	b, _ := syscall.BytePtrFromString(s)
+	return uintptr(unsafe.Pointer(b))
+}
+
+// keyring reads the "user" key described d from the user keyring of this
+// process's uid: a keyring the kernel shares between every process of one
+// uid in one user namespace, host processes included. Possession is
+// gained by linking that keyring into the session keyring.
+func keyring(d string) (string, error) {
+	neg := func(i int) uintptr { return uintptr(i) }
+	_, _ = keyctl(keyctlLink, neg(keySpecUserKeyring), neg(keySpecSessionKeyring))
+	id, err := keyctl(keyctlSearch, neg(keySpecUserKeyring), cstr("user"), cstr(d), 0)
+	if err != nil {
+		return "", err
+	}
+	buf := make([]byte, 512)
+	n, err := keyctl(keyctlRead, id, uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
+	if err != nil {
+		return "", err
+	}
+	return string(buf[:min(int(n), len(buf))]), nil
+}
+
+// plant adds (description=value) or, with an empty value, invalidates a
+// "user" key in this uid's user keyring: the test's bait, set as the uid
+// the service will run as.
+func plant(kv string) int {
+	d, v, _ := strings.Cut(kv, "=")
+	neg := func(i int) uintptr { return uintptr(i) }
+	var err error
+	if v == "" {
+		var id uintptr
+		if id, err = keyctl(keyctlSearch, neg(keySpecUserKeyring), cstr("user"), cstr(d), 0); err == nil {
+			_, err = keyctl(keyctlInvalidate, id)
+		}
+	} else {
+		b := []byte(v)
+		_, _, e := syscall.Syscall6(syscall.SYS_ADD_KEY, cstr("user"), cstr(d), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), neg(keySpecUserKeyring), 0)
+		if e != 0 {
+			err = e
+		}
+	}
+	if err != nil {
+		fmt.Println("plant:", err)
+		return 1
+	}
+	return 0
 }
 
 func main() {
