@@ -114,6 +114,19 @@ func OpaqueDir(t testing.TB) v1.Image {
 	)
 }
 
+// OpaqueAfterDeepEntry adds a setuid /etc/ssl/su below /etc/ssl, a lower
+// layer's directory, and then marks /etc opaque in the same layer.
+// containerd's overlay snapshotter (the default) keeps su, upper layer
+// entries being above the opaque directory; its naive applier deletes it
+// with the rest of /etc/ssl; a reader that only looks at /etc's direct
+// children for the layer's entries hides it from the gates.
+func OpaqueAfterDeepEntry(t testing.TB) v1.Image {
+	return Image(t,
+		Layer(Dir("etc/", 0o755), Dir("etc/ssl/", 0o755), File("etc/ssl/old", 0o644, "old"), File("usr/local/bin/app", 0o555, "app")),
+		Layer(Entry{Name: "etc/ssl/su", Mode: 0o4755, Data: []byte("su")}, Opaque("etc")),
+	)
+}
+
 // SymlinkEscape is a symlink s -> target followed by s/pwned: an extractor
 // that follows the link writes target/pwned on the host. Inside a
 // container s/pwned names target/pwned of the image's own root; readers

@@ -386,10 +386,13 @@ func (a *applier) whiteout(parent *node, p, base, name string) error {
 }
 
 // opaque hides everything lower layers hold in dir. The marker must come
-// before the layer's other entries in dir, as real tools write it.
+// before the layer's other entries in dir, at any depth, as real tools
+// write it: after an entry deeper down (dir/sub/file, sub a lower layer's
+// directory), containerd's overlay snapshotter keeps the entry and its
+// naive applier deletes it.
 func (a *applier) opaque(dir *node, name string) error {
 	for _, k := range dir.kids {
-		if k.touched == a.layer {
+		if touchedIn(k, a.layer) {
 			return a.refuse(CheckOpaque, name, "comes after %s, which the same layer lists or implies", k.path())
 		}
 	}

@@ -61,6 +61,7 @@ func TestHostileImages(t *testing.T) {
 		{"../ name", hostile.DotDotName(t), imagefs.ErrEscape},
 		{"hard link to ../../etc/passwd", hostile.DotDotLink(t), imagefs.ErrEscape},
 		{"sparse 1 GiB file", hostile.Image(t, hostile.SparseLayer("big", 1<<30)), imagefs.ErrEntryType},
+		{"opaque marker after an entry deeper in its directory", hostile.OpaqueAfterDeepEntry(t), imagefs.ErrOpaque},
 		{"opaque directory", hostile.OpaqueDir(t), nil},
 		{"forged names", hostile.ForgedNames(t), nil},
 		{"real shapes", hostile.RealShapes(t), nil},
