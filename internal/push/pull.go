@@ -1,0 +1,84 @@
+package push
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"dagger/go-image/internal/limits"
+)
+
+// PullTransport bounds what a registry answers to a pull (the base image):
+// a manifest or index to limits.Manifest, and every other answer read
+// into memory (a token, an error body) to limits.RegistryAnswer. A
+// blob's own successful answer is left to its reader, which checks it
+// against the size and digest that name it while it streams (a layer may
+// be gigabytes); CheckPulled bounds the one blob read whole, the config.
+// A blob served through redirects (to a CDN) is still a blob: the answer
+// is judged by the request the pull made, not by the hop's address.
+func PullTransport(ctx context.Context, rt http.RoundTripper) http.RoundTripper {
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	return pullTransport{rt: rt, lim: limits.From(ctx)}
+}
+
+type pullTransport struct {
+	rt  http.RoundTripper
+	lim limits.Limits
+}
+
+func (p pullTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := p.rt.RoundTrip(req)
+	if err != nil || resp.Body == nil || req.Method == http.MethodHead {
+		return resp, err
+	}
+	first := req
+	for first.Response != nil && first.Response.Request != nil {
+		first = first.Response.Request
+	}
+	if first.Method == http.MethodGet && strings.Contains(first.URL.Path, "/blobs/") && resp.StatusCode/100 == 2 {
+		return resp, nil
+	}
+	limit, kind := p.lim.RegistryAnswer, limits.RegistryAnswer
+	if strings.Contains(first.URL.Path, "/manifests/") && resp.StatusCode/100 == 2 {
+		limit, kind = p.lim.Manifest, limits.Manifest
+	}
+	what := fmt.Sprintf("%s's answer to %s %s", req.URL.Host, req.Method, req.URL.Path)
+	if resp.ContentLength > limit {
+		resp.Body.Close()
+		return nil, &limits.Error{Kind: kind, What: what, Limit: limit, Got: resp.ContentLength}
+	}
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{limits.Reader(resp.Body, limit, kind, what), resp.Body}
+	return resp, nil
+}
+
+// CheckPulled checks an image a registry served against ctx's limits
+// before anything reads its config: go-containerregistry reads the config
+// whole, as long as its manifest declares, so a declared size of
+// gigabytes would be gigabytes of memory before the digest check fails.
+// The config is then read, at most its declared size, and checked.
+func CheckPulled(ctx context.Context, img v1.Image, what string) error {
+	lim := limits.From(ctx)
+	m, err := img.Manifest()
+	if err != nil {
+		return fmt.Errorf("%s: read manifest: %w", what, err)
+	}
+	if err := limits.Check(m.Config.Size, lim.Config, limits.Config, what+": config "+m.Config.Digest.String()); err != nil {
+		return err
+	}
+	if len(m.Layers) > lim.Layers {
+		return &limits.Error{Kind: limits.Layers, What: what, Limit: int64(lim.Layers), Got: int64(len(m.Layers))}
+	}
+	if _, err := img.RawConfigFile(); err != nil {
+		return fmt.Errorf("%s: read config: %w", what, err)
+	}
+	return nil
+}
