@@ -127,6 +127,18 @@ func OpaqueAfterDeepEntry(t testing.TB) v1.Image {
 	)
 }
 
+// LinkSurvivor puts tool at /usr/local/bin/tool, hard-links
+// /usr/bin/tool2 to it in the next layer and whites /usr/local/bin/tool
+// out in the same layer. A runtime keeps the file, at /usr/bin/tool2;
+// Trivy skips hard links and applies the whiteout, so it never reads the
+// file: a vulnerable binary hidden from the scan.
+func LinkSurvivor(t testing.TB, tool []byte) v1.Image {
+	return Image(t,
+		Layer(File("usr/local/bin/app", 0o555, "app"), Entry{Name: "usr/local/bin/tool", Mode: 0o755, Data: tool}),
+		Layer(Hardlink("usr/bin/tool2", "usr/local/bin/tool", 0o755), Whiteout("usr/local/bin", "tool")),
+	)
+}
+
 // SymlinkEscape is a symlink s -> target followed by s/pwned: an extractor
 // that follows the link writes target/pwned on the host. Inside a
 // container s/pwned names target/pwned of the image's own root; readers
