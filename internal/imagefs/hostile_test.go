@@ -314,6 +314,69 @@ func TestManyFiles(t *testing.T) {
 	}
 }
 
+// TestLongNames: the entry limit bounds how many names a reader keeps,
+// the names limit what they weigh: 20,000 names of 4000 bytes (a tenth of
+// the entry limit, each within PATH_MAX) held 111 MiB before it, and the
+// entry limit's worth over a gigabyte. They end at the limit, with the
+// named error, the heap never far above the limit.
+func TestLongNames(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		n, size int
+		lim     limits.Limits
+		maxHeap uint64
+	}{
+		// 80 MB of names: held whole, the heap grew by over 250 MiB.
+		{"tightened limit", 20_000, 4000, limits.Limits{Names: 8 << 20}, 64 << 20},
+		{"default limit", 20_000, 4000, limits.Default(), 384 << 20},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			img := hostile.Image(t, hostile.LongNames(tt.n, tt.size))
+			ctx := limits.With(context.Background(), tt.lim)
+			runtime.GC()
+			var base runtime.MemStats
+			runtime.ReadMemStats(&base)
+			peak := peakHeap(t)
+			start := time.Now()
+			f, err := imagefs.Read(ctx, img, nil, 0)
+			if !errors.Is(err, limits.ErrNames) || f != nil {
+				t.Fatalf("err = %v, want ErrNames", err)
+			}
+			if grew := peak() - min(peak(), base.HeapAlloc); grew > tt.maxHeap {
+				t.Errorf("the heap grew by %d MiB, want at most %d MiB", grew>>20, tt.maxHeap>>20)
+			}
+			t.Logf("%s: %v", time.Since(start), err)
+		})
+	}
+}
+
+// peakHeap samples the heap until the test ends; the function it returns
+// is the highest HeapAlloc seen so far.
+func peakHeap(t *testing.T) func() uint64 {
+	var peak atomic.Uint64
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			if m.HeapAlloc > peak.Load() {
+				peak.Store(m.HeapAlloc)
+			}
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	t.Cleanup(func() { close(done); <-stopped })
+	return peak.Load
+}
+
 // TestKeptFileLimit: a kept file over the limit is never read into memory,
 // and asking for it is the named error.
 func TestKeptFileLimit(t *testing.T) {
