@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"dagger/go-image/internal/harden"
 	"dagger/go-image/internal/hostile"
 	"dagger/go-image/internal/limits"
@@ -24,5 +26,39 @@ func TestHugeEntrypoint(t *testing.T) {
 		if r.ID == harden.StaticBinary && (r.Status != report.Fail || !strings.Contains(r.Message, "over the 1 MiB limit")) {
 			t.Errorf("%s: %s %q, want a failure naming the limit", r.ID, r.Status, r.Message)
 		}
+	}
+}
+
+// TestFileCapabilities: a file with cap_setuid as a file capability (the
+// security.capability xattr containerd sets from a PAX record) is setuid
+// root without the bit: harden/no-setuid passed it, and fails it now.
+func TestFileCapabilities(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		img  func(testing.TB) v1.Image
+		want report.Status
+	}{
+		{"cap_setuid on /usr/bin/esc", hostile.FileCapabilities, report.Fail},
+		{"no capabilities", func(t testing.TB) v1.Image { return hostile.OpaqueDir(t) }, report.Pass},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := harden.New(harden.Options{}).Check(context.Background(), tt.img(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := false
+			for _, r := range res {
+				if r.ID != harden.NoSetuid {
+					continue
+				}
+				found = true
+				if r.Status != tt.want || tt.want == report.Fail && !strings.Contains(r.Message, "/usr/bin/esc (file capabilities") {
+					t.Errorf("%s: %s %q, want %s naming the file", r.ID, r.Status, r.Message, tt.want)
+				}
+			}
+			if !found {
+				t.Errorf("no %s result", harden.NoSetuid)
+			}
+		})
 	}
 }

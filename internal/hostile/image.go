@@ -1,6 +1,7 @@
 package hostile
 
 import (
+	"archive/tar"
 	"encoding/binary"
 	"strings"
 	"testing"
@@ -137,6 +138,39 @@ func LinkSurvivor(t testing.TB, tool []byte) v1.Image {
 		Layer(File("usr/local/bin/app", 0o555, "app"), Entry{Name: "usr/local/bin/tool", Mode: 0o755, Data: tool}),
 		Layer(Hardlink("usr/bin/tool2", "usr/local/bin/tool", 0o755), Whiteout("usr/local/bin", "tool")),
 	)
+}
+
+// CapSetuid is the security.capability xattr value (VFS_CAP_REVISION_2)
+// granting cap_setuid, permitted and effective: the file runs with the
+// capability to become any user, as a setuid-root file does.
+var CapSetuid = string([]byte{
+	0x01, 0x00, 0x00, 0x02, // revision 2, effective
+	0x80, 0x00, 0x00, 0x00, // permitted: bit 7, CAP_SETUID
+	0x00, 0x00, 0x00, 0x00, // inheritable
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // the upper 32 bits
+})
+
+// FileCapabilities is an image whose /usr/bin/esc carries cap_setuid as a
+// file capability, in the PAX record containerd turns into the
+// security.capability xattr: no setuid bit, the same escalation.
+func FileCapabilities(t testing.TB) v1.Image {
+	caps := map[string]string{"SCHILY.xattr.security.capability": CapSetuid}
+	return Image(t, Layer(
+		File("usr/local/bin/app", 0o555, "app"),
+		Entry{Name: "usr/bin/esc", Mode: 0o755, Data: []byte("esc"), PAX: caps},
+	))
+}
+
+// HardlinkAddsCapabilities hard-links /usr/bin/esc2 to /usr/bin/plain
+// with a header that carries cap_setuid: containerd sets the link
+// header's xattrs on the shared file, so /usr/bin/plain gains it.
+func HardlinkAddsCapabilities(t testing.TB) v1.Image {
+	return Image(t, Layer(
+		File("usr/local/bin/app", 0o555, "app"),
+		File("usr/bin/plain", 0o755, "plain"),
+		Entry{Name: "usr/bin/esc2", Type: tar.TypeLink, Mode: 0o755, Linkname: "usr/bin/plain",
+			PAX: map[string]string{"SCHILY.xattr.security.capability": CapSetuid}},
+	))
 }
 
 // SymlinkEscape is a symlink s -> target followed by s/pwned: an extractor

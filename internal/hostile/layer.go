@@ -44,6 +44,9 @@ type Entry struct {
 	// Linkname is the target of a symlink or a hard link.
 	Linkname string
 	Data     []byte
+	// PAX are extended header records, such as an xattr
+	// ("SCHILY.xattr.security.capability").
+	PAX map[string]string
 }
 
 // Dir, File, Symlink, Hardlink and Whiteout are shorthands for the usual
@@ -83,7 +86,7 @@ func (e Entry) header() *tar.Header {
 		return &tar.Header{Name: e.Name, Typeflag: e.Type, PAXRecords: map[string]string{"comment": "hostile"}, Format: tar.FormatPAX}
 	}
 	h := &tar.Header{Name: e.Name, Typeflag: e.Type, Mode: e.Mode, Uid: e.UID, Gid: e.GID,
-		Linkname: e.Linkname, ModTime: epoch, Format: tar.FormatPAX}
+		Linkname: e.Linkname, ModTime: epoch, Format: tar.FormatPAX, PAXRecords: e.PAX}
 	if h.Typeflag == 0 {
 		h.Typeflag = tar.TypeReg
 	}

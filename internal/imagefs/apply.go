@@ -218,9 +218,19 @@ func Sparse(h *tar.Header) bool {
 	return false
 }
 
+// capabilityRecords are the PAX records that carry the security.capability
+// xattr: containerd and docker write and apply the first, libarchive the
+// second.
+var capabilityRecords = []string{"SCHILY.xattr.security.capability", "LIBARCHIVE.xattr.security.capability"}
+
 // entryOf is h's metadata; Path is set by the caller.
 func entryOf(h *tar.Header, layer int) Entry {
 	e := Entry{Type: h.Typeflag, Mode: h.FileInfo().Mode(), UID: h.Uid, GID: h.Gid, Layer: layer}
+	for _, k := range capabilityRecords {
+		if _, ok := h.PAXRecords[k]; ok {
+			e.Capabilities = true
+		}
+	}
 	if e.Type == tar.TypeRegA {
 		e.Type = tar.TypeReg
 	}
@@ -455,6 +465,10 @@ func (a *applier) put(parent *node, name, base string, h *tar.Header, e Entry, a
 		if e.Mode&modeBits != m.Mode&modeBits || e.UID != m.UID || e.GID != m.GID {
 			return a.refuse(CheckHardlinkMeta, h.Name, "the link says mode %s owner %d:%d, its file %s has %s %d:%d",
 				e.Mode&modeBits, e.UID, e.GID, t.path(), m.Mode&modeBits, m.UID, m.GID)
+		}
+		if e.Capabilities && !m.Capabilities {
+			// containerd sets the link header's xattrs on the shared file.
+			return a.refuse(CheckHardlinkMeta, h.Name, "the link carries file capabilities (security.capability) its file %s does not", t.path())
 		}
 		ino = t.ino
 	}

@@ -62,6 +62,8 @@ func TestHostileImages(t *testing.T) {
 		{"hard link to ../../etc/passwd", hostile.DotDotLink(t), imagefs.ErrEscape},
 		{"sparse 1 GiB file", hostile.Image(t, hostile.SparseLayer("big", 1<<30)), imagefs.ErrEntryType},
 		{"opaque marker after an entry deeper in its directory", hostile.OpaqueAfterDeepEntry(t), imagefs.ErrOpaque},
+		{"hard link adding file capabilities", hostile.HardlinkAddsCapabilities(t), imagefs.ErrHardlinkMeta},
+		{"file capabilities", hostile.FileCapabilities(t), nil},
 		{"opaque directory", hostile.OpaqueDir(t), nil},
 		{"forged names", hostile.ForgedNames(t), nil},
 		{"real shapes", hostile.RealShapes(t), nil},
@@ -101,6 +103,21 @@ func TestOpaqueDirectory(t *testing.T) {
 	}
 	if w.contents["/etc/app/new"] != "new" {
 		t.Errorf("/etc/app/new = %q", w.contents["/etc/app/new"])
+	}
+}
+
+// TestFileCapabilitiesAreRead: a file capability (the security.capability
+// xattr in a PAX record) is what a runtime sets: the entry says so, and a
+// hard link to the file too.
+func TestFileCapabilitiesAreRead(t *testing.T) {
+	f, err := imagefs.Read(context.Background(), hostile.FileCapabilities(t), nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]bool{"/usr/bin/esc": true, hostile.Entrypoint: false} {
+		if e, ok := f.Lookup(p); !ok || e.Capabilities != want {
+			t.Errorf("%s: %+v, want Capabilities %v", p, e, want)
+		}
 	}
 }
 

@@ -61,6 +61,10 @@ type Entry struct {
 	Linkname string
 	// Layer is the index (from 0) of the layer whose entry set this one.
 	Layer int
+	// Capabilities: the entry carries file capabilities (the
+	// security.capability xattr, in a PAX record), which a runtime sets and
+	// which grant privileges on exec as a setuid bit does.
+	Capabilities bool
 }
 
 // Regular reports whether e holds file contents.
@@ -229,7 +233,7 @@ func (a *applier) entries(yield func(at pos, e Entry, n *node)) {
 		default:
 			m := n.ino.meta
 			yield(n.at, Entry{Path: p, Type: tar.TypeLink, Mode: m.Mode, UID: m.UID, GID: m.GID,
-				Linkname: canon[n.ino].path(), Layer: n.at.layer}, n)
+				Linkname: canon[n.ino].path(), Layer: n.at.layer, Capabilities: m.Capabilities}, n)
 		}
 	})
 }
