@@ -173,6 +173,18 @@ func HardlinkAddsCapabilities(t testing.TB) v1.Image {
 	))
 }
 
+// OverlayOpaqueXattr lists /etc/app again in the upper layer with the
+// trusted.overlay.opaque xattr: containerd's overlay snapshotter applies
+// the layer's xattrs into the upper directory, where overlayfs reads it as
+// an opaque directory and hides /etc/app/old; the naive applier and a
+// reader of the tar keep it.
+func OverlayOpaqueXattr(t testing.TB) v1.Image {
+	return Image(t,
+		Layer(Dir("etc/app/", 0o755), File("etc/app/old", 0o644, "old"), File("usr/local/bin/app", 0o555, "app")),
+		Layer(Entry{Name: "etc/app/", Type: tar.TypeDir, Mode: 0o755, PAX: map[string]string{"SCHILY.xattr.trusted.overlay.opaque": "y"}}),
+	)
+}
+
 // SymlinkEscape is a symlink s -> target followed by s/pwned: an extractor
 // that follows the link writes target/pwned on the host. Inside a
 // container s/pwned names target/pwned of the image's own root; readers

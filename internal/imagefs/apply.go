@@ -223,6 +223,23 @@ func Sparse(h *tar.Header) bool {
 // second.
 var capabilityRecords = []string{"SCHILY.xattr.security.capability", "LIBARCHIVE.xattr.security.capability"}
 
+// overlayXattr is the overlayfs xattr a PAX record of h sets, if any:
+// trusted.overlay.* (user.overlay.* for rootless overlay mounts) is how
+// overlayfs marks opaque directories, whiteouts and redirects, and a
+// runtime that applies a layer's xattrs into an overlay upper directory
+// gives them that meaning.
+func overlayXattr(h *tar.Header) string {
+	for k := range h.PAXRecords {
+		for _, p := range []string{"SCHILY.xattr.", "LIBARCHIVE.xattr."} {
+			x, ok := strings.CutPrefix(k, p)
+			if ok && (strings.HasPrefix(x, "trusted.overlay.") || strings.HasPrefix(x, "user.overlay.")) {
+				return x
+			}
+		}
+	}
+	return ""
+}
+
 // entryOf is h's metadata; Path is set by the caller.
 func entryOf(h *tar.Header, layer int) Entry {
 	e := Entry{Type: h.Typeflag, Mode: h.FileInfo().Mode(), UID: h.Uid, GID: h.Gid, Layer: layer}
@@ -259,6 +276,9 @@ func (a *applier) apply(h *tar.Header, ord int, r io.Reader) error {
 	}
 	if Sparse(h) {
 		return a.refuse(CheckType, h.Name, "a sparse file (%d bytes read from a few stored): no image tool writes one", h.Size)
+	}
+	if x := overlayXattr(h); x != "" {
+		return a.refuse(CheckType, h.Name, "an overlayfs xattr (%s): the overlay snapshotter reads it as an opaque directory, a whiteout or a redirect to another directory, other runtimes ignore it; no image tool writes one", x)
 	}
 	name, ok := cleanName(h.Name)
 	if !ok {

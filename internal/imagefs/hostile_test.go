@@ -64,6 +64,7 @@ func TestHostileImages(t *testing.T) {
 		{"opaque marker after an entry deeper in its directory", hostile.OpaqueAfterDeepEntry(t), imagefs.ErrOpaque},
 		{"hard link adding file capabilities", hostile.HardlinkAddsCapabilities(t), imagefs.ErrHardlinkMeta},
 		{"file capabilities", hostile.FileCapabilities(t), nil},
+		{"trusted.overlay.opaque xattr", hostile.OverlayOpaqueXattr(t), imagefs.ErrEntryType},
 		{"opaque directory", hostile.OpaqueDir(t), nil},
 		{"forged names", hostile.ForgedNames(t), nil},
 		{"real shapes", hostile.RealShapes(t), nil},
