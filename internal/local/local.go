@@ -160,12 +160,9 @@ func Base(ctx context.Context, b recipe.Base, ref string, p recipe.Platform, opt
 			return assemble.Base{}, fmt.Errorf("base image %q: digest: %w", ref, err)
 		}
 		pinned := r.Context().Digest(d)
-		img, err := remote.Image(pinned, append(opts, remote.WithPlatform(v1.Platform{OS: p.OS, Architecture: p.Arch, Variant: p.Variant}))...)
+		img, err := push.PullImage(ctx, pinned, v1.Platform{OS: p.OS, Architecture: p.Arch, Variant: p.Variant}, opts...)
 		if err != nil {
 			return assemble.Base{}, fmt.Errorf("pull base image %s for %s: %w", pinned, p, err)
-		}
-		if err := push.CheckPulled(ctx, img, "base image "+pinned.String()); err != nil {
-			return assemble.Base{}, fmt.Errorf("pull base image for %s: %w", p, err)
 		}
 		return assemble.Base{Image: img, Name: baseName, Digest: digest}, nil
 	}

@@ -1,13 +1,16 @@
 package push
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"dagger/go-image/internal/limits"
 )
@@ -81,4 +84,53 @@ func CheckPulled(ctx context.Context, img v1.Image, what string) error {
 		return fmt.Errorf("%s: read config: %w", what, err)
 	}
 	return nil
+}
+
+// PullImage pulls ref's image for platform: ref names an image, or an
+// index whose first child for the platform is one, through at most
+// limits.IndexDepth nested indexes of at most limits.IndexManifests
+// children each (go-containerregistry follows nested indexes without
+// end, one request each). The image is then checked as CheckPulled does.
+// opts should carry PullTransport.
+func PullImage(ctx context.Context, ref name.Digest, platform v1.Platform, opts ...remote.Option) (v1.Image, error) {
+	lim := limits.From(ctx)
+	what := ref.String()
+	desc, err := remote.Get(ref, opts...)
+	if err != nil {
+		return nil, err
+	}
+	for depth := 0; desc.MediaType.IsIndex(); depth++ {
+		if depth >= lim.IndexDepth {
+			return nil, &limits.Error{Kind: limits.IndexDepth, What: what, Limit: int64(lim.IndexDepth)}
+		}
+		im, err := v1.ParseIndexManifest(bytes.NewReader(desc.Manifest))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		if len(im.Manifests) > lim.IndexManifests {
+			return nil, &limits.Error{Kind: limits.IndexManifests, What: what, Limit: int64(lim.IndexManifests), Got: int64(len(im.Manifests))}
+		}
+		var child *v1.Descriptor
+		for i, d := range im.Manifests {
+			if d.Platform != nil && d.Platform.Satisfies(platform) {
+				child = &im.Manifests[i]
+				break
+			}
+		}
+		if child == nil {
+			return nil, fmt.Errorf("%s has no image for %s: pick a base image built for it", what, platform)
+		}
+		what = fmt.Sprintf("%s's %s child %s", what, platform, child.Digest)
+		if desc, err = remote.Get(ref.Context().Digest(child.Digest.String()), opts...); err != nil {
+			return nil, err
+		}
+	}
+	img, err := desc.Image()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if err := CheckPulled(ctx, img, what); err != nil {
+		return nil, err
+	}
+	return img, nil
 }

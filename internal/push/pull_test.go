@@ -7,13 +7,20 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"dagger/go-image/internal/limits"
@@ -123,14 +130,11 @@ func TestPullBounds(t *testing.T) {
 			ctx := limits.With(context.Background(), lim)
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
-			r, err := name.ParseReference(ref)
+			r, err := name.NewDigest(ref)
 			if err != nil {
 				t.Fatal(err)
 			}
-			img, err := remote.Image(r, remote.WithContext(ctx), remote.WithTransport(push.PullTransport(ctx, nil)))
-			if err == nil {
-				err = push.CheckPulled(ctx, img, "base image")
-			}
+			img, err := push.PullImage(ctx, r, amd64, remote.WithContext(ctx), remote.WithTransport(push.PullTransport(ctx, nil)))
 			if err == nil {
 				var l []byte
 				ls, _ := img.Layers()
@@ -159,6 +163,77 @@ func TestPullBounds(t *testing.T) {
 				t.Errorf("the pull allocated %d MiB", grew>>20)
 			}
 			t.Log(err)
+		})
+	}
+}
+
+var amd64 = v1.Platform{OS: "linux", Architecture: "amd64"}
+
+// TestPullNestedIndexes: a base image is an image or an index of images;
+// go-containerregistry followed indexes nested in indexes without end,
+// one request each. PullImage follows them to the depth limit, picking the
+// platform's child, and stops there with the named error.
+func TestPullNestedIndexes(t *testing.T) {
+	var gets atomic.Int64
+	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/manifests/") {
+			gets.Add(1)
+		}
+		reg.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	img, err := random.Image(64, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	arm, err := random.Image(64, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := img.Digest()
+	nest := func(levels int) v1.ImageIndex {
+		idx := mutate.AppendManifests(empty.Index,
+			mutate.IndexAddendum{Add: arm, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}},
+			mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &amd64}})
+		for range levels - 1 {
+			idx = mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: idx, Descriptor: v1.Descriptor{Platform: &amd64}})
+		}
+		return idx
+	}
+	for _, tt := range []struct {
+		name   string
+		levels int
+		want   error
+	}{
+		{"an index of images", 1, nil},
+		{"four nested indexes (the limit)", 4, nil},
+		{"50 nested indexes", 50, limits.ErrIndexDepth},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			idx := nest(tt.levels)
+			d, _ := idx.Digest()
+			ref, err := name.NewDigest(strings.TrimPrefix(srv.URL, "http://") + "/base@" + d.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := remote.WriteIndex(ref, idx); err != nil {
+				t.Fatal(err)
+			}
+			gets.Store(0)
+			ctx := context.Background()
+			got, err := push.PullImage(ctx, ref, amd64, remote.WithTransport(push.PullTransport(ctx, nil)))
+			if !errors.Is(err, tt.want) || tt.want == nil && err != nil {
+				t.Fatalf("err = %v, want %v", err, tt.want)
+			}
+			if tt.want == nil {
+				if gd, _ := got.Digest(); gd != want {
+					t.Errorf("pulled %s, want the linux/amd64 image %s", gd, want)
+				}
+			}
+			if n := gets.Load(); n > int64(limits.Default().IndexDepth)+1 {
+				t.Errorf("%d manifests read, want at most the depth limit's worth", n)
+			}
 		})
 	}
 }
