@@ -301,6 +301,16 @@ func checkEntrypoint(s *state) (report.Status, string, []string) {
 		return fail("ENTRYPOINT %q is shell form: the shell is PID 1, does not forward SIGTERM and must exist in the image; use exec form [\"%s/<binary>\", args…]", ep, recipe.BinDir)
 	}
 	p := ep[0]
+	if !path.IsAbs(p) && strings.Contains(p, "/") {
+		// As the runtime resolves it (exec.LookPath in runc): a name with a
+		// slash is relative to the working directory, never looked up on
+		// PATH, where a decoy of that relative name could be.
+		wd := s.cfg.WorkingDir
+		if !path.IsAbs(wd) {
+			wd = "/" + wd
+		}
+		p = path.Join(wd, p)
+	}
 	if !path.IsAbs(p) {
 		found, ok := s.lookPath(p)
 		if !ok {
@@ -340,7 +350,9 @@ func (s *state) lookPath(name string) (string, bool) {
 			continue
 		}
 		p := path.Join(dir, name)
-		if e, err := s.fs.Resolve(p); err == nil && e.Regular() {
+		// The first executable regular file, as exec.LookPath finds it: a
+		// file that is not executable is passed over, not judged.
+		if e, err := s.fs.Resolve(p); err == nil && e.Regular() && e.Executable() {
 			return p, true
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
 	"dagger/go-image/internal/harden"
 	"dagger/go-image/internal/hostile"
@@ -26,6 +27,51 @@ func TestHugeEntrypoint(t *testing.T) {
 		if r.ID == harden.StaticBinary && (r.Status != report.Fail || !strings.Contains(r.Message, "over the 1 MiB limit")) {
 			t.Errorf("%s: %s %q, want a failure naming the limit", r.ID, r.Status, r.Message)
 		}
+	}
+}
+
+// TestEntrypointResolvedAsTheRuntimeDoes: a relative ENTRYPOINT with a
+// slash is relative to the working directory (runc's exec.LookPath), not
+// looked up on PATH, and a bare name finds the first executable file on
+// PATH. harden judged a decoy on PATH, or a non-executable file the
+// runtime passes over.
+func TestEntrypointResolvedAsTheRuntimeDoes(t *testing.T) {
+	layer := hostile.Layer(
+		hostile.File("decoy/bin/app", 0o555, "decoy"),
+		hostile.File("opt/bin/app", 0o555, "runs"),
+		hostile.File("first/svc", 0o644, "not executable"),
+		hostile.File("second/svc", 0o555, "runs"),
+	)
+	for _, tt := range []struct {
+		name, workdir, want string
+		entrypoint          []string
+	}{
+		{"relative with a slash", "/opt", "/opt/bin/app", []string{"bin/app"}},
+		{"relative with a slash, workdir not absolute", "opt", "/opt/bin/app", []string{"./bin/app"}},
+		{"a bare name", "/", "/second/svc", []string{"svc"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			img := hostile.Image(t, layer)
+			cf, err := img.ConfigFile()
+			if err != nil {
+				t.Fatal(err)
+			}
+			cf = cf.DeepCopy()
+			cf.Config.Entrypoint, cf.Config.WorkingDir = tt.entrypoint, tt.workdir
+			cf.Config.Env = []string{"PATH=/decoy:/first:/second"}
+			if img, err = mutate.ConfigFile(img, cf); err != nil {
+				t.Fatal(err)
+			}
+			res, err := harden.New(harden.Options{}).Check(context.Background(), img)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range res {
+				if r.ID == harden.Entrypoint && !strings.Contains(r.Message, tt.want+" ") {
+					t.Errorf("%s: %s %q, want %s judged", r.ID, r.Status, r.Message, tt.want)
+				}
+			}
+		})
 	}
 }
 
