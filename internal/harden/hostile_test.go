@@ -33,14 +33,20 @@ func TestHugeEntrypoint(t *testing.T) {
 // TestEntrypointResolvedAsTheRuntimeDoes: a relative ENTRYPOINT with a
 // slash is relative to the working directory (runc's exec.LookPath), not
 // looked up on PATH, and a bare name finds the first executable file on
-// PATH. harden judged a decoy on PATH, or a non-executable file the
-// runtime passes over.
+// PATH, and ".." is the parent of the directory a symlink led to. harden
+// judged a decoy on PATH or at the lexically cleaned path, or a
+// non-executable file the runtime passes over.
 func TestEntrypointResolvedAsTheRuntimeDoes(t *testing.T) {
 	layer := hostile.Layer(
 		hostile.File("decoy/bin/app", 0o555, "decoy"),
 		hostile.File("opt/bin/app", 0o555, "runs"),
 		hostile.File("first/svc", 0o644, "not executable"),
 		hostile.File("second/svc", 0o555, "runs"),
+		hostile.Dir("deep/dir/", 0o755),
+		hostile.File("deep/real", 0o555, "runs"),
+		hostile.File("real", 0o555, "decoy"),
+		hostile.Symlink("x", "/deep/dir"),
+		hostile.Symlink("usr/local/bin/link", "/x/../real"),
 	)
 	for _, tt := range []struct {
 		name, workdir, want string
@@ -49,6 +55,9 @@ func TestEntrypointResolvedAsTheRuntimeDoes(t *testing.T) {
 		{"relative with a slash", "/opt", "/opt/bin/app", []string{"bin/app"}},
 		{"relative with a slash, workdir not absolute", "opt", "/opt/bin/app", []string{"./bin/app"}},
 		{"a bare name", "/", "/second/svc", []string{"svc"}},
+		// /x is /deep/dir: the kernel's /x/.. is /deep, a lexical clean's /.
+		{"'..' after a symlink", "/", "/deep/real", []string{"/x/../real"}},
+		{"a symlink to '..' after a symlink", "/", "/deep/real", []string{"/usr/local/bin/link"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			img := hostile.Image(t, layer)
