@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 
@@ -51,16 +50,7 @@ func (p pullTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if strings.Contains(first.URL.Path, "/manifests/") && resp.StatusCode/100 == 2 {
 		limit, kind = p.lim.Manifest, limits.Manifest
 	}
-	what := fmt.Sprintf("%s's answer to %s %s", req.URL.Host, req.Method, req.URL.Path)
-	if resp.ContentLength > limit {
-		resp.Body.Close()
-		return nil, &limits.Error{Kind: kind, What: what, Limit: limit, Got: resp.ContentLength}
-	}
-	resp.Body = struct {
-		io.Reader
-		io.Closer
-	}{limits.Reader(resp.Body, limit, kind, what), resp.Body}
-	return resp, nil
+	return bound(req, resp, limit, kind)
 }
 
 // CheckPulled checks an image a registry served against ctx's limits

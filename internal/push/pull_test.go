@@ -7,22 +7,20 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"dagger/go-image/internal/imagetest"
 	"dagger/go-image/internal/limits"
 	"dagger/go-image/internal/push"
 )
@@ -174,15 +172,7 @@ var amd64 = v1.Platform{OS: "linux", Architecture: "amd64"}
 // one request each. PullImage follows them to the depth limit, picking the
 // platform's child, and stops there with the named error.
 func TestPullNestedIndexes(t *testing.T) {
-	var gets atomic.Int64
-	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/manifests/") {
-			gets.Add(1)
-		}
-		reg.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
+	host, gets := imagetest.CountingRegistry(t, "/manifests/")
 	img, err := random.Image(64, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -213,7 +203,7 @@ func TestPullNestedIndexes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			idx := nest(tt.levels)
 			d, _ := idx.Digest()
-			ref, err := name.NewDigest(strings.TrimPrefix(srv.URL, "http://") + "/base@" + d.String())
+			ref, err := name.NewDigest(host + "/base@" + d.String())
 			if err != nil {
 				t.Fatal(err)
 			}

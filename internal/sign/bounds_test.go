@@ -3,21 +3,16 @@ package sign_test
 import (
 	"context"
 	"errors"
-	"io"
-	"log"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"dagger/go-image/internal/imagetest"
 	"dagger/go-image/internal/limits"
 	"dagger/go-image/internal/push"
 	"dagger/go-image/internal/sign"
@@ -29,16 +24,7 @@ import (
 // without end: too many layers, one too large (refused before it is
 // fetched) or too much in all are the named errors.
 func TestReadLayersBounds(t *testing.T) {
-	var blobGets atomic.Int64
-	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/") {
-			blobGets.Add(1)
-		}
-		reg.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	host := strings.TrimPrefix(srv.URL, "http://")
+	host, blobGets := imagetest.CountingRegistry(t, "/blobs/")
 	d := signtest.RandomImage(t, host+"/acme/api")
 	tag, err := sign.SignatureTag(d)
 	if err != nil {
@@ -99,16 +85,7 @@ func TestReadLayersManifestBound(t *testing.T) {
 // one in another, made go-containerregistry follow every level, one
 // request each, without end; an index is refused after one request.
 func TestReadLayersRefusesAnIndex(t *testing.T) {
-	var manifestGets atomic.Int64
-	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/manifests/") {
-			manifestGets.Add(1)
-		}
-		reg.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	host := strings.TrimPrefix(srv.URL, "http://")
+	host, manifestGets := imagetest.CountingRegistry(t, "/manifests/")
 	d := signtest.RandomImage(t, host+"/acme/api")
 	tag, err := sign.SignatureTag(d)
 	if err != nil {
