@@ -301,6 +301,16 @@ func checkEntrypoint(s *state) (report.Status, string, []string) {
 		return fail("ENTRYPOINT %q is shell form: the shell is PID 1, does not forward SIGTERM and must exist in the image; use exec form [\"%s/<binary>\", args…]", ep, recipe.BinDir)
 	}
 	p := ep[0]
+	if !path.IsAbs(p) && strings.Contains(p, "/") {
+		// As the runtime resolves it (exec.LookPath in runc): a name with a
+		// slash is relative to the working directory, never looked up on
+		// PATH, where a decoy of that relative name could be.
+		wd := s.cfg.WorkingDir
+		if !path.IsAbs(wd) {
+			wd = "/" + wd
+		}
+		p = path.Join(wd, p)
+	}
 	if !path.IsAbs(p) {
 		found, ok := s.lookPath(p)
 		if !ok {
@@ -340,7 +350,9 @@ func (s *state) lookPath(name string) (string, bool) {
 			continue
 		}
 		p := path.Join(dir, name)
-		if e, err := s.fs.Resolve(p); err == nil && e.Regular() {
+		// The first executable regular file, as exec.LookPath finds it: a
+		// file that is not executable is passed over, not judged.
+		if e, err := s.fs.Resolve(p); err == nil && e.Regular() && e.Executable() {
 			return p, true
 		}
 	}
@@ -514,15 +526,20 @@ func checkSource(s *state) (report.Status, string, []string) {
 }
 
 // checkSetuid: a setuid/setgid file is a privilege escalation path for
-// anyone who gets code execution in the container.
+// anyone who gets code execution in the container, and so is a file with
+// file capabilities (the security.capability xattr: cap_setuid+ep on a
+// shell is setuid root without the bit).
 func checkSetuid(s *state) (report.Status, string, []string) {
 	var files []string
 	for _, e := range s.fs.Entries() {
 		// A setgid directory only sets new files' group: not an escalation.
-		if e.Dir() || e.Mode&(fs.ModeSetuid|fs.ModeSetgid) == 0 {
+		if e.Dir() || e.Mode&(fs.ModeSetuid|fs.ModeSetgid) == 0 && !e.Capabilities {
 			continue
 		}
 		var bits []string
+		if e.Capabilities {
+			bits = append(bits, "file capabilities (security.capability)")
+		}
 		if e.Mode&fs.ModeSetuid != 0 {
 			bits = append(bits, fmt.Sprintf("setuid uid %d", e.UID))
 		}
@@ -532,9 +549,9 @@ func checkSetuid(s *state) (report.Status, string, []string) {
 		files = append(files, fmt.Sprintf("%s (%s, mode %s)", e.Path, strings.Join(bits, ", "), octal(e.Mode)))
 	}
 	if len(files) == 0 {
-		return pass("no setuid or setgid files")
+		return pass("no setuid or setgid files, no file capabilities")
 	}
-	return report.Fail, fmt.Sprintf("setuid/setgid file(s): %s; remove the chmod u+s / g+s (chmod ug-s the file) or delete the file", first(files, 3)), limit(files)
+	return report.Fail, fmt.Sprintf("setuid/setgid file(s) or file capabilities: %s; remove the chmod u+s / g+s (chmod ug-s the file) or the capabilities (setcap -r the file), or delete the file", first(files, 3)), limit(files)
 }
 
 // checkWorldWritable: any process could replace a world-writable file. A

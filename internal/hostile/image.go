@@ -1,6 +1,7 @@
 package hostile
 
 import (
+	"archive/tar"
 	"encoding/binary"
 	"strings"
 	"testing"
@@ -111,6 +112,76 @@ func OpaqueDir(t testing.TB) v1.Image {
 	return Image(t,
 		Layer(Dir("etc/app/", 0o755), File("etc/app/old", 0o644, "old"), File("usr/local/bin/app", 0o555, "app")),
 		Layer(Dir("etc/app/", 0o755), Opaque("etc/app"), File("etc/app/new", 0o644, "new")),
+	)
+}
+
+// OpaqueAfterDeepEntry adds a setuid /etc/ssl/su below /etc/ssl, a lower
+// layer's directory, and then marks /etc opaque in the same layer.
+// containerd's overlay snapshotter (the default) keeps su, upper layer
+// entries being above the opaque directory; its naive applier deletes it
+// with the rest of /etc/ssl; a reader that only looks at /etc's direct
+// children for the layer's entries hides it from the gates.
+func OpaqueAfterDeepEntry(t testing.TB) v1.Image {
+	return Image(t,
+		Layer(Dir("etc/", 0o755), Dir("etc/ssl/", 0o755), File("etc/ssl/old", 0o644, "old"), File("usr/local/bin/app", 0o555, "app")),
+		Layer(Entry{Name: "etc/ssl/su", Mode: 0o4755, Data: []byte("su")}, Opaque("etc")),
+	)
+}
+
+// LinkSurvivor puts tool at /usr/local/bin/tool, hard-links
+// /usr/bin/tool2 to it in the next layer and whites /usr/local/bin/tool
+// out in the same layer. A runtime keeps the file, at /usr/bin/tool2;
+// Trivy skips hard links and applies the whiteout, so it never reads the
+// file: a vulnerable binary hidden from the scan.
+func LinkSurvivor(t testing.TB, tool []byte) v1.Image {
+	return Image(t,
+		Layer(File("usr/local/bin/app", 0o555, "app"), Entry{Name: "usr/local/bin/tool", Mode: 0o755, Data: tool}),
+		Layer(Hardlink("usr/bin/tool2", "usr/local/bin/tool", 0o755), Whiteout("usr/local/bin", "tool")),
+	)
+}
+
+// CapSetuid is the security.capability xattr value (VFS_CAP_REVISION_2)
+// granting cap_setuid, permitted and effective: the file runs with the
+// capability to become any user, as a setuid-root file does.
+var CapSetuid = string([]byte{
+	0x01, 0x00, 0x00, 0x02, // revision 2, effective
+	0x80, 0x00, 0x00, 0x00, // permitted: bit 7, CAP_SETUID
+	0x00, 0x00, 0x00, 0x00, // inheritable
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // the upper 32 bits
+})
+
+// FileCapabilities is an image whose /usr/bin/esc carries cap_setuid as a
+// file capability, in the PAX record containerd turns into the
+// security.capability xattr: no setuid bit, the same escalation.
+func FileCapabilities(t testing.TB) v1.Image {
+	caps := map[string]string{"SCHILY.xattr.security.capability": CapSetuid}
+	return Image(t, Layer(
+		File("usr/local/bin/app", 0o555, "app"),
+		Entry{Name: "usr/bin/esc", Mode: 0o755, Data: []byte("esc"), PAX: caps},
+	))
+}
+
+// HardlinkAddsCapabilities hard-links /usr/bin/esc2 to /usr/bin/plain
+// with a header that carries cap_setuid: containerd sets the link
+// header's xattrs on the shared file, so /usr/bin/plain gains it.
+func HardlinkAddsCapabilities(t testing.TB) v1.Image {
+	return Image(t, Layer(
+		File("usr/local/bin/app", 0o555, "app"),
+		File("usr/bin/plain", 0o755, "plain"),
+		Entry{Name: "usr/bin/esc2", Type: tar.TypeLink, Mode: 0o755, Linkname: "usr/bin/plain",
+			PAX: map[string]string{"SCHILY.xattr.security.capability": CapSetuid}},
+	))
+}
+
+// OverlayOpaqueXattr lists /etc/app again in the upper layer with the
+// trusted.overlay.opaque xattr: containerd's overlay snapshotter applies
+// the layer's xattrs into the upper directory, where overlayfs reads it as
+// an opaque directory and hides /etc/app/old; the naive applier and a
+// reader of the tar keep it.
+func OverlayOpaqueXattr(t testing.TB) v1.Image {
+	return Image(t,
+		Layer(Dir("etc/app/", 0o755), File("etc/app/old", 0o644, "old"), File("usr/local/bin/app", 0o555, "app")),
+		Layer(Entry{Name: "etc/app/", Type: tar.TypeDir, Mode: 0o755, PAX: map[string]string{"SCHILY.xattr.trusted.overlay.opaque": "y"}}),
 	)
 }
 

@@ -20,7 +20,9 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -42,6 +44,9 @@ type Entry struct {
 	// Linkname is the target of a symlink or a hard link.
 	Linkname string
 	Data     []byte
+	// PAX are extended header records, such as an xattr
+	// ("SCHILY.xattr.security.capability").
+	PAX map[string]string
 }
 
 // Dir, File, Symlink, Hardlink and Whiteout are shorthands for the usual
@@ -81,7 +86,7 @@ func (e Entry) header() *tar.Header {
 		return &tar.Header{Name: e.Name, Typeflag: e.Type, PAXRecords: map[string]string{"comment": "hostile"}, Format: tar.FormatPAX}
 	}
 	h := &tar.Header{Name: e.Name, Typeflag: e.Type, Mode: e.Mode, Uid: e.UID, Gid: e.GID,
-		Linkname: e.Linkname, ModTime: epoch, Format: tar.FormatPAX}
+		Linkname: e.Linkname, ModTime: epoch, Format: tar.FormatPAX, PAXRecords: e.PAX}
 	if h.Typeflag == 0 {
 		h.Typeflag = tar.TypeReg
 	}
@@ -205,6 +210,25 @@ func ManyFiles(n int) v1.Layer {
 				v /= 10
 			}
 			h := &tar.Header{Name: string(name), Typeflag: tar.TypeReg, Mode: 0o644, ModTime: epoch, Format: tar.FormatUSTAR}
+			if err := tw.WriteHeader(h); err != nil {
+				return err
+			}
+		}
+		return tw.Close()
+	})
+}
+
+// LongNames is a layer of n empty regular files in one directory, each
+// named with about size bytes (within PATH_MAX), generated while read:
+// n = 200_000 (the entry limit) of 4000 bytes is 900 MB of tar that gzip
+// packs into a few megabytes, and a reader that keeps every name held
+// over a gigabyte (111 MiB for 20,000).
+func LongNames(n, size int) v1.Layer {
+	return Generated(func(w io.Writer) error {
+		tw := tar.NewWriter(w)
+		pad := strings.Repeat("x", max(size-len("long/")-8, 0))
+		for i := 0; i < n; i++ {
+			h := &tar.Header{Name: fmt.Sprintf("long/%08d%s", i, pad), Typeflag: tar.TypeReg, Mode: 0o644, ModTime: epoch, Format: tar.FormatPAX}
 			if err := tw.WriteHeader(h); err != nil {
 				return err
 			}

@@ -218,9 +218,36 @@ func Sparse(h *tar.Header) bool {
 	return false
 }
 
+// capabilityRecords are the PAX records that carry the security.capability
+// xattr: containerd and docker write and apply the first, libarchive the
+// second.
+var capabilityRecords = []string{"SCHILY.xattr.security.capability", "LIBARCHIVE.xattr.security.capability"}
+
+// overlayXattr is the overlayfs xattr a PAX record of h sets, if any:
+// trusted.overlay.* (user.overlay.* for rootless overlay mounts) is how
+// overlayfs marks opaque directories, whiteouts and redirects, and a
+// runtime that applies a layer's xattrs into an overlay upper directory
+// gives them that meaning.
+func overlayXattr(h *tar.Header) string {
+	for k := range h.PAXRecords {
+		for _, p := range []string{"SCHILY.xattr.", "LIBARCHIVE.xattr."} {
+			x, ok := strings.CutPrefix(k, p)
+			if ok && (strings.HasPrefix(x, "trusted.overlay.") || strings.HasPrefix(x, "user.overlay.")) {
+				return x
+			}
+		}
+	}
+	return ""
+}
+
 // entryOf is h's metadata; Path is set by the caller.
 func entryOf(h *tar.Header, layer int) Entry {
 	e := Entry{Type: h.Typeflag, Mode: h.FileInfo().Mode(), UID: h.Uid, GID: h.Gid, Layer: layer}
+	for _, k := range capabilityRecords {
+		if _, ok := h.PAXRecords[k]; ok {
+			e.Capabilities = true
+		}
+	}
 	if e.Type == tar.TypeRegA {
 		e.Type = tar.TypeReg
 	}
@@ -249,6 +276,9 @@ func (a *applier) apply(h *tar.Header, ord int, r io.Reader) error {
 	}
 	if Sparse(h) {
 		return a.refuse(CheckType, h.Name, "a sparse file (%d bytes read from a few stored): no image tool writes one", h.Size)
+	}
+	if x := overlayXattr(h); x != "" {
+		return a.refuse(CheckType, h.Name, "an overlayfs xattr (%s): the overlay snapshotter reads it as an opaque directory, a whiteout or a redirect to another directory, other runtimes ignore it; no image tool writes one", x)
 	}
 	name, ok := cleanName(h.Name)
 	if !ok {
@@ -386,10 +416,13 @@ func (a *applier) whiteout(parent *node, p, base, name string) error {
 }
 
 // opaque hides everything lower layers hold in dir. The marker must come
-// before the layer's other entries in dir, as real tools write it.
+// before the layer's other entries in dir, at any depth, as real tools
+// write it: after an entry deeper down (dir/sub/file, sub a lower layer's
+// directory), containerd's overlay snapshotter keeps the entry and its
+// naive applier deletes it.
 func (a *applier) opaque(dir *node, name string) error {
 	for _, k := range dir.kids {
-		if k.touched == a.layer {
+		if touchedIn(k, a.layer) {
 			return a.refuse(CheckOpaque, name, "comes after %s, which the same layer lists or implies", k.path())
 		}
 	}
@@ -452,6 +485,10 @@ func (a *applier) put(parent *node, name, base string, h *tar.Header, e Entry, a
 		if e.Mode&modeBits != m.Mode&modeBits || e.UID != m.UID || e.GID != m.GID {
 			return a.refuse(CheckHardlinkMeta, h.Name, "the link says mode %s owner %d:%d, its file %s has %s %d:%d",
 				e.Mode&modeBits, e.UID, e.GID, t.path(), m.Mode&modeBits, m.UID, m.GID)
+		}
+		if e.Capabilities && !m.Capabilities {
+			// containerd sets the link header's xattrs on the shared file.
+			return a.refuse(CheckHardlinkMeta, h.Name, "the link carries file capabilities (security.capability) its file %s does not", t.path())
 		}
 		ino = t.ino
 	}

@@ -61,6 +61,10 @@ func TestHostileImages(t *testing.T) {
 		{"../ name", hostile.DotDotName(t), imagefs.ErrEscape},
 		{"hard link to ../../etc/passwd", hostile.DotDotLink(t), imagefs.ErrEscape},
 		{"sparse 1 GiB file", hostile.Image(t, hostile.SparseLayer("big", 1<<30)), imagefs.ErrEntryType},
+		{"opaque marker after an entry deeper in its directory", hostile.OpaqueAfterDeepEntry(t), imagefs.ErrOpaque},
+		{"hard link adding file capabilities", hostile.HardlinkAddsCapabilities(t), imagefs.ErrHardlinkMeta},
+		{"file capabilities", hostile.FileCapabilities(t), nil},
+		{"trusted.overlay.opaque xattr", hostile.OverlayOpaqueXattr(t), imagefs.ErrEntryType},
 		{"opaque directory", hostile.OpaqueDir(t), nil},
 		{"forged names", hostile.ForgedNames(t), nil},
 		{"real shapes", hostile.RealShapes(t), nil},
@@ -100,6 +104,21 @@ func TestOpaqueDirectory(t *testing.T) {
 	}
 	if w.contents["/etc/app/new"] != "new" {
 		t.Errorf("/etc/app/new = %q", w.contents["/etc/app/new"])
+	}
+}
+
+// TestFileCapabilitiesAreRead: a file capability (the security.capability
+// xattr in a PAX record) is what a runtime sets: the entry says so, and a
+// hard link to the file too.
+func TestFileCapabilitiesAreRead(t *testing.T) {
+	f, err := imagefs.Read(context.Background(), hostile.FileCapabilities(t), nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]bool{"/usr/bin/esc": true, hostile.Entrypoint: false} {
+		if e, ok := f.Lookup(p); !ok || e.Capabilities != want {
+			t.Errorf("%s: %+v, want Capabilities %v", p, e, want)
+		}
 	}
 }
 
@@ -311,6 +330,69 @@ func TestManyFiles(t *testing.T) {
 			t.Logf("%s, %d bytes read: %v", time.Since(start), n.Load(), err)
 		})
 	}
+}
+
+// TestLongNames: the entry limit bounds how many names a reader keeps,
+// the names limit what they weigh: 20,000 names of 4000 bytes (a tenth of
+// the entry limit, each within PATH_MAX) held 111 MiB before it, and the
+// entry limit's worth over a gigabyte. They end at the limit, with the
+// named error, the heap never far above the limit.
+func TestLongNames(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		n, size int
+		lim     limits.Limits
+		maxHeap uint64
+	}{
+		// 80 MB of names: held whole, the heap grew by over 250 MiB.
+		{"tightened limit", 20_000, 4000, limits.Limits{Names: 8 << 20}, 64 << 20},
+		{"default limit", 20_000, 4000, limits.Default(), 384 << 20},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			img := hostile.Image(t, hostile.LongNames(tt.n, tt.size))
+			ctx := limits.With(context.Background(), tt.lim)
+			runtime.GC()
+			var base runtime.MemStats
+			runtime.ReadMemStats(&base)
+			peak := peakHeap(t)
+			start := time.Now()
+			f, err := imagefs.Read(ctx, img, nil, 0)
+			if !errors.Is(err, limits.ErrNames) || f != nil {
+				t.Fatalf("err = %v, want ErrNames", err)
+			}
+			if grew := peak() - min(peak(), base.HeapAlloc); grew > tt.maxHeap {
+				t.Errorf("the heap grew by %d MiB, want at most %d MiB", grew>>20, tt.maxHeap>>20)
+			}
+			t.Logf("%s: %v", time.Since(start), err)
+		})
+	}
+}
+
+// peakHeap samples the heap until the test ends; the function it returns
+// is the highest HeapAlloc seen so far.
+func peakHeap(t *testing.T) func() uint64 {
+	var peak atomic.Uint64
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			if m.HeapAlloc > peak.Load() {
+				peak.Store(m.HeapAlloc)
+			}
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	t.Cleanup(func() { close(done); <-stopped })
+	return peak.Load
 }
 
 // TestKeptFileLimit: a kept file over the limit is never read into memory,

@@ -33,6 +33,7 @@ import (
 	"io"
 	"io/fs"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -61,6 +62,10 @@ type Entry struct {
 	Linkname string
 	// Layer is the index (from 0) of the layer whose entry set this one.
 	Layer int
+	// Capabilities: the entry carries file capabilities (the
+	// security.capability xattr, in a PAX record), which a runtime sets and
+	// which grant privileges on exec as a setuid bit does.
+	Capabilities bool
 }
 
 // Regular reports whether e holds file contents.
@@ -229,7 +234,7 @@ func (a *applier) entries(yield func(at pos, e Entry, n *node)) {
 		default:
 			m := n.ino.meta
 			yield(n.at, Entry{Path: p, Type: tar.TypeLink, Mode: m.Mode, UID: m.UID, GID: m.GID,
-				Linkname: canon[n.ino].path(), Layer: n.at.layer}, n)
+				Linkname: canon[n.ino].path(), Layer: n.at.layer, Capabilities: m.Capabilities}, n)
 		}
 	})
 }
@@ -326,53 +331,77 @@ func (f *FS) Lookup(p string) (Entry, bool) {
 var ErrNotExist = fs.ErrNotExist
 
 // Resolve follows symlinks (in every path element) and hard links from p to
-// the entry they end at, as the kernel would inside the container.
+// the entry they end at, as the kernel would inside the container: element
+// by element, a symlink's target read from the directory holding it, and
+// ".." the parent of the directory reached so far, after the symlinks that
+// led there (so /x/../f through a symlink /x -> /deep/dir is /deep/f, not
+// the /f a lexical clean reads).
 func (f *FS) Resolve(p string) (Entry, error) {
-	cur := clean(p)
-	for hops := 0; hops < 40; hops++ {
-		next, e, err := f.step(cur)
-		if err != nil {
-			return Entry{}, err
-		}
-		if next == "" {
-			return e, nil
-		}
-		cur = next
-	}
-	return Entry{}, fmt.Errorf("%s: too many levels of symbolic links", p)
-}
-
-// step resolves the first link found walking p's elements; it returns the
-// rewritten path, or "" and the final entry when p has no links left.
-func (f *FS) step(p string) (string, Entry, error) {
-	elems := strings.Split(strings.TrimPrefix(p, "/"), "/")
-	for i := range elems {
-		prefix := "/" + strings.Join(elems[:i+1], "/")
-		e, ok := f.Lookup(prefix)
-		if !ok && i < len(elems)-1 {
-			// Layers may leave parent directories implicit.
+	var dir []string // the directories reached, from the root
+	todo := strings.Split(p, "/")
+	for hops := 0; len(todo) > 0; {
+		el := todo[0]
+		todo = todo[1:]
+		switch el {
+		case "", ".":
+			continue
+		case "..":
+			if len(dir) > 0 {
+				dir = dir[:len(dir)-1]
+			}
 			continue
 		}
-		if !ok {
-			return "", Entry{}, fmt.Errorf("%s: %w in the image", p, ErrNotExist)
-		}
-		rest := strings.Join(elems[i+1:], "/")
-		switch e.Type {
-		case tar.TypeSymlink:
-			target := e.Linkname
-			if !path.IsAbs(target) {
-				target = path.Join(path.Dir(prefix), target)
+		cur := "/" + strings.Join(append(dir, el), "/")
+		last := !slices.ContainsFunc(todo, func(s string) bool { return s != "" && s != "." })
+		e, ok := f.Lookup(cur)
+		switch {
+		case !ok && f.implied(cur):
+			// Layers may leave parent directories implicit.
+			dir = append(dir, el)
+		case !ok && path.Join(append([]string{cur}, todo...)...) != clean(p):
+			// Name the path that is missing: a symlink's target, say.
+			return Entry{}, fmt.Errorf("%s: %s: %w in the image", p, path.Join(append([]string{cur}, todo...)...), ErrNotExist)
+		case !ok:
+			return Entry{}, fmt.Errorf("%s: %w in the image", p, ErrNotExist)
+		case e.Type == tar.TypeSymlink:
+			if hops++; hops > 40 {
+				return Entry{}, fmt.Errorf("%s: too many levels of symbolic links", p)
 			}
-			return clean(path.Join(target, rest)), Entry{}, nil
-		case tar.TypeLink:
-			return clean(path.Join("/"+e.Linkname, rest)), Entry{}, nil
-		}
-		if i == len(elems)-1 {
-			return "", e, nil
+			if path.IsAbs(e.Linkname) {
+				dir = dir[:0]
+			}
+			todo = append(strings.Split(e.Linkname, "/"), todo...)
+		case e.Type == tar.TypeLink:
+			// A hard link is its file, yielded at another path.
+			if !last {
+				return Entry{}, fmt.Errorf("%s: %s is not a directory", p, cur)
+			}
+			t, ok := f.Lookup(clean(e.Linkname))
+			if !ok {
+				return Entry{}, fmt.Errorf("%s: %w in the image", p, ErrNotExist)
+			}
+			return t, nil
+		case last:
+			return e, nil
+		case !e.Dir():
+			return Entry{}, fmt.Errorf("%s: %s is not a directory", p, cur)
+		default:
+			dir = append(dir, el)
 		}
 	}
-	// p is "/": the root always exists even when no layer lists it.
-	return "", Entry{Path: "/", Type: tar.TypeDir, Mode: fs.ModeDir | 0o755}, nil
+	// Every element was "", "." or "..", or a directory left implicit.
+	if e, ok := f.Lookup("/" + strings.Join(dir, "/")); ok {
+		return e, nil
+	}
+	// The root, or a directory left implicit: a runtime creates it 0755.
+	return Entry{Path: "/" + strings.Join(dir, "/"), Type: tar.TypeDir, Mode: fs.ModeDir | 0o755}, nil
+}
+
+// implied reports whether some entry lies below p, a directory no layer
+// listed.
+func (f *FS) implied(p string) bool {
+	i := sort.Search(len(f.entries), func(i int) bool { return f.entries[i].Path >= p+"/" })
+	return i < len(f.entries) && strings.HasPrefix(f.entries[i].Path, p+"/")
 }
 
 // ReadFile returns the contents of the regular file at p after following

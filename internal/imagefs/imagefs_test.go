@@ -44,16 +44,22 @@ func TestReadFlattensLayers(t *testing.T) {
 	if err != nil || string(b) != "upper" {
 		t.Errorf("ReadFile(/etc/passwd) = %q, %v; want the upper layer's copy", b, err)
 	}
+	// ".." is the parent of the directory reached, as in the kernel:
+	// link/.. is /usr (link is /usr/bin), not the root.
 	tests := []struct{ path, want string }{
 		{"/bin/app", "/bin/app"},
 		{"/usr/bin/app", "/bin/app"},
 		{"/link/app", "/bin/app"},
-		{"link/../link/app", "/bin/app"},
+		{"link/../bin/app", "/bin/app"},
+		{"link/../link/app", ""},
+		{"/usr", "/usr"},
+		{"/usr/../bin/app", "/bin/app"},
+		{"/nope/../bin/app", ""},
 	}
 	for _, tt := range tests {
 		e, err := f.Resolve(tt.path)
-		if err != nil || e.Path != tt.want {
-			t.Errorf("Resolve(%s) = %s, %v; want %s", tt.path, e.Path, err, tt.want)
+		if tt.want == "" && !errors.Is(err, fs.ErrNotExist) || tt.want != "" && (err != nil || e.Path != tt.want) {
+			t.Errorf("Resolve(%s) = %s, %v; want %q", tt.path, e.Path, err, tt.want)
 		}
 	}
 	// Not kept: read lazily by a second walk.

@@ -26,6 +26,7 @@ type Layers struct {
 	lim     limits.Limits
 	name    string
 	entries int
+	names   int64
 	bytes   int64
 }
 
@@ -140,6 +141,12 @@ func (ls *Layers) Stream(ctx context.Context, i int, measure bool, fn func(h *ta
 		ls.entries++
 		if ls.entries > ls.lim.Entries {
 			return st, &limits.Error{Kind: limits.Entries, What: "image", Limit: int64(ls.lim.Entries)}
+		}
+		// Each name is bounded (limits.Path, by the readers), and their
+		// count, but not what they weigh together: a reader keeps them.
+		ls.names += int64(len(h.Name) + len(h.Linkname))
+		if ls.names > ls.lim.Names {
+			return st, &limits.Error{Kind: limits.Names, What: "image", Limit: ls.lim.Names}
 		}
 		if err := fn(h, tr); err != nil {
 			return st, err

@@ -35,6 +35,10 @@ type Limits struct {
 	Entries int
 	// Path bounds one entry's name or link target, in bytes (PATH_MAX).
 	Path int
+	// Names bounds the names and link targets of all of an image's tar
+	// entries together, in bytes: what a reader indexes in memory beside
+	// the entries (200,000 names of 4000 bytes held over a gigabyte).
+	Names int64
 	// Uncompressed bounds all of an image's layers uncompressed, in bytes:
 	// a layer compresses a thousandfold at most, and decompressing is time.
 	Uncompressed int64
@@ -72,6 +76,7 @@ func Default() Limits {
 		Layers:          500,
 		Entries:         200_000,
 		Path:            4096,
+		Names:           64 * MiB,
 		Uncompressed:    8 * GiB,
 		Kept:            256 * MiB,
 		ArchiveMembers:  10_000,
@@ -102,6 +107,7 @@ func (l Limits) withDefaults() Limits {
 	set(&l.Layers, d.Layers)
 	set(&l.Entries, d.Entries)
 	set(&l.Path, d.Path)
+	set64(&l.Names, d.Names)
 	set64(&l.Uncompressed, d.Uncompressed)
 	set64(&l.Kept, d.Kept)
 	set(&l.ArchiveMembers, d.ArchiveMembers)
@@ -139,6 +145,7 @@ const (
 	Layers          Kind = "layers"
 	Entries         Kind = "entries"
 	Path            Kind = "path"
+	Names           Kind = "names"
 	Uncompressed    Kind = "uncompressed"
 	Kept            Kind = "kept-file"
 	ArchiveMembers  Kind = "archive-members"
@@ -159,6 +166,7 @@ var about = map[Kind]struct {
 	Layers:          {"layers", "layers", "squash the image's layers (a go-image build adds one to its base)"},
 	Entries:         {"files in the image's layers", "entries", "go-image gates minimal service images: build on scratch or a smaller base"},
 	Path:            {"a file name or link target", "bytes", "no Linux path is that long (PATH_MAX is 4096); the layer is crafted"},
+	Names:           {"the names of all files in the image's layers", "bytes", "real images name their files in a few megabytes at most; the layer is crafted"},
 	Uncompressed:    {"the image's layers uncompressed", "bytes", "go-image gates minimal service images: build on scratch or a smaller base"},
 	Kept:            {"a file a gate reads into memory", "bytes", "the entrypoint, /etc/passwd and the CA bundle of a service image are far smaller; check what the image puts there"},
 	ArchiveMembers:  {"the members of an image tarball", "members", "an image tarball of one image holds its blobs and three files; pass the file written by `go-image build --output` or `docker save` of one image"},
@@ -219,6 +227,7 @@ var (
 	ErrLayers          = &Error{Kind: Layers}
 	ErrEntries         = &Error{Kind: Entries}
 	ErrPath            = &Error{Kind: Path}
+	ErrNames           = &Error{Kind: Names}
 	ErrUncompressed    = &Error{Kind: Uncompressed}
 	ErrKept            = &Error{Kind: Kept}
 	ErrArchiveMembers  = &Error{Kind: ArchiveMembers}

@@ -18,6 +18,7 @@ import (
 
 	"dagger/go-image/internal/assemble"
 	"dagger/go-image/internal/compile"
+	"dagger/go-image/internal/push"
 	"dagger/go-image/internal/recipe"
 	"dagger/go-image/internal/timing"
 )
@@ -139,9 +140,12 @@ func Base(ctx context.Context, b recipe.Base, ref string, p recipe.Platform, opt
 		if err != nil {
 			return assemble.Base{}, fmt.Errorf("base image %q: %w", ref, err)
 		}
+		// Every answer is bounded (push.PullTransport); an option of the
+		// caller's that sets another transport drops that bound.
 		opts = append([]remote.Option{
 			remote.WithContext(ctx),
 			remote.WithAuthFromKeychain(authn.DefaultKeychain),
+			remote.WithTransport(push.PullTransport(ctx, remote.DefaultTransport)),
 		}, opts...)
 		d := recipe.BaseDigest(ref)
 		if d == "" {
@@ -156,7 +160,7 @@ func Base(ctx context.Context, b recipe.Base, ref string, p recipe.Platform, opt
 			return assemble.Base{}, fmt.Errorf("base image %q: digest: %w", ref, err)
 		}
 		pinned := r.Context().Digest(d)
-		img, err := remote.Image(pinned, append(opts, remote.WithPlatform(v1.Platform{OS: p.OS, Architecture: p.Arch, Variant: p.Variant}))...)
+		img, err := push.PullImage(ctx, pinned, v1.Platform{OS: p.OS, Architecture: p.Arch, Variant: p.Variant}, opts...)
 		if err != nil {
 			return assemble.Base{}, fmt.Errorf("pull base image %s for %s: %w", pinned, p, err)
 		}

@@ -30,6 +30,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"dagger/go-image/internal/assemble"
+	"dagger/go-image/internal/limits"
 	"dagger/go-image/internal/recipe"
 )
 
@@ -363,4 +364,39 @@ func TestCrossCompile(t *testing.T) {
 	if f.Machine != elf.EM_AARCH64 {
 		t.Errorf("machine = %v, want aarch64", f.Machine)
 	}
+}
+
+// TestBaseFromHostileRegistry: the base image's registry is not trusted.
+// A config its manifest declares 3 GiB long is refused before it is read
+// (go-containerregistry read it whole: 775 MiB allocated for 300 MiB
+// served), with the bound's named error.
+func TestBaseFromHostileRegistry(t *testing.T) {
+	cfg := "sha256:" + strings.Repeat("ab", 32)
+	man := `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",` +
+		`"config":{"mediaType":"application/vnd.oci.image.config.v1+json","size":3221225472,"digest":"` + cfg + `"},"layers":[]}`
+	h, _, err := v1.SHA256(strings.NewReader(man))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.Contains(r.URL.Path, "/manifests/"):
+			w.Header().Set("Content-Type", string(types.OCIManifestSchema1))
+			io.WriteString(w, man)
+		case strings.Contains(r.URL.Path, "/blobs/"):
+			buf := make([]byte, 1<<20)
+			for range 256 {
+				if _, err := w.Write(buf); err != nil {
+					return
+				}
+			}
+		}
+	}))
+	defer srv.Close()
+	ref := strings.TrimPrefix(srv.URL, "http://") + "/base:1@" + h.String()
+	_, err = Base(context.Background(), recipe.Alpine, ref, recipe.Platform{OS: "linux", Arch: "amd64"})
+	if !errors.Is(err, limits.ErrConfig) {
+		t.Fatalf("err = %v, want the config bound", err)
+	}
+	t.Log(err)
 }

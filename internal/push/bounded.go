@@ -29,6 +29,12 @@ func (b boundedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if strings.Contains(req.URL.Path, "/manifests/") {
 		limit, kind = b.lim.Manifest, limits.Manifest
 	}
+	return bound(req, resp, limit, kind)
+}
+
+// bound refuses resp when it declares more than limit bytes, and fails its
+// body's read past them, with the named error.
+func bound(req *http.Request, resp *http.Response, limit int64, kind limits.Kind) (*http.Response, error) {
 	// The query may hold an upload's state token: name the path only.
 	what := fmt.Sprintf("%s's answer to %s %s", req.URL.Host, req.Method, req.URL.Path)
 	if resp.ContentLength > limit {

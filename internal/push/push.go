@@ -207,6 +207,9 @@ func upload(ctx context.Context, a Artifact, tags []name.Tag, o Options) (Result
 		return Result{}, fmt.Errorf("digest of the image to push: %w", err)
 	}
 	res := Result{Digest: d}
+	if err := distributable(a); err != nil {
+		return res, err
+	}
 	seen := map[string]bool{}
 	for _, t := range tags {
 		repo := t.Context()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -66,15 +67,22 @@ type Gate struct {
 func (g *Gate) Name() string { return GateName }
 
 // CheckInput refuses to have Trivy scan an image the other gates could not
-// judge: it reads img's layers as they do (imagefs.Validate), so a layer
+// judge: it reads img's layers as they do (imagefs.LinkedOnly), so a layer
 // they refuse, or one that is not its diff ID, is refused here too. Both
 // executors call it before Trivy runs; Trivy then reads a tarball
 // go-image wrote from img, never a file it was given.
-func CheckInput(ctx context.Context, img v1.Image) error {
-	if err := imagefs.Validate(ctx, img); err != nil {
-		return fmt.Errorf("scan: %w", err)
+//
+// It returns the files Trivy would not read in img's own layers: Trivy
+// skips hard links, so a file whose first path a later layer deleted or
+// replaced, alive through a hard link, is a file the runtime runs and
+// Trivy never scans (a vulnerable binary hidden so). Check then shows
+// Trivy the flattened filesystem instead.
+func CheckInput(ctx context.Context, img v1.Image) (linkedOnly []string, err error) {
+	linkedOnly, err = imagefs.LinkedOnly(ctx, img)
+	if err != nil {
+		return nil, fmt.Errorf("scan: %w", err)
 	}
-	return nil
+	return linkedOnly, nil
 }
 
 // ImageRunner is a Runner that scans an image without the tarball Check
@@ -92,43 +100,67 @@ type ImageRunner interface {
 // reads. Trivy is never handed a file go-image did not write: a tarball a
 // user passes could hold two images (index.json and manifest.json
 // disagreeing) and Trivy would read the other one.
+//
+// An image with files only hard links reach (CheckInput) is scanned as its
+// flattened filesystem (imagefs.Flatten), through Scan whatever the
+// runner: Trivy then reads every file the runtime runs, and the result
+// says so.
 func (g *Gate) Check(ctx context.Context, img v1.Image) ([]report.Result, error) {
-	if err := CheckInput(ctx, img); err != nil {
+	linkedOnly, err := CheckInput(ctx, img)
+	if err != nil {
 		return nil, err
 	}
-	if r, ok := g.Runner.(ImageRunner); ok {
+	if r, ok := g.Runner.(ImageRunner); ok && len(linkedOnly) == 0 {
 		out, err := r.ScanImage(ctx, img)
 		if err != nil {
 			return nil, err
 		}
-		return g.judge(out)
+		return g.judge(out, nil)
 	}
 	dir, err := os.MkdirTemp("", "go-image-scan-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
+	scanned := img
+	if len(linkedOnly) > 0 {
+		if scanned, err = imagefs.Flatten(ctx, img, dir); err != nil {
+			return nil, fmt.Errorf("scan: flatten the image for Trivy: %w", err)
+		}
+	}
 	path := filepath.Join(dir, "image.tar")
 	// Write streams every blob through its digest check (imagefile's
 	// layers verify while they are read): the file is the image checked.
-	if err := imagefile.Write(path, "go-image/scan:latest", img); err != nil {
+	if err := imagefile.Write(path, "go-image/scan:latest", scanned); err != nil {
 		return nil, fmt.Errorf("scan: %w", err)
 	}
 	out, err := g.Runner.Scan(ctx, path)
 	if err != nil {
 		return nil, err
 	}
-	return g.judge(out)
+	return g.judge(out, linkedOnly)
 }
 
-// judge keeps the runner's output when asked and applies the policy.
-func (g *Gate) judge(out Output) ([]report.Result, error) {
+// flattenNote is how many linked-only files a result names.
+const flattenNote = 5
+
+// judge keeps the runner's output when asked and applies the policy; a
+// scan of the flattened image says why in its details.
+func (g *Gate) judge(out Output, linkedOnly []string) ([]report.Result, error) {
 	if g.Keep != nil {
 		g.Keep(out)
 	}
 	res, err := g.Policy.Judge(out)
 	if err != nil {
 		return nil, err
+	}
+	if len(linkedOnly) > 0 {
+		shown := linkedOnly[:min(len(linkedOnly), flattenNote)]
+		note := fmt.Sprintf("Trivy read the image flattened into one layer: %d file(s) live on only through hard links after a later layer deleted or replaced their first path, and Trivy skips hard links: %s", len(linkedOnly), strings.Join(shown, ", "))
+		if len(linkedOnly) > len(shown) {
+			note += ", …"
+		}
+		res.Details = append(res.Details, note)
 	}
 	return []report.Result{res}, nil
 }

@@ -1,9 +1,14 @@
 package scan_test
 
 import (
+	"archive/tar"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"os"
+	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -159,4 +164,133 @@ func TestGateRefusesWhatTheGatesRefuse(t *testing.T) {
 	if f.scanned != "" {
 		t.Errorf("the runner was handed %s", f.scanned)
 	}
+}
+
+// flatRunner records which regular files the tarball it is handed holds,
+// as a reader that skips hard links (Trivy) sees them: the regular-file
+// entries of the image's layers, whiteouts applied.
+type flatRunner struct {
+	imageRunner
+	regular map[string]string
+}
+
+func (f *flatRunner) Scan(ctx context.Context, imageTar string) (scan.Output, error) {
+	img, err := imagefile.Read(imageTar)
+	if err != nil {
+		return scan.Output{}, err
+	}
+	f.regular = map[string]string{}
+	ls, err := img.Layers()
+	if err != nil {
+		return scan.Output{}, err
+	}
+	for _, l := range ls {
+		rc, err := l.Uncompressed()
+		if err != nil {
+			return scan.Output{}, err
+		}
+		tr := tar.NewReader(rc)
+		for {
+			h, err := tr.Next()
+			if err != nil {
+				break
+			}
+			p := path.Clean("/" + h.Name)
+			if d, b := path.Split(p); strings.HasPrefix(b, ".wh.") {
+				delete(f.regular, d+strings.TrimPrefix(b, ".wh."))
+			}
+			if h.Typeflag == tar.TypeReg {
+				b, _ := io.ReadAll(tr)
+				f.regular[p] = string(b)
+			}
+		}
+		rc.Close()
+	}
+	f.scanned = imageTar
+	data, err := os.ReadFile(filepath.Join("testdata", f.json))
+	return scan.Output{JSON: data}, err
+}
+
+// TestGateShowsTrivyLinkedOnlyFiles: Trivy skips hard links, so a file
+// that lives on only through one (its first path whited out by a later
+// layer) was never scanned, although the runtime runs it. The gate hands
+// such an image over flattened, through Scan even to a runner that scans
+// images itself, and says so in the result.
+func TestGateShowsTrivyLinkedOnlyFiles(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		img       v1.Image
+		flattened bool
+	}{
+		{"linked only", hostile.LinkSurvivor(t, []byte("vulnerable tool")), true},
+		{"every file in a regular entry", hostile.OpaqueDir(t), false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &flatRunner{imageRunner: imageRunner{fakeRunner: fakeRunner{json: "clean.json"}}}
+			res, err := (&scan.Gate{Runner: r}).Check(context.Background(), tt.img)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.flattened {
+				if r.got != tt.img || r.scanned != "" {
+					t.Errorf("ScanImage got %v, Scan got %q: want the image itself", r.got, r.scanned)
+				}
+				return
+			}
+			if r.got != nil {
+				t.Error("ScanImage was handed an image with a linked-only file")
+			}
+			if got := r.regular["/usr/bin/tool2"]; got != "vulnerable tool" {
+				t.Errorf("the scanner reads /usr/bin/tool2 as %q (regular files: %q), want the tool", got, r.regular)
+			}
+			if len(res) != 1 || !strings.Contains(strings.Join(res[0].Details, "\n"), "flattened into one layer: 1 file(s) live on only through hard links") {
+				t.Errorf("results = %+v, want a detail saying Trivy read the image flattened", res)
+			}
+		})
+	}
+}
+
+// TestTrivyReadsLinkedOnlyFiles: the real Trivy, when there is one
+// ($GOIMAGE_TRIVY), lists the Go binary hidden behind a hard link once the
+// gate flattens the image (it listed nothing before). Its SBOM needs no
+// vulnerability DB.
+func TestTrivyReadsLinkedOnlyFiles(t *testing.T) {
+	bin := os.Getenv("GOIMAGE_TRIVY")
+	if bin == "" {
+		t.Skip("no Trivy: set GOIMAGE_TRIVY")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe, err := os.ReadFile(self) // a Go binary: Trivy lists its modules
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &sbomRunner{bin: bin, cache: t.TempDir()}
+	if _, err := (&scan.Gate{Runner: r}).Check(context.Background(), hostile.LinkSurvivor(t, exe)); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(r.sbom, `"name": "stdlib"`) || !strings.Contains(r.sbom, "usr/bin/tool2") {
+		t.Errorf("Trivy's SBOM does not list the hidden binary's stdlib:\n%.2000s", r.sbom)
+	}
+}
+
+// sbomRunner has Trivy list the packages of the tarball, and replays a
+// clean report.
+type sbomRunner struct {
+	bin, cache, sbom string
+}
+
+func (s *sbomRunner) Scan(ctx context.Context, imageTar string) (scan.Output, error) {
+	cmd := exec.CommandContext(ctx, s.bin, "image", "--input", imageTar, "--format", "cyclonedx", "--cache-dir", s.cache,
+		"--skip-db-update", "--skip-version-check", "--disable-telemetry", "--quiet")
+	cmd.Env = []string{"HOME=" + s.cache, "PATH=" + os.Getenv("PATH")}
+	out, err := cmd.Output()
+	if err != nil {
+		return scan.Output{}, fmt.Errorf("trivy: %w", err)
+	}
+	s.sbom = string(out)
+	data, err := os.ReadFile(filepath.Join("testdata", "clean.json"))
+	return scan.Output{JSON: data}, err
 }

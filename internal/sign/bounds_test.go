@@ -3,16 +3,16 @@ package sign_test
 import (
 	"context"
 	"errors"
-	"io"
-	"log"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"dagger/go-image/internal/imagetest"
 	"dagger/go-image/internal/limits"
 	"dagger/go-image/internal/push"
 	"dagger/go-image/internal/sign"
@@ -24,16 +24,7 @@ import (
 // without end: too many layers, one too large (refused before it is
 // fetched) or too much in all are the named errors.
 func TestReadLayersBounds(t *testing.T) {
-	var blobGets atomic.Int64
-	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/") {
-			blobGets.Add(1)
-		}
-		reg.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	host := strings.TrimPrefix(srv.URL, "http://")
+	host, blobGets := imagetest.CountingRegistry(t, "/blobs/")
 	d := signtest.RandomImage(t, host+"/acme/api")
 	tag, err := sign.SignatureTag(d)
 	if err != nil {
@@ -86,5 +77,39 @@ func TestReadLayersManifestBound(t *testing.T) {
 	ctx := limits.With(context.Background(), limits.Limits{Manifest: 1024})
 	if _, err := sign.ReadLayers(ctx, tag, push.Options{}); !errors.Is(err, limits.ErrManifest) {
 		t.Fatalf("err = %v, want ErrManifest", err)
+	}
+}
+
+// TestReadLayersRefusesAnIndex: cosign writes an image manifest at a
+// signature tag. A registry that serves an index there, nesting indexes
+// one in another, made go-containerregistry follow every level, one
+// request each, without end; an index is refused after one request.
+func TestReadLayersRefusesAnIndex(t *testing.T) {
+	host, manifestGets := imagetest.CountingRegistry(t, "/manifests/")
+	d := signtest.RandomImage(t, host+"/acme/api")
+	tag, err := sign.SignatureTag(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 50 indexes, each the only (linux/amd64) child of the next.
+	var idx v1.ImageIndex = empty.Index
+	img, err := random.Image(16, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}})
+	for range 49 {
+		idx = mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: idx, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}})
+	}
+	if err := remote.WriteIndex(tag, idx); err != nil {
+		t.Fatal(err)
+	}
+	manifestGets.Store(0)
+	_, err = sign.ReadLayers(context.Background(), tag, push.Options{})
+	if err == nil || !strings.Contains(err.Error(), "holds an index") {
+		t.Errorf("err = %v, want the index refused", err)
+	}
+	if n := manifestGets.Load(); n > 1 {
+		t.Errorf("%d manifests read, want 1", n)
 	}
 }

@@ -77,11 +77,20 @@ func ReadLayers(ctx context.Context, tag name.Tag, o push.Options) ([]Layer, err
 	if err != nil {
 		return nil, err
 	}
-	img, err := remote.Image(tag, opts...)
+	desc, err := remote.Get(tag, opts...)
 	if err != nil {
 		if notFound(err) {
 			return nil, fmt.Errorf("%s: %w", tag, ErrNotFound)
 		}
+		return nil, o.Explain(err, "read", tag.String(), tag.Context())
+	}
+	if desc.MediaType.IsIndex() {
+		// go-containerregistry would pick a platform's image from it,
+		// following nested indexes one request each, without end.
+		return nil, fmt.Errorf("%s holds an index (%s), where cosign and go-image write one image manifest of signatures or attestations: check who writes to the repository", tag, desc.MediaType)
+	}
+	img, err := desc.Image()
+	if err != nil {
 		return nil, o.Explain(err, "read", tag.String(), tag.Context())
 	}
 	m, err := img.Manifest()
