@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"dagger/go-image/internal/childenv"
 )
 
 // GitHookSource is a Go module (a main package) whose directory is a git
@@ -48,7 +50,7 @@ func GitHookSource(t testing.TB, marker string) string {
 		cmd := exec.Command(git, args...)
 		cmd.Dir = dir
 		// The test machine's git configuration stays out of it.
-		cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
+		cmd.Env = append(childenv.Tool(os.Environ()), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			fatal(t, fmt.Errorf("git %s: %v: %s", args[0], err, out))
 		}

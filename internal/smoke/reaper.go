@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"syscall"
 	"time"
+
+	"dagger/go-image/internal/childenv"
 )
 
 // reaperName is argv[0] of the reaper: this binary, re-executed.
@@ -64,7 +66,9 @@ func reap(bundle string, runc []string) {
 	_, _ = io.Copy(io.Discard, lifeline)
 	if len(runc) == 2 {
 		del := exec.Command(runc[0], "delete", "--force", runc[1])
-		del.Env = os.Environ()
+		// The reaper was given the allowlisted environment; filtered again
+		// here so that stays true whoever starts it.
+		del.Env = childenv.Tool(os.Environ())
 		_ = del.Run()
 	}
 	removeTree(bundle)
