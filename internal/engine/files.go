@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -67,12 +68,23 @@ func (e *Executor) workdirFile(path string) (*dagger.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(path)
+	// Streamed, not read whole: the file can be an image (a flattened one
+	// for the scan), up to the image bounds in size.
+	src, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
+	defer src.Close()
 	dst := filepath.Join(dir, filepath.Base(path))
-	if err := os.WriteFile(dst, data, 0o644); err != nil {
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := io.Copy(out, src); err != nil {
+		out.Close()
+		return nil, fmt.Errorf("copy %s into the module's working directory: %w", filepath.Base(path), err)
+	}
+	if err := out.Close(); err != nil {
 		return nil, err
 	}
 	return e.Dag.CurrentModule().WorkdirFile(dst), nil
