@@ -253,10 +253,8 @@ func (o Options) Normalize() (Options, error) {
 			return o, fmt.Errorf("build tag %q: a tag is letters, digits, '_' and '.' (several may be joined with ','): go build would read anything else in -tags as another separator or flag", t)
 		}
 	}
-	for _, f := range o.Ldflags {
-		if f == "-linkmode=external" || strings.Contains(f, "extldflags") {
-			return o, fmt.Errorf("ldflag %q: external linking needs cgo, and go-image builds static binaries with CGO_ENABLED=0", f)
-		}
+	if err := checkLdflags(o.Ldflags); err != nil {
+		return o, err
 	}
 	if o.SourceDateEpoch < 0 {
 		return o, fmt.Errorf("source date epoch %d: must be seconds since 1970, not negative", o.SourceDateEpoch)
