@@ -7,6 +7,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
+
+	"dagger/go-image/internal/srcfile"
 )
 
 // Files reads the files the choices name (choices.Files) from this
@@ -14,9 +17,18 @@ import (
 // directory), the source's files under Root.
 type Files struct{ Root string }
 
-// ReadFile implements choices.Files.
-func (Files) ReadFile(_ context.Context, name string) ([]byte, error) {
-	return os.ReadFile(name)
+// ReadFile implements choices.Files. Only a regular file is read: a FIFO
+// would block.
+func (Files) ReadFile(_ context.Context, name string, limit int64) ([]byte, error) {
+	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", name)
+	}
+	return srcfile.ReadAll(f, name, limit)
 }
 
 // InSource implements choices.Files: Root joined with name, when it
