@@ -106,6 +106,9 @@ func (p *planFlags) plan(ctx context.Context, src string, b *binder) (*config.Fi
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := srcfile.CheckLinks(abs); err != nil {
+		return nil, nil, err
+	}
 	modulePath, err := compile.ModulePath(abs)
 	if err != nil {
 		return nil, nil, fmt.Errorf("source %s: %w", src, err)

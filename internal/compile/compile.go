@@ -138,7 +138,7 @@ func Build(ctx context.Context, dir string, o recipe.Options, out string, env ..
 func build(ctx context.Context, dir string, o recipe.Options, out string, env []string) error {
 	c := o.Compile(out)
 	c.Env = slices.Concat(c.Env, env)
-	return goBuild(ctx, dir, c, o.Main)
+	return buildChecked(ctx, dir, c, o.Packages().Args, []string{o.Main}, o.Main)
 }
 
 // ReplacesOutside returns the go.mod replace directives whose target is a

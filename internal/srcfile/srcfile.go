@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 )
 
@@ -90,4 +91,56 @@ func typeOf(m fs.FileMode) string {
 		return "a socket"
 	}
 	return "a " + m.Type().String() + " file"
+}
+
+// MaxEntries bounds the entries CheckLinks visits: a monorepo's checkout
+// is far smaller (Kubernetes with its vendor directory: ~27,000 files).
+const MaxEntries = 1_000_000
+
+// CheckLinks refuses a source tree that holds a symbolic link out of it,
+// in any directory but .git (a dangling link or a loop reads nothing). The go command follows links: a .go file linked to a token file
+// is parsed, and go list, go build and the lint quote its first word in
+// "expected 'package', found …", in an error the source's author reads in
+// a CI log. A link inside the tree is the tree's own file and passes.
+func CheckLinks(root string) error {
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return fmt.Errorf("source %s: %w", root, err)
+	}
+	entries := 0
+	var bad []string
+	err = filepath.WalkDir(realRoot, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if entries++; entries > MaxEntries {
+			return fmt.Errorf("source %s: more than %d files and directories: go-image checks every link of the source before the go command reads it; pass the module's own directory as the source", root, MaxEntries)
+		}
+		if d.IsDir() && d.Name() == ".git" && p != realRoot {
+			return fs.SkipDir
+		}
+		if d.Type()&fs.ModeSymlink == 0 {
+			return nil
+		}
+		real, err := filepath.EvalSymlinks(p)
+		if err != nil {
+			return nil // dangling or a loop: nothing to read
+		}
+		if r, err := filepath.Rel(realRoot, real); err != nil || !filepath.IsLocal(r) {
+			rel, _ := filepath.Rel(realRoot, p)
+			target, _ := os.Readlink(p)
+			bad = append(bad, fmt.Sprintf("%s -> %s", rel, target))
+		}
+		if len(bad) >= 8 {
+			return fs.SkipAll
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("source %s: links out of the source: %s: the go command follows them, so the build would read (and quote in its errors) files of this machine: replace each link with the file it names, or remove it", root, strings.Join(bad, ", "))
+	}
+	return nil
 }

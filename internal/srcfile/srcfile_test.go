@@ -3,6 +3,8 @@ package srcfile_test
 import (
 	"errors"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -52,5 +54,43 @@ func TestRead(t *testing.T) {
 	}
 	if _, err := srcfile.Read(t.TempDir(), "go.mod", 1024); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Read of a missing file: %v, want fs.ErrNotExist", err)
+	}
+}
+
+// TestCheckLinks: the go command follows a source's links, and quotes the
+// first word of what it parses; a link out of the source is refused, one
+// inside it is the source's own file.
+func TestCheckLinks(t *testing.T) {
+	secret := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(secret, []byte("ghp_SECRET\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		files map[string]hostile.SourceFile
+		want  string // "" passes
+	}{
+		{"no links", nil, ""},
+		{"a link inside", map[string]hostile.SourceFile{"cmd/x/main.go": {Link: "../../main.go"}}, ""},
+		{"a directory link inside", map[string]hostile.SourceFile{"pkg/a.go": {Data: "package pkg\n"}, "alias": {Link: "pkg"}}, ""},
+		{"a dangling link", map[string]hostile.SourceFile{"bin/current": {Link: "../out/x"}}, ""},
+		{"a loop", map[string]hostile.SourceFile{"a": {Link: "b"}, "b": {Link: "a"}}, ""},
+		{"a .go file linked to a token", map[string]hostile.SourceFile{"leak.go": {Link: secret}}, "leak.go -> " + secret},
+		{"a relative link up and out", map[string]hostile.SourceFile{"cmd/leak.go": {Link: "../../../../../../../../" + secret}}, "cmd/leak.go -> ../../"},
+		{"a directory linked out", map[string]hostile.SourceFile{"cmd/host": {Link: filepath.Dir(secret)}}, "cmd/host -> "},
+		{"a link in .git is git's", map[string]hostile.SourceFile{".git/hooks/x": {Link: secret}}, ""},
+		{"a link in a hidden directory", map[string]hostile.SourceFile{".hidden/leak.go": {Link: secret}}, ".hidden/leak.go -> "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := hostile.Source(t, tt.files)
+			err := srcfile.CheckLinks(src)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("CheckLinks: %v, want it to pass", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "replace each link with the file it names")):
+				t.Errorf("CheckLinks: %v, want an error naming %q and the fix", err, tt.want)
+			}
+		})
 	}
 }
