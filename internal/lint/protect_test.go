@@ -2,10 +2,12 @@ package lint
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/tools/go/analysis"
 )
@@ -48,5 +50,49 @@ func TestAnalyzePanicIsAnError(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Analyze with a panicking analyzer: %v, want an error containing %q", err, want)
 		}
+	}
+}
+
+// TestAnalyzeCallChainIsLinear: facts flow from callee to caller until
+// nothing changes. Rounds over every function took a round per link of a
+// call chain: a hostile package of 3,000 functions calling each other in a
+// line took 12 s, 30,000 would take 20 minutes. Each function is now
+// stepped again only when a function it calls changed.
+func TestAnalyzeCallChainIsLinear(t *testing.T) {
+	const n = 3000
+	var b strings.Builder
+	b.WriteString("package main\n\nimport (\n\t\"context\"\n\t\"net/http\"\n)\n\n")
+	for i := range n {
+		fmt.Fprintf(&b, "func f%d(s *http.Server, ctx context.Context) { f%d(s, ctx) }\n", i, i+1)
+	}
+	fmt.Fprintf(&b, "func f%d(s *http.Server, ctx context.Context) { s.Shutdown(ctx) }\n", n)
+	b.WriteString("func main() {\n\ts := &http.Server{}\n\tgo s.ListenAndServe()\n\tf0(s, context.Background())\n}\n")
+	dir := t.TempDir()
+	for name, data := range map[string]string{"go.mod": "module example.com/chain\n\ngo 1.26\n", "main.go": b.String()} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pkgs, err := Load(context.Background(), dir, []string{"GOWORK=off", "GOFLAGS=-mod=mod"}, "./...")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, start := propagateSteps.Load(), time.Now()
+	fs, err := Analyze(pkgs, HTTPShutdown)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Analyze took %s on a chain of %d functions (rounds over every function took 12 s)", d, n)
+	}
+	if steps := propagateSteps.Load() - before; steps > 3*(n+2) {
+		t.Errorf("%d steps for a chain of %d functions, want at most %d: linear, not a round per link", steps, n+2, 3*(n+2))
+	}
+	found := false
+	for _, f := range fs {
+		found = found || strings.Contains(f.Message, "f0 passes context.Background(), which has no deadline, on to http.Server.Shutdown")
+	}
+	if !found {
+		t.Errorf("the chain's Shutdown without a deadline was not found at its head: %v", fs)
 	}
 }
