@@ -3,13 +3,13 @@ package lint
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/tools/go/analysis"
+
+	"dagger/go-image/internal/hostile"
 )
 
 // Every analyzer go-image runs is guarded: a new one that is not would
@@ -27,16 +27,7 @@ func TestAnalyzersProtected(t *testing.T) {
 // package and the panic, and the process goes on (before protect, the
 // test binary died).
 func TestAnalyzePanicIsAnError(t *testing.T) {
-	dir := t.TempDir()
-	for name, data := range map[string]string{
-		"go.mod":  "module example.com/hostile\n\ngo 1.26\n",
-		"main.go": "package main\n\nfunc main() {}\n",
-	} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	pkgs, err := Load(context.Background(), dir, []string{"GOWORK=off", "GOFLAGS=-mod=mod"}, "./...")
+	pkgs, err := Load(context.Background(), hostile.Source(t, nil), []string{"GOWORK=off", "GOFLAGS=-mod=mod"}, "./...")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +37,7 @@ func TestAnalyzePanicIsAnError(t *testing.T) {
 		return nil, nil
 	}})
 	_, err = Analyze(pkgs, boom)
-	for _, want := range []string{"boom on example.com/hostile: the boom analyzer crashed on package example.com/hostile", "assignment to entry in nil map", "protect_test.go:"} {
+	for _, want := range []string{"boom on example.com/svc: the boom analyzer crashed on package example.com/svc", "assignment to entry in nil map", "protect_test.go:"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Analyze with a panicking analyzer: %v, want an error containing %q", err, want)
 		}
@@ -67,12 +58,7 @@ func TestAnalyzeCallChainIsLinear(t *testing.T) {
 	}
 	fmt.Fprintf(&b, "func f%d(s *http.Server, ctx context.Context) { s.Shutdown(ctx) }\n", n)
 	b.WriteString("func main() {\n\ts := &http.Server{}\n\tgo s.ListenAndServe()\n\tf0(s, context.Background())\n}\n")
-	dir := t.TempDir()
-	for name, data := range map[string]string{"go.mod": "module example.com/chain\n\ngo 1.26\n", "main.go": b.String()} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir := hostile.Source(t, map[string]hostile.SourceFile{"main.go": {Data: b.String()}})
 	pkgs, err := Load(context.Background(), dir, []string{"GOWORK=off", "GOFLAGS=-mod=mod"}, "./...")
 	if err != nil {
 		t.Fatal(err)
