@@ -194,6 +194,10 @@ var (
 	tagRE        = regexp.MustCompile(`^[A-Za-z0-9_.]+(,[A-Za-z0-9_.]+)*$`)
 )
 
+// MaxSourceDateEpoch is 9999-12-31T23:59:59Z, the last second an image
+// config's timestamps can hold.
+const MaxSourceDateEpoch = 253402300799
+
 // Normalize fills defaults and rejects bad input with the cause and a fix.
 func (o Options) Normalize() (Options, error) {
 	if err := o.checkText(); err != nil {
@@ -258,6 +262,9 @@ func (o Options) Normalize() (Options, error) {
 	}
 	if o.SourceDateEpoch < 0 {
 		return o, fmt.Errorf("source date epoch %d: must be seconds since 1970, not negative", o.SourceDateEpoch)
+	}
+	if o.SourceDateEpoch > MaxSourceDateEpoch {
+		return o, fmt.Errorf("source date epoch %d: after 9999-12-31, which an image's timestamps cannot hold (RFC 3339 has four-digit years): use a commit's time, `git log -1 --format=%%ct`", o.SourceDateEpoch)
 	}
 	return o, nil
 }

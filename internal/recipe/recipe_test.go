@@ -31,6 +31,8 @@ func TestNormalize(t *testing.T) {
 		{"quote in version", Options{Version: `1.0"; rm`}, Options{}, "spaces or quotes"},
 		{"external linking", Options{Ldflags: []string{"-linkmode=external"}}, Options{}, "CGO_ENABLED=0"},
 		{"negative epoch", Options{SourceDateEpoch: -1}, Options{}, "not negative"},
+		{"epoch past year 9999", Options{SourceDateEpoch: 253402300800}, Options{}, "after 9999-12-31"},
+		{"epoch at the last second of 9999", Options{SourceDateEpoch: 253402300799}, Options{Main: ".", Name: "app", GoVersion: DefaultGoVersion, Platform: "linux/amd64", Base: Scratch, VersionVar: DefaultVersionVar}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
