@@ -35,7 +35,7 @@ func TestFiles(t *testing.T) {
 	}
 	// A .trivyignore comes with the code under review: a gigabyte of it
 	// (a sparse file here; in a git pack, a run of one byte) is refused
-	// before it is read, a FIFO before it blocks.
+	// before it is read, the source's FIFO before it blocks.
 	huge := filepath.Join(root, "huge")
 	if err := os.WriteFile(huge, nil, 0o644); err != nil {
 		t.Fatal(err)
@@ -46,12 +46,12 @@ func TestFiles(t *testing.T) {
 	if _, err := f.ReadFile(ctx, huge, 1<<20); !errors.Is(err, srcfile.ErrTooLarge) {
 		t.Errorf("ReadFile of 1 GiB with a 1 MiB limit: %v, want srcfile.ErrTooLarge", err)
 	}
-	fifo := filepath.Join(root, "fifo")
-	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+	fifoRoot := t.TempDir()
+	if err := syscall.Mkfifo(filepath.Join(fifoRoot, ".trivyignore"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.ReadFile(ctx, fifo, 1<<20); err == nil || !strings.Contains(err.Error(), "not a regular file") {
-		t.Errorf("ReadFile of a FIFO: %v, want it refused as not a regular file", err)
+	if name, err := (Files{Root: fifoRoot}).InSource(ctx, ".trivyignore"); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("InSource of a FIFO: %q, %v; want it refused as not a regular file", name, err)
 	}
 	// A link inside the source is the source's file; one out of it is refused.
 	linked := t.TempDir()
