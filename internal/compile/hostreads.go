@@ -97,7 +97,7 @@ func HostReads(root string, listJSON []byte) error {
 		more = fmt.Sprintf("; and %d more", c.total-len(c.found))
 	}
 	return fmt.Errorf("the build would read files of this machine outside its modules, and go build would quote them in its errors: %s%s: "+
-		"an assembly file may #include only a header by a relative path without .. (textflag.h, go_asm.h, its package's own), "+
+		"an assembly file may #include only a header of its module or of the toolchain, by a relative path (textflag.h, go_asm.h, ../../math/fp_amd64.h), "+
 		"and a package's files and directories must be files of their module, not links out of it (copy the file in)", strings.Join(c.found, "; "), more)
 }
 
@@ -128,6 +128,12 @@ func (c *hostCheck) pkg(mod string, p listedFiles) {
 		c.report("package %s: its directory %s is a link out of its module %s", p.ImportPath, p.Dir, mod)
 		return
 	}
+	// The directory the assembler runs in, as the kernel resolves it: a
+	// leading .. of an #include climbs from there.
+	realPkg, err := filepath.EvalSymlinks(p.Dir)
+	if err != nil {
+		return // go reports it
+	}
 	files := slices.Concat(p.GoFiles, p.CgoFiles, p.SFiles, p.HFiles, p.SysoFiles, p.IgnoredGoFiles, p.IgnoredOtherFiles)
 	for _, f := range files {
 		path := filepath.Join(p.Dir, f)
@@ -141,9 +147,23 @@ func (c *hostCheck) pkg(mod string, p listedFiles) {
 			continue
 		}
 		if ext := filepath.Ext(f); ext == ".s" || ext == ".S" || ext == ".h" {
-			c.asm(realMod, p.Dir, path)
+			c.asm(realMod, realPkg, path)
 		}
 	}
+}
+
+// includeName says whether an #include names a header by a relative,
+// slash-separated path whose .. elements, if any, lead it: a .. after a
+// name would climb from wherever a link in that name leads.
+func includeName(name string) bool {
+	if name == "" || filepath.IsAbs(name) || strings.Contains(name, "\\") {
+		return false
+	}
+	rest := strings.Split(name, "/")
+	for len(rest) > 0 && rest[0] == ".." {
+		rest = rest[1:]
+	}
+	return len(rest) > 0 && !slices.Contains(rest, "..") && !slices.Contains(rest, "")
 }
 
 // inside says whether path, its links resolved, is within dir (resolved).
@@ -209,19 +229,25 @@ func (c *hostCheck) asm(mod, pkg, path string) {
 			continue
 		}
 		name, err := strconv.Unquote(s.TokenText())
-		if err != nil || name == "" || filepath.IsAbs(name) || strings.Contains(name, "\\") || slices.Contains(strings.Split(name, "/"), "..") {
+		if err != nil || !includeName(name) {
 			c.report("%s:%d: #include %s", path, line, s.TokenText())
 			continue
 		}
-		// A header of the package is checked in turn (go_asm.h and the
-		// GOROOT headers are not in the module).
+		// The assembler opens the name in the package directory first,
+		// then in its include directories (go_asm.h's, GOROOT's
+		// textflag.h). A header of the package is checked in turn, and
+		// must stay in the module ("../../math/fp_amd64.h" of
+		// cloudflare/circl does); a name with .. that the package
+		// directory does not hold would be looked for up from GOROOT's.
 		h := filepath.Join(pkg, name)
 		if _, err := os.Lstat(h); err != nil {
+			if strings.HasPrefix(name, "..") {
+				c.report("%s:%d: #include %q: no such header from the package, and the assembler would look for it up from its include directories", path, line, name)
+			}
 			continue
 		}
 		if !inside(mod, h) {
-			target, _ := os.Readlink(h)
-			c.report("%s:%d: #include %q, a link to %s, out of its module", path, line, name, target)
+			c.report("%s:%d: #include %q, out of its module", path, line, name)
 			continue
 		}
 		c.asm(mod, pkg, h)
