@@ -63,7 +63,8 @@ type listedFiles struct {
 // must not be a link out of its module (the source root for a package
 // without one), its directory neither, and every #include of its assembly
 // files and headers, followed through the headers it names, must name a
-// plain relative path without "..". It returns an error that names each
+// relative path to a header of its module (or, without .., of the
+// toolchain's include directories). It returns an error that names each
 // offence (up to a few) and the fix, or nil.
 func HostReads(root string, listJSON []byte) error {
 	if len(listJSON) > MaxListOutputBytes {
