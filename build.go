@@ -15,6 +15,7 @@ import (
 	"dagger/go-image/internal/plan"
 	"dagger/go-image/internal/recipe"
 	"dagger/go-image/internal/sbom"
+	"dagger/go-image/internal/srcfile"
 )
 
 // Binary compiles the service: a static, stripped binary built with
@@ -152,11 +153,14 @@ func (m *GoImage) start(ctx context.Context, platforms ...string) (*call, error)
 	if err := flags.Validate(); err != nil {
 		return nil, err
 	}
-	gomod, err := m.Source.File("go.mod").Contents(ctx)
-	if err != nil {
+	if ok, err := m.Source.Exists(ctx, "go.mod"); err != nil || !ok {
 		return nil, fmt.Errorf("source: no go.mod: pass the module root of the service (the directory with go.mod) as --source")
 	}
-	modulePath, err := compile.ModulePathOf([]byte(gomod))
+	gomod, err := engine.ReadBounded(ctx, m.Source.File("go.mod"), "go.mod", srcfile.MaxGoMod)
+	if err != nil {
+		return nil, fmt.Errorf("source: %w", err)
+	}
+	modulePath, err := compile.ModulePathOf(gomod)
 	if err != nil {
 		return nil, fmt.Errorf("source: %w", err)
 	}
@@ -184,11 +188,11 @@ func (m *GoImage) start(ctx context.Context, platforms ...string) (*call, error)
 			return nil, err
 		}
 		// An injected builder brings its own Go; the golang image is go.mod's.
-		if o, err = o.ForModule([]byte(gomod), m.Builder == nil); err != nil {
+		if o, err = o.ForModule(gomod, m.Builder == nil); err != nil {
 			return nil, err
 		}
 		return &engine.Executor{
-			Dag: dag, Source: m.Source, Options: o, GoMod: []byte(gomod),
+			Dag: dag, Source: m.Source, Options: o, GoMod: gomod,
 			Builder: m.Builder, BaseImage: c.Recipe.BaseImageRef(), CacheNamespace: m.CacheNamespace, UpxCompress: c.Recipe.Compress(),
 			BuildCache: bc,
 		}, nil

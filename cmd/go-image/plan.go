@@ -19,6 +19,7 @@ import (
 	"dagger/go-image/internal/local"
 	"dagger/go-image/internal/plan"
 	"dagger/go-image/internal/report"
+	"dagger/go-image/internal/srcfile"
 )
 
 // planFlags are the flags of the commands that build from a source: the
@@ -48,17 +49,12 @@ func (p *planFlags) load(src string) (*config.File, error) {
 		defer f.Close()
 		return readConfig(f, "--config "+p.config, p.config)
 	}
-	root, err := os.OpenRoot(src)
-	if err != nil {
-		return nil, fmt.Errorf("source %s: %w", src, err)
-	}
-	defer root.Close()
-	f, err := root.Open(config.FileName)
+	f, err := srcfile.Open(src, config.FileName)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w (a link out of the source is not followed)", filepath.Join(src, config.FileName), err)
+		return nil, err
 	}
 	defer f.Close()
 	name := filepath.Join(src, config.FileName)
@@ -108,6 +104,9 @@ func (p *planFlags) plan(ctx context.Context, src string, b *binder) (*config.Fi
 	}
 	abs, err := compile.Source(src)
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := srcfile.CheckLinks(abs); err != nil {
 		return nil, nil, err
 	}
 	modulePath, err := compile.ModulePath(abs)

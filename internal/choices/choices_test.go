@@ -25,6 +25,7 @@ import (
 	"dagger/go-image/internal/scan"
 	"dagger/go-image/internal/size"
 	"dagger/go-image/internal/smoke"
+	"dagger/go-image/internal/srcfile"
 	"dagger/go-image/internal/upx"
 )
 
@@ -222,12 +223,12 @@ func TestJSON(t *testing.T) {
 // source root's files under "src/".
 type files map[string]string
 
-func (f files) ReadFile(_ context.Context, name string) ([]byte, error) {
+func (f files) ReadFile(_ context.Context, name string, limit int64) ([]byte, error) {
 	data, ok := f[name]
 	if !ok {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
 	}
-	return []byte(data), nil
+	return srcfile.ReadAll(strings.NewReader(data), name, limit)
 }
 
 func (f files) InSource(_ context.Context, name string) (string, error) {
@@ -253,6 +254,7 @@ func TestScanPolicyIgnoreFile(t *testing.T) {
 		{"a named file that is missing", choices.Scan{IgnoreFile: new("gone")}, files{"src/.trivyignore": accepted}, "", 0, "ignore file gone: there is no such file"},
 		{"the YAML form", choices.Scan{IgnoreFile: new("ignore.yaml")}, files{"ignore.yaml": "vulnerabilities: []\n"}, "", 0, "YAML form"},
 		{"a bad line", choices.Scan{}, files{"src/.trivyignore": "CVE-1 exp:tomorrow\n"}, "", 0, ".trivyignore"},
+		{"the source's file over the bound", choices.Scan{}, files{"src/.trivyignore": strings.Repeat("CVE-2022-32149\n", srcfile.MaxIgnoreFile/15+1)}, "", 0, "src/.trivyignore: more than 4194304 bytes, the limit: file too large"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -18,6 +18,7 @@ import (
 	"dagger/go-image/internal/scan"
 	"dagger/go-image/internal/size"
 	"dagger/go-image/internal/smoke"
+	"dagger/go-image/internal/srcfile"
 	"dagger/go-image/internal/upx"
 )
 
@@ -45,8 +46,10 @@ type Runners struct {
 // Files reads the files the choices name, where the executor finds them.
 type Files interface {
 	// ReadFile reads a file the user named: a path for the CLI, a file
-	// argument (or a file of the source) for the module.
-	ReadFile(ctx context.Context, name string) ([]byte, error)
+	// argument (or a file of the source) for the module. More than limit
+	// bytes is an error wrapping srcfile.ErrTooLarge, before they are
+	// read: the file may come with the code under review.
+	ReadFile(ctx context.Context, name string, limit int64) ([]byte, error)
 	// InSource is the name ReadFile knows the source root's file name
 	// by, or "" when the source has no such file.
 	InSource(ctx context.Context, name string) (string, error)
@@ -164,7 +167,7 @@ func (s Scan) Policy(ctx context.Context, files Files) (scan.Policy, string, err
 	if name == "" {
 		return p, "", nil
 	}
-	data, err := files.ReadFile(ctx, name)
+	data, err := files.ReadFile(ctx, name, srcfile.MaxIgnoreFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return p, "", bad("gates.scan.ignoreFile", fmt.Errorf("ignore file %s: there is no such file: name an existing .trivyignore, or leave it out", name))
 	}

@@ -16,16 +16,25 @@ import (
 	"golang.org/x/mod/modfile"
 
 	"dagger/go-image/internal/recipe"
+	"dagger/go-image/internal/srcfile"
 	"dagger/go-image/internal/timing"
 )
 
 // ModulePath returns the module path declared in dir/go.mod.
 func ModulePath(dir string) (string, error) {
-	b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+	b, err := ReadGoMod(dir)
 	if err != nil {
 		return "", err
 	}
 	return ModulePathOf(b)
+}
+
+// ReadGoMod reads dir/go.mod as a file of hostile source: through the
+// source root, a regular file, at most srcfile.MaxGoMod bytes. A go.mod
+// linked to /dev/zero used to take all the memory, and a FIFO to hang
+// past SIGTERM, before the go command ever ran.
+func ReadGoMod(dir string) ([]byte, error) {
+	return srcfile.Read(dir, "go.mod", srcfile.MaxGoMod)
 }
 
 // ModulePathOf returns the module path declared in the go.mod contents.
@@ -139,7 +148,7 @@ func Build(ctx context.Context, dir string, o recipe.Options, out string, env ..
 func build(ctx context.Context, dir string, o recipe.Options, out string, env []string) error {
 	c := o.Compile(out)
 	c.Env = slices.Concat(c.Env, env)
-	return goBuild(ctx, dir, c, o.Main)
+	return buildChecked(ctx, dir, c, o.Packages().Args, []string{o.Main}, o.Main)
 }
 
 // ReplacesOutside returns the go.mod replace directives whose target is a

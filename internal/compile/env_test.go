@@ -12,7 +12,8 @@ import (
 
 // TestGoGetsNoSecrets runs CheckMain and Build with a stand-in go command
 // first on PATH that records its environment: the registry token and key
-// password of this process reach neither go list nor go build.
+// password of this process reach neither go list (the pre-flight's, and
+// HostReads' beside the build) nor go build.
 func TestGoGetsNoSecrets(t *testing.T) {
 	dir := t.TempDir()
 	record := filepath.Join(dir, "env")
@@ -38,8 +39,8 @@ func TestGoGetsNoSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := string(b)
-	if n := strings.Count(env, "GOPROXY=off"); n != 2 {
-		t.Fatalf("want go list and go build to get GOPROXY, got it %d times:\n%s", n, env)
+	if n := strings.Count(env, "GOPROXY=off"); n != 3 {
+		t.Fatalf("want both go lists and go build to get GOPROXY, got it %d times:\n%s", n, env)
 	}
 	for k, v := range secrets {
 		if strings.Contains(env, v) {

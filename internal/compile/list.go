@@ -32,9 +32,14 @@ func List(ctx context.Context, dir string, argv []string) ([]byte, error) {
 // are listed rather than silently left out; -mod=readonly, so that
 // listing never rewrites go.mod.
 func goList(ctx context.Context, dir string, args []string) ([]byte, error) {
+	return goListEnv(ctx, dir, []string{"CGO_ENABLED=1", "GOFLAGS=-mod=readonly"}, args)
+}
+
+// goListEnv is goList with env added to the go command's environment.
+func goListEnv(ctx context.Context, dir string, env, args []string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, "go", append([]string{"list"}, args...)...)
 	cmd.Dir = dir
-	cmd.Env = childenv.Go(os.Environ(), "CGO_ENABLED=1", "GOFLAGS=-mod=readonly")
+	cmd.Env = childenv.Go(os.Environ(), env...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -56,7 +61,30 @@ func BuildBatch(ctx context.Context, dir string, b recipe.Batch, env ...string) 
 	}
 	c := b.Command
 	c.Env = slices.Concat(c.Env, env)
-	return goBuild(ctx, dir, c, strings.Join(mains, " "))
+	return buildChecked(ctx, dir, c, b.Options[0].Packages().Args, mains, strings.Join(mains, " "))
+}
+
+// buildChecked runs the go build command c in dir beside the check of
+// what it compiles (HostReads over HostReadArgs with the build's flags
+// and its main packages): the check decides whether the build's output
+// may be shown, and whether its binary may be used. Side by side, the
+// check costs the build no time.
+func buildChecked(ctx context.Context, dir string, c recipe.Command, flags, mains []string, what string) error {
+	checked := make(chan error, 1)
+	go func() {
+		argv := HostReadArgs(flags, mains)
+		out, err := goListEnv(ctx, dir, c.Env, argv[2:])
+		if err != nil {
+			checked <- fmt.Errorf("list what the build reads (go list -deps): %w", err)
+			return
+		}
+		checked <- HostReads(dir, out)
+	}()
+	err := goBuild(ctx, dir, c, what)
+	if cerr := <-checked; cerr != nil {
+		return fmt.Errorf("compile %s: %w", what, cerr)
+	}
+	return err
 }
 
 // goBuild runs a go build command line in dir. Its output goes into the

@@ -120,7 +120,7 @@ func schemaOf(t reflect.Type, field string, docs map[string]string) map[string]a
 			s["minimum"], s["maximum"] = 1, 65535
 		}
 		if field == "recipe.sourceDateEpoch" {
-			s["minimum"] = 0
+			s["minimum"], s["maximum"] = 0, recipe.MaxSourceDateEpoch
 		}
 		return s
 	}

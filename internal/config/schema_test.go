@@ -124,6 +124,7 @@ func TestSchemaAgrees(t *testing.T) {
 		"recipe:\n  version: 1.10\n",
 		"gates:\n  smoke:\n    probePort: eighty\n",
 		"gates:\n  smoke:\n    probePort: 70000\n",
+		"recipe:\n  sourceDateEpoch: 253402300800\n",
 		"gates:\n  scan:\n    ignoreUnfixed: yes\n",
 		"recipe:\n  main: ./cmd/...\n",
 		"gates:\n  maxSize: 25M\n",

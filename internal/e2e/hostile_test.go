@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -42,6 +43,31 @@ func TestEngineHostileBase(t *testing.T) {
 				t.Fatalf("push the hostile base to the mirror: %v", err)
 			}
 			wantFail(t, call(t, "--source=./testdata/service", "--base=alpine", "--base-image="+ref, "tarball"), tc.says)
+		})
+	}
+}
+
+// TestEngineHostileSource: a source's own files, which its author
+// chooses, get the module the CLI's verdicts (cmd/go-image's
+// TestHostileSource), before anything builds: a policy file's linker
+// flag that writes the binary elsewhere (in the builder, into the shared
+// module cache), and a go.mod over its bound.
+func TestEngineHostileSource(t *testing.T) {
+	engine(t)
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		files map[string]hostile.SourceFile
+		says  []string
+	}{
+		{"ldflags -o", map[string]hostile.SourceFile{"go-image.yaml": {Data: "recipe:\n  ldflags: [\"-o /go/pkg/mod/pwned\"]\n"}},
+			[]string{"recipe.ldflags", "linker flag -o is not allowed"}},
+		{"go.mod over its bound", map[string]hostile.SourceFile{"go.mod": {Data: "module example.com/svc\n\ngo 1.26\n" + strings.Repeat("// padding\n", 500_000)}},
+			[]string{"go.mod", "more than the limit of 4194304", "file too large"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			wantFail(t, call(t, "--source="+hostile.Source(t, tc.files), "binary"), tc.says...)
 		})
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"dagger/go-image/internal/dagger"
+	"dagger/go-image/internal/srcfile"
 )
 
 // Files reads the files the choices name (choices.Files) for the module:
@@ -36,10 +37,25 @@ func (f Files) File(ctx context.Context, name string) (*dagger.File, error) {
 }
 
 // ReadFile implements choices.Files.
-func (f Files) ReadFile(ctx context.Context, name string) ([]byte, error) {
+func (f Files) ReadFile(ctx context.Context, name string, limit int64) ([]byte, error) {
 	file, err := f.File(ctx, name)
 	if err != nil {
 		return nil, err
+	}
+	return ReadBounded(ctx, file, name, limit)
+}
+
+// ReadBounded reads file, named name in errors, when it holds at most
+// limit bytes (an error wrapping srcfile.ErrTooLarge when not). The size
+// is asked first: Contents would bring the whole file into this process,
+// and a source's go.mod or .trivyignore is its author's to make huge.
+func ReadBounded(ctx context.Context, file *dagger.File, name string, limit int64) ([]byte, error) {
+	size, err := file.Size(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	if int64(size) > limit {
+		return nil, fmt.Errorf("%s: %d bytes, more than the limit of %d: %w (go-image reads it into memory; no such file of a Go source is that large)", name, size, limit, srcfile.ErrTooLarge)
 	}
 	s, err := file.Contents(ctx)
 	if err != nil {

@@ -1,58 +1,68 @@
 package hostile
 
 import (
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
-
-	"dagger/go-image/internal/childenv"
 )
 
-// GitHookSource is a Go module (a main package) whose directory is a git
-// repository with a hostile .git/config: core.fsmonitor names a program
-// that git runs on `git status`. The go command runs `git status` to stamp
-// VCS information (-buildvcs=auto, go list -json included): a source
-// shipped with such a .git (an archive, a Dagger Directory) then runs code
-// as go-image's user, outside any sandbox, next to the release's secrets.
-// The program writes the file marker (nothing else) when it runs; the
-// caller asserts that marker does not exist. It skips t without git.
-func GitHookSource(t testing.TB, marker string) string {
-	helper(t)
-	git, err := exec.LookPath("git")
-	if err != nil {
-		if tt, ok := t.(*testing.T); ok {
-			tt.Skip("git is not installed: the fsmonitor hook needs it")
-		}
-		fatal(t, err)
+// A source tree arrives with a pull request: its author chooses its files,
+// their sizes, and its symbolic links (git stores links; a link's target
+// is any path). The generators below write such trees in a temporary
+// directory.
+
+// SourceFile is one path of a hostile source tree: a file with Data, a
+// symbolic link to Link, a FIFO, or a sparse file of Size bytes (a
+// gigabyte that costs nothing on disk, as a run of one byte costs
+// nothing in a git pack).
+type SourceFile struct {
+	Data string
+	Link string
+	FIFO bool
+	Size int64
+}
+
+// Service is a minimal main package, the module example.com/svc.
+func Service() map[string]SourceFile {
+	return map[string]SourceFile{
+		"go.mod":  {Data: "module example.com/svc\n\ngo 1.26\n"},
+		"main.go": {Data: "package main\n\nfunc main() {}\n"},
 	}
+}
+
+// Source writes a source tree: Service with files added or replaced (a
+// nil-like zero SourceFile removes the path).
+func Source(t testing.TB, files map[string]SourceFile) string {
+	t.Helper()
 	dir := t.TempDir()
-	hook := filepath.Join(t.TempDir(), "fsmonitor")
-	files := map[string]string{
-		"go.mod":  "module example.com/hooked\n\ngo 1.24\n",
-		"main.go": "package main\n\nfunc main() {}\n",
+	all := Service()
+	for name, f := range files {
+		all[name] = f
 	}
-	for name, data := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+	for name, f := range all {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			fatal(t, err)
 		}
-	}
-	if err := os.WriteFile(hook, []byte("#!/bin/sh\necho ran >> '"+marker+"'\n"), 0o755); err != nil {
-		fatal(t, err)
-	}
-	for _, args := range [][]string{
-		{"init", "-q", "."},
-		{"add", "-A"},
-		{"-c", "user.email=hostile@example.com", "-c", "user.name=hostile", "commit", "-q", "-m", "hostile"},
-		{"config", "core.fsmonitor", hook},
-	} {
-		cmd := exec.Command(git, args...)
-		cmd.Dir = dir
-		// The test machine's git configuration stays out of it.
-		cmd.Env = append(childenv.Tool(os.Environ()), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			fatal(t, fmt.Errorf("git %s: %v: %s", args[0], err, out))
+		var err error
+		switch {
+		case f.Link != "":
+			err = os.Symlink(f.Link, p)
+		case f.FIFO:
+			err = syscall.Mkfifo(p, 0o644)
+		case f.Size > 0:
+			err = os.WriteFile(p, nil, 0o644)
+			if err == nil {
+				err = os.Truncate(p, f.Size)
+			}
+		case f == SourceFile{}:
+			continue
+		default:
+			err = os.WriteFile(p, []byte(f.Data), 0o644)
+		}
+		if err != nil {
+			fatal(t, err)
 		}
 	}
 	return dir

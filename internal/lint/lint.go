@@ -14,6 +14,7 @@ import (
 	"go/ast"
 	"go/types"
 	"strings"
+	"sync/atomic"
 
 	"golang.org/x/tools/go/analysis"
 	"golang.org/x/tools/go/analysis/passes/inspect"
@@ -215,4 +216,53 @@ func specNames(vs *ast.ValueSpec) []ast.Expr {
 		out[i] = id
 	}
 	return out
+}
+
+// propagateSteps counts propagate's steps, for the test that keeps it
+// linear.
+var propagateSteps atomic.Int64
+
+// propagate runs step on every declaration, then again on a declaration
+// only when step changed a function it calls in this package, until
+// nothing changes: the fixed point of facts that flow from callee to
+// caller (a helper that shuts down its parameter makes its callers such
+// helpers). Rounds over every declaration until one changes nothing took
+// time quadratic in a call chain's length: a hostile package of 3,000
+// functions calling each other in a line took 12 s, 30,000 would take 20
+// minutes. step must depend on the package's own functions only through
+// the calls in the declaration's body.
+func propagate(pass *analysis.Pass, decls []funcDecl, step func(funcDecl) bool) {
+	callers := map[*types.Func][]int{}
+	for i, d := range decls {
+		ast.Inspect(d.decl.Body, func(n ast.Node) bool {
+			if call, ok := n.(*ast.CallExpr); ok {
+				if c := callee(pass.TypesInfo, call); c != nil && c.Pkg() == pass.Pkg {
+					if cs := callers[c]; len(cs) == 0 || cs[len(cs)-1] != i {
+						callers[c] = append(cs, i)
+					}
+				}
+			}
+			return true
+		})
+	}
+	queued := make([]bool, len(decls))
+	queue := make([]int, len(decls))
+	for i := range decls {
+		queue[i], queued[i] = i, true
+	}
+	for len(queue) > 0 {
+		i := queue[0]
+		queue = queue[1:]
+		queued[i] = false
+		propagateSteps.Add(1)
+		if !step(decls[i]) {
+			continue
+		}
+		for _, c := range callers[decls[i].fn] {
+			if !queued[c] {
+				queued[c] = true
+				queue = append(queue, c)
+			}
+		}
+	}
 }

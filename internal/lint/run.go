@@ -16,6 +16,7 @@ import (
 
 	"dagger/go-image/internal/childenv"
 	"dagger/go-image/internal/report"
+	"dagger/go-image/internal/srcfile"
 	"dagger/go-image/internal/timing"
 )
 
@@ -207,6 +208,10 @@ func RunBuild(ctx context.Context, dir string, o Options, b Build) ([]Finding, i
 		return nil, 0, err
 	}
 	defer restore()
+	// The loader parses the source in this process, through its links.
+	if err := srcfile.CheckLinks(dir); err != nil {
+		return nil, 0, err
+	}
 	end := timing.Start(ctx, "lint: load the packages (go list, type-check)")
 	pkgs, err := LoadBuild(ctx, dir, b, "./...")
 	end()

@@ -182,29 +182,27 @@ func deadlines(pass *analysis.Pass, r *reporter, sh *shutdowns) {
 		}
 		return -1
 	}
-	for changed := true; changed; {
-		changed = false
-		for _, d := range decls {
-			fn := d.fn
-			ast.Inspect(d.decl.Body, func(n ast.Node) bool {
-				call, ok := n.(*ast.CallExpr)
-				if !ok {
-					return true
-				}
-				idx, _ := sh.shutdownArgs(call)
-				for _, i := range idx {
-					if i >= len(call.Args) {
-						continue
-					}
-					if p := paramIndex(fn, call.Args[i]); p >= 0 && !containsInt(sh.ctxParams[fn], p) {
-						sh.ctxParams[fn] = append(sh.ctxParams[fn], p)
-						changed = true
-					}
-				}
+	propagate(pass, decls, func(d funcDecl) (changed bool) {
+		fn := d.fn
+		ast.Inspect(d.decl.Body, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok {
 				return true
-			})
-		}
-	}
+			}
+			idx, _ := sh.shutdownArgs(call)
+			for _, i := range idx {
+				if i >= len(call.Args) {
+					continue
+				}
+				if p := paramIndex(fn, call.Args[i]); p >= 0 && !containsInt(sh.ctxParams[fn], p) {
+					sh.ctxParams[fn] = append(sh.ctxParams[fn], p)
+					changed = true
+				}
+			}
+			return true
+		})
+		return changed
+	})
 	for _, d := range decls {
 		if idx := sh.ctxParams[d.fn]; len(idx) > 0 {
 			pass.ExportObjectFact(d.fn, &shutdownCtx{Index: idx})

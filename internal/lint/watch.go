@@ -184,51 +184,49 @@ func stopParamsOf(pass *analysis.Pass, life *lifetimes) map[*types.Func][]int {
 	info := pass.TypesInfo
 	decls := funcDecls(pass)
 	out := map[*types.Func][]int{}
-	for changed := true; changed; {
-		changed = false
-		for _, d := range decls {
-			fn, fd := d.fn, d.decl
-			params := map[types.Object]int{}
-			i := 0
-			for v := range signature(fn).Params().Variables() {
-				params[v] = i
-				i++
-			}
-			have := map[int]bool{}
-			for _, j := range out[fn] {
-				have[j] = true
-			}
-			ast.Inspect(fd.Body, func(n ast.Node) bool {
-				call, ok := n.(*ast.CallExpr)
-				if !ok {
-					return true
-				}
-				c := callee(info, call)
-				var idx []int
-				if j := informerStop(c); j >= 0 {
-					idx = []int{j}
-				} else if c != nil && c.Pkg() == pass.Pkg {
-					idx = out[c]
-				} else if c != nil && sameProgram(pass, c.Pkg()) {
-					var f stopParams
-					if pass.ImportObjectFact(c, &f) {
-						idx = f.Index
-					}
-				}
-				for _, j := range idx {
-					if j >= len(call.Args) {
-						continue
-					}
-					if p, ok := params[life.root(call.Args[j])]; ok && !have[p] {
-						have[p] = true
-						out[fn] = append(out[fn], p)
-						changed = true
-					}
-				}
-				return true
-			})
+	propagate(pass, decls, func(d funcDecl) (changed bool) {
+		fn, fd := d.fn, d.decl
+		params := map[types.Object]int{}
+		i := 0
+		for v := range signature(fn).Params().Variables() {
+			params[v] = i
+			i++
 		}
-	}
+		have := map[int]bool{}
+		for _, j := range out[fn] {
+			have[j] = true
+		}
+		ast.Inspect(fd.Body, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok {
+				return true
+			}
+			c := callee(info, call)
+			var idx []int
+			if j := informerStop(c); j >= 0 {
+				idx = []int{j}
+			} else if c != nil && c.Pkg() == pass.Pkg {
+				idx = out[c]
+			} else if c != nil && sameProgram(pass, c.Pkg()) {
+				var f stopParams
+				if pass.ImportObjectFact(c, &f) {
+					idx = f.Index
+				}
+			}
+			for _, j := range idx {
+				if j >= len(call.Args) {
+					continue
+				}
+				if p, ok := params[life.root(call.Args[j])]; ok && !have[p] {
+					have[p] = true
+					out[fn] = append(out[fn], p)
+					changed = true
+				}
+			}
+			return true
+		})
+		return changed
+	})
 	for fn, idx := range out {
 		pass.ExportObjectFact(fn, &stopParams{Index: idx})
 	}

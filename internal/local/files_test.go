@@ -7,7 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+
+	"dagger/go-image/internal/srcfile"
 )
 
 func TestFiles(t *testing.T) {
@@ -21,14 +24,34 @@ func TestFiles(t *testing.T) {
 	if err != nil || name != filepath.Join(root, ".trivyignore") {
 		t.Fatalf("InSource = %q, %v; want the file under the root", name, err)
 	}
-	if b, err := f.ReadFile(ctx, name); err != nil || string(b) != "CVE-1\n" {
+	if b, err := f.ReadFile(ctx, name, 1<<20); err != nil || string(b) != "CVE-1\n" {
 		t.Errorf("ReadFile = %q, %v", b, err)
 	}
 	if name, err := (Files{Root: t.TempDir()}).InSource(ctx, ".trivyignore"); name != "" || err != nil {
 		t.Errorf("InSource of a root without the file = %q, %v; want none", name, err)
 	}
-	if _, err := f.ReadFile(ctx, filepath.Join(root, "gone")); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := f.ReadFile(ctx, filepath.Join(root, "gone"), 1<<20); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("ReadFile of a missing file: %v, want fs.ErrNotExist", err)
+	}
+	// A .trivyignore comes with the code under review: a gigabyte of it
+	// (a sparse file here; in a git pack, a run of one byte) is refused
+	// before it is read, the source's FIFO before it blocks.
+	huge := filepath.Join(root, "huge")
+	if err := os.WriteFile(huge, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(huge, 1<<30); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.ReadFile(ctx, huge, 1<<20); !errors.Is(err, srcfile.ErrTooLarge) {
+		t.Errorf("ReadFile of 1 GiB with a 1 MiB limit: %v, want srcfile.ErrTooLarge", err)
+	}
+	fifoRoot := t.TempDir()
+	if err := syscall.Mkfifo(filepath.Join(fifoRoot, ".trivyignore"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if name, err := (Files{Root: fifoRoot}).InSource(ctx, ".trivyignore"); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("InSource of a FIFO: %q, %v; want it refused as not a regular file", name, err)
 	}
 	// A link inside the source is the source's file; one out of it is refused.
 	linked := t.TempDir()

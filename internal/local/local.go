@@ -110,7 +110,7 @@ func Options(source string, o recipe.Options) (recipe.Options, error) {
 	if err != nil {
 		return o, err
 	}
-	gomod, err := os.ReadFile(filepath.Join(src, "go.mod"))
+	gomod, err := compile.ReadGoMod(src)
 	if err != nil {
 		return o, fmt.Errorf("source %s: %w", source, err)
 	}

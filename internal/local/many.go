@@ -55,7 +55,7 @@ func BuildMany(ctx context.Context, r ManyRequest) ([]v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	gomod, err := os.ReadFile(filepath.Join(src, "go.mod"))
+	gomod, err := compile.ReadGoMod(src)
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", r.Source, err)
 	}

@@ -194,6 +194,10 @@ var (
 	tagRE        = regexp.MustCompile(`^[A-Za-z0-9_.]+(,[A-Za-z0-9_.]+)*$`)
 )
 
+// MaxSourceDateEpoch is 9999-12-31T23:59:59Z, the last second an image
+// config's timestamps can hold.
+const MaxSourceDateEpoch = 253402300799
+
 // Normalize fills defaults and rejects bad input with the cause and a fix.
 func (o Options) Normalize() (Options, error) {
 	if err := o.checkText(); err != nil {
@@ -253,13 +257,14 @@ func (o Options) Normalize() (Options, error) {
 			return o, fmt.Errorf("build tag %q: a tag is letters, digits, '_' and '.' (several may be joined with ','): go build would read anything else in -tags as another separator or flag", t)
 		}
 	}
-	for _, f := range o.Ldflags {
-		if f == "-linkmode=external" || strings.Contains(f, "extldflags") {
-			return o, fmt.Errorf("ldflag %q: external linking needs cgo, and go-image builds static binaries with CGO_ENABLED=0", f)
-		}
+	if err := checkLdflags(o.Ldflags); err != nil {
+		return o, err
 	}
 	if o.SourceDateEpoch < 0 {
 		return o, fmt.Errorf("source date epoch %d: must be seconds since 1970, not negative", o.SourceDateEpoch)
+	}
+	if o.SourceDateEpoch > MaxSourceDateEpoch {
+		return o, fmt.Errorf("source date epoch %d: after 9999-12-31, which an image's timestamps cannot hold (RFC 3339 has four-digit years): use a commit's time, `git log -1 --format=%%ct`", o.SourceDateEpoch)
 	}
 	return o, nil
 }

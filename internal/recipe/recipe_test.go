@@ -31,6 +31,8 @@ func TestNormalize(t *testing.T) {
 		{"quote in version", Options{Version: `1.0"; rm`}, Options{}, "spaces or quotes"},
 		{"external linking", Options{Ldflags: []string{"-linkmode=external"}}, Options{}, "CGO_ENABLED=0"},
 		{"negative epoch", Options{SourceDateEpoch: -1}, Options{}, "not negative"},
+		{"epoch past year 9999", Options{SourceDateEpoch: 253402300800}, Options{}, "after 9999-12-31"},
+		{"epoch at the last second of 9999", Options{SourceDateEpoch: 253402300799}, Options{Main: ".", Name: "app", GoVersion: DefaultGoVersion, Platform: "linux/amd64", Base: Scratch, VersionVar: DefaultVersionVar}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -356,6 +358,58 @@ func TestCompileIsPackagesPlusLink(t *testing.T) {
 		want := append(append([]string{"go", "build"}, pk.Args...), "-ldflags="+o.LdflagsString(), "-o", "/out/svc", o.Main)
 		if !slices.Equal(c.Args, want) || !slices.Equal(c.Env, pk.Env) {
 			t.Errorf("%+v: compile %q %q, want %q %q (Packages plus the link)", in, c.Args, c.Env, want, pk.Env)
+		}
+	}
+}
+
+// TestHostileLdflags: linker flags come from go-image.yaml, which arrives
+// with the code under review. go build hands the linker whatever fields
+// -ldflags splits into, after its own -o: a later -o wins, and the linker
+// writes the binary wherever it says (tried: -o /tmp/x wrote an
+// executable there, then go build failed). Only the flags a service's
+// build needs pass, read as go build and the linker read them.
+func TestHostileLdflags(t *testing.T) {
+	tests := []struct {
+		name    string
+		ldflags []string
+		wantErr string
+	}{
+		{"-o writes the binary anywhere", []string{"-o /home/runner/go/bin/git"}, "linker flag -o is not allowed"},
+		{"-o as its own entry", []string{"-o", "/tmp/x"}, "linker flag -o is not allowed"},
+		{"-o after an -X", []string{"-X main.a=b -o=/tmp/x"}, "linker flag -o is not allowed"},
+		{"--o", []string{"--o=/tmp/x"}, "linker flag -o is not allowed"},
+		{"-o hidden in a quoted -X value's neighbour", []string{"-X 'main.a=b c' -o /tmp/x"}, "linker flag -o is not allowed"},
+		{"a profile written anywhere", []string{"-cpuprofile=/etc/cron.d/x"}, "linker flag -cpuprofile is not allowed"},
+		{"a file read", []string{"-importcfg /etc/shadow"}, "linker flag -importcfg is not allowed"},
+		{"a program run", []string{"-extld=/tmp/evil"}, "CGO_ENABLED=0"},
+		{"external linking, two fields", []string{"-linkmode external"}, "CGO_ENABLED=0"},
+		{"a field that ends the flags", []string{"-s /tmp/x.a"}, `"/tmp/x.a" is not a linker flag`},
+		{"-X swallowing a flag", []string{"-X", "-o"}, `-X "-o": want importpath.name=value`},
+		{"-X without a value", []string{"-X"}, "-X needs a value"},
+		{"a bool with a path", []string{"-s=/tmp/x"}, "takes true or false"},
+		{"an unbalanced quote", []string{"-X 'main.a=b"}, "unterminated ' string"},
+		{"a quote closed in the next entry", []string{"-X 'main.a=b", "c' -o /tmp/x"}, "unterminated ' string"},
+		{"--", []string{"-- -o /tmp/x"}, `"--" is not a linker flag`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Options{Ldflags: tt.ldflags}.Normalize()
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("Normalize(ldflags %q) = %v, want an error containing %q", tt.ldflags, err, tt.wantErr)
+			}
+		})
+	}
+	for _, ok := range [][]string{
+		{"-X main.commit=abc"},
+		{"-X", "main.commit=abc"},
+		{"-X=example.com/x/internal/version.V=1.2.3", "-s", "-w=true"},
+		{"-X 'main.msg=hello world'", `-X "main.b=c"`},
+		{"-B gobuildid", "-checklinkname=0"},
+		{"--X main.a=b"},
+		{"  -X main.a=b  "},
+	} {
+		if _, err := (Options{Ldflags: ok}).Normalize(); err != nil {
+			t.Errorf("Normalize(ldflags %q) = %v, want it accepted", ok, err)
 		}
 	}
 }
