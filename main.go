@@ -151,7 +151,7 @@ func New(
 	// String variable that receives version (default: main.version).
 	// +optional
 	versionVar string,
-	// Extra linker flags, after -s -w.
+	// Extra linker flags, after -s -w: only -X, -s, -w, -B, -buildid, -checklinkname and -extldflags pass (the others can write, read or run files on the machine that builds).
 	// +optional
 	ldflags []string,
 	// Go build tags.

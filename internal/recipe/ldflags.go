@@ -16,11 +16,16 @@ import (
 // allowedLdflags are the linker flags a recipe may pass, by whether each
 // takes a value: -X sets a string variable (the version, the commit), -s
 // and -w strip (go-image sets both already), -B sets the build ID note,
-// -checklinkname=0 lets an old dependency's go:linkname link.
-var allowedLdflags = map[string]bool{"X": true, "s": false, "w": false, "B": true, "checklinkname": false}
+// -checklinkname=0 lets an old dependency's go:linkname link, -buildid sets
+// the build ID (reproducible-build recipes pass -buildid=), and
+// -extldflags is inert: with CGO_ENABLED=0 the linker links internally and
+// runs no external linker to hand them to (-linkmode and -extld, which
+// could make it run one, stay refused). Makefiles of Kubernetes projects
+// carry -extldflags "-static"; refusing it would only make users edit it out.
+var allowedLdflags = map[string]bool{"X": true, "s": false, "w": false, "B": true, "checklinkname": false, "buildid": true, "extldflags": true}
 
 // ldflagsHelp is what the errors list.
-const ldflagsHelp = "go-image passes only -X importpath.name=value, -s, -w, -B and -checklinkname to the linker"
+const ldflagsHelp = "go-image passes only -X importpath.name=value, -s, -w, -B, -buildid, -checklinkname and -extldflags (inert without cgo) to the linker"
 
 // checkLdflags reads the user's linker flags as go build and the linker
 // will: go build splits -ldflags on spaces (and '\t', '\n', '\r') and

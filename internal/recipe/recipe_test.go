@@ -382,6 +382,7 @@ func TestHostileLdflags(t *testing.T) {
 		{"a profile written anywhere", []string{"-cpuprofile=/etc/cron.d/x"}, "linker flag -cpuprofile is not allowed"},
 		{"a file read", []string{"-importcfg /etc/shadow"}, "linker flag -importcfg is not allowed"},
 		{"a program run", []string{"-extld=/tmp/evil"}, "CGO_ENABLED=0"},
+		{"a program run, after inert extldflags", []string{"-extldflags -static -extld /tmp/evil"}, "CGO_ENABLED=0"},
 		{"external linking, two fields", []string{"-linkmode external"}, "CGO_ENABLED=0"},
 		{"a field that ends the flags", []string{"-s /tmp/x.a"}, `"/tmp/x.a" is not a linker flag`},
 		{"-X swallowing a flag", []string{"-X", "-o"}, `-X "-o": want importpath.name=value`},
@@ -405,6 +406,8 @@ func TestHostileLdflags(t *testing.T) {
 		{"-X=example.com/x/internal/version.V=1.2.3", "-s", "-w=true"},
 		{"-X 'main.msg=hello world'", `-X "main.b=c"`},
 		{"-B gobuildid", "-checklinkname=0"},
+		{"-s -w -buildid= -extldflags '-static'"},
+		{"-extldflags", "-static"},
 		{"--X main.a=b"},
 		{"  -X main.a=b  "},
 	} {
