@@ -33,7 +33,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	lintSrc := fs.String("lint-source", "", "also run the lint gate (Kubernetes analyzers) over the Go module in this directory (the image's source)")
 	addLintFlags(b)
 	tf := addTimingsFlag(fs)
-	cfgPath := configFlag(b)
+	pol := imagePolicyFlags(b)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -78,7 +78,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	eff, set, err := imageChoices(*cfgPath, img, b)
+	eff, set, err := imageChoices(pol, img, b)
 	if err != nil {
 		return err
 	}

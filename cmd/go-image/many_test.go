@@ -245,8 +245,8 @@ func TestConfigCommand(t *testing.T) {
 }
 
 // TestConfigOnImages: check, scan, smoke and lint read the policy file
-// too: check its top level and the section of the image's binary (by its
-// title label), lint the source's go-image.yaml.
+// too: check its top level and the section of the binary --binary names
+// (never the image's title label's choice), lint the source's go-image.yaml.
 func TestConfigOnImages(t *testing.T) {
 	dir := t.TempDir()
 	if code, _, stderr := goImage(t, "build", "--source", monorepo, "--output", dir+"/"); code != 0 {
@@ -257,12 +257,25 @@ func TestConfigOnImages(t *testing.T) {
 		t.Fatal(err)
 	}
 	for bin, want := range map[string]string{"api": "max_bytes=9000000", "ctl": "max_bytes=2000000"} {
-		code, stdout, stderr := goImage(t, "check", "--image", filepath.Join(dir, bin+".tar"), "--config", policy)
+		code, stdout, stderr := goImage(t, "check", "--image", filepath.Join(dir, bin+".tar"), "--config", policy, "--binary", bin)
 		if code != 0 || !strings.Contains(stdout, want) || !strings.Contains(stdout, "(file "+policy) {
-			t.Errorf("check %s.tar --config: exit %d\n%s%s", bin, code, stdout, stderr)
+			t.Errorf("check %s.tar --config --binary %s: exit %d\n%s%s", bin, bin, code, stdout, stderr)
 		}
 	}
-	code, stdout, _ := goImage(t, "check", "--image", filepath.Join(dir, "api.tar"), "--config", policy, "--max-size", "8MB")
+	// The image's title label (ctl's image says "ctl") does not choose
+	// its section: without --binary, a file with sections is refused, in
+	// every command that reads an image.
+	for _, cmd := range [][]string{{"check"}, {"scan", "--trivy", "/nonexistent"}, {"smoke"}} {
+		args := append(cmd, "--image", filepath.Join(dir, "ctl.tar"), "--config", policy)
+		code, _, stderr := goImage(t, args...)
+		if code != 2 || !strings.Contains(stderr, "--binary NAME") || !strings.Contains(stderr, `title label says "ctl"`) {
+			t.Errorf("%s --config without --binary: exit %d\n%s", cmd[0], code, stderr)
+		}
+	}
+	if code, _, stderr := goImage(t, "check", "--image", filepath.Join(dir, "api.tar"), "--binary", "api"); code != 2 || !strings.Contains(stderr, "give the file with --config") {
+		t.Errorf("--binary without --config: exit %d\n%s", code, stderr)
+	}
+	code, stdout, _ := goImage(t, "check", "--image", filepath.Join(dir, "api.tar"), "--config", policy, "--binary", "api", "--max-size", "8MB")
 	if code != 0 || !strings.Contains(stdout, "max_bytes=8000000") || !strings.Contains(stdout, "(flag --max-size)") {
 		t.Errorf("a flag over the file:\n%s", stdout)
 	}

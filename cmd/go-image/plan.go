@@ -141,19 +141,31 @@ func (p *planFlags) plan(ctx context.Context, src string, b *binder) (*config.Fi
 // without building it (check, scan, smoke, lint).
 func configFlag(b *binder) *string {
 	var p string
-	pathVar(b.fs, &p, "config", "", "policy file ("+config.FileName+") whose gate choices apply: its top level, and for an image its section for the image's binary (its title label); flags override it (lint: default "+config.FileName+" at the --source root)")
+	pathVar(b.fs, &p, "config", "", "policy file ("+config.FileName+") whose gate choices apply: its top level, and for an image its section for --binary; flags override it (lint: default "+config.FileName+" at the --source root)")
 	return &p
+}
+
+// imagePolicy is --config and --binary of the commands that read an image
+// go-image did not build (check, scan, smoke).
+type imagePolicy struct{ config, binary *string }
+
+func imagePolicyFlags(b *binder) imagePolicy {
+	p := imagePolicy{config: configFlag(b), binary: new(string)}
+	b.fs.StringVar(p.binary, "binary", "", "with --config: the binary whose section of the policy file applies to the image (required when the file has sections; never taken from the image's own labels)")
+	return p
 }
 
 // imageChoices are the choices of a command that reads an image: the
 // flags alone without a policy file, else the file's top level and its
-// section for the image's binary (named by its title label), under the
-// flags.
-func imageChoices(configPath string, img v1.Image, b *binder) (choices.Choices, []report.Setting, error) {
-	if configPath == "" {
+// section for --binary (plan.ImageSection), under the flags.
+func imageChoices(p imagePolicy, img v1.Image, b *binder) (choices.Choices, []report.Setting, error) {
+	if *p.config == "" {
+		if *p.binary != "" {
+			return choices.Choices{}, nil, usageError{errors.New("--binary names a section of the policy file: give the file with --config")}
+		}
 		return *b.c, nil, nil
 	}
-	cfg, err := (&planFlags{config: configPath}).load("")
+	cfg, err := (&planFlags{config: *p.config}).load("")
 	if err != nil {
 		return choices.Choices{}, nil, err
 	}
@@ -161,7 +173,11 @@ func imageChoices(configPath string, img v1.Image, b *binder) (choices.Choices, 
 	if err != nil {
 		return choices.Choices{}, nil, err
 	}
-	bin, err := plan.Inputs{Config: cfg, Flags: b.layer()}.ForImage(cf.Config.Labels["org.opencontainers.image.title"])
+	name, err := plan.ImageSection(cfg, *p.binary, cf.Config.Labels["org.opencontainers.image.title"])
+	if err != nil {
+		return choices.Choices{}, nil, usageError{err}
+	}
+	bin, err := plan.Inputs{Config: cfg, Flags: b.layer()}.ForImage(name)
 	if err != nil {
 		return choices.Choices{}, nil, b.usage(err)
 	}

@@ -55,7 +55,7 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	noFail := fs.Bool("no-fail", false, "exit 0 even when the gate fails (the report still says FAIL)")
 	verbose := fs.Bool("v", false, "show Trivy's log")
 	sf := addScanFlags(b)
-	cfgPath := configFlag(b)
+	pol := imagePolicyFlags(b)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -73,12 +73,12 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	eff := c
 	var set []report.Setting
-	if *cfgPath != "" {
+	if *pol.config != "" || *pol.binary != "" {
 		img, err := imagefile.Read(*image)
 		if err != nil {
 			return err
 		}
-		if eff, set, err = imageChoices(*cfgPath, img, b); err != nil {
+		if eff, set, err = imageChoices(pol, img, b); err != nil {
 			return err
 		}
 	}

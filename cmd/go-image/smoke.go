@@ -24,7 +24,7 @@ func runSmoke(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	format := fs.String("format", "text", "report format: text, json or markdown")
 	output := fs.String("output", "", "write the report to this file instead of stdout")
 	noFail := fs.Bool("no-fail", false, "exit 0 even when a check fails: report only")
-	cfgPath := configFlag(b)
+	pol := imagePolicyFlags(b)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -48,7 +48,7 @@ func runSmoke(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	eff, set, err := imageChoices(*cfgPath, img, b)
+	eff, set, err := imageChoices(pol, img, b)
 	if err != nil {
 		return err
 	}

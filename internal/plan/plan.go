@@ -146,8 +146,28 @@ func (in Inputs) New(bins []mains.Binary) ([]Binary, error) {
 	return out, nil
 }
 
+// ImageSection is the binary whose section of the policy file applies to
+// an image go-image did not build (check, scan, smoke --config): the one
+// the caller names. Not the image's title label: an image's labels are its
+// author's, and a label that picked the section would let an image pick
+// the most lenient one (a section that switches smoke off or skips
+// harden/no-setuid). Without a name, a file with sections is refused,
+// naming them; a file without sections needs none. A name without a
+// section applies the top level: a binary the file has no overrides for.
+func ImageSection(cfg *config.File, named, title string) (string, error) {
+	if named != "" || cfg == nil || len(cfg.Binaries) == 0 {
+		return named, nil
+	}
+	hint := ""
+	if title != "" {
+		hint = fmt.Sprintf(" (the image's title label says %q, but an image's labels are its author's and do not choose its policy)", title)
+	}
+	return "", fmt.Errorf("the policy file has sections for the binaries %s: name the one whose section applies to this image with --binary NAME%s; a binary without a section: its name, and the top level applies",
+		strings.Join(cfg.BinaryNames(), ", "), hint)
+}
+
 // ForImage are the choices for an image built already (go-image check,
-// scan, smoke), whose binary is name (its title label): the policy file's
+// scan, smoke), whose binary is name (ImageSection): the policy file's
 // top level and its section for name, under the flags, validated. A
 // section for another binary is no error here: the file describes the
 // whole source.

@@ -258,3 +258,39 @@ func TestForImage(t *testing.T) {
 		t.Errorf("ForImage with a bad flag = %v", err)
 	}
 }
+
+// TestImageSection: the policy section for an image go-image did not
+// build is the caller's to name, never the image's title label's, which
+// its author sets (a label naming a lenient section would pick it).
+func TestImageSection(t *testing.T) {
+	withSections := parse(t, policy)
+	noSections := parse(t, "gates:\n  maxSize: 9MB\n")
+	tests := []struct {
+		name         string
+		cfg          *config.File
+		named, title string
+		want, err    string
+	}{
+		{"named", withSections, "ctl", "", "ctl", ""},
+		{"named, whatever the title says", withSections, "api", "ctl", "api", ""},
+		{"named without a section: the top level", withSections, "tool", "", "tool", ""},
+		{"no file", nil, "", "ctl", "", ""},
+		{"a file without sections needs no name", noSections, "", "ctl", "", ""},
+		{"unnamed, the title picking a lenient section", withSections, "", "ctl", "", `name the one whose section applies to this image with --binary NAME (the image's title label says "ctl", but an image's labels are its author's`},
+		{"unnamed, no title", withSections, "", "", "", "the policy file has sections for the binaries ctl"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := plan.ImageSection(tt.cfg, tt.named, tt.title)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("ImageSection = %q, %v; want an error containing %q", got, err, tt.err)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("ImageSection = %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
+}
