@@ -74,9 +74,12 @@ func runConfig(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		for _, bin := range bins {
 			out.Binaries = append(out.Binaries, binary{bin.Name, bin.Main, bin.Settings()})
 		}
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		b, err := json.MarshalIndent(out, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = stdout.Write(append(safetext.JSON(b), '\n'))
+		return err
 	}
 	return writeConfig(stdout, cfg, bins)
 }
@@ -91,7 +94,7 @@ func writeConfig(w io.Writer, cfg *config.File, bins []plan.Binary) error {
 		fmt.Fprintf(tw, "# no policy file (%s at the source root, or --config)\n", config.FileName)
 	}
 	for _, bin := range bins {
-		fmt.Fprintf(tw, "\n# binary %s (%s)\n", bin.Name, bin.Main)
+		fmt.Fprintf(tw, "\n# binary %s (%s)\n", safetext.Line(bin.Name), safetext.Line(bin.Main))
 		for _, s := range bin.Settings() {
 			fmt.Fprintf(tw, "%s\t%s\t%s\n", safetext.Line(s.Field), safetext.Line(s.Value), safetext.Line(s.From.String()))
 		}

@@ -348,3 +348,51 @@ func ExampleReport_WriteMarkdown() {
 	//
 	// </details>
 }
+
+// GitHub Actions runs a command in a job's output: "::add-mask::FAIL" at
+// a line's start after spaces (a service's output line, shown as an
+// indented detail), "##[add-mask]FAIL" anywhere (a file name in a
+// message). Masked, "FAIL" reads "***" in the log; "::stop-commands::"
+// switches off what follows; "::error file=…::" forges an annotation.
+// No format go-image prints may carry one.
+func TestNoRunnerCommandInAnyFormat(t *testing.T) {
+	commands := []string{"::add-mask::FAIL", " \u3000::stop-commands::pwn", "x ##[add-mask]FAIL", "::error file=main.go,line=1::all gates passed", "a\n::set-output name=passed::true"}
+	r := &Report{Image: "##[add-mask]img.tar"}
+	for _, c := range commands {
+		r.Add(Result{Gate: "smoke", ID: "smoke/startup", Status: Fail, Message: c, Details: []string{c}, Metrics: map[string]float64{c: 1}, Tool: &Tool{Name: c}})
+	}
+	many := Images{{Name: "api", Report: r}, {Name: "ctl", Report: r}}
+	for _, format := range []string{"text", "markdown", "json"} {
+		for what, w := range map[string]func(*bytes.Buffer) error{
+			"report":  func(b *bytes.Buffer) error { return r.Write(b, format) },
+			"images":  func(b *bytes.Buffer) error { return many.Write(b, format) },
+			"summary": func(b *bytes.Buffer) error { return many.WriteSummary(b, format) },
+		} {
+			if what == "summary" && format == "json" {
+				continue // the summary table is text or Markdown
+			}
+			var b bytes.Buffer
+			if err := w(&b); err != nil {
+				t.Fatal(err)
+			}
+			for _, l := range strings.Split(b.String(), "\n") {
+				if c := safetext.Command(l); c != "" {
+					t.Errorf("%s %s: a runner reads command %q in %q", format, what, c, l)
+				}
+			}
+			if format == "json" {
+				var back struct{ Results []Result }
+				if what == "report" && (json.Unmarshal(b.Bytes(), &back) != nil || back.Results[0].Message != commands[0]) {
+					t.Errorf("json report does not read back exactly: %s", b.String())
+				}
+			}
+		}
+	}
+	for _, err := range []error{r.Err(), many.Err()} {
+		for _, l := range strings.Split(err.Error(), "\n") {
+			if c := safetext.Command(l); c != "" {
+				t.Errorf("error: a runner reads command %q in %q", c, l)
+			}
+		}
+	}
+}

@@ -212,9 +212,18 @@ func (r *Report) WriteJSON(w io.Writer) error {
 		Passed  bool   `json:"passed"`
 		Summary string `json:"summary"`
 	}{r, len(r.Failed()) == 0, r.Summary()}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	return writeJSON(w, out)
+}
+
+// writeJSON writes v indented, every "##[" escaped (safetext.JSON): the
+// JSON reads back the same, and a CI log showing it runs no command.
+func writeJSON(w io.Writer, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(safetext.JSON(b), '\n'))
+	return err
 }
 
 var mdMark = map[Status]string{Pass: "✅ pass", Warn: "⚠️ warn", Fail: "❌ fail", Skipped: "⏭️ skipped"}

@@ -1,7 +1,6 @@
 package report
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -82,9 +81,7 @@ func (is Images) Write(w io.Writer, format string) error {
 		for _, i := range is {
 			out.Images = append(out.Images, img{i, i.Report.Err() == nil})
 		}
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		return writeJSON(w, out)
 	}
 	for _, i := range is {
 		r := *i.Report

@@ -7,11 +7,19 @@
 // invisible is replaced by a visible Go-style escape (\x1b, \r, \u202e);
 // everything printable, any script, is kept as it is.
 //
-// JSON and SARIF never need this: their encoders escape control characters,
-// and their readers want the exact bytes.
+// CI runners read commands in what a job prints: GitHub Actions runs
+// "::add-mask::FAIL" or "::stop-commands::x" at the start of a line (after
+// any spaces) and "##[add-mask]FAIL" anywhere in one, so a file name or a
+// compiler error quoting a string could mask go-image's verdict in the log,
+// forge an annotation, or switch off the commands that follow. Line and
+// Block escape the "::" that starts a line (\x3a:) and every "##[" (#\x23[).
+//
+// JSON and SARIF keep their exact bytes; JSON escapes "##[" the way a
+// decoder reads back unchanged (JSON).
 package safetext
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"unicode"
@@ -28,7 +36,7 @@ func Line(s string) string { return escape(s, false) }
 func Block(s string) string { return escape(s, true) }
 
 // Safe reports whether Line(s) == s: s has nothing to escape.
-func Safe(s string) bool { return Index(s) < 0 }
+func Safe(s string) bool { return fast(s, false) }
 
 func escape(s string, keepNewline bool) string {
 	if fast(s, keepNewline) {
@@ -36,7 +44,16 @@ func escape(s string, keepNewline bool) string {
 	}
 	var b strings.Builder
 	b.Grow(len(s) + 16)
+	// start: only spaces since the beginning of s or its last newline, the
+	// place a runner reads a "::" command (it trims Unicode spaces first).
+	start := true
 	for i := 0; i < len(s); {
+		if n, esc := command(s[i:], start); n > 0 {
+			b.WriteString(esc)
+			i += n
+			start = false
+			continue
+		}
 		r, n := utf8.DecodeRuneInString(s[i:])
 		switch {
 		case r == utf8.RuneError && n <= 1:
@@ -49,20 +66,39 @@ func escape(s string, keepNewline bool) string {
 		default:
 			b.WriteString(s[i : i+n])
 		}
+		start = r == '\n' || (start && unicode.Is(unicode.Zs, r))
 		i += n
 	}
 	return b.String()
 }
 
+// command returns the length of the runner command marker s starts with
+// and its escape, or 0: "##[" anywhere, "::" where a line starts.
+func command(s string, start bool) (int, string) {
+	switch {
+	case strings.HasPrefix(s, "##["):
+		return 3, `#\x23[`
+	case start && strings.HasPrefix(s, "::"):
+		return 2, `\x3a:`
+	}
+	return 0, ""
+}
+
 // fast reports whether s has nothing to escape, without allocating.
 func fast(s string, keepNewline bool) bool {
+	start := true
 	for i := 0; i < len(s); {
+		if n, _ := command(s[i:], start); n > 0 {
+			return false
+		}
 		c := s[i]
 		if c >= 0x20 && c < 0x7f {
+			start = start && c == ' '
 			i++
 			continue
 		}
 		if c == '\n' && keepNewline {
+			start = true
 			i++
 			continue
 		}
@@ -70,6 +106,7 @@ func fast(s string, keepNewline bool) bool {
 		if (r == utf8.RuneError && n <= 1) || unsafe(r) {
 			return false
 		}
+		start = start && unicode.Is(unicode.Zs, r)
 		i += n
 	}
 	return true
@@ -115,7 +152,8 @@ func quote(r rune) string {
 }
 
 // Index returns the byte offset of the first character Line would escape
-// in s, or -1: for input validation that names what it refuses.
+// in s, or -1: for input validation that names what it refuses. Runner
+// command markers are not characters: Index ignores them (Safe does not).
 func Index(s string) int {
 	for i := 0; i < len(s); {
 		r, n := utf8.DecodeRuneInString(s[i:])
@@ -125,4 +163,33 @@ func Index(s string) int {
 		i += n
 	}
 	return -1
+}
+
+// JSON returns encoded JSON with every "##[" written "#\u0023[": the same
+// value for any JSON reader, but no command for a CI runner that reads the
+// JSON printed in a job's log. A JSON text holds '#' only inside strings,
+// and its strings hold no raw newline, so no line of it can start with "::"
+// after spaces but a quote.
+func JSON(b []byte) []byte {
+	return bytes.ReplaceAll(b, []byte("##["), []byte(`#\u0023[`))
+}
+
+// Command reports the command a GitHub Actions runner reads in one line of
+// a job's output, as the runner parses it (ActionCommand.TryParseV2 after
+// TrimStart, then TryParse anywhere in the line), or "": for tests that
+// assert go-image's output carries none.
+func Command(line string) string {
+	if t := strings.TrimLeftFunc(line, unicode.IsSpace); strings.HasPrefix(t, "::") {
+		if end := strings.Index(t[2:], "::"); end >= 0 {
+			name, _, _ := strings.Cut(t[2:2+end], " ")
+			return name
+		}
+	}
+	if i := strings.Index(line, "##["); i >= 0 {
+		if end := strings.IndexByte(line[i:], ']'); end >= 0 {
+			name, _, _ := strings.Cut(line[i+3:i+end], " ")
+			return name
+		}
+	}
+	return ""
 }

@@ -1,7 +1,9 @@
 package safetext_test
 
 import (
+	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"unicode"
@@ -29,6 +31,16 @@ func TestLine(t *testing.T) {
 		{"noncharacter", "x\uffff", `x\uffff`},
 		{"invalid UTF-8", "a\xffb\xc3", `a\xffb\xc3`},
 		{"a real U+FFFD is printable", "a\ufffdb", "a\ufffdb"},
+		// GitHub Actions runs these from a job's output (Command).
+		{"runner command at the start", "::add-mask::FAIL", `\x3a:add-mask::FAIL`},
+		{"runner command after spaces", "   ::stop-commands::x", `   \x3a:stop-commands::x`},
+		{"runner command after Unicode spaces", "\u00a0\u3000::error::x", "\u00a0\u3000\\x3a:error::x"},
+		{"runner command after a newline", "a\n ::set-output name=passed::true", `a\n \x3a:set-output name=passed::true`},
+		{"runner command behind a tab (escaped, no longer a space)", "\t::x::y", `\t::x::y`},
+		{"a :: inside a line is not a command", "[::1]:8080 a::b", "[::1]:8080 a::b"},
+		{"legacy runner command anywhere", "/usr/bin/x##[add-mask]FAIL", `/usr/bin/x#\x23[add-mask]FAIL`},
+		{"legacy command behind more hashes", "###[error]x", `##\x23[error]x`},
+		{"a lone # or ## is kept", "#1 ## [x]", "#1 ## [x]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := safetext.Line(tc.in)
@@ -38,7 +50,53 @@ func TestLine(t *testing.T) {
 			if safetext.Safe(tc.in) != (tc.in == tc.want) {
 				t.Errorf("Safe(%q) = %v", tc.in, safetext.Safe(tc.in))
 			}
+			if c := safetext.Command(got); c != "" {
+				t.Errorf("Line(%q) = %q: a runner reads command %q in it", tc.in, got, c)
+			}
 		})
+	}
+}
+
+// Block keeps the lines, so each line is a place a runner reads "::".
+func TestBlockHasNoRunnerCommand(t *testing.T) {
+	in := "# example.com/svc\n./main.go:3:13: cannot use \"##[add-mask]FAIL\" (untyped string constant) as int value\n  ::stop-commands::pwn\n::error file=main.go::forged"
+	got := safetext.Block(in)
+	for _, l := range strings.Split(got, "\n") {
+		if c := safetext.Command(l); c != "" {
+			t.Errorf("Block line %q: a runner reads command %q", l, c)
+		}
+	}
+	if strings.Count(got, "\n") != 3 {
+		t.Errorf("Block = %q: lines lost", got)
+	}
+}
+
+func TestCommand(t *testing.T) {
+	for in, want := range map[string]string{
+		"::add-mask::x": "add-mask", " \t::error file=a::m": "error", "x ##[set-output name=a;]b": "set-output",
+		"a::b::c": "", "::nope": "", "##[nope": "", "plain": "",
+	} {
+		if got := safetext.Command(in); got != want {
+			t.Errorf("Command(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestJSONReadsBackTheSame(t *testing.T) {
+	in := map[string]string{"message": "##[add-mask]FAIL ###[x]", "k##[": "::error::x"}
+	b, err := json.MarshalIndent(in, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := safetext.JSON(b)
+	for _, l := range strings.Split(string(out), "\n") {
+		if c := safetext.Command(l); c != "" {
+			t.Errorf("JSON line %q: a runner reads command %q", l, c)
+		}
+	}
+	var back map[string]string
+	if err := json.Unmarshal(out, &back); err != nil || !reflect.DeepEqual(back, in) {
+		t.Errorf("JSON(%s) = %s reads back as %v (%v), want %v", b, out, back, err, in)
 	}
 }
 
@@ -60,7 +118,7 @@ func ExampleLine() {
 // FuzzLine: whatever the input, Line's output is valid UTF-8 with no rune a
 // terminal would act on, and Block's differs from it only by newlines.
 func FuzzLine(f *testing.F) {
-	for _, s := range []string{"", "plain", "\x1b[2K\r[PASS]", "a\u202eb", "\xff\xfe", "\u009b1m", "x\n\ny", "\U000E0041\u2028"} {
+	for _, s := range []string{"", "plain", "\x1b[2K\r[PASS]", "a\u202eb", "\xff\xfe", "\u009b1m", "x\n\ny", "\U000E0041\u2028", " ::add-mask::x", "a##[error]b", "x\n\u3000::y::z"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -84,7 +142,14 @@ func FuzzLine(f *testing.F) {
 		if !safetext.Safe(line) {
 			t.Fatalf("Line(%q) = %q is not Safe: escaping is not idempotent", s, line)
 		}
-		if i := safetext.Index(s); (i < 0) != (line == s) || (i >= 0 && safetext.Line(s[:i]) != s[:i]) {
+		for _, l := range strings.Split(block, "\n") {
+			if c := safetext.Command(l); c != "" {
+				t.Fatalf("Block(%q) = %q: a runner reads command %q", s, block, c)
+			}
+		}
+		// Index names characters; a runner command marker is escaped too.
+		marker := strings.Contains(s, "##[") || strings.Contains(s, "::")
+		if i := safetext.Index(s); (i >= 0 && line == s) || (i < 0 && line != s && !marker) || (i >= 0 && safetext.Line(s[:i]) != s[:i] && !marker) {
 			t.Fatalf("Index(%q) = %d, but Line gives %q", s, i, line)
 		}
 		if safetext.Safe(s) != (line == s) {
