@@ -37,6 +37,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 
 	"dagger/go-image/internal/cacheprog"
+	"dagger/go-image/internal/safetext"
 )
 
 // Defaults and limits, in one place.
@@ -239,7 +240,9 @@ func (c *Cache) warn(kind, msg string) {
 	if _, dup := c.warned.LoadOrStore(kind, struct{}{}); dup {
 		return
 	}
-	fmt.Fprintln(c.log, "go-image: build cache: "+oneLine(c.redact(msg)))
+	// safetext: the message quotes the registry, whose answer may hold a
+	// CI runner command ("##[add-mask]…") or invisible characters.
+	fmt.Fprintln(c.log, "go-image: build cache: "+safetext.Line(oneLine(c.redact(msg))))
 }
 
 // oneLine keeps a message that may quote a registry's answer on one short

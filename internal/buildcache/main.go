@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"dagger/go-image/internal/cacheprog"
+	"dagger/go-image/internal/safetext"
 )
 
 // Usage is the cache program's synopsis.
@@ -65,7 +66,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		if !errors.Is(err, cacheprog.ErrUnreachable) {
 			return err
 		}
-		fmt.Fprintf(stderr, "go-image: build cache: %v: serving the local cache only\n", err)
+		fmt.Fprintf(stderr, "go-image: build cache: %s: serving the local cache only\n", safetext.Line(err.Error()))
 		*repo = ""
 	}
 	o := Options{Dir: *dir, Log: stderr}
@@ -167,10 +168,10 @@ func RunIfMode() {
 	case err == nil || errors.Is(err, flag.ErrHelp):
 		os.Exit(0)
 	case errors.As(err, new(UsageError)):
-		fmt.Fprintln(os.Stderr, "go-image cacheprog:", err)
+		fmt.Fprintln(os.Stderr, "go-image cacheprog:", safetext.Block(err.Error()))
 		os.Exit(2)
 	}
-	fmt.Fprintln(os.Stderr, "go-image cacheprog:", err)
+	fmt.Fprintln(os.Stderr, "go-image cacheprog:", safetext.Block(err.Error()))
 	os.Exit(1)
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"io"
 	"log"
 	"net/http"
@@ -23,6 +24,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"dagger/go-image/internal/buildcache/buildcachetest"
+	"dagger/go-image/internal/safetext"
 )
 
 // testRegistry is go-containerregistry's registry in process, its blobs on
@@ -436,5 +438,33 @@ func TestRemoteReadOnly(t *testing.T) {
 	}
 	if n := strings.Count(log.String(), "build cache: "); n != 1 || !strings.Contains(log.String(), "push access") {
 		t.Errorf("want one warning about push access, got %d:\n%s", n, log)
+	}
+}
+
+// A cache registry's error message is quoted in go-image's warning: it
+// must not be a command to the CI runner that shows the log ("##[" runs
+// anywhere in a line; "::" after a newline the message carried).
+func TestRemoteErrorRunsNoRunnerCommand(t *testing.T) {
+	for _, msg := range []string{"##[add-mask]FAIL", "\n::stop-commands::pwn", "\u2028 ::error::forged"} {
+		t.Run(msg, func(t *testing.T) {
+			reg := newTestRegistry(t, func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					w.WriteHeader(http.StatusForbidden)
+					b, _ := json.Marshal(msg)
+					w.Write([]byte(`{"errors":[{"code":"DENIED","message":` + string(b) + `}]}`))
+				})
+			})
+			c, log := openCache(t, reg.ref(), nil)
+			get(t, c, objects[0])
+			c.Close(context.Background())
+			if !strings.Contains(log.String(), "DENIED") {
+				t.Fatalf("the registry's error is not shown:\n%s", log)
+			}
+			for _, l := range strings.Split(log.String(), "\n") {
+				if cmd := safetext.Command(l); cmd != "" {
+					t.Errorf("a runner reads command %q in %q", cmd, l)
+				}
+			}
+		})
 	}
 }
