@@ -3,10 +3,12 @@ package lint
 import (
 	"encoding/json"
 	"go/token"
+	"net/url"
 	"strings"
 	"testing"
 
 	"dagger/go-image/internal/report"
+	"dagger/go-image/internal/safetext"
 )
 
 func TestParsePolicy(t *testing.T) {
@@ -168,5 +170,56 @@ func TestSARIF(t *testing.T) {
 		} else if w.suppressed != "" {
 			t.Errorf("result %d: suppression missing", i)
 		}
+	}
+}
+
+// A SARIF location is a URI: GitHub decodes "auth%2Fhandler.go" as
+// auth/handler.go and drops what follows '#' or '?', so a finding in a
+// file so named was shown on another file of the repository (or on
+// none). File names are what the source chose: Go compiles all of these.
+// And a message is printed too (lint --format sarif): no runner command.
+func TestSARIFLocationIsTheFile(t *testing.T) {
+	for _, name := range []string{"auth%2Fhandler.go", "q#frag?.go", "a b.go", "..x.go", "a:b.go", "sub/%2e%2e/%2e%2e/etc/passwd.go", "日本.go"} {
+		t.Run(name, func(t *testing.T) {
+			f := Finding{Analyzer: "httpshutdown", Pos: token.Position{Filename: "/src/" + name, Line: 3}, Message: "x ##[add-mask]FAIL"}
+			b, err := SARIF("/src", Analyzers(), []Finding{f}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, l := range strings.Split(string(b), "\n") {
+				if c := safetext.Command(l); c != "" {
+					t.Errorf("a runner reads command %q in %q", c, l)
+				}
+			}
+			var log struct {
+				Runs []struct {
+					Results []struct {
+						Message   struct{ Text string }
+						Locations []struct {
+							PhysicalLocation struct {
+								ArtifactLocation struct{ URI, URIBaseID string }
+							}
+						}
+					}
+				}
+			}
+			if err := json.Unmarshal(b, &log); err != nil {
+				t.Fatal(err)
+			}
+			r := log.Runs[0].Results[0]
+			loc := r.Locations[0].PhysicalLocation.ArtifactLocation
+			// As code scanning reads it: a reference resolved against the root.
+			root, _ := url.Parse("file:///repo/")
+			u, err := url.Parse(loc.URI)
+			if err == nil {
+				u = root.ResolveReference(u)
+			}
+			if err != nil || u.Path != "/repo/"+name || u.RawQuery != "" || u.Fragment != "" || loc.URIBaseID != "%SRCROOT%" {
+				t.Errorf("uri %q (base %q) reads as %v (err %v), want %q under %%SRCROOT%%", loc.URI, loc.URIBaseID, u, err, name)
+			}
+			if r.Message.Text != f.Message {
+				t.Errorf("message %q, want %q exactly", r.Message.Text, f.Message)
+			}
+		})
 	}
 }

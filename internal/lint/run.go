@@ -296,10 +296,16 @@ func (p Policy) Results(dir string, npkgs int, as []*analysis.Analyzer, fs []Fin
 
 // relPos shows a position relative to dir when it is inside it.
 func relPos(dir string, pos token.Position) token.Position {
-	if rel, err := filepath.Rel(dir, pos.Filename); err == nil && !strings.HasPrefix(rel, "..") {
+	if rel, err := filepath.Rel(dir, pos.Filename); err == nil && inside(rel) {
 		pos.Filename = rel
 	}
 	return pos
+}
+
+// inside reports whether rel, a filepath.Rel result, stays in its base:
+// "..x.go" is a file of the base, "../x.go" is not.
+func inside(rel string) bool {
+	return !filepath.IsAbs(rel) && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 func firstLine(s string) string {

@@ -2,10 +2,12 @@ package lint
 
 import (
 	"encoding/json"
+	"net/url"
 	"path/filepath"
-	"strings"
 
 	"golang.org/x/tools/go/analysis"
+
+	"dagger/go-image/internal/safetext"
 )
 
 // SARIF renders findings as a SARIF 2.1.0 log for code scanning (GitHub
@@ -75,10 +77,15 @@ func SARIF(dir string, as []*analysis.Analyzer, fs []Finding, p Policy) ([]byte,
 		r := result{RuleID: f.Analyzer, RuleIndex: i, Level: level(f.Analyzer), Message: text{f.Message}}
 		var loc location
 		pos := relPos(dir, f.Pos)
-		loc.PhysicalLocation.ArtifactLocation.URI = filepath.ToSlash(pos.Filename)
-		if !filepath.IsAbs(pos.Filename) && !strings.HasPrefix(pos.Filename, "..") {
+		// A URI, not a path: a file named auth%2Fhandler.go or q#x.go
+		// would otherwise point code scanning at another file.
+		u := url.URL{Path: filepath.ToSlash(pos.Filename)}
+		if inside(pos.Filename) {
 			loc.PhysicalLocation.ArtifactLocation.URIBaseID = "%SRCROOT%"
+		} else {
+			u.Scheme = "file"
 		}
+		loc.PhysicalLocation.ArtifactLocation.URI = u.String()
 		loc.PhysicalLocation.Region = region{StartLine: max(pos.Line, 1), StartColumn: pos.Column}
 		r.Locations = []location{loc}
 		if f.Suppressed != "" {
@@ -98,5 +105,10 @@ func SARIF(dir string, as []*analysis.Analyzer, fs []Finding, p Policy) ([]byte,
 			"results": results,
 		}},
 	}
-	return json.MarshalIndent(log, "", "  ")
+	b, err := json.MarshalIndent(log, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	// Printed by lint --format sarif, it is a CI log's too: no "##[".
+	return safetext.JSON(b), nil
 }
