@@ -21,6 +21,7 @@ package safetext
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -192,4 +193,49 @@ func Command(line string) string {
 		}
 	}
 	return ""
+}
+
+// maxLine bounds what a Writer holds of a line without a newline: a child
+// that never ends its line gets it cut and shown in pieces.
+const maxLine = 64 << 10
+
+// Writer relays a child's log (Trivy's stderr) line by line through Line:
+// what the child quotes of its input can neither paint the terminal nor
+// be a CI runner command. Safe for one writer at a time, as exec's pipes
+// use it; Close writes the last line if it had no newline.
+type Writer struct {
+	w   io.Writer
+	buf []byte
+}
+
+// NewWriter returns a Writer to w.
+func NewWriter(w io.Writer) *Writer { return &Writer{w: w} }
+
+func (x *Writer) Write(b []byte) (int, error) {
+	x.buf = append(x.buf, b...)
+	for {
+		i := bytes.IndexByte(x.buf, '\n')
+		if i < 0 && len(x.buf) < maxLine {
+			return len(b), nil
+		}
+		next := i + 1
+		if i < 0 {
+			i, next = maxLine, maxLine
+		}
+		line := Line(string(x.buf[:i])) + "\n"
+		x.buf = x.buf[next:]
+		if _, err := io.WriteString(x.w, line); err != nil {
+			return len(b), err
+		}
+	}
+}
+
+// Close writes what is left of the last line.
+func (x *Writer) Close() error {
+	if len(x.buf) == 0 {
+		return nil
+	}
+	_, err := io.WriteString(x.w, Line(string(x.buf))+"\n")
+	x.buf = nil
+	return err
 }

@@ -157,3 +157,26 @@ func FuzzLine(f *testing.F) {
 		}
 	})
 }
+
+func TestWriter(t *testing.T) {
+	var b strings.Builder
+	w := safetext.NewWriter(&b)
+	for _, part := range []string{"INFO scanning ", "/usr/bin/x##[add-mask]FAIL\n::stop-", "commands::pwn\n\x1b[2K", "\r[PASS]", strings.Repeat("a", 70<<10)} {
+		if _, err := w.Write([]byte(part)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+	want := []string{`INFO scanning /usr/bin/x#\x23[add-mask]FAIL`, `\x3a:stop-commands::pwn`, `\x1b[2K\r[PASS]` + strings.Repeat("a", 64<<10-11), strings.Repeat("a", 6<<10+11)}
+	if !reflect.DeepEqual(lines, want) {
+		t.Errorf("Writer wrote %d lines, want %d", len(lines), len(want))
+		for i := range min(len(lines), len(want)) {
+			if lines[i] != want[i] {
+				t.Errorf("line %d = %.80q, want %.80q", i, lines[i], want[i])
+			}
+		}
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"dagger/go-image/internal/childenv"
+	"dagger/go-image/internal/safetext"
 	"dagger/go-image/internal/scan"
 )
 
@@ -240,7 +241,10 @@ func (r *Runner) run(ctx context.Context, dir string, args []string) error {
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if r.Log != nil {
-		cmd.Stderr = io.MultiWriter(&stderr, r.Log)
+		// Trivy's log quotes the image's file names: escaped line by line.
+		log := safetext.NewWriter(r.Log)
+		defer log.Close()
+		cmd.Stderr = io.MultiWriter(&stderr, log)
 	}
 	if err := cmd.Run(); err != nil {
 		if ctx.Err() != nil {
