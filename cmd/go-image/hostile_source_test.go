@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"dagger/go-image/internal/hostile"
+	"dagger/go-image/internal/safetext"
 )
 
 // TestHostileSource: a source tree that arrives with a pull request, built
@@ -57,6 +58,15 @@ func TestHostileSource(t *testing.T) {
 			"links out of the source: internal/leak.go -> " + token},
 		{"assembly including a token file", asm(token), "build", `f_amd64.s:2: #include "` + token + `"`},
 		{"assembly including up and out", asm("../../../../../../../../../../.." + token), "build", `f_amd64.s:2: #include "../../`},
+		// A CI runner reads "##[cmd]" anywhere in a line and "::cmd::" at
+		// a line's start: the go command quotes the source, the policy
+		// file's values are quoted in errors.
+		{"a compile error quoting runner commands", map[string]hostile.SourceFile{"bad.go": {Data: "package main\n\nvar _ int = `##[add-mask]FAIL\n::stop-commands::pwn`\n"}}, "build",
+			"cannot use `#\\x23[add-mask]FAIL\n\\x3a:stop-commands::pwn`"},
+		{"a file name that is a runner command", map[string]hostile.SourceFile{"x##[add-mask]FAIL.go": {Data: "package main\n\nvar _ int = \"\"\n"}}, "build",
+			"x#\\x23[add-mask]FAIL.go:3:13: cannot use"},
+		{"a policy value that is a runner command", map[string]hostile.SourceFile{"go-image.yaml": {Data: "recipe:\n  base: \"##[add-mask]FAIL\"\n"}}, "config",
+			`base "#\x23[add-mask]FAIL": unknown base image`},
 		{"ldflags writing a profile", map[string]hostile.SourceFile{"go-image.yaml": {Data: "recipe:\n  ldflags: [\"-memprofile=" + pwned + "\"]\n"}}, "build",
 			"linker flag -memprofile is not allowed"},
 	}
@@ -74,6 +84,11 @@ func TestHostileSource(t *testing.T) {
 			code, stdout, stderr := goImage(t, args...)
 			if code == 0 || !strings.Contains(stderr, tt.want) {
 				t.Errorf("exit %d, want an error containing %q\nstdout:\n%s\nstderr:\n%s", code, tt.want, stdout, stderr)
+			}
+			for _, l := range strings.Split(stdout+stderr, "\n") {
+				if c := safetext.Command(l); c != "" {
+					t.Errorf("a CI runner reads command %q in %q", c, l)
+				}
 			}
 			if strings.Contains(stdout+stderr, "SECRET") {
 				t.Errorf("a file of this machine was quoted:\nstdout:\n%s\nstderr:\n%s", stdout, stderr)
