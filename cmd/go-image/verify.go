@@ -17,6 +17,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	keyFile := new(string)
 	pathVar(fs, keyFile, "key", "", "public key file, cosign.pub (required)")
 	revision := fs.String("revision", "", "require the provenance's source revision to be this (e.g. the commit the tag points at)")
+	requireGates := fs.String("require-gates", "", "gates that must have run, not switched off by the release's policy: a list of size, scan, upx, harden, lint, smoke, or all")
 	username := fs.String("username", "", "registry username (default: the docker config / credential helpers)")
 	passwordEnv := fs.String("password-env", "", "NAME of the environment variable holding the registry password or token")
 	insecure := fs.Bool("insecure", false, "allow plain HTTP and unverified TLS to the registry")
@@ -28,6 +29,10 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if *keyFile == "" {
 		return usageError{fmt.Errorf("--key is required: the public key of the release's signing key, e.g. --key cosign.pub")}
+	}
+	gates, err := verify.ParseGates(*requireGates)
+	if err != nil {
+		return usageError{fmt.Errorf("--require-gates: %w", err)}
 	}
 	creds, err := credentials(*username, *passwordEnv)
 	if err != nil {
@@ -42,8 +47,9 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("--key %s: %w", *keyFile, err)
 	}
 	res, err := verify.Image(ctx, *image, v, verify.Options{
-		Revision: *revision,
-		Registry: push.Options{Credentials: creds, Insecure: *insecure},
+		Revision:     *revision,
+		RequireGates: gates,
+		Registry:     push.Options{Credentials: creds, Insecure: *insecure},
 	})
 	if err != nil {
 		return fmt.Errorf("NOT verified: %w", err)

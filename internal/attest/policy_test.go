@@ -285,3 +285,28 @@ func TestManifestRequireGates(t *testing.T) {
 		t.Error("the policy does not select the label manifest renders")
 	}
 }
+
+// offCondition is the condition README's "Admission policy" gives to
+// refuse a report in which the release's policy switched a gate off (the
+// shipped policy admits it: skipped is not failed).
+var offCondition = anyAllConds{All: []condition{{Key: "{{ length(results[?ends_with(id, '/off')]) }}", Operator: "Equals", Value: float64(0), Message: "the release switched a gate off"}}}
+
+func TestKyvernoConditionNoGateOff(t *testing.T) {
+	conds := append(readPolicy(t).Spec.Rules[0].VerifyImages[0].Attestations[0].Conditions, offCondition)
+	full, off := &report.Report{}, &report.Report{}
+	full.Add(report.Result{Gate: "scan", ID: "scan/vulnerabilities", Status: report.Pass, Message: "none"},
+		report.Result{Gate: "smoke", ID: "smoke/sigterm-drain", Status: report.Skipped, Message: "no slow path configured"})
+	off.Add(report.Result{Gate: "scan", ID: "scan/off", Status: report.Skipped, Message: "scan gate switched off: no DB"})
+	for _, tt := range []struct {
+		r        *report.Report
+		admitted bool
+	}{{full, true}, {off, false}} {
+		js, err := json.Marshal(attest.NewGateReport(tt.r, "r/x@sha256:1", attest.Build{BuilderID: attest.BuilderCLI}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok, why := admit(t, conds, js); ok != tt.admitted {
+			t.Errorf("%v: admitted = %v (%s), want %v", tt.r.Results, ok, why, tt.admitted)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -23,6 +24,7 @@ import (
 	"dagger/go-image/internal/attest"
 	"dagger/go-image/internal/limits"
 	"dagger/go-image/internal/push"
+	"dagger/go-image/internal/report"
 	"dagger/go-image/internal/safetext"
 	"dagger/go-image/internal/sign"
 )
@@ -36,12 +38,18 @@ var (
 	ErrMissing    = errors.New("attestation missing")
 	ErrRevision   = errors.New("wrong revision")
 	ErrGateFailed = errors.New("failed gate")
+	ErrGateOff    = errors.New("required gate not run")
 )
 
 // Options of a verification.
 type Options struct {
 	// Revision, when set, must equal the provenance's source revision.
 	Revision string
+	// RequireGates are gates (report.Gates) that must have run in full:
+	// a policy file (go-image.yaml, which comes with the code) can switch
+	// a gate off or skip its checks, and the signed report then passes
+	// with those checks "skipped". Parse a list with ParseGates.
+	RequireGates []string
 	// Registry are the credentials and transport to read the registry with.
 	Registry push.Options
 }
@@ -203,6 +211,9 @@ func attestations(ctx context.Context, res *Result, v signature.Verifier, o Opti
 	if err := gateReport(res, byType[attest.GateReportType]); err != nil {
 		return err
 	}
+	if err := required(res, o.RequireGates); err != nil {
+		return err
+	}
 	for _, t := range []string{attest.SPDXType, attest.CycloneDXType} {
 		if len(byType[t]) > 0 {
 			res.SBOM = t
@@ -255,6 +266,50 @@ func gateReport(res *Result, sts []attest.Statement) error {
 	return nil
 }
 
+// ParseGates reads a --require-gates list: gate names from report.Gates,
+// comma-separated; "all" is every gate.
+func ParseGates(list string) ([]string, error) {
+	var out []string
+	for _, g := range strings.Split(list, ",") {
+		switch g = strings.TrimSpace(g); {
+		case g == "":
+		case g == "all":
+			out = append(out, report.Gates...)
+		case slices.Contains(report.Gates, g):
+			out = append(out, g)
+		default:
+			return nil, fmt.Errorf("gate %q: want a list of %s, or all", safetext.Line(g), strings.Join(report.Gates, ", "))
+		}
+	}
+	return out, nil
+}
+
+// required checks that each gate in gates ran: not switched off
+// (<gate>/off) and with at least one check that was not skipped. A check
+// skipped on its own (gates.skip, smoke's checks that need a ready path)
+// does not fail it; Summary lists those.
+func required(res *Result, gates []string) error {
+	for _, gate := range gates {
+		ran, off := false, ""
+		for _, r := range res.Report.Results {
+			switch {
+			case r.Gate != gate:
+			case r.ID == gate+"/off":
+				off = r.Message
+			case r.Status != report.Skipped:
+				ran = true
+			}
+		}
+		if off != "" {
+			return fmt.Errorf("%w: the signed gate report of %s says %s: the release's policy (go-image.yaml, or a flag) switched it off; release with the gate on, or leave %s out of --require-gates", ErrGateOff, res.Digest, safetext.Line(off), gate)
+		}
+		if !ran {
+			return fmt.Errorf("%w: the signed gate report of %s has no %s check that ran: release with the gate on, or leave %s out of --require-gates", ErrGateOff, res.Digest, gate, gate)
+		}
+	}
+	return nil
+}
+
 // Summary is the verification's outcome for a terminal.
 func (r *Result) Summary() string {
 	var b strings.Builder
@@ -275,6 +330,13 @@ func (r *Result) Summary() string {
 	}
 	b.WriteString("\n")
 	fmt.Fprintf(&b, "  gate report: %s\n", line(r.Report.Summary))
+	// A skip passes the report: say which, so a reader sees what it
+	// did not check (--require-gates refuses them).
+	for _, res := range r.Report.Results {
+		if res.Status == report.Skipped {
+			fmt.Fprintf(&b, "  skipped:     %s: %s\n", line(res.ID), line(res.Message))
+		}
+	}
 	if r.SBOM != "" {
 		fmt.Fprintf(&b, "  sbom:        %s\n", line(r.SBOM))
 	}

@@ -139,3 +139,64 @@ func mustImage(t *testing.T, d name.Digest) v1.Image {
 	}
 	return img
 }
+
+// A policy file comes with the code: it can switch every gate off, and
+// the release then signs a report with no failed check, which verify
+// accepted as "verified". --require-gates names gates that must have run.
+func TestRequireGates(t *testing.T) {
+	host := signtest.Registry(t)
+	key, pub := signtest.Key(t)
+	v, err := sign.LoadPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lenient := &report.Report{}
+	lenient.Add(report.Result{Gate: "size", ID: "size/compressed", Status: report.Pass, Message: "small"},
+		report.Result{Gate: "scan", ID: "scan/off", Status: report.Skipped, Message: "scan gate switched off: ##[add-mask]PASS"},
+		report.Result{Gate: "harden", ID: "harden/no-setuid", Status: report.Skipped, Message: "skipped: the base ships ping"},
+		report.Result{Gate: "harden", ID: "harden/user-nonroot", Status: report.Pass, Message: "65532"},
+		report.Result{Gate: "smoke", ID: "smoke/platform", Status: report.Skipped, Message: "linux/s390x does not run here"})
+	d := signtest.RandomImage(t, host+"/acme/lenient")
+	signtest.Released(t, key, d, lenient, revision)
+
+	tests := []struct {
+		require string
+		msg     string // "" verifies
+	}{
+		{"", ""},
+		{"size", ""},
+		{"size,harden", ""}, // one harden check skipped on its own: harden ran
+		{"scan", `scan gate switched off: #\x23[add-mask]PASS`},
+		{"smoke", "has no smoke check that ran"},
+		{"lint", "has no lint check that ran"},
+		{"all", "switched it off"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.require, func(t *testing.T) {
+			gates, err := verify.ParseGates(tt.require)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := verify.Image(ctx, d.String(), v, verify.Options{RequireGates: gates})
+			if tt.msg == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				// Verified or not, what was not checked is said.
+				s := res.Summary()
+				for _, want := range []string{"skipped:     scan/off: scan gate switched off", "skipped:     harden/no-setuid", "skipped:     smoke/platform"} {
+					if !strings.Contains(s, want) {
+						t.Errorf("summary lacks %q:\n%s", want, s)
+					}
+				}
+				return
+			}
+			if !errors.Is(err, verify.ErrGateOff) || !strings.Contains(err.Error(), tt.msg) {
+				t.Errorf("err = %v, want %v with %q", err, verify.ErrGateOff, tt.msg)
+			}
+		})
+	}
+	if _, err := verify.ParseGates("scan,smokee"); err == nil || !strings.Contains(err.Error(), `gate "smokee": want a list of size, scan, upx, harden, lint, smoke, or all`) {
+		t.Errorf("ParseGates(smokee) = %v", err)
+	}
+}
