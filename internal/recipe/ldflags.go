@@ -72,8 +72,12 @@ func checkLdflags(flags []string) error {
 			value = fields[i].text
 		}
 		if name == "X" {
-			if v, _, ok := strings.Cut(value, "="); !ok || !versionVarRE.MatchString(v) {
+			v, _, ok := strings.Cut(value, "=")
+			if !ok || !versionVarRE.MatchString(v) {
 				return fmt.Errorf("ldflag %q: -X %q: want importpath.name=value, e.g. -X main.commit=abc123", f.entry, value)
+			}
+			if err := checkXTarget(v); err != nil {
+				return fmt.Errorf("ldflag %q: %w", f.entry, err)
 			}
 		}
 	}
@@ -110,4 +114,18 @@ func splitQuoted(s string) ([]string, error) {
 		s = s[i:]
 	}
 	return out, nil
+}
+
+// checkXTarget refuses an -X of the runtime's own strings: the linker
+// writes runtime.buildVersion and runtime.modinfo into the binary's build
+// info, which Trivy, the SBOM and the provenance read as the Go version
+// and the module list. -X runtime.buildVersion=go1.99.0 made a binary of
+// a vulnerable toolchain scan clean; -X runtime.modinfo= hid every
+// dependency from the scan.
+func checkXTarget(sym string) error {
+	pkg := sym[:strings.LastIndex(sym, ".")]
+	if pkg == "runtime" || strings.HasPrefix(pkg, "runtime/") {
+		return fmt.Errorf("-X %s sets the Go runtime's own data (runtime.buildVersion and runtime.modinfo are the Go version and the module list in the binary's build info, what the scan, the SBOM and the provenance read): set a variable of your own package, e.g. -X main.commit=abc123", sym)
+	}
+	return nil
 }

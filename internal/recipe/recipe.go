@@ -249,6 +249,9 @@ func (o Options) Normalize() (Options, error) {
 	if !versionVarRE.MatchString(o.VersionVar) {
 		return o, fmt.Errorf("version variable %q: want importpath.name, e.g. main.version", o.VersionVar)
 	}
+	if err := checkXTarget(o.VersionVar); err != nil {
+		return o, fmt.Errorf("version variable: %w", err)
+	}
 	if strings.ContainsAny(o.Version, " '\"") {
 		return o, fmt.Errorf("version %q: must not contain spaces or quotes: go build splits -ldflags on them", o.Version)
 	}

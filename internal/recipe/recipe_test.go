@@ -391,6 +391,11 @@ func TestHostileLdflags(t *testing.T) {
 		{"an unbalanced quote", []string{"-X 'main.a=b"}, "unterminated ' string"},
 		{"a quote closed in the next entry", []string{"-X 'main.a=b", "c' -o /tmp/x"}, "unterminated ' string"},
 		{"--", []string{"-- -o /tmp/x"}, `"--" is not a linker flag`},
+		// The build info is written from these: Trivy, the SBOM and the
+		// provenance read a forged Go version and module list.
+		{"-X forging the Go version", []string{"-X runtime.buildVersion=go1.99.0"}, "-X runtime.buildVersion sets the Go runtime's own data"},
+		{"-X erasing the module list", []string{"-X", "runtime.modinfo="}, "-X runtime.modinfo sets"},
+		{"-X= of a runtime string", []string{"-X=runtime.godebugDefault=x"}, "-X runtime.godebugDefault sets"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -400,8 +405,12 @@ func TestHostileLdflags(t *testing.T) {
 			}
 		})
 	}
+	if _, err := (Options{VersionVar: "runtime.buildVersion", Version: "go1.99.0"}).Normalize(); err == nil || !strings.Contains(err.Error(), "version variable: -X runtime.buildVersion sets") {
+		t.Errorf("Normalize(versionVar runtime.buildVersion) = %v, want refused", err)
+	}
 	for _, ok := range [][]string{
 		{"-X main.commit=abc"},
+		{"-X example.com/svc/runtime.v=1", "-X main.runtime=x"},
 		{"-X", "main.commit=abc"},
 		{"-X=example.com/x/internal/version.V=1.2.3", "-s", "-w=true"},
 		{"-X 'main.msg=hello world'", `-X "main.b=c"`},
