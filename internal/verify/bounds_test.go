@@ -11,20 +11,13 @@ import (
 
 	"dagger/go-image/internal/limits"
 	"dagger/go-image/internal/push"
-	"dagger/go-image/internal/sign"
-	"dagger/go-image/internal/sign/signtest"
 	"dagger/go-image/internal/verify"
 )
 
 // TestIndexBound: a signed index naming more platform images than the
 // limit is refused before the verifier reads any of their signatures.
 func TestIndexBound(t *testing.T) {
-	host := signtest.Registry(t)
-	key, pub := signtest.Key(t)
-	v, err := sign.LoadPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
+	host, key, v := setup(t)
 	idx, err := random.Index(128, 1, 3)
 	if err != nil {
 		t.Fatal(err)

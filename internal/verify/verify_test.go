@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/sigstore/sigstore/pkg/signature"
 
 	"dagger/go-image/internal/push"
 	"dagger/go-image/internal/report"
@@ -35,12 +36,7 @@ func failing() *report.Report {
 }
 
 func TestImage(t *testing.T) {
-	host := signtest.Registry(t)
-	key, pub := signtest.Key(t)
-	v, err := sign.LoadPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
+	host, key, v := setup(t)
 	other, _ := signtest.Key(t)
 
 	good := signtest.RandomImage(t, host+"/acme/good")
@@ -144,12 +140,7 @@ func mustImage(t *testing.T, d name.Digest) v1.Image {
 // the release then signs a report with no failed check, which verify
 // accepted as "verified". --require-gates names gates that must have run.
 func TestRequireGates(t *testing.T) {
-	host := signtest.Registry(t)
-	key, pub := signtest.Key(t)
-	v, err := sign.LoadPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
+	host, key, v := setup(t)
 	lenient := &report.Report{}
 	lenient.Add(report.Result{Gate: "size", ID: "size/compressed", Status: report.Pass, Message: "small"},
 		report.Result{Gate: "scan", ID: "scan/off", Status: report.Skipped, Message: "scan gate switched off: ##[add-mask]PASS"},
@@ -199,4 +190,15 @@ func TestRequireGates(t *testing.T) {
 	if _, err := verify.ParseGates("scan,smokee"); err == nil || !strings.Contains(err.Error(), `gate "smokee": want a list of size, scan, upx, harden, lint, smoke, or all`) {
 		t.Errorf("ParseGates(smokee) = %v", err)
 	}
+}
+
+// setup serves a registry and makes a signing key and its verifier.
+func setup(t *testing.T) (string, *sign.Key, signature.Verifier) {
+	t.Helper()
+	key, pub := signtest.Key(t)
+	v, err := sign.LoadPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signtest.Registry(t), key, v
 }
