@@ -831,7 +831,14 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg registry", err))
 				}
 			}
-			return (*GoImage).Verify(&parent, ctx, image, key, revision, username, password, insecure, registry)
+			var requireGates string
+			if inputArgs["requireGates"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["requireGates"]), &requireGates)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg requireGates", err))
+				}
+			}
+			return (*GoImage).Verify(&parent, ctx, image, key, revision, username, password, insecure, registry, requireGates)
 		case "WithBuildCache":
 			var parent GoImage
 			err = json.Unmarshal(parentJSON, &parent)

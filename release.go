@@ -232,7 +232,14 @@ func (m *GoImage) Verify(
 	// The registry of a loopback image reference, as a service (see release).
 	// +optional
 	registry *dagger.Service,
+	// Gates that must have run, not switched off by the release's policy: a comma-separated list of size, scan, upx, harden, lint, smoke, or all (default: none; a signed report with a gate switched off still verifies).
+	// +optional
+	requireGates string,
 ) (string, error) {
+	gates, err := verify.ParseGates(requireGates)
+	if err != nil {
+		return "", fmt.Errorf("requireGates: %w", err)
+	}
 	pub, err := key.Contents(ctx)
 	if err != nil {
 		return "", fmt.Errorf("key: %w", err)
@@ -249,7 +256,7 @@ func (m *GoImage) Verify(
 	if err != nil {
 		return "", err
 	}
-	res, err := verify.Image(ctx, image, v, verify.Options{Revision: revision, Registry: popts})
+	res, err := verify.Image(ctx, image, v, verify.Options{Revision: revision, Registry: popts, RequireGates: gates})
 	if err != nil {
 		return "", err
 	}

@@ -63,6 +63,12 @@ func TestEngineSignedRelease(t *testing.T) {
 	if v.err != nil {
 		t.Errorf("dagger call verify: %s", v.failed())
 	}
+	// The release switched the scan off: requireGates names it, the
+	// verification fails and says so; the gates that ran pass.
+	wantFail(t, call(t, "--source=./testdata/service", "verify", "--image="+ref, "--key="+pubFile, "--registry=tcp://"+reg, "--require-gates=all"), "scan/off")
+	if v := call(t, "--source=./testdata/service", "verify", "--image="+ref, "--key="+pubFile, "--registry=tcp://"+reg, "--require-gates=size,harden,smoke"); v.err != nil {
+		t.Errorf("dagger call verify --require-gates=size,harden,smoke: %s", v.failed())
+	}
 	_, otherPub := signtest.KeyPair(t, "other")
 	other := filepath.Join(dir, "other.pub")
 	if err := os.WriteFile(other, otherPub, 0o600); err != nil {
