@@ -14,6 +14,7 @@ import (
 	"dagger/go-image/internal/dagger"
 	"dagger/go-image/internal/scan"
 	"dagger/go-image/internal/trivy"
+	"dagger/go-image/internal/volumes"
 )
 
 // Trivy says where the scan's Trivy and its vulnerability DB come from.
@@ -58,7 +59,7 @@ func (e *Executor) Scan(ctx context.Context, t Trivy, tarball *dagger.File, igno
 		if from == "" {
 			from = "Trivy's default, ghcr.io/aquasecurity/trivy-db"
 		}
-		c = c.WithMountedCache(dbCache, e.Cache(dbVolume(t.DBRepository)), dagger.ContainerWithMountedCacheOpts{Sharing: dagger.CacheSharingModeLocked}).
+		c = c.WithMountedCache(dbCache, e.Cache(dbVolume(t.DBRepository), volumes.Image(image, trivy.DefaultImage)), dagger.ContainerWithMountedCacheOpts{Sharing: dagger.CacheSharingModeLocked}).
 			WithEnvVariable("GOIMAGE_DB_EPOCH", time.Now().UTC().Format("2006-01-02T15")).
 			WithExec(args)
 		if _, err := c.Sync(ctx); err != nil {
