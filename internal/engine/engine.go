@@ -9,6 +9,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -168,6 +169,9 @@ func (e *Executor) preflight(ctx context.Context, p recipe.Platform) error {
 	listed, err := e.builder().WithEnvVariable("CGO_ENABLED", "1").
 		WithExec(compile.CheckArgs(e.Options.Main)).Stdout(ctx)
 	if err != nil {
+		if _, ok := errors.AsType[*dagger.ExecError](err); ok {
+			return fmt.Errorf("inspect %s with the builder (go list): %s", e.Options.Main, execError(err))
+		}
 		return fmt.Errorf("inspect %s with the builder (go list): %w", e.Options.Main, err)
 	}
 	return compile.DiagnoseJSON(e.Options.Main, []byte(listed))

@@ -12,6 +12,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"dagger/go-image/internal/dagger"
+	"dagger/go-image/internal/safetext"
 	"dagger/go-image/internal/scan"
 	"dagger/go-image/internal/trivy"
 	"dagger/go-image/internal/volumes"
@@ -119,20 +120,22 @@ func dbVolume(repository string) string {
 	return "trivy-db-" + hex.EncodeToString(sum[:6])
 }
 
-// execError is what a failed exec said, without Dagger's query around it.
+// execTail bounds what an error quotes of an exec's output, in bytes.
+const execTail = 2000
+
+// execError is what a failed exec said, without Dagger's query around it:
+// its end, escaped (the exec reads the source, and the source names its
+// files and writes its compile errors).
 func execError(err error) string {
 	var ee *dagger.ExecError
 	if errors.As(err, &ee) {
-		msg := strings.TrimSpace(ee.Stderr)
-		if msg == "" {
-			msg = strings.TrimSpace(ee.Stdout)
+		msg := ee.Stderr
+		if strings.TrimSpace(msg) == "" {
+			msg = ee.Stdout
 		}
-		if len(msg) > 2000 {
-			msg = "…" + msg[len(msg)-2000:]
-		}
-		return fmt.Sprintf("exit code %d: %s", ee.ExitCode, msg)
+		return fmt.Sprintf("exit code %d: %s", ee.ExitCode, safetext.Tail(msg, execTail))
 	}
-	return err.Error()
+	return safetext.Tail(err.Error(), execTail)
 }
 
 // Scanner is the scan gate's runner in the engine (scan.ImageRunner): the
