@@ -31,6 +31,7 @@ func TestEngineHostileBase(t *testing.T) {
 		{"duplicate", hostile.DuplicatePaths(t), "[image/duplicate-path]"},
 		{"whiteout", hostile.SameLayerWhiteout(t), "[image/same-layer-whiteout]"},
 		{"symlink", hostile.SymlinkEscape(t, "/tmp"), "[image/path-through-non-directory]"},
+		{"env", hostile.BaseEnv(t, "amd64", "SSL_CERT_FILE=/usr/share/evil-ca.pem"), `sets SSL_CERT_FILE="/usr/share/evil-ca.pem"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
