@@ -12,6 +12,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"dagger/go-image/internal/dagger"
+	"dagger/go-image/internal/limits"
 	"dagger/go-image/internal/safetext"
 	"dagger/go-image/internal/scan"
 	"dagger/go-image/internal/trivy"
@@ -69,11 +70,11 @@ func (e *Executor) Scan(ctx context.Context, t Trivy, tarball *dagger.File, igno
 		}
 	}
 	c = c.WithExec(append([]string{"trivy"}, trivy.ImageArgs(dir+"/image.tar", dbCache, dir+"/report.json")...))
-	js, err := c.File(dir + "/report.json").Contents(ctx)
+	js, err := readReport(ctx, c.File(dir+"/report.json"), "Trivy's JSON report")
 	if err != nil {
-		return scan.Output{}, fmt.Errorf("trivy (%s): %s", image, execError(err))
+		return scan.Output{}, fmt.Errorf("trivy (%s): %w", image, err)
 	}
-	out := scan.Output{JSON: []byte(js), Version: imageVersion(image)}
+	out := scan.Output{JSON: js, Version: imageVersion(image)}
 	// A cache volume is a mount, not part of the container's files: read
 	// the DB metadata with cat.
 	meta, err := c.WithExec([]string{"cat", dbCache + "/db/metadata.json"}).Stdout(ctx)
@@ -91,14 +92,32 @@ func (e *Executor) Scan(ctx context.Context, t Trivy, tarball *dagger.File, igno
 			ignore = dir + "/.trivyignore"
 			c = c.WithMountedFile(ignore, ignorefile)
 		}
-		s, err := c.WithExec(append([]string{"trivy"}, trivy.ConvertArgs(dir+"/report.json", dir+"/report.sarif", ignore)...)).
-			File(dir + "/report.sarif").Contents(ctx)
+		s, err := readReport(ctx, c.WithExec(append([]string{"trivy"}, trivy.ConvertArgs(dir+"/report.json", dir+"/report.sarif", ignore)...)).
+			File(dir+"/report.sarif"), "Trivy's SARIF report")
 		if err != nil {
-			return scan.Output{}, fmt.Errorf("trivy convert: %s", execError(err))
+			return scan.Output{}, fmt.Errorf("trivy convert: %w", err)
 		}
-		out.SARIF = []byte(s)
+		out.SARIF = s
 	}
 	return out, nil
+}
+
+// readReport reads the report Trivy wrote, named what in errors, within
+// ctx's limits.ToolOutput (as trivy.ReadReport for the CLI): its size is
+// asked first, since Contents brings the whole file into this process.
+func readReport(ctx context.Context, f *dagger.File, what string) ([]byte, error) {
+	size, err := f.Size(ctx)
+	if err != nil {
+		return nil, errors.New(execError(err))
+	}
+	if err := limits.Check(int64(size), limits.From(ctx).ToolOutput, limits.ToolOutput, what); err != nil {
+		return nil, err
+	}
+	s, err := f.Contents(ctx)
+	if err != nil {
+		return nil, errors.New(execError(err))
+	}
+	return []byte(s), nil
 }
 
 // imageVersion is the tag of a Trivy image reference, "" without one.
