@@ -16,6 +16,7 @@ import (
 	"dagger/go-image/internal/recipe"
 	"dagger/go-image/internal/sbom"
 	"dagger/go-image/internal/srcfile"
+	"dagger/go-image/internal/volumes"
 )
 
 // Binary compiles the service: a static, stripped binary built with
@@ -153,6 +154,13 @@ func (m *GoImage) start(ctx context.Context, platforms ...string) (*call, error)
 	if err := flags.Validate(); err != nil {
 		return nil, err
 	}
+	if err := volumes.CheckNamespace(m.CacheNamespace); err != nil {
+		return nil, err
+	}
+	builderRunner, err := m.builderRunner(ctx)
+	if err != nil {
+		return nil, err
+	}
 	if ok, err := m.Source.Exists(ctx, "go.mod"); err != nil || !ok {
 		return nil, fmt.Errorf("source: no go.mod: pass the module root of the service (the directory with go.mod) as --source")
 	}
@@ -193,7 +201,7 @@ func (m *GoImage) start(ctx context.Context, platforms ...string) (*call, error)
 		}
 		return &engine.Executor{
 			Dag: dag, Source: m.Source, Options: o, GoMod: gomod,
-			Builder: m.Builder, BaseImage: c.Recipe.BaseImageRef(), CacheNamespace: m.CacheNamespace, UpxCompress: c.Recipe.Compress(),
+			Builder: m.Builder, BuilderRunner: builderRunner, BaseImage: c.Recipe.BaseImageRef(), CacheNamespace: m.CacheNamespace, UpxCompress: c.Recipe.Compress(),
 			BuildCache: bc,
 		}, nil
 	}
@@ -252,6 +260,20 @@ func (m *GoImage) policy(ctx context.Context) (*config.File, error) {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return config.Parse(name, []byte(data))
+}
+
+// builderRunner names the injected builder's cache volumes after its ID
+// (volumes.Builder): its code is the caller's, and shares no volume with
+// go-image's golang builder nor with another caller's builder.
+func (m *GoImage) builderRunner(ctx context.Context) (string, error) {
+	var id dagger.ContainerID
+	if m.Builder != nil {
+		var err error
+		if id, err = m.Builder.ID(ctx); err != nil {
+			return "", fmt.Errorf("builder: %w", err)
+		}
+	}
+	return volumes.Builder(m.Builder != nil, string(id))
 }
 
 // one is the call's only binary, for a function that returns one image.

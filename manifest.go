@@ -80,13 +80,17 @@ func (m *GoImage) Manifest(
 	// +optional
 	requireGates bool,
 ) (*dagger.File, error) {
+	var n manifest.Int32s
 	o := manifest.Options{
-		Image: image, Name: name, Namespace: namespace, Replicas: int32(replicas),
-		BusinessPort: int32(businessPort), ProbePort: int32(probePort), ServicePort: int32(servicePort),
-		HealthPath: healthPath, ReadyPath: readyPath, InitialDelaySeconds: int32(initialDelay), AnyInitialDelay: anyInitialDelay,
-		FailureThreshold: int32(failureThreshold), GraceSeconds: int64(graceSeconds),
+		Image: image, Name: name, Namespace: namespace, Replicas: n.Int32("replicas", replicas),
+		BusinessPort: n.Int32("businessPort", businessPort), ProbePort: n.Int32("probePort", probePort), ServicePort: n.Int32("servicePort", servicePort),
+		HealthPath: healthPath, ReadyPath: readyPath, InitialDelaySeconds: n.Int32("initialDelay", initialDelay), AnyInitialDelay: anyInitialDelay,
+		FailureThreshold: n.Int32("failureThreshold", failureThreshold), GraceSeconds: int64(graceSeconds),
 		CPURequest: cpuRequest, MemoryRequest: memoryRequest, CPULimit: cpuLimit, MemoryLimit: memoryLimit, Env: env,
 		RequireGates: requireGates,
+	}
+	if n.Err != nil {
+		return nil, n.Err
 	}
 	if noReadiness {
 		o.ReadyPath = ""

@@ -60,8 +60,9 @@ func TestHostileTarballs(t *testing.T) {
 }
 
 // TestHostileBase: a hostile --base-image, pulled from a registry, is
-// refused with the layer's named check before anything is built on it (the
-// module's engine test TestEngineHostileBase expects the same).
+// refused with the layer's named check (or, for its environment, the
+// variable) before anything is built on it (the module's engine test
+// TestEngineHostileBase expects the same).
 func TestHostileBase(t *testing.T) {
 	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	t.Cleanup(srv.Close)
@@ -74,6 +75,7 @@ func TestHostileBase(t *testing.T) {
 		{"duplicate", hostile.DuplicatePaths(t), "[image/duplicate-path]"},
 		{"whiteout", hostile.SameLayerWhiteout(t), "[image/same-layer-whiteout]"},
 		{"symlink", hostile.SymlinkEscape(t, "/tmp"), "[image/path-through-non-directory]"},
+		{"env", hostile.BaseEnv(t, "amd64", "SSL_CERT_FILE=/usr/share/evil-ca.pem"), `sets SSL_CERT_FILE="/usr/share/evil-ca.pem"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ref := host + "/hostile/" + tc.name + ":1"

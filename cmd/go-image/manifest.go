@@ -43,8 +43,12 @@ func runManifest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *grace%time.Second != 0 {
 		return usageError{fmt.Errorf("--grace %s: terminationGracePeriodSeconds takes whole seconds", *grace)}
 	}
-	o.Replicas, o.BusinessPort, o.ProbePort, o.ServicePort = int32(*replicas), int32(*businessPort), int32(*probePort), int32(*servicePort)
-	o.InitialDelaySeconds, o.FailureThreshold, o.GraceSeconds = int32(*delay), int32(*threshold), int64(*grace/time.Second)
+	var n manifest.Int32s
+	o.Replicas, o.BusinessPort, o.ProbePort, o.ServicePort = n.Int32("--replicas", *replicas), n.Int32("--business-port", *businessPort), n.Int32("--probe-port", *probePort), n.Int32("--service-port", *servicePort)
+	o.InitialDelaySeconds, o.FailureThreshold, o.GraceSeconds = n.Int32("--initial-delay", *delay), n.Int32("--failure-threshold", *threshold), int64(*grace/time.Second)
+	if n.Err != nil {
+		return usageError{n.Err}
+	}
 	o.Env = env
 	y, err := manifest.Render(o)
 	if err != nil {

@@ -124,6 +124,9 @@ func Image(b Base, o recipe.Options, binary []byte) (v1.Image, error) {
 		if bcf.OS != "" && (bcf.OS != p.OS || bcf.Architecture != p.Arch) {
 			return nil, fmt.Errorf("base image is %s/%s but the target platform is %s: use a base for %s", bcf.OS, bcf.Architecture, p, p)
 		}
+		if err := checkBaseEnv(b.Name, bcf.Config.Env); err != nil {
+			return nil, err
+		}
 		if passwd, group, err = accounts(b.Image); err != nil {
 			return nil, err
 		}

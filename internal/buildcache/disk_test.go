@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -174,6 +175,53 @@ func TestJoinArgs(t *testing.T) {
 		got, err := split(line)
 		if err != nil || fmt.Sprintf("%q", got) != fmt.Sprintf("%q", tt.args) {
 			t.Errorf("split(JoinArgs(%q)) = %q, %v", tt.args, got, err)
+		}
+	}
+}
+
+// TestModuleLine: the username is the caller's. One GOCACHEPROG cannot
+// carry (both kinds of quote) used to leave the line empty, and the go
+// command then ran without the cache, saying nothing; now it is an error
+// naming the fix, found before anything builds. What it can carry, a
+// username with spaces or starting with '-', reaches the cache program as
+// one argument, the username, never a flag of its own.
+func TestModuleLine(t *testing.T) {
+	for _, tc := range []struct {
+		username string
+		ok       bool
+	}{
+		{"ci", true},
+		{"robot$acme+ci", true},
+		{"Jane Doe", true},
+		{"--insecure", true},
+		{"it's", true},
+		{`o'"brien`, false},
+	} {
+		line, err := ModuleLine("/usr/local/bin/go-image-cacheprog", "registry.example/ci/cache", tc.username, "PW", false)
+		if (err == nil) != tc.ok {
+			t.Errorf("ModuleLine(username %q) = %q, %v; want ok %v", tc.username, line, err, tc.ok)
+			continue
+		}
+		if err != nil {
+			if line != "" || !strings.Contains(err.Error(), "registry.example/ci/cache") || !strings.Contains(err.Error(), "without both") {
+				t.Errorf("ModuleLine(username %q) error = %v: want the cache and the fix named", tc.username, err)
+			}
+			continue
+		}
+		args, err := split(line)
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := slices.Index(args, "--username")
+		if i < 0 || i+1 >= len(args) || args[i+1] != tc.username {
+			t.Errorf("split(ModuleLine(username %q)) = %q: want the username as --username's value", tc.username, args)
+		}
+		// insecure is false: an --insecure anywhere but as the username's
+		// value would be the username turned into a flag.
+		for j, a := range args {
+			if a == "--insecure" && j != i+1 {
+				t.Errorf("split(ModuleLine(username %q)) = %q: --insecure at %d", tc.username, args, j)
+			}
 		}
 	}
 }

@@ -175,6 +175,18 @@ func RunIfMode() {
 	os.Exit(1)
 }
 
+// ModuleLine is ModuleCommand as the GOCACHEPROG value, or an error
+// naming the argument GOCACHEPROG cannot carry: the username is the
+// caller's, and a line that did not quote it left GOCACHEPROG empty, the
+// cache silently off.
+func ModuleLine(prog, repository, username, passwordEnv string, insecure bool) (string, error) {
+	line, err := JoinArgs(ModuleCommand(prog, repository, username, passwordEnv, insecure))
+	if err != nil {
+		return "", fmt.Errorf("build cache %s: %w: the go command splits GOCACHEPROG on spaces and reads one kind of quote per argument; use a username (or a robot account) without both ' and \"", repository, err)
+	}
+	return line, nil
+}
+
 // ModuleCommand is GOCACHEPROG's command line for prog, the Dagger module's
 // own binary (RunIfMode in its main package), the secrets named by the
 // environment variables DefaultKeyEnv and passwordEnv. The module's

@@ -31,6 +31,7 @@ func TestEngineHostileBase(t *testing.T) {
 		{"duplicate", hostile.DuplicatePaths(t), "[image/duplicate-path]"},
 		{"whiteout", hostile.SameLayerWhiteout(t), "[image/same-layer-whiteout]"},
 		{"symlink", hostile.SymlinkEscape(t, "/tmp"), "[image/path-through-non-directory]"},
+		{"env", hostile.BaseEnv(t, "amd64", "SSL_CERT_FILE=/usr/share/evil-ca.pem"), `sets SSL_CERT_FILE="/usr/share/evil-ca.pem"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -68,6 +69,28 @@ func TestEngineHostileSource(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			wantFail(t, call(t, "--source="+hostile.Source(t, tc.files), "binary"), tc.says...)
+		})
+	}
+}
+
+// TestEngineHostileArguments: a cache namespace that is not a short name
+// (a path, a control character) is refused before anything builds
+// (internal/volumes' TestCheckNamespace decides it; a caller's --builder
+// gets volumes of its own, TestCallersImageGetsItsOwnVolumes).
+func TestEngineHostileArguments(t *testing.T) {
+	engine(t)
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		args []string
+		says []string
+	}{
+		{"cache namespace with a path", []string{"--cache-namespace=../team-b", "binary"}, []string{"cache namespace", "e.g. team-a"}},
+		{"cache namespace with a newline", []string{"--cache-namespace=team\nb", "binary"}, []string{"cache namespace", `team\nb`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			wantFail(t, call(t, append([]string{"--source=./testdata/service"}, tc.args...)...), tc.says...)
 		})
 	}
 }

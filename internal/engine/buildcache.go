@@ -56,7 +56,8 @@ func (c *BuildCache) Check(ctx context.Context) error {
 	if len(key) < buildcache.MinKeyLen {
 		return fmt.Errorf("build cache %s: the key is %d bytes, want at least %d: generate one with `openssl rand -hex 32`", c.Repository, len(key), buildcache.MinKeyLen)
 	}
-	return nil
+	_, err = buildcache.ModuleLine(cacheProgPath, c.Repository, c.Username, cachePasswordEnv, c.Insecure)
+	return err
 }
 
 // apply makes b's go commands use the cache: the program, the secrets as
@@ -71,8 +72,8 @@ func (c *BuildCache) apply(b *dagger.Container) *dagger.Container {
 	if c.Username != "" {
 		pwEnv = cachePasswordEnv
 	}
-	// Check has parsed the repository; the other arguments are ours.
-	line, _ := buildcache.JoinArgs(buildcache.ModuleCommand(cacheProgPath, c.Repository, c.Username, pwEnv, c.Insecure))
+	// Check has refused what GOCACHEPROG cannot carry.
+	line, _ := buildcache.ModuleLine(cacheProgPath, c.Repository, c.Username, pwEnv, c.Insecure)
 	return b.WithEnvVariable("GOCACHEPROG", line)
 }
 

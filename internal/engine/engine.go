@@ -9,6 +9,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -24,6 +25,7 @@ import (
 	"dagger/go-image/internal/imagefile"
 	"dagger/go-image/internal/recipe"
 	"dagger/go-image/internal/timing"
+	"dagger/go-image/internal/volumes"
 )
 
 // Defaults of the images and caches the executor uses; the module's
@@ -33,8 +35,8 @@ const (
 	// golang image on alpine, as Dagger's own Go module uses.
 	DefaultBuilderImage = "golang:%s-alpine"
 	// DefaultCacheNamespace prefixes the cache volumes (<ns>-gomod,
-	// <ns>-gobuild, <ns>-trivy-db).
-	DefaultCacheNamespace = "go-image"
+	// <ns>-gobuild, <ns>-trivy-db; see VolumeName).
+	DefaultCacheNamespace = volumes.DefaultNamespace
 )
 
 // Executor builds one recipe with Dagger. The zero value is not usable; fill
@@ -50,6 +52,9 @@ type Executor struct {
 	// Builder replaces the golang:<GoVersion>-alpine builder (optional): a
 	// container with the Go toolchain, for mirrors and pinned images.
 	Builder *dagger.Container
+	// BuilderRunner names the builder's cache volumes (volumes.Builder):
+	// "" for the golang image, required with Builder.
+	BuilderRunner string
 	// BaseImage is the alpine base reference ("" for the default).
 	BaseImage string
 	// CacheNamespace prefixes the cache volumes ("" for the default).
@@ -99,13 +104,10 @@ func (e *Executor) AsBuilt(img v1.Image) (*Built, error) {
 	return &Built{Image: img, Platform: p, Tarball: e.Dag.CurrentModule().WorkdirFile(tar)}, nil
 }
 
-// Cache returns the cache volume named <namespace>-<name>.
-func (e *Executor) Cache(name string) *dagger.CacheVolume {
-	ns := e.CacheNamespace
-	if ns == "" {
-		ns = DefaultCacheNamespace
-	}
-	return e.Dag.CacheVolume(ns + "-" + name)
+// Cache returns the cache volume kind of the executor's namespace for
+// the containers of runner ("" for go-image's own images): volumes.Name.
+func (e *Executor) Cache(kind, runner string) *dagger.CacheVolume {
+	return e.Dag.CacheVolume(volumes.Name(e.CacheNamespace, kind, runner))
 }
 
 // BuilderBase is the builder before go-image's caches and source: the
@@ -122,8 +124,8 @@ func (e *Executor) BuilderBase() *dagger.Container {
 // fetches another toolchain behind the user's back.
 func (e *Executor) builder() *dagger.Container {
 	b := e.BuilderBase().
-		WithMountedCache("/go/pkg/mod", e.Cache("gomod")).
-		WithMountedCache("/root/.cache/go-build", e.Cache("gobuild")).
+		WithMountedCache("/go/pkg/mod", e.Cache("gomod", e.BuilderRunner)).
+		WithMountedCache("/root/.cache/go-build", e.Cache("gobuild", e.BuilderRunner)).
 		WithEnvVariable("GOMODCACHE", "/go/pkg/mod").
 		WithEnvVariable("GOCACHE", "/root/.cache/go-build").
 		WithEnvVariable("GOTOOLCHAIN", "local")
@@ -167,6 +169,9 @@ func (e *Executor) preflight(ctx context.Context, p recipe.Platform) error {
 	listed, err := e.builder().WithEnvVariable("CGO_ENABLED", "1").
 		WithExec(compile.CheckArgs(e.Options.Main)).Stdout(ctx)
 	if err != nil {
+		if _, ok := errors.AsType[*dagger.ExecError](err); ok {
+			return fmt.Errorf("inspect %s with the builder (go list): %s", e.Options.Main, execError(err))
+		}
 		return fmt.Errorf("inspect %s with the builder (go list): %w", e.Options.Main, err)
 	}
 	return compile.DiagnoseJSON(e.Options.Main, []byte(listed))

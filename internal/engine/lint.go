@@ -8,6 +8,7 @@ import (
 	"dagger/go-image/internal/dagger"
 	"dagger/go-image/internal/lint"
 	"dagger/go-image/internal/lint/vettool"
+	"dagger/go-image/internal/safetext"
 	"dagger/go-image/internal/timing"
 )
 
@@ -67,7 +68,7 @@ func (e *Executor) Lint(ctx context.Context, o lint.Options) ([]lint.Finding, er
 		return nil, err
 	}
 	if code != 0 {
-		return nil, fmt.Errorf("go vet -vettool=k8slint exited %d (does the source build?):\n%s", code, stderr)
+		return nil, fmt.Errorf("go vet -vettool=k8slint exited %d (does the source build?):\n%s", code, safetext.Tail(stderr, execTail))
 	}
 	// go vet -json writes the diagnostics to stdout since Go 1.26 and to
 	// stderr before; read both, so the builder's Go release does not

@@ -12,8 +12,11 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"dagger/go-image/internal/dagger"
+	"dagger/go-image/internal/limits"
+	"dagger/go-image/internal/safetext"
 	"dagger/go-image/internal/scan"
 	"dagger/go-image/internal/trivy"
+	"dagger/go-image/internal/volumes"
 )
 
 // Trivy says where the scan's Trivy and its vulnerability DB come from.
@@ -58,7 +61,7 @@ func (e *Executor) Scan(ctx context.Context, t Trivy, tarball *dagger.File, igno
 		if from == "" {
 			from = "Trivy's default, ghcr.io/aquasecurity/trivy-db"
 		}
-		c = c.WithMountedCache(dbCache, e.Cache(dbVolume(t.DBRepository)), dagger.ContainerWithMountedCacheOpts{Sharing: dagger.CacheSharingModeLocked}).
+		c = c.WithMountedCache(dbCache, e.Cache(dbVolume(t.DBRepository), volumes.Image(image, trivy.DefaultImage)), dagger.ContainerWithMountedCacheOpts{Sharing: dagger.CacheSharingModeLocked}).
 			WithEnvVariable("GOIMAGE_DB_EPOCH", time.Now().UTC().Format("2006-01-02T15")).
 			WithExec(args)
 		if _, err := c.Sync(ctx); err != nil {
@@ -67,11 +70,11 @@ func (e *Executor) Scan(ctx context.Context, t Trivy, tarball *dagger.File, igno
 		}
 	}
 	c = c.WithExec(append([]string{"trivy"}, trivy.ImageArgs(dir+"/image.tar", dbCache, dir+"/report.json")...))
-	js, err := c.File(dir + "/report.json").Contents(ctx)
+	js, err := readReport(ctx, c.File(dir+"/report.json"), "Trivy's JSON report")
 	if err != nil {
-		return scan.Output{}, fmt.Errorf("trivy (%s): %s", image, execError(err))
+		return scan.Output{}, fmt.Errorf("trivy (%s): %w", image, err)
 	}
-	out := scan.Output{JSON: []byte(js), Version: imageVersion(image)}
+	out := scan.Output{JSON: js, Version: imageVersion(image)}
 	// A cache volume is a mount, not part of the container's files: read
 	// the DB metadata with cat.
 	meta, err := c.WithExec([]string{"cat", dbCache + "/db/metadata.json"}).Stdout(ctx)
@@ -89,14 +92,32 @@ func (e *Executor) Scan(ctx context.Context, t Trivy, tarball *dagger.File, igno
 			ignore = dir + "/.trivyignore"
 			c = c.WithMountedFile(ignore, ignorefile)
 		}
-		s, err := c.WithExec(append([]string{"trivy"}, trivy.ConvertArgs(dir+"/report.json", dir+"/report.sarif", ignore)...)).
-			File(dir + "/report.sarif").Contents(ctx)
+		s, err := readReport(ctx, c.WithExec(append([]string{"trivy"}, trivy.ConvertArgs(dir+"/report.json", dir+"/report.sarif", ignore)...)).
+			File(dir+"/report.sarif"), "Trivy's SARIF report")
 		if err != nil {
-			return scan.Output{}, fmt.Errorf("trivy convert: %s", execError(err))
+			return scan.Output{}, fmt.Errorf("trivy convert: %w", err)
 		}
-		out.SARIF = []byte(s)
+		out.SARIF = s
 	}
 	return out, nil
+}
+
+// readReport reads the report Trivy wrote, named what in errors, within
+// ctx's limits.ToolOutput (as trivy.ReadReport for the CLI): its size is
+// asked first, since Contents brings the whole file into this process.
+func readReport(ctx context.Context, f *dagger.File, what string) ([]byte, error) {
+	size, err := f.Size(ctx)
+	if err != nil {
+		return nil, errors.New(execError(err))
+	}
+	if err := limits.Check(int64(size), limits.From(ctx).ToolOutput, limits.ToolOutput, what); err != nil {
+		return nil, err
+	}
+	s, err := f.Contents(ctx)
+	if err != nil {
+		return nil, errors.New(execError(err))
+	}
+	return []byte(s), nil
 }
 
 // imageVersion is the tag of a Trivy image reference, "" without one.
@@ -118,20 +139,22 @@ func dbVolume(repository string) string {
 	return "trivy-db-" + hex.EncodeToString(sum[:6])
 }
 
-// execError is what a failed exec said, without Dagger's query around it.
+// execTail bounds what an error quotes of an exec's output, in bytes.
+const execTail = 2000
+
+// execError is what a failed exec said, without Dagger's query around it:
+// its end, escaped (the exec reads the source, and the source names its
+// files and writes its compile errors).
 func execError(err error) string {
 	var ee *dagger.ExecError
 	if errors.As(err, &ee) {
-		msg := strings.TrimSpace(ee.Stderr)
-		if msg == "" {
-			msg = strings.TrimSpace(ee.Stdout)
+		msg := ee.Stderr
+		if strings.TrimSpace(msg) == "" {
+			msg = ee.Stdout
 		}
-		if len(msg) > 2000 {
-			msg = "…" + msg[len(msg)-2000:]
-		}
-		return fmt.Sprintf("exit code %d: %s", ee.ExitCode, msg)
+		return fmt.Sprintf("exit code %d: %s", ee.ExitCode, safetext.Tail(msg, execTail))
 	}
-	return err.Error()
+	return safetext.Tail(err.Error(), execTail)
 }
 
 // Scanner is the scan gate's runner in the engine (scan.ImageRunner): the

@@ -313,3 +313,29 @@ func LyingDiffID(t testing.TB) v1.Image {
 	}
 	return img
 }
+
+// BaseEnv is a base image (an alpine-like root with /etc/passwd and a CA
+// bundle file of its own) whose config sets env, for arch. The final
+// image inherits a base's environment, which the gates never judged: a
+// base that sets SSL_CERT_FILE to its own bundle makes the service trust
+// the base author's CA while harden/ca-bundle reads the standard bundle,
+// and HTTPS_PROXY sends the service's outbound requests to the base
+// author's proxy.
+func BaseEnv(t testing.TB, arch string, env ...string) v1.Image {
+	helper(t)
+	img := Image(t, Layer(Dir("etc", 0o755), File("etc/passwd", 0o644, "root:x:0:0:root:/root:/bin/sh\n"),
+		File("etc/group", 0o644, "root:x:0:\n"), Dir("usr", 0o755), Dir("usr/share", 0o755),
+		File("usr/share/evil-ca.pem", 0o644, "-----BEGIN CERTIFICATE-----\n")))
+	cf, err := img.ConfigFile()
+	if err != nil {
+		fatal(t, err)
+	}
+	cf = cf.DeepCopy()
+	cf.Architecture = arch
+	cf.Config.Entrypoint, cf.Config.User = nil, ""
+	cf.Config.Env = env
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		fatal(t, err)
+	}
+	return img
+}

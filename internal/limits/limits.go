@@ -57,6 +57,10 @@ type Limits struct {
 	Signature int64
 	// Signatures bounds all payloads read from one tag, in bytes.
 	Signatures int64
+	// ToolOutput bounds a report a tool writes about an image and go-image
+	// reads whole (Trivy's JSON and SARIF), in bytes: a base image decides
+	// how much Trivy finds to say.
+	ToolOutput int64
 }
 
 // Byte units.
@@ -84,6 +88,7 @@ func Default() Limits {
 		SignatureLayers: 1000,
 		Signature:       16 * MiB,
 		Signatures:      64 * MiB,
+		ToolOutput:      256 * MiB,
 	}
 }
 
@@ -115,6 +120,7 @@ func (l Limits) withDefaults() Limits {
 	set(&l.SignatureLayers, d.SignatureLayers)
 	set64(&l.Signature, d.Signature)
 	set64(&l.Signatures, d.Signatures)
+	set64(&l.ToolOutput, d.ToolOutput)
 	return l
 }
 
@@ -153,6 +159,7 @@ const (
 	SignatureLayers Kind = "signature-layers"
 	Signature       Kind = "signature"
 	Signatures      Kind = "signatures"
+	ToolOutput      Kind = "tool-output"
 )
 
 // about says, per kind, what is bounded, in which unit, and the fix.
@@ -174,6 +181,7 @@ var about = map[Kind]struct {
 	SignatureLayers: {"the signatures or attestations at one tag", "layers", "the tag holds more than cosign writes; check who writes to the repository"},
 	Signature:       {"one signature or attestation", "bytes", "a signature or attestation of a service is far smaller; check who writes to the repository"},
 	Signatures:      {"the signatures or attestations at one tag", "bytes", "the tag holds more than a release writes; check who writes to the repository"},
+	ToolOutput:      {"a report a tool wrote about the image", "bytes", "Trivy's report of a service image is a few megabytes; check what the base image holds"},
 }
 
 // Error is a bound exceeded. errors.Is(err, ErrEntries) (and the other
@@ -235,6 +243,7 @@ var (
 	ErrSignatureLayers = &Error{Kind: SignatureLayers}
 	ErrSignature       = &Error{Kind: Signature}
 	ErrSignatures      = &Error{Kind: Signatures}
+	ErrToolOutput      = &Error{Kind: ToolOutput}
 )
 
 // ReadAll reads r to its end, failing with an *Error of kind k once more

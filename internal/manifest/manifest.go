@@ -8,6 +8,7 @@ package manifest
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"regexp"
 	"strings"
 
@@ -296,4 +297,27 @@ func podLabels(selector map[string]string, gated bool) map[string]string {
 		out[k] = v
 	}
 	return out
+}
+
+// Int32 is v, the value of the argument named arg, as the int32 of a
+// Kubernetes field. Both executors take plain ints, and a conversion
+// wraps silently: --replicas 4294967298 rendered 2 replicas and
+// --probe-port 4294975377 a probe on 8081.
+func Int32(arg string, v int) (int32, error) {
+	if v < math.MinInt32 || v > math.MaxInt32 {
+		return 0, fmt.Errorf("%s %d: out of range (a Kubernetes field holds at most %d): give the value meant", arg, v, math.MaxInt32)
+	}
+	return int32(v), nil
+}
+
+// Int32s converts several arguments with Int32, keeping the first error.
+type Int32s struct{ Err error }
+
+// Int32 is Int32(arg, v), 0 once an argument was out of range.
+func (c *Int32s) Int32(arg string, v int) int32 {
+	n, err := Int32(arg, v)
+	if c.Err == nil {
+		c.Err = err
+	}
+	return n
 }

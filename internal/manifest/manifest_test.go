@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"bytes"
+	"math"
 	"strings"
 	"testing"
 
@@ -165,5 +166,38 @@ func TestRenderRejects(t *testing.T) {
 	o := mod(func(o *Options) { o.InitialDelaySeconds, o.AnyInitialDelay = 30, true })
 	if _, err := Render(o); err != nil {
 		t.Errorf("AnyInitialDelay: %v", err)
+	}
+}
+
+// TestInt32: a value that does not fit the Kubernetes field is an error
+// naming the argument, never a wrapped number.
+func TestInt32(t *testing.T) {
+	for _, tc := range []struct {
+		v    int
+		want int32
+		ok   bool
+	}{
+		{2, 2, true},
+		{0, 0, true},
+		{-1, -1, true}, // Render refuses it, naming the field
+		{math.MaxInt32, math.MaxInt32, true},
+		{1<<32 + 2, 0, false},    // wrapped to 2 replicas before
+		{1<<32 + 8081, 0, false}, // wrapped to port 8081 before
+		{math.MinInt32 - 1, 0, false},
+	} {
+		got, err := Int32("--replicas", tc.v)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("Int32(%d) = %d, %v; want %d, ok %v", tc.v, got, err, tc.want, tc.ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), "--replicas") {
+			t.Errorf("Int32(%d): %v does not name the argument", tc.v, err)
+		}
+	}
+	var n Int32s
+	if n.Int32("--replicas", 3) != 3 || n.Int32("--probe-port", 1<<32+8081) != 0 || n.Int32("--service-port", 1<<33) != 0 || n.Int32("--failure-threshold", 3) != 3 {
+		t.Error("Int32s converted a value wrongly")
+	}
+	if n.Err == nil || !strings.Contains(n.Err.Error(), "--probe-port") {
+		t.Errorf("Int32s.Err = %v, want the first argument out of range, --probe-port", n.Err)
 	}
 }

@@ -36,6 +36,22 @@ func Line(s string) string { return escape(s, false) }
 // escaped. Prefer Line for anything printed inside a line go-image formats.
 func Block(s string) string { return escape(s, true) }
 
+// Tail is Block of the last max bytes of s, spaces trimmed, marked with
+// "…" when cut (on a character boundary): for a child's output quoted in
+// an error, whose end says what failed and whose length is the child's
+// (a hostile source makes go's stderr as long and as strange as it likes).
+func Tail(s string, max int) string {
+	s = strings.TrimSpace(s)
+	if len(s) <= max {
+		return Block(s)
+	}
+	i := len(s) - max
+	for i < len(s) && !utf8.RuneStart(s[i]) {
+		i++
+	}
+	return "…" + Block(s[i:])
+}
+
 // Safe reports whether Line(s) == s: s has nothing to escape.
 func Safe(s string) bool { return fast(s, false) }
 

@@ -108,6 +108,39 @@ func TestBlockKeepsNewlinesOnly(t *testing.T) {
 	}
 }
 
+// TestTail: a go command's stderr over a hostile source (a file named
+// with escapes, compile errors by the megabyte) quoted in a Dagger
+// function's error: its end, bounded, escaped, cut on a character.
+func TestTail(t *testing.T) {
+	forged := `./\x1b[2K\r[PASS] every gate passed.go:1:1: expected 'package'`
+	for _, tc := range []struct {
+		name, in string
+		max      int
+		want     string
+	}{
+		{"short output is kept, trimmed", "  go: error\n", 100, "go: error"},
+		{"escapes are shown, not run", "./\x1b[2K\r[PASS] every gate passed.go:1:1: expected 'package'\n", 1000, forged},
+		{"the end is kept", strings.Repeat("x", 10_000) + "\nthe cause", 20, "…xxxxxxxxxx\nthe cause"},
+		{"cut on a character", "ab" + strings.Repeat("é", 4), 7, "…" + strings.Repeat("é", 3)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := safetext.Tail(tc.in, tc.max)
+			if got != tc.want {
+				t.Errorf("Tail(%.60q, %d) = %q, want %q", tc.in, tc.max, got, tc.want)
+			}
+			if !utf8.ValidString(got) || strings.ContainsAny(got, "\x1b\r") {
+				t.Errorf("Tail(%.60q) = %q: invalid UTF-8 or a control character kept", tc.in, got)
+			}
+		})
+	}
+	// 64 MiB of output: the error quotes at most the bound (escaping can
+	// at most quadruple it: \xNN).
+	huge := strings.Repeat("\x1b", 64<<20)
+	if got := safetext.Tail(huge, 2000); len(got) > 4*2000+len("…") {
+		t.Errorf("Tail of 64 MiB kept %d bytes, want at most %d", len(got), 4*2000+len("…"))
+	}
+}
+
 func ExampleLine() {
 	// A file name crafted to repaint a failed line as a pass.
 	name := "/bin/su\x1b[2K\r[PASS] harden/no-setuid"

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"dagger/go-image/internal/childenv"
+	"dagger/go-image/internal/limits"
 	"dagger/go-image/internal/safetext"
 	"dagger/go-image/internal/scan"
 )
@@ -209,8 +210,8 @@ func (r *Runner) Scan(ctx context.Context, imageTar string) (scan.Output, error)
 		return scan.Output{}, err
 	}
 	out := scan.Output{DBUpdatedAt: meta.UpdatedAt, Version: r.Version(ctx)}
-	if out.JSON, err = os.ReadFile(jsonPath); err != nil {
-		return scan.Output{}, fmt.Errorf("trivy wrote no report: %w", err)
+	if out.JSON, err = ReadReport(ctx, jsonPath, "Trivy's JSON report"); err != nil {
+		return scan.Output{}, err
 	}
 	if r.SARIF {
 		ignore := ""
@@ -223,11 +224,29 @@ func (r *Runner) Scan(ctx context.Context, imageTar string) (scan.Output, error)
 		if err := r.run(ctx, work, ConvertArgs(jsonPath, sarifPath, ignore)); err != nil {
 			return scan.Output{}, err
 		}
-		if out.SARIF, err = os.ReadFile(sarifPath); err != nil {
-			return scan.Output{}, fmt.Errorf("trivy convert wrote no SARIF: %w", err)
+		if out.SARIF, err = ReadReport(ctx, sarifPath, "Trivy's SARIF report"); err != nil {
+			return scan.Output{}, err
 		}
 	}
 	return out, nil
+}
+
+// ReadReport reads the report Trivy wrote at path, named what in errors,
+// within ctx's limits.ToolOutput: how much Trivy finds to say is the
+// image's to decide (a base listing thousands of vulnerable packages).
+func ReadReport(ctx context.Context, path, what string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("trivy wrote no report (%s): %w", what, err)
+	}
+	defer f.Close()
+	lim := limits.From(ctx).ToolOutput
+	if st, err := f.Stat(); err == nil {
+		if err := limits.Check(st.Size(), lim, limits.ToolOutput, what); err != nil {
+			return nil, err
+		}
+	}
+	return limits.ReadAll(f, lim, limits.ToolOutput, what)
 }
 
 // run runs trivy in an empty directory with the allowlisted environment

@@ -1,0 +1,72 @@
+package assemble_test
+
+import (
+	"errors"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+
+	"dagger/go-image/internal/assemble"
+	"dagger/go-image/internal/hostile"
+	"dagger/go-image/internal/imagetest"
+)
+
+// TestBaseEnvironment: the final image inherits the base's environment,
+// and the service with it, while no gate reads it. A base that sets
+// where Go finds its CA certificates, a proxy for the service's outbound
+// requests, or GODEBUG (which turns insecure TLS and X.509 behaviours back
+// on) changes what the service trusts behind harden/ca-bundle's back:
+// refused, naming the variable and the fix. The base's other variables
+// (PATH, LANG, an empty SSL_CERT_FILE that unsets it) pass, as before.
+func TestBaseEnvironment(t *testing.T) {
+	const path = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	for _, tc := range []struct {
+		name string
+		env  []string
+		says string // "" when the base is accepted
+	}{
+		{"alpine's PATH", []string{path}, ""},
+		{"a locale and an empty SSL_CERT_FILE", []string{path, "LANG=C.UTF-8", "SSL_CERT_FILE=", "TZ=UTC"}, ""},
+		{"the base's own CA bundle", []string{path, "SSL_CERT_FILE=/usr/share/evil-ca.pem"}, "SSL_CERT_FILE"},
+		{"a CA directory", []string{"SSL_CERT_DIR=/usr/share"}, "SSL_CERT_DIR"},
+		{"a proxy for HTTPS", []string{"HTTPS_PROXY=http://proxy.attacker.example:3128"}, "HTTPS_PROXY"},
+		{"a proxy, lower case", []string{"http_proxy=http://proxy.attacker.example:3128"}, "http_proxy"},
+		{"a SOCKS proxy", []string{"ALL_PROXY=socks5://proxy.attacker.example:1080"}, "ALL_PROXY"},
+		{"insecure TLS back on", []string{"GODEBUG=tlsrsakex=1,x509negativeserial=1"}, "GODEBUG"},
+		{"the last of two (containerd's reading)", []string{"SSL_CERT_FILE=", "SSL_CERT_FILE=/usr/share/evil-ca.pem"}, "SSL_CERT_FILE"},
+		{"the first of two (Go's reading)", []string{"SSL_CERT_FILE=/usr/share/evil-ca.pem", "SSL_CERT_FILE="}, "SSL_CERT_FILE"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := imagetest.Options()
+			o.Platform = "linux/" + runtime.GOARCH
+			base := assemble.Base{Image: hostile.BaseEnv(t, runtime.GOARCH, tc.env...), Name: "registry.example/evil/alpine:3.22"}
+			img, err := assemble.Image(base, o, []byte("binary"))
+			if tc.says == "" {
+				if err != nil {
+					t.Fatalf("a base with %q was refused: %v", tc.env, err)
+				}
+				cf, err := img.ConfigFile()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(cf.Config.Env, tc.env) {
+					t.Errorf("the image's environment is %q, want the base's %q", cf.Config.Env, tc.env)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("a base setting %s was built on: the service would run with it, unjudged", tc.says)
+			}
+			var be *assemble.BaseEnvError
+			if !errors.As(err, &be) {
+				t.Errorf("error %v: want an *assemble.BaseEnvError", err)
+			}
+			for _, want := range []string{tc.says, "registry.example/evil/alpine:3.22", "ENV " + tc.says + "="} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not say %q (the variable, the base, the fix)", err, want)
+				}
+			}
+		})
+	}
+}
