@@ -2,8 +2,10 @@ package assemble
 
 import (
 	"fmt"
+	"path"
 	"strings"
 
+	"dagger/go-image/internal/recipe"
 	"dagger/go-image/internal/safetext"
 )
 
@@ -22,6 +24,14 @@ var trustEnv = map[string]string{
 	"GODEBUG":       "the Go runtime's settings, insecure TLS and X.509 behaviours included",
 }
 
+// judged are the values of trustEnv that a gate does judge: SSL_CERT_FILE
+// naming the bundle harden/ca-bundle reads. Distroless and Chainguard's
+// static bases set exactly that; refusing them would refuse the most
+// common hardened bases for naming the file the gate checks.
+var judged = map[string]func(string) bool{
+	"SSL_CERT_FILE": func(v string) bool { return path.Clean(v) == recipe.CABundlePath },
+}
+
 // BaseEnvError is a base image whose environment sets one of the
 // variables that change what the service trusts.
 type BaseEnvError struct {
@@ -35,13 +45,17 @@ func (e *BaseEnvError) Error() string {
 }
 
 // checkBaseEnv refuses env (the base's) when it sets one of trustEnv, in
-// either case, to a non-empty value. Every occurrence counts: containerd
+// either case, to a non-empty value other than one a gate judges. Every occurrence counts: containerd
 // keeps the last of a name, Go's os.Getenv reads the first of the
 // duplicates a runtime passes on.
 func checkBaseEnv(base string, env []string) error {
 	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")
-		if changes, ok := trustEnv[strings.ToUpper(k)]; ok && v != "" {
+		name := strings.ToUpper(k)
+		if ok := judged[name]; ok != nil && ok(v) {
+			continue
+		}
+		if changes, ok := trustEnv[name]; ok && v != "" {
 			return &BaseEnvError{Base: base, Name: k, Value: v, Changes: changes}
 		}
 	}
