@@ -132,6 +132,9 @@ func Image(b Base, o recipe.Options, binary []byte) (v1.Image, error) {
 		}
 		env = bcf.Config.Env
 		for k, v := range bcf.Config.Labels {
+			if describesImage(k) {
+				continue
+			}
 			labels[k] = v
 		}
 		layers, err := b.Image.Layers()
@@ -261,4 +264,14 @@ func accounts(base v1.Image) (passwd, group string, err error) {
 		return "", "", err
 	}
 	return passwd, group, nil
+}
+
+// describesImage says whether a label is an OCI annotation that describes
+// the image itself (its source, revision, version, title, authors…): the
+// final image's are the recipe's, never the base's, which would otherwise
+// name the base author's repository and revision wherever the recipe sets
+// none. org.opencontainers.image.base.* describe the base and stay.
+func describesImage(label string) bool {
+	const oci = "org.opencontainers.image."
+	return strings.HasPrefix(label, oci) && !strings.HasPrefix(label, oci+"base.")
 }

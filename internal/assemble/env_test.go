@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+
 	"dagger/go-image/internal/assemble"
 	"dagger/go-image/internal/hostile"
 	"dagger/go-image/internal/imagetest"
@@ -72,5 +74,45 @@ func TestBaseEnvironment(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestBaseLabels: the labels that describe the image (source, revision,
+// version, title…) are the recipe's, never the base's: a base would
+// otherwise name its author's repository and revision in every image the
+// recipe does not label. The base's own base.* labels and foreign labels
+// stay.
+func TestBaseLabels(t *testing.T) {
+	base := hostile.BaseEnv(t, runtime.GOARCH)
+	cf, err := base.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf = cf.DeepCopy()
+	cf.Config.Labels = map[string]string{
+		"org.opencontainers.image.source":    "https://attacker.example/repo",
+		"org.opencontainers.image.revision":  "deadbeef",
+		"org.opencontainers.image.base.name": "docker.io/library/alpine:3.22",
+		"com.example.team":                   "platform",
+	}
+	if base, err = mutate.ConfigFile(base, cf); err != nil {
+		t.Fatal(err)
+	}
+	o := imagetest.Options()
+	o.Platform = "linux/" + runtime.GOARCH
+	img, err := assemble.Image(assemble.Base{Image: base, Name: "registry.example/base:1"}, o, []byte("binary"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := got.Config.Labels
+	if l["org.opencontainers.image.source"] == "https://attacker.example/repo" || l["org.opencontainers.image.revision"] == "deadbeef" {
+		t.Errorf("the base's source/revision labels reached the image: %q", l)
+	}
+	if l["org.opencontainers.image.base.name"] != "docker.io/library/alpine:3.22" || l["com.example.team"] != "platform" {
+		t.Errorf("the base's base.* and foreign labels were dropped: %q", l)
 	}
 }
