@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"dagger/go-image/internal/attest"
@@ -248,11 +249,14 @@ func (m *GoImage) Verify(
 	if err != nil {
 		return "", err
 	}
-	tag := image
-	if i := strings.Index(tag, "@"); i >= 0 {
-		tag = tag[:i] + ":verify" // the registry host is what the tunnel needs
+	// The tunnel needs the registry host, which registryOptions reads off a
+	// tag; a digest reference (repo@sha256:…, repo:tag@sha256:…) gives it
+	// through its repository.
+	ref, err := name.ParseReference(image, name.WeakValidation)
+	if err != nil {
+		return "", fmt.Errorf("image %q: %w: give REGISTRY/REPO:TAG or REGISTRY/REPO@sha256:…", image, err)
 	}
-	popts, err := registryOptions(ctx, []string{tag}, registry, username, password, insecure)
+	popts, err := registryOptions(ctx, []string{ref.Context().Tag("verify").String()}, registry, username, password, insecure)
 	if err != nil {
 		return "", err
 	}

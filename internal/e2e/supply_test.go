@@ -63,6 +63,11 @@ func TestEngineSignedRelease(t *testing.T) {
 	if v.err != nil {
 		t.Errorf("dagger call verify: %s", v.failed())
 	}
+	// A tag beside the digest (repo:tag@sha256:…) names the same image.
+	tagged := strings.Replace(ref, "@", ":1.0.0@", 1)
+	if v := call(t, "--source=./testdata/service", "verify", "--image="+tagged, "--key="+pubFile, "--registry=tcp://"+reg); v.err != nil {
+		t.Errorf("dagger call verify --image=%s: %s", tagged, v.failed())
+	}
 	// The release switched the scan off: requireGates names it, the
 	// verification fails and says so; the gates that ran pass.
 	wantFail(t, call(t, "--source=./testdata/service", "verify", "--image="+ref, "--key="+pubFile, "--registry=tcp://"+reg, "--require-gates=all"), "scan/off")
