@@ -1,10 +1,6 @@
 package e2e
 
 import (
-	"go/ast"
-	"go/parser"
-	"go/token"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -16,32 +12,8 @@ import (
 	"dagger/go-image/internal/recipe"
 	"dagger/go-image/internal/sbom"
 	"dagger/go-image/internal/trivy"
+	"dagger/go-image/internal/volumes"
 )
-
-// engineConst reads a string constant of internal/engine from its source:
-// importing the package would run the Dagger client's init, which needs a
-// session.
-func engineConst(t *testing.T, name string) string {
-	t.Helper()
-	fset := token.NewFileSet()
-	f, err := parser.ParseFile(fset, filepath.Join(repoRoot, "internal", "engine", "engine.go"), nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	obj := f.Scope.Lookup(name)
-	if obj == nil {
-		t.Fatalf("internal/engine has no constant %s", name)
-	}
-	lit, ok := obj.Decl.(*ast.ValueSpec).Values[0].(*ast.BasicLit)
-	if !ok {
-		t.Fatalf("%s is not a literal", name)
-	}
-	v, err := strconv.Unquote(lit.Value)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
 
 // TestDocDefaults keeps the defaults the module's argument docs show (the
 // module's manual: `dagger call X --help`) equal to the defaults the code
@@ -67,7 +39,7 @@ func TestDocDefaults(t *testing.T) {
 		"with-smoke.grace":         *sm.Grace,
 		"with-lint-policy.policy":  string(lint.Deny),
 		".trivyImage":              trivy.DefaultImage,
-		".cacheNamespace":          engineConst(t, "DefaultCacheNamespace"),
+		".cacheNamespace":          volumes.DefaultNamespace,
 		".baseImage":               recipe.DefaultAlpineImage,
 		".platform":                d.Recipe.Platforms[0],
 		".versionVar":              *d.Recipe.VersionVar,
