@@ -21,6 +21,7 @@ import (
 
 	"dagger/go-image/internal/imagefs"
 	"dagger/go-image/internal/recipe"
+	"dagger/go-image/internal/safetext"
 )
 
 // Scratch returns an empty OCI image for the platform, the scratch base.
@@ -121,7 +122,14 @@ func Image(b Base, o recipe.Options, binary []byte) (v1.Image, error) {
 		if err != nil {
 			return nil, fmt.Errorf("base config: %w", err)
 		}
-		if bcf.OS != "" && (bcf.OS != p.OS || bcf.Architecture != p.Arch) {
+		// A base that names no platform cannot be checked against the
+		// target, and the OCI image spec requires both fields: judging it
+		// as matching would let another architecture's files (a shell, a
+		// CA tool) into an image labelled for this one.
+		if bcf.OS == "" || bcf.Architecture == "" {
+			return nil, fmt.Errorf("base image %s names no OS or architecture in its config (the OCI image spec requires both), so it cannot be checked against the target platform %s: use a base image built for %s", safetext.Line(b.Name), p, p)
+		}
+		if bcf.OS != p.OS || bcf.Architecture != p.Arch {
 			return nil, fmt.Errorf("base image is %s/%s but the target platform is %s: use a base for %s", bcf.OS, bcf.Architecture, p, p)
 		}
 		if err := checkBaseEnv(b.Name, bcf.Config.Env); err != nil {
