@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"golang.org/x/sync/errgroup"
 
 	"dagger/go-image/internal/push"
@@ -62,6 +63,25 @@ func Addresses(specs []string, names []string) (map[string][]string, error) {
 	for _, n := range names {
 		if len(out[n]) == 0 {
 			return nil, fmt.Errorf("binary %s has no address: add --address %s=REGISTRY/REPO:TAG, or use %s in an address", n, n, NameTemplate)
+		}
+	}
+	// One tag for two binaries is two images racing for it, the last
+	// tagged winning: a source that adds a main package named after
+	// another binary's NAME=REF address (cmd/gateway, when api's is
+	// reg/acme/gateway:1 and {name} gives gateway the same) would replace
+	// that binary's image. Compared as the registry sees them (x:1 is
+	// index.docker.io/library/x:1).
+	owner := map[string]string{}
+	for _, n := range names {
+		for _, ref := range out[n] {
+			key := ref
+			if r, err := name.ParseReference(ref); err == nil {
+				key = r.Name()
+			}
+			if prev, dup := owner[key]; dup && prev != n {
+				return nil, fmt.Errorf("%s is the address of both %s and %s, which would race for one tag: give each binary its own, e.g. REGISTRY/REPO/%s:TAG", ref, prev, n, NameTemplate)
+			}
+			owner[key] = n
 		}
 	}
 	return out, nil

@@ -39,6 +39,12 @@ func TestAddresses(t *testing.T) {
 		{specs: []string{"worker=reg/x:1", "reg/{name}:1"}, names: two, wantErr: `is for binary "worker", which this release does not build (it builds api, ctl)`},
 		{specs: []string{"api="}, names: two, wantErr: "want api=REGISTRY/REPO:TAG"},
 		{specs: nil, names: two, wantErr: "no address"},
+		// A source that adds a main package named after another binary's
+		// explicit address would push two images to one tag, the last
+		// tagged winning.
+		{specs: []string{"reg/acme/{name}:1", "api=reg/acme/ctl:1"}, names: two, wantErr: "reg/acme/ctl:1 is the address of both api and ctl"},
+		{specs: []string{"api=docker.io/library/x:1", "ctl=x:1"}, names: two, wantErr: "is the address of both api and ctl"},
+		{specs: []string{"api=reg/acme/x:1", "ctl=reg/acme/x:2"}, names: two, want: map[string][]string{"api": {"reg/acme/x:1"}, "ctl": {"reg/acme/x:2"}}},
 	} {
 		got, err := Addresses(tc.specs, tc.names)
 		if tc.wantErr != "" {
