@@ -148,15 +148,75 @@ func RunAll(ctx context.Context, reqs []Named, jobs int) ([]*Result, error) {
 	}
 	for i, n := range reqs {
 		if err := publish(ctx, n.Request, results[i]); err != nil {
-			return results, fmt.Errorf("%s: %w; no tag of any binary was moved", n.Name, err)
+			return results, leftBehind(reqs, results, n.Name, err)
 		}
 	}
 	for i, n := range reqs {
 		if err := tag(ctx, n.Request, results[i]); err != nil {
-			return results, fmt.Errorf("%s: %w", n.Name, err)
+			return results, leftBehind(reqs, results, n.Name, err)
 		}
 	}
 	return results, nil
+}
+
+// PartialError is a release of several binaries that failed after it
+// wrote to the registry: an upload, a signature or a tag failed for
+// Failed. The registry is not rolled back (a registry need not allow
+// deletes, and a tag's previous target is not known), so the error says
+// exactly what is there now: the tags moved, and the images uploaded by
+// digest that no tag names. A registry that refused ctl's tag after api's
+// moved left api's new tag in place while the error named only ctl.
+type PartialError struct {
+	Failed string
+	Err    error
+	// Tagged are the tags moved, of every binary.
+	Tagged []string
+	// Untagged are the repo@sha256:… uploaded that not every tag of their
+	// binary names.
+	Untagged []string
+	// lines describe both, with each binary's name and digest.
+	tagged, untagged []string
+}
+
+func (e *PartialError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %v", e.Failed, e.Err)
+	if len(e.tagged) == 0 {
+		b.WriteString("; no tag of any binary was moved")
+	} else {
+		fmt.Fprintf(&b, "; tags moved: %s", strings.Join(e.tagged, ", "))
+	}
+	if len(e.untagged) > 0 {
+		fmt.Fprintf(&b, "; not tagged (uploaded by digest): %s", strings.Join(e.untagged, ", "))
+	}
+	return b.String()
+}
+
+func (e *PartialError) Unwrap() error { return e.Err }
+
+// leftBehind describes what a release that failed for binary failed left in
+// the registry, from the results so far.
+func leftBehind(reqs []Named, results []*Result, failed string, err error) *PartialError {
+	e := &PartialError{Failed: failed, Err: err}
+	for i, n := range reqs {
+		r := results[i]
+		if r == nil || r.Pushed == nil {
+			continue
+		}
+		for _, t := range r.Pushed.Tags {
+			e.Tagged = append(e.Tagged, t)
+			e.tagged = append(e.tagged, fmt.Sprintf("%s: %s -> %s", n.Name, t, r.Pushed.Digest))
+		}
+		if len(r.Pushed.Tags) < len(n.Request.Addresses) {
+			signed := ""
+			if len(r.Signatures) > 0 {
+				signed = " (signed and attested)"
+			}
+			e.Untagged = append(e.Untagged, r.Pushed.Ref())
+			e.untagged = append(e.untagged, fmt.Sprintf("%s: %s%s", n.Name, r.Pushed.Ref(), signed))
+		}
+	}
+	return e
 }
 
 // StoppedError is a release of several binaries that pushed nothing: a

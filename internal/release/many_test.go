@@ -164,10 +164,49 @@ func TestRunAll(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "worker: ") || !strings.Contains(err.Error(), "no tag of any binary was moved") {
 			t.Fatalf("RunAll = %v", err)
 		}
+		// What is in the registry now must be said: the images uploaded
+		// before worker's failed stay there, by digest.
+		for _, name := range []string{"api", "ctl"} {
+			d, _ := imgs[name].Digest()
+			if want := name + ": " + reg + "/acme/" + name + "@" + d.String(); !strings.Contains(err.Error(), want) {
+				t.Errorf("the error does not say %q was uploaded:\n%v", want, err)
+			}
+		}
 		for _, name := range []string{"api", "ctl"} {
 			if d, err := pulled(reg + "/acme/" + name + ":1.0"); err == nil {
 				t.Errorf("%s:1.0 points at %s though the release failed", name, d)
 			}
+		}
+	})
+
+	t.Run("a tag fails after another binary's moved: the error says which", func(t *testing.T) {
+		reg, w := serve(t)
+		w.refuse = "/v2/acme/ctl/manifests/1.0"
+		res, err := RunAll(ctx, requests(t, reg, &verdict{}, imgs), 2)
+		var pe *PartialError
+		if !errors.As(err, &pe) {
+			t.Fatalf("RunAll = %v, want a *PartialError", err)
+		}
+		api, _ := imgs["api"].Digest()
+		if d, perr := pulled(reg + "/acme/api:1.0"); perr != nil || d != api {
+			t.Fatalf("api:1.0 = %s, %v: the test expects api tagged before ctl failed", d, perr)
+		}
+		msg := err.Error()
+		for _, want := range []string{
+			"ctl: ",
+			"tags moved: api: " + reg + "/acme/api:1.0 -> " + api.String(),
+			"not tagged (uploaded by digest): ctl: " + reg + "/acme/ctl@",
+			"worker: " + reg + "/acme/worker@",
+		} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("the error does not say %q:\n%s", want, msg)
+			}
+		}
+		if !reflect.DeepEqual(pe.Tagged, []string{reg + "/acme/api:1.0"}) {
+			t.Errorf("Tagged = %q", pe.Tagged)
+		}
+		if res[0].Pushed == nil || len(res[0].Pushed.Tags) != 1 {
+			t.Errorf("api's result does not record its tag: %+v", res[0].Pushed)
 		}
 	})
 }
