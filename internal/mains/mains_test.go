@@ -141,6 +141,15 @@ func TestExpand(t *testing.T) {
 			wantErr: "./cmd/server and ./tools/server both build a binary named server",
 		},
 		{
+			// go refuses a case-insensitive collision of import paths only
+			// within one directory: API.tar and api.tar are one file on a
+			// case-insensitive file system, and {name} gives one repository.
+			name:    "two mains whose names differ only in case",
+			args:    []string{"./..."},
+			list:    []string{pkg(mod+"/cmd/API", "main", "./..."), pkg(mod+"/tools/api", "main", "./...")},
+			wantErr: "./cmd/API and ./tools/api build binaries named API and api",
+		},
+		{
 			name:    "a package of another module",
 			args:    []string{"./..."},
 			list:    []string{pkg("example.com/other/cmd/x", "main", "./...")},
@@ -171,6 +180,26 @@ func TestExpand(t *testing.T) {
 				t.Fatalf("Expand = %v, %v; want %v", got, err, tc.want)
 			}
 		})
+	}
+}
+
+// TestExpandBound: a source that adds thousands of tiny main packages under
+// ./... must not make one call build, gate and push thousands of images
+// (and, through {name}, create thousands of repositories).
+func TestExpandBound(t *testing.T) {
+	const mod = "example.com/m"
+	for _, n := range []int{mains.MaxBinaries, mains.MaxBinaries + 1} {
+		var list []string
+		for i := range n {
+			list = append(list, pkg(fmt.Sprintf("%s/cmd/m%d", mod, i), "main", "./..."))
+		}
+		got, err := mains.Expand([]string{"./..."}, mod, []byte(strings.Join(list, "\n")))
+		if n <= mains.MaxBinaries && (err != nil || len(got) != n) {
+			t.Errorf("%d mains: %d binaries, %v", n, len(got), err)
+		}
+		if n > mains.MaxBinaries && (err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%d main packages, at most %d", n, mains.MaxBinaries))) {
+			t.Errorf("%d mains: %d binaries, %v; want a bound", n, len(got), err)
+		}
 	}
 }
 
