@@ -187,6 +187,11 @@ func sortedKeys(m map[string]bool) []string {
 	return ks
 }
 
+// MaxNameLen bounds a binary's name: the source names it (its main
+// package's directory), and {name} puts it in a repository, which a
+// registry allows 255 bytes in all, host and path included.
+const MaxNameLen = 128
+
 var (
 	nameRE       = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 	goVersionRE  = regexp.MustCompile(`^1\.[0-9]+(\.[0-9]+)?(rc[0-9]+)?(-[a-z0-9.]+)?$`)
@@ -218,6 +223,9 @@ func (o Options) Normalize() (Options, error) {
 		if o.Name == "." {
 			o.Name = "app"
 		}
+	}
+	if len(o.Name) > MaxNameLen {
+		return o, fmt.Errorf("binary name of %d bytes, at most %d (it names the image's repository, and a registry refuses a long one only at the push): rename the main package's directory, or give --name", len(o.Name), MaxNameLen)
 	}
 	if !nameRE.MatchString(o.Name) {
 		return o, fmt.Errorf("binary name %q: use letters, digits, '.', '_' or '-'", o.Name)
