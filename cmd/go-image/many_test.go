@@ -227,7 +227,7 @@ func TestConfigCommand(t *testing.T) {
 	for field, want := range map[string]string{
 		"gates.upx":           "flag --upx",
 		"gates.maxSize":       "file " + monorepo + "/go-image.yaml:7:12",
-		"gates.off.smoke":     "file " + monorepo + "/go-image.yaml:12:16",
+		"gates.off.smoke":     "file " + monorepo + "/go-image.yaml:12:16 (binaries.ctl)",
 		"gates.scan.severity": "default ",
 	} {
 		if from[field] != want {
