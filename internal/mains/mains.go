@@ -164,7 +164,7 @@ func Expand(args []string, modulePath string, listJSON []byte) ([]Binary, error)
 		for _, p := range pkgs {
 			if IsPattern(a) {
 				if p.Error != nil && p.Name == "" {
-					return nil, fmt.Errorf("main packages %s: %s", a, p.Error.Err)
+					return nil, fmt.Errorf("main packages %s: %s", a, safetext.Line(p.Error.Err))
 				}
 				if p.Name != "main" {
 					continue // a library inside a pattern: nothing to build

@@ -135,6 +135,27 @@ func TestExpand(t *testing.T) {
 			wantErr: "uses cgo",
 		},
 		{
+			// go list reports file names and errors as they are: a file
+			// name with a newline put a GitHub Actions command at the start
+			// of a line of the Dagger module's error.
+			name:    "a hostile cgo file name",
+			args:    []string{"./cmd/..."},
+			list:    []string{`{"ImportPath": "example.com/m/cmd/c", "Name": "main", "CgoFiles": ["x\n::add-mask::FAIL ##[error]y.go"], "Match": ["./cmd/..."]}`},
+			wantErr: "uses cgo",
+		},
+		{
+			name:    "a hostile go list error",
+			args:    []string{"./cmd/..."},
+			list:    []string{`{"ImportPath": "example.com/m/cmd/c", "Match": ["./cmd/..."], "Error": {"Err": "x.go:1:1: expected 'package'\n::add-mask::FAIL\u001b[2K##[error]"}}`},
+			wantErr: "expected 'package'",
+		},
+		{
+			name:    "a hostile error of an explicit package",
+			args:    []string{"./cmd/c"},
+			list:    []string{`{"ImportPath": "./cmd/c", "Match": ["./cmd/c"], "Error": {"Err": "cannot find\n::add-mask::FAIL"}}`},
+			wantErr: "not found in the module",
+		},
+		{
 			name:    "two mains with one name",
 			args:    []string{"./..."},
 			list:    []string{pkg(mod+"/cmd/server", "main", "./..."), pkg(mod+"/tools/server", "main", "./...")},
@@ -173,6 +194,9 @@ func TestExpand(t *testing.T) {
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("Expand = %v, %v; want an error saying %q", got, err, tc.wantErr)
+				}
+				if msg := err.Error(); strings.ContainsAny(msg, "\n\r\x1b") || strings.Contains(msg, "##[") {
+					t.Errorf("Expand's error quotes go list raw: %q", msg)
 				}
 				return
 			}
