@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"dagger/go-image/internal/push"
+	"dagger/go-image/internal/recipe"
 	"dagger/go-image/internal/report"
 )
 
@@ -31,6 +32,13 @@ const NameTemplate = "{name}"
 func Addresses(specs []string, names []string) (map[string][]string, error) {
 	if len(specs) == 0 {
 		return nil, errors.New("no address: give one per binary, e.g. --address ghcr.io/acme/{name}:1.2.3")
+	}
+	// The names are checked where they are made (plan, recipe); checked
+	// again here, where one becomes part of a reference.
+	for _, n := range names {
+		if err := recipe.CheckName(n); err != nil {
+			return nil, err
+		}
 	}
 	out := map[string][]string{}
 	add := func(name, ref string) {

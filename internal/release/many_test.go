@@ -45,6 +45,12 @@ func TestAddresses(t *testing.T) {
 		{specs: []string{"reg/acme/{name}:1", "api=reg/acme/ctl:1"}, names: two, wantErr: "reg/acme/ctl:1 is the address of both api and ctl"},
 		{specs: []string{"api=docker.io/library/x:1", "ctl=x:1"}, names: two, wantErr: "is the address of both api and ctl"},
 		{specs: []string{"api=reg/acme/x:1", "ctl=reg/acme/x:2"}, names: two, want: map[string][]string{"api": {"reg/acme/x:1"}, "ctl": {"reg/acme/x:2"}}},
+		// A name fills {name} only as one path element: whatever made the
+		// names, none leaves the repository the address meant.
+		{specs: []string{"reg/acme/{name}:1"}, names: []string{"x/../../evil"}, wantErr: `binary name "x/../../evil"`},
+		{specs: []string{"reg/acme/{name}:1"}, names: []string{"evil.example.com/x"}, wantErr: "binary name"},
+		{specs: []string{"reg/acme/{name}:1"}, names: []string{"x:tag"}, wantErr: "binary name"},
+		{specs: []string{"reg/acme/{name}:1"}, names: []string{""}, wantErr: "binary name"},
 	} {
 		got, err := Addresses(tc.specs, tc.names)
 		if tc.wantErr != "" {
