@@ -457,7 +457,7 @@ func (f *File) layer(c choices.Choices, prefix string) choices.Layer {
 			// A binary's section is keyed by a name the source chooses
 			// (its directory): the report, signed, says a choice came
 			// from it without the file at hand.
-			where += " (" + strings.TrimSuffix(prefix, ".") + ")"
+			where += ", section " + strings.TrimSuffix(prefix, ".")
 		}
 		return choices.Origin{Kind: choices.FromFile, Where: where}
 	}}

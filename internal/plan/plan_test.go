@@ -79,7 +79,7 @@ func TestExpand(t *testing.T) {
 	for field, want := range map[string]string{
 		"gates.maxSize":       "file go-image.yaml:4:12",
 		"gates.upx":           "flag --gates.upx",
-		"gates.off.smoke":     "file go-image.yaml:9:16 (binaries.ctl)",
+		"gates.off.smoke":     "file go-image.yaml:9:16, section binaries.ctl",
 		"recipe.main":         "file go-image.yaml:2:9",
 		"gates.scan.severity": "default",
 	} {
