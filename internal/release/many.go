@@ -47,6 +47,14 @@ func Addresses(specs []string, names []string) (map[string][]string, error) {
 		}
 	}
 	for _, spec := range specs {
+		if _, ref, ok := forBinary(spec); ok {
+			spec = ref
+		}
+		if err := templateHost(spec); err != nil {
+			return nil, err
+		}
+	}
+	for _, spec := range specs {
 		if name, ref, ok := forBinary(spec); ok {
 			if !slices.Contains(names, name) {
 				return nil, fmt.Errorf("address %q is for binary %q, which this release does not build (it builds %s)", spec, name, strings.Join(names, ", "))
@@ -95,6 +103,20 @@ func Addresses(specs []string, names []string) (map[string][]string, error) {
 	return out, nil
 }
 
+// templateHost refuses {name} in an address's registry host: the source
+// names the binaries (their directories), so it would pick the registry,
+// and the explicit credentials are sent to every address's registry (a
+// directory named evil.example made {name}/acme/app:1 a push to
+// evil.example). Checked by position, not as a reference parses: a name
+// without a dot leaves the first element a Docker Hub path, one with a
+// dot makes it a host.
+func templateHost(ref string) error {
+	if first, _, ok := strings.Cut(ref, "/"); ok && strings.Contains(first, NameTemplate) {
+		return fmt.Errorf("address %q: %s in the registry host would let the source's directory names choose the registry your credentials are sent to: put %s in the repository, e.g. ghcr.io/acme/%s:1.2.3", ref, NameTemplate, NameTemplate, NameTemplate)
+	}
+	return nil
+}
+
 // forBinary splits a NAME=REF address; a reference has no '=', and a
 // binary name no '/', ':' or '@'.
 func forBinary(spec string) (name, ref string, ok bool) {
@@ -109,6 +131,9 @@ func CheckAddresses(specs []string, insecure bool) error {
 	for _, spec := range specs {
 		if _, ref, ok := forBinary(spec); ok {
 			spec = ref
+		}
+		if err := templateHost(spec); err != nil {
+			return err
 		}
 		if _, err := push.ParseAddresses([]string{strings.ReplaceAll(spec, NameTemplate, "name")}, insecure); err != nil {
 			return err

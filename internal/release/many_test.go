@@ -22,6 +22,36 @@ import (
 	"dagger/go-image/internal/report"
 )
 
+// TestTemplateHost: the source names the binaries, so {name} in the
+// registry host lets it pick the registry, which the explicit credentials
+// (used for every address) are sent to: a main package in a directory
+// named evil.example pushed there with them.
+func TestTemplateHost(t *testing.T) {
+	for _, tc := range []struct {
+		spec    string
+		wantErr bool
+	}{
+		{"ghcr.io/acme/{name}:1", false},
+		{"ghcr.io/{name}/app:1", false},
+		{"ghcr.io/acme/app:{name}", false},
+		{"api=ghcr.io/acme/{name}:1", false},
+		{"{name}/acme/app:1", true},
+		{"{name}.example.com/acme/app:1", true},
+		{"reg-{name}:5000/acme/app:1", true},
+		{"api={name}.example.com/app:1", true},
+	} {
+		err := CheckAddresses([]string{tc.spec}, false)
+		if tc.wantErr != (err != nil) || (err != nil && !strings.Contains(err.Error(), "registry host")) {
+			t.Errorf("CheckAddresses(%q) = %v, want an error: %v", tc.spec, err, tc.wantErr)
+		}
+		if tc.wantErr {
+			if _, err := Addresses([]string{tc.spec}, []string{"api"}); err == nil {
+				t.Errorf("Addresses(%q) accepted it", tc.spec)
+			}
+		}
+	}
+}
+
 func TestAddresses(t *testing.T) {
 	two := []string{"api", "ctl"}
 	for _, tc := range []struct {
