@@ -236,20 +236,37 @@ func leftBehind(reqs []Named, results []*Result, failed string, err error) *Part
 		if r == nil || r.Pushed == nil {
 			continue
 		}
+		tagged := map[string]bool{} // repositories a tag of this binary names now
 		for _, t := range r.Pushed.Tags {
 			e.Tagged = append(e.Tagged, t)
 			e.tagged = append(e.tagged, fmt.Sprintf("%s: %s -> %s", n.Name, t, r.Pushed.Digest))
+			tagged[repository(t)] = true
 		}
-		if len(r.Pushed.Tags) < len(n.Request.Addresses) {
-			signed := ""
-			if len(r.Signatures) > 0 {
-				signed = " (signed and attested)"
+		signed := ""
+		if len(r.Signatures) > 0 {
+			signed = " (signed and attested)"
+		}
+		// Per repository: a binary pushed to two, whose second refused
+		// the tag, is tagged in the first and not in the second.
+		for _, ref := range r.Pushed.References {
+			if tagged[repository(ref)] {
+				continue
 			}
-			e.Untagged = append(e.Untagged, r.Pushed.Ref())
-			e.untagged = append(e.untagged, fmt.Sprintf("%s: %s%s", n.Name, r.Pushed.Ref(), signed))
+			e.Untagged = append(e.Untagged, ref)
+			e.untagged = append(e.untagged, fmt.Sprintf("%s: %s%s", n.Name, ref, signed))
 		}
 	}
 	return e
+}
+
+// repository is a tag's or a digest reference's repository, as the
+// registry names it.
+func repository(ref string) string {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return ref
+	}
+	return r.Context().Name()
 }
 
 // StoppedError is a release of several binaries that pushed nothing: a

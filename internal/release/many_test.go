@@ -245,6 +245,22 @@ func TestRunAll(t *testing.T) {
 			t.Errorf("api's result does not record its tag: %+v", res[0].Pushed)
 		}
 	})
+
+	t.Run("a binary's second repository refuses its tag: that repository is the untagged one", func(t *testing.T) {
+		reg, w := serve(t)
+		w.refuse = "/v2/mirror/api/manifests/1.0"
+		reqs := requests(t, reg, &verdict{}, imgs)
+		reqs[0].Request.Addresses = append(reqs[0].Request.Addresses, reg+"/mirror/api:1.0")
+		_, err := RunAll(ctx, reqs, 2)
+		var pe *PartialError
+		if !errors.As(err, &pe) {
+			t.Fatalf("RunAll = %v, want a *PartialError", err)
+		}
+		api, _ := imgs["api"].Digest()
+		if want := []string{reg + "/mirror/api@" + api.String(), reg + "/acme/ctl@", reg + "/acme/worker@"}; len(pe.Untagged) != 3 || pe.Untagged[0] != want[0] || !strings.HasPrefix(pe.Untagged[1], want[1]) || !strings.HasPrefix(pe.Untagged[2], want[2]) {
+			t.Errorf("Untagged = %q, want %q…: acme/api:1.0 moved, mirror/api did not", pe.Untagged, want)
+		}
+	})
 }
 
 func TestPrefixLog(t *testing.T) {
