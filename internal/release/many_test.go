@@ -261,6 +261,23 @@ func TestRunAll(t *testing.T) {
 			t.Errorf("Untagged = %q, want %q…: acme/api:1.0 moved, mirror/api did not", pe.Untagged, want)
 		}
 	})
+
+	t.Run("a binary's second repository refuses its upload: the first's upload is named", func(t *testing.T) {
+		reg, w := serve(t)
+		api, _ := imgs["api"].Digest()
+		w.refuse = "/v2/mirror/api/manifests/" + api.String()
+		reqs := requests(t, reg, &verdict{}, imgs)
+		reqs[0].Request.Addresses = append(reqs[0].Request.Addresses, reg+"/mirror/api:1.0")
+		reqs[0].Request.Push.Backoff = &remote.Backoff{Steps: 1}
+		_, err := RunAll(ctx, reqs, 2)
+		var pe *PartialError
+		if !errors.As(err, &pe) {
+			t.Fatalf("RunAll = %v, want a *PartialError", err)
+		}
+		if want := reg + "/acme/api@" + api.String(); len(pe.Untagged) != 1 || pe.Untagged[0] != want {
+			t.Errorf("Untagged = %q, want [%s]: it was uploaded before mirror/api refused", pe.Untagged, want)
+		}
+	})
 }
 
 func TestPrefixLog(t *testing.T) {
