@@ -88,7 +88,7 @@ func TestReleaseMonorepo(t *testing.T) {
 		"[ctl] go-image: gates on",
 		"binary  digest",
 		"PASS: 3 images, 3 passed every gate, 0 failed",
-		`gates.off.smoke = "a command-line tool that exits, not a service"  (file ` + monorepo + "/go-image.yaml:12:16)",
+		`gates.off.smoke = "a command-line tool that exits, not a service"  (file ` + monorepo + "/go-image.yaml:12:16, section binaries.ctl)",
 		`gates.maxSize = "10MB"  (file ` + monorepo + "/go-image.yaml:7:12)",
 		`gates.off.scan = "trivy tested in TestReleaseEveryGate"  (flag --no-scan)`,
 	} {
@@ -227,7 +227,7 @@ func TestConfigCommand(t *testing.T) {
 	for field, want := range map[string]string{
 		"gates.upx":           "flag --upx",
 		"gates.maxSize":       "file " + monorepo + "/go-image.yaml:7:12",
-		"gates.off.smoke":     "file " + monorepo + "/go-image.yaml:12:16",
+		"gates.off.smoke":     "file " + monorepo + "/go-image.yaml:12:16, section binaries.ctl",
 		"gates.scan.severity": "default ",
 	} {
 		if from[field] != want {

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/mod/modfile"
 
 	"dagger/go-image/internal/recipe"
+	"dagger/go-image/internal/safetext"
 	"dagger/go-image/internal/srcfile"
 	"dagger/go-image/internal/timing"
 )
@@ -102,7 +103,21 @@ func DiagnoseJSON(main string, listJSON []byte) error {
 }
 
 // Diagnose turns go list's view of the main package into an actionable error.
+// go list's error and file names are the source's text (a cgo file named
+// "x\n::add-mask::FAIL.go" put a workflow command at the start of a line),
+// so they are quoted escaped, one line each: the Dagger module's errors
+// reach the CI log as they are.
 func Diagnose(main string, p Package) error {
+	if p.Error != nil {
+		e := *p.Error
+		e.Err = safetext.Line(e.Err)
+		p.Error = &e
+	}
+	cgo := make([]string, len(p.CgoFiles))
+	for i, f := range p.CgoFiles {
+		cgo[i] = safetext.Line(f)
+	}
+	p.CgoFiles = cgo
 	switch {
 	case p.Error != nil && strings.Contains(p.Error.Err, "no Go files"):
 		return fmt.Errorf("main package %s: no Go files there: point --main at the directory of package main, e.g. ./cmd/server", main)

@@ -452,7 +452,14 @@ func (f *File) BinaryLayer(name string) choices.Layer {
 func (f *File) layer(c choices.Choices, prefix string) choices.Layer {
 	return choices.Layer{Choices: c, Origin: func(field string) choices.Origin {
 		p := f.Position(prefix + field)
-		return choices.Origin{Kind: choices.FromFile, Where: fmt.Sprintf("%s:%d:%d", f.Path, p.Line, p.Column)}
+		where := fmt.Sprintf("%s:%d:%d", f.Path, p.Line, p.Column)
+		if prefix != "" {
+			// A binary's section is keyed by a name the source chooses
+			// (its directory): the report, signed, says a choice came
+			// from it without the file at hand.
+			where += ", section " + strings.TrimSuffix(prefix, ".")
+		}
+		return choices.Origin{Kind: choices.FromFile, Where: where}
 	}}
 }
 

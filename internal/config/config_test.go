@@ -71,7 +71,9 @@ func TestParse(t *testing.T) {
 		}
 	}
 	c, o := choices.Resolve(choices.DefaultLayer(), f.Layer(), f.BinaryLayer("ctl"))
-	if got := o.Of("gates.off.smoke").String(); got != "file go-image.yaml:24:16" {
+	// The section is named: a report read without the file must show
+	// that a binary's own section (which the source names) loosened it.
+	if got := o.Of("gates.off.smoke").String(); got != "file go-image.yaml:24:16, section binaries.ctl" {
 		t.Errorf("origin of the binary's choice = %q", got)
 	}
 	if got := o.Of("gates.maxSize").String(); got != "file go-image.yaml:10:12" {

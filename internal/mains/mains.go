@@ -35,6 +35,13 @@ const Default = "."
 // go list.
 const MaxArgs = 256
 
+// MaxBinaries bounds the binaries of one call. The source decides how many
+// main packages ./... matches: a pull request that adds thousands of tiny
+// ones must not make a release build, gate and push thousands of images,
+// each to a repository of its own through {name}. Far above a monorepo's
+// dozens; more is several calls, each with its own patterns.
+const MaxBinaries = 256
+
 // Binary is one main package to build.
 type Binary struct {
 	// Name is the binary's name: the main package's directory, or the
@@ -157,7 +164,7 @@ func Expand(args []string, modulePath string, listJSON []byte) ([]Binary, error)
 		for _, p := range pkgs {
 			if IsPattern(a) {
 				if p.Error != nil && p.Name == "" {
-					return nil, fmt.Errorf("main packages %s: %s", a, p.Error.Err)
+					return nil, fmt.Errorf("main packages %s: %s", a, safetext.Line(p.Error.Err))
 				}
 				if p.Name != "main" {
 					continue // a library inside a pattern: nothing to build
@@ -177,17 +184,27 @@ func Expand(args []string, modulePath string, listJSON []byte) ([]Binary, error)
 			return nil, fmt.Errorf("main packages %s: the pattern matches no main package (libraries are skipped): name the directory of a package main, e.g. ./cmd/api", a)
 		}
 	}
+	if len(found) > MaxBinaries {
+		return nil, fmt.Errorf("main packages %s: %d main packages, at most %d in one call: name fewer (./cmd/... rather than ./...), or split them over several calls", strings.Join(args, " "), len(found), MaxBinaries)
+	}
 	out := make([]Binary, 0, len(found))
 	for _, b := range found {
 		out = append(out, b)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Main < out[j].Main })
-	byName := map[string]string{}
+	byName := map[string]Binary{}
 	for _, b := range out {
-		if prev, dup := byName[b.Name]; dup {
-			return nil, fmt.Errorf("main packages %s and %s both build a binary named %s, and an image is named after its binary: build one of them in a call of its own, with --name", prev, b.Main, b.Name)
+		// Folded: API.tar and api.tar are one file on a case-insensitive
+		// file system (go build --output DIR/, Dagger's tarballs), and
+		// go refuses such a collision only between import paths.
+		key := strings.ToLower(b.Name)
+		if prev, dup := byName[key]; dup {
+			if prev.Name == b.Name {
+				return nil, fmt.Errorf("main packages %s and %s both build a binary named %s, and an image is named after its binary: build one of them in a call of its own, with --name", safetext.Line(prev.Main), safetext.Line(b.Main), safetext.Line(b.Name))
+			}
+			return nil, fmt.Errorf("main packages %s and %s build binaries named %s and %s, one name to a case-insensitive file system and to a registry: rename one directory, or build one of them in a call of its own, with --name", safetext.Line(prev.Main), safetext.Line(b.Main), safetext.Line(prev.Name), safetext.Line(b.Name))
 		}
-		byName[b.Name] = b.Main
+		byName[key] = b
 	}
 	return out, nil
 }

@@ -135,10 +135,40 @@ func TestExpand(t *testing.T) {
 			wantErr: "uses cgo",
 		},
 		{
+			// go list reports file names and errors as they are: a file
+			// name with a newline put a GitHub Actions command at the start
+			// of a line of the Dagger module's error.
+			name:    "a hostile cgo file name",
+			args:    []string{"./cmd/..."},
+			list:    []string{`{"ImportPath": "example.com/m/cmd/c", "Name": "main", "CgoFiles": ["x\n::add-mask::FAIL ##[error]y.go"], "Match": ["./cmd/..."]}`},
+			wantErr: "uses cgo",
+		},
+		{
+			name:    "a hostile go list error",
+			args:    []string{"./cmd/..."},
+			list:    []string{`{"ImportPath": "example.com/m/cmd/c", "Match": ["./cmd/..."], "Error": {"Err": "x.go:1:1: expected 'package'\n::add-mask::FAIL\u001b[2K##[error]"}}`},
+			wantErr: "expected 'package'",
+		},
+		{
+			name:    "a hostile error of an explicit package",
+			args:    []string{"./cmd/c"},
+			list:    []string{`{"ImportPath": "./cmd/c", "Match": ["./cmd/c"], "Error": {"Err": "cannot find\n::add-mask::FAIL"}}`},
+			wantErr: "not found in the module",
+		},
+		{
 			name:    "two mains with one name",
 			args:    []string{"./..."},
 			list:    []string{pkg(mod+"/cmd/server", "main", "./..."), pkg(mod+"/tools/server", "main", "./...")},
 			wantErr: "./cmd/server and ./tools/server both build a binary named server",
+		},
+		{
+			// go refuses a case-insensitive collision of import paths only
+			// within one directory: API.tar and api.tar are one file on a
+			// case-insensitive file system, and {name} gives one repository.
+			name:    "two mains whose names differ only in case",
+			args:    []string{"./..."},
+			list:    []string{pkg(mod+"/cmd/API", "main", "./..."), pkg(mod+"/tools/api", "main", "./...")},
+			wantErr: "./cmd/API and ./tools/api build binaries named API and api",
 		},
 		{
 			name:    "a package of another module",
@@ -165,12 +195,35 @@ func TestExpand(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("Expand = %v, %v; want an error saying %q", got, err, tc.wantErr)
 				}
+				if msg := err.Error(); strings.ContainsAny(msg, "\n\r\x1b") || strings.Contains(msg, "##[") {
+					t.Errorf("Expand's error quotes go list raw: %q", msg)
+				}
 				return
 			}
 			if err != nil || !reflect.DeepEqual(got, tc.want) {
 				t.Fatalf("Expand = %v, %v; want %v", got, err, tc.want)
 			}
 		})
+	}
+}
+
+// TestExpandBound: a source that adds thousands of tiny main packages under
+// ./... must not make one call build, gate and push thousands of images
+// (and, through {name}, create thousands of repositories).
+func TestExpandBound(t *testing.T) {
+	const mod = "example.com/m"
+	for _, n := range []int{mains.MaxBinaries, mains.MaxBinaries + 1} {
+		var list []string
+		for i := range n {
+			list = append(list, pkg(fmt.Sprintf("%s/cmd/m%d", mod, i), "main", "./..."))
+		}
+		got, err := mains.Expand([]string{"./..."}, mod, []byte(strings.Join(list, "\n")))
+		if n <= mains.MaxBinaries && (err != nil || len(got) != n) {
+			t.Errorf("%d mains: %d binaries, %v", n, len(got), err)
+		}
+		if n > mains.MaxBinaries && (err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%d main packages, at most %d", n, mains.MaxBinaries))) {
+			t.Errorf("%d mains: %d binaries, %v; want a bound", n, len(got), err)
+		}
 	}
 }
 

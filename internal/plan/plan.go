@@ -21,6 +21,7 @@ import (
 	"dagger/go-image/internal/lint"
 	"dagger/go-image/internal/mains"
 	"dagger/go-image/internal/report"
+	"dagger/go-image/internal/safetext"
 	"dagger/go-image/internal/scan"
 )
 
@@ -139,6 +140,12 @@ func (in Inputs) New(bins []mains.Binary) ([]Binary, error) {
 		}
 		c.Recipe.Main, c.Recipe.Name = []string{b.Main}, &b.Name
 		if err := c.Validate(); err != nil {
+			var ce *choices.Error
+			if errors.As(err, &ce) && ce.Field == "recipe.name" && o.Of("recipe.name").Kind == choices.FromDefault {
+				// The source's directory made the name, not a --name the
+				// executor would blame (cmd/a+b read "--name: binary name").
+				return nil, fmt.Errorf("main package %s: its directory names the binary: %w", safetext.Line(b.Main), ce.Err)
+			}
 			return nil, in.locate(err, o, b.Name)
 		}
 		out[i] = Binary{Binary: b, Choices: c, Origins: o}

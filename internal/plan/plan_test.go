@@ -79,7 +79,7 @@ func TestExpand(t *testing.T) {
 	for field, want := range map[string]string{
 		"gates.maxSize":       "file go-image.yaml:4:12",
 		"gates.upx":           "flag --gates.upx",
-		"gates.off.smoke":     "file go-image.yaml:9:16",
+		"gates.off.smoke":     "file go-image.yaml:9:16, section binaries.ctl",
 		"recipe.main":         "file go-image.yaml:2:9",
 		"gates.scan.severity": "default",
 	} {
@@ -139,6 +139,29 @@ func TestNewErrors(t *testing.T) {
 	in := plan.Inputs{Config: parse(t, "gates:\n  smoke:\n    businessEnv: ADDR\n"), Flags: flags(choices.Choices{Gates: choices.Gates{Smoke: choices.Smoke{BusinessEnv: new("PORT=1")}}})}
 	if _, err := in.New(bins); err == nil || strings.Contains(err.Error(), "go-image.yaml") {
 		t.Errorf("New = %v: the flag made the bad choice", err)
+	}
+}
+
+// TestNewDirectoryName: a name the source's directory made (cmd/a+b, a
+// directory of 200 bytes) is the directory's fault, not the --name flag's
+// the executor names for a *choices.Error at recipe.name.
+func TestNewDirectoryName(t *testing.T) {
+	long := strings.Repeat("a", 200)
+	for _, b := range []mains.Binary{{Name: "a+b", Main: "./cmd/a+b"}, {Name: long, Main: "./cmd/" + long}} {
+		_, err := plan.Inputs{}.New([]mains.Binary{b})
+		if err == nil || !strings.Contains(err.Error(), "main package "+b.Main+": its directory names the binary") {
+			t.Errorf("New(%.20s) = %v, want the main package named", b.Name, err)
+		}
+		var ce *choices.Error
+		if errors.As(err, &ce) {
+			t.Errorf("New(%.20s) = %#v: a *choices.Error at %s reads as the flag's", b.Name, err, ce.Field)
+		}
+	}
+	// Named by the flag, the flag's.
+	_, err := plan.Inputs{Flags: flags(choices.Choices{Recipe: choices.Recipe{Name: new("a+b")}})}.New([]mains.Binary{{Name: "api", Main: "./cmd/api"}})
+	var ce *choices.Error
+	if !errors.As(err, &ce) || ce.Field != "recipe.name" {
+		t.Errorf("New with --name a+b = %#v, want the flag's *choices.Error", err)
 	}
 }
 

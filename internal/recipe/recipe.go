@@ -104,6 +104,20 @@ func DefaultName(main, modulePath string) string {
 	return "app"
 }
 
+// CheckName checks a binary's name: it names the binary file, the
+// image's repository through an address's {name}, and DIR/NAME.tar, so it
+// is one path element of a few safe characters ("x/../../evil" would
+// leave the repository the address meant).
+func CheckName(name string) error {
+	if len(name) > MaxNameLen {
+		return fmt.Errorf("binary name of %d bytes, at most %d (it names the image's repository, and a registry refuses a long one only at the push): rename the main package's directory, or give --name", len(name), MaxNameLen)
+	}
+	if !nameRE.MatchString(name) {
+		return fmt.Errorf("binary name %q: use letters, digits, '.', '_' or '-'", name)
+	}
+	return nil
+}
+
 // Platform is a parsed target platform.
 type Platform struct {
 	OS, Arch, Variant string
@@ -187,6 +201,11 @@ func sortedKeys(m map[string]bool) []string {
 	return ks
 }
 
+// MaxNameLen bounds a binary's name: the source names it (its main
+// package's directory), and {name} puts it in a repository, which a
+// registry allows 255 bytes in all, host and path included.
+const MaxNameLen = 128
+
 var (
 	nameRE       = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 	goVersionRE  = regexp.MustCompile(`^1\.[0-9]+(\.[0-9]+)?(rc[0-9]+)?(-[a-z0-9.]+)?$`)
@@ -219,8 +238,8 @@ func (o Options) Normalize() (Options, error) {
 			o.Name = "app"
 		}
 	}
-	if !nameRE.MatchString(o.Name) {
-		return o, fmt.Errorf("binary name %q: use letters, digits, '.', '_' or '-'", o.Name)
+	if err := CheckName(o.Name); err != nil {
+		return o, err
 	}
 	if o.GoVersion == "" {
 		o.GoVersion = DefaultGoVersion

@@ -26,6 +26,12 @@ func TestNormalize(t *testing.T) {
 		{"main outside source", Options{Main: "../other"}, Options{}, "inside the source directory"},
 		{"absolute main", Options{Main: "/src/cmd"}, Options{}, "inside the source directory"},
 		{"bad name", Options{Name: "my app"}, Options{}, "binary name"},
+		// A main package's directory names the binary, the image's
+		// repository through {name}, and DIR/NAME.tar: a registry refuses
+		// a repository name over 255 bytes only at the push, after the
+		// binaries before it were uploaded.
+		{"longest name", Options{Name: strings.Repeat("a", MaxNameLen)}, Options{Main: ".", Name: strings.Repeat("a", MaxNameLen), GoVersion: DefaultGoVersion, Platform: "linux/amd64", Base: Scratch, VersionVar: DefaultVersionVar}, ""},
+		{"name too long", Options{Main: "./cmd/" + strings.Repeat("a", MaxNameLen+1)}, Options{}, "binary name of 129 bytes, at most 128"},
 		{"bad go version", Options{GoVersion: "latest"}, Options{}, "go version"},
 		{"bad version var", Options{VersionVar: "version"}, Options{}, "importpath.name"},
 		{"quote in version", Options{Version: `1.0"; rm`}, Options{}, "spaces or quotes"},

@@ -11,9 +11,11 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"golang.org/x/sync/errgroup"
 
 	"dagger/go-image/internal/push"
+	"dagger/go-image/internal/recipe"
 	"dagger/go-image/internal/report"
 )
 
@@ -31,10 +33,25 @@ func Addresses(specs []string, names []string) (map[string][]string, error) {
 	if len(specs) == 0 {
 		return nil, errors.New("no address: give one per binary, e.g. --address ghcr.io/acme/{name}:1.2.3")
 	}
+	// The names are checked where they are made (plan, recipe); checked
+	// again here, where one becomes part of a reference.
+	for _, n := range names {
+		if err := recipe.CheckName(n); err != nil {
+			return nil, err
+		}
+	}
 	out := map[string][]string{}
 	add := func(name, ref string) {
 		if !slices.Contains(out[name], ref) {
 			out[name] = append(out[name], ref)
+		}
+	}
+	for _, spec := range specs {
+		if _, ref, ok := forBinary(spec); ok {
+			spec = ref
+		}
+		if err := templateHost(spec); err != nil {
+			return nil, err
 		}
 	}
 	for _, spec := range specs {
@@ -64,7 +81,40 @@ func Addresses(specs []string, names []string) (map[string][]string, error) {
 			return nil, fmt.Errorf("binary %s has no address: add --address %s=REGISTRY/REPO:TAG, or use %s in an address", n, n, NameTemplate)
 		}
 	}
+	// One tag for two binaries is two images racing for it, the last
+	// tagged winning: a source that adds a main package named after
+	// another binary's NAME=REF address (cmd/gateway, when api's is
+	// reg/acme/gateway:1 and {name} gives gateway the same) would replace
+	// that binary's image. Compared as the registry sees them (x:1 is
+	// index.docker.io/library/x:1).
+	owner := map[string]string{}
+	for _, n := range names {
+		for _, ref := range out[n] {
+			key := ref
+			if r, err := name.ParseReference(ref); err == nil {
+				key = r.Name()
+			}
+			if prev, dup := owner[key]; dup && prev != n {
+				return nil, fmt.Errorf("%s is the address of both %s and %s, which would race for one tag: give each binary its own, e.g. REGISTRY/REPO/%s:TAG", ref, prev, n, NameTemplate)
+			}
+			owner[key] = n
+		}
+	}
 	return out, nil
+}
+
+// templateHost refuses {name} in an address's registry host: the source
+// names the binaries (their directories), so it would pick the registry,
+// and the explicit credentials are sent to every address's registry (a
+// directory named evil.example made {name}/acme/app:1 a push to
+// evil.example). Checked by position, not as a reference parses: a name
+// without a dot leaves the first element a Docker Hub path, one with a
+// dot makes it a host.
+func templateHost(ref string) error {
+	if first, _, ok := strings.Cut(ref, "/"); ok && strings.Contains(first, NameTemplate) {
+		return fmt.Errorf("address %q: %s in the registry host would let the source's directory names choose the registry your credentials are sent to: put %s in the repository, e.g. ghcr.io/acme/%s:1.2.3", ref, NameTemplate, NameTemplate, NameTemplate)
+	}
+	return nil
 }
 
 // forBinary splits a NAME=REF address; a reference has no '=', and a
@@ -81,6 +131,9 @@ func CheckAddresses(specs []string, insecure bool) error {
 	for _, spec := range specs {
 		if _, ref, ok := forBinary(spec); ok {
 			spec = ref
+		}
+		if err := templateHost(spec); err != nil {
+			return err
 		}
 		if _, err := push.ParseAddresses([]string{strings.ReplaceAll(spec, NameTemplate, "name")}, insecure); err != nil {
 			return err
@@ -128,15 +181,92 @@ func RunAll(ctx context.Context, reqs []Named, jobs int) ([]*Result, error) {
 	}
 	for i, n := range reqs {
 		if err := publish(ctx, n.Request, results[i]); err != nil {
-			return results, fmt.Errorf("%s: %w; no tag of any binary was moved", n.Name, err)
+			return results, leftBehind(reqs, results, n.Name, err)
 		}
 	}
 	for i, n := range reqs {
 		if err := tag(ctx, n.Request, results[i]); err != nil {
-			return results, fmt.Errorf("%s: %w", n.Name, err)
+			return results, leftBehind(reqs, results, n.Name, err)
 		}
 	}
 	return results, nil
+}
+
+// PartialError is a release of several binaries that failed after it
+// wrote to the registry: an upload, a signature or a tag failed for
+// Failed. The registry is not rolled back (a registry need not allow
+// deletes, and a tag's previous target is not known), so the error says
+// exactly what is there now: the tags moved, and the images uploaded by
+// digest that no tag names. A registry that refused ctl's tag after api's
+// moved left api's new tag in place while the error named only ctl.
+type PartialError struct {
+	Failed string
+	Err    error
+	// Tagged are the tags moved, of every binary.
+	Tagged []string
+	// Untagged are the repo@sha256:… uploaded that not every tag of their
+	// binary names.
+	Untagged []string
+	// lines describe both, with each binary's name and digest.
+	tagged, untagged []string
+}
+
+func (e *PartialError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %v", e.Failed, e.Err)
+	if len(e.tagged) == 0 {
+		b.WriteString("; no tag of any binary was moved")
+	} else {
+		fmt.Fprintf(&b, "; tags moved: %s", strings.Join(e.tagged, ", "))
+	}
+	if len(e.untagged) > 0 {
+		fmt.Fprintf(&b, "; not tagged (uploaded by digest): %s", strings.Join(e.untagged, ", "))
+	}
+	return b.String()
+}
+
+func (e *PartialError) Unwrap() error { return e.Err }
+
+// leftBehind describes what a release that failed for binary failed left in
+// the registry, from the results so far.
+func leftBehind(reqs []Named, results []*Result, failed string, err error) *PartialError {
+	e := &PartialError{Failed: failed, Err: err}
+	for i, n := range reqs {
+		r := results[i]
+		if r == nil || r.Pushed == nil {
+			continue
+		}
+		tagged := map[string]bool{} // repositories a tag of this binary names now
+		for _, t := range r.Pushed.Tags {
+			e.Tagged = append(e.Tagged, t)
+			e.tagged = append(e.tagged, fmt.Sprintf("%s: %s -> %s", n.Name, t, r.Pushed.Digest))
+			tagged[repository(t)] = true
+		}
+		signed := ""
+		if len(r.Signatures) > 0 {
+			signed = " (signed and attested)"
+		}
+		// Per repository: a binary pushed to two, whose second refused
+		// the tag, is tagged in the first and not in the second.
+		for _, ref := range r.Pushed.References {
+			if tagged[repository(ref)] {
+				continue
+			}
+			e.Untagged = append(e.Untagged, ref)
+			e.untagged = append(e.untagged, fmt.Sprintf("%s: %s%s", n.Name, ref, signed))
+		}
+	}
+	return e
+}
+
+// repository is a tag's or a digest reference's repository, as the
+// registry names it.
+func repository(ref string) string {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return ref
+	}
+	return r.Context().Name()
 }
 
 // StoppedError is a release of several binaries that pushed nothing: a

@@ -22,6 +22,36 @@ import (
 	"dagger/go-image/internal/report"
 )
 
+// TestTemplateHost: the source names the binaries, so {name} in the
+// registry host lets it pick the registry, which the explicit credentials
+// (used for every address) are sent to: a main package in a directory
+// named evil.example pushed there with them.
+func TestTemplateHost(t *testing.T) {
+	for _, tc := range []struct {
+		spec    string
+		wantErr bool
+	}{
+		{"ghcr.io/acme/{name}:1", false},
+		{"ghcr.io/{name}/app:1", false},
+		{"ghcr.io/acme/app:{name}", false},
+		{"api=ghcr.io/acme/{name}:1", false},
+		{"{name}/acme/app:1", true},
+		{"{name}.example.com/acme/app:1", true},
+		{"reg-{name}:5000/acme/app:1", true},
+		{"api={name}.example.com/app:1", true},
+	} {
+		err := CheckAddresses([]string{tc.spec}, false)
+		if tc.wantErr != (err != nil) || (err != nil && !strings.Contains(err.Error(), "registry host")) {
+			t.Errorf("CheckAddresses(%q) = %v, want an error: %v", tc.spec, err, tc.wantErr)
+		}
+		if tc.wantErr {
+			if _, err := Addresses([]string{tc.spec}, []string{"api"}); err == nil {
+				t.Errorf("Addresses(%q) accepted it", tc.spec)
+			}
+		}
+	}
+}
+
 func TestAddresses(t *testing.T) {
 	two := []string{"api", "ctl"}
 	for _, tc := range []struct {
@@ -39,6 +69,18 @@ func TestAddresses(t *testing.T) {
 		{specs: []string{"worker=reg/x:1", "reg/{name}:1"}, names: two, wantErr: `is for binary "worker", which this release does not build (it builds api, ctl)`},
 		{specs: []string{"api="}, names: two, wantErr: "want api=REGISTRY/REPO:TAG"},
 		{specs: nil, names: two, wantErr: "no address"},
+		// A source that adds a main package named after another binary's
+		// explicit address would push two images to one tag, the last
+		// tagged winning.
+		{specs: []string{"reg/acme/{name}:1", "api=reg/acme/ctl:1"}, names: two, wantErr: "reg/acme/ctl:1 is the address of both api and ctl"},
+		{specs: []string{"api=docker.io/library/x:1", "ctl=x:1"}, names: two, wantErr: "is the address of both api and ctl"},
+		{specs: []string{"api=reg/acme/x:1", "ctl=reg/acme/x:2"}, names: two, want: map[string][]string{"api": {"reg/acme/x:1"}, "ctl": {"reg/acme/x:2"}}},
+		// A name fills {name} only as one path element: whatever made the
+		// names, none leaves the repository the address meant.
+		{specs: []string{"reg/acme/{name}:1"}, names: []string{"x/../../evil"}, wantErr: `binary name "x/../../evil"`},
+		{specs: []string{"reg/acme/{name}:1"}, names: []string{"evil.example.com/x"}, wantErr: "binary name"},
+		{specs: []string{"reg/acme/{name}:1"}, names: []string{"x:tag"}, wantErr: "binary name"},
+		{specs: []string{"reg/acme/{name}:1"}, names: []string{""}, wantErr: "binary name"},
 	} {
 		got, err := Addresses(tc.specs, tc.names)
 		if tc.wantErr != "" {
@@ -158,10 +200,82 @@ func TestRunAll(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "worker: ") || !strings.Contains(err.Error(), "no tag of any binary was moved") {
 			t.Fatalf("RunAll = %v", err)
 		}
+		// What is in the registry now must be said: the images uploaded
+		// before worker's failed stay there, by digest.
+		for _, name := range []string{"api", "ctl"} {
+			d, _ := imgs[name].Digest()
+			if want := name + ": " + reg + "/acme/" + name + "@" + d.String(); !strings.Contains(err.Error(), want) {
+				t.Errorf("the error does not say %q was uploaded:\n%v", want, err)
+			}
+		}
 		for _, name := range []string{"api", "ctl"} {
 			if d, err := pulled(reg + "/acme/" + name + ":1.0"); err == nil {
 				t.Errorf("%s:1.0 points at %s though the release failed", name, d)
 			}
+		}
+	})
+
+	t.Run("a tag fails after another binary's moved: the error says which", func(t *testing.T) {
+		reg, w := serve(t)
+		w.refuse = "/v2/acme/ctl/manifests/1.0"
+		res, err := RunAll(ctx, requests(t, reg, &verdict{}, imgs), 2)
+		var pe *PartialError
+		if !errors.As(err, &pe) {
+			t.Fatalf("RunAll = %v, want a *PartialError", err)
+		}
+		api, _ := imgs["api"].Digest()
+		if d, perr := pulled(reg + "/acme/api:1.0"); perr != nil || d != api {
+			t.Fatalf("api:1.0 = %s, %v: the test expects api tagged before ctl failed", d, perr)
+		}
+		msg := err.Error()
+		for _, want := range []string{
+			"ctl: ",
+			"tags moved: api: " + reg + "/acme/api:1.0 -> " + api.String(),
+			"not tagged (uploaded by digest): ctl: " + reg + "/acme/ctl@",
+			"worker: " + reg + "/acme/worker@",
+		} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("the error does not say %q:\n%s", want, msg)
+			}
+		}
+		if !reflect.DeepEqual(pe.Tagged, []string{reg + "/acme/api:1.0"}) {
+			t.Errorf("Tagged = %q", pe.Tagged)
+		}
+		if res[0].Pushed == nil || len(res[0].Pushed.Tags) != 1 {
+			t.Errorf("api's result does not record its tag: %+v", res[0].Pushed)
+		}
+	})
+
+	t.Run("a binary's second repository refuses its tag: that repository is the untagged one", func(t *testing.T) {
+		reg, w := serve(t)
+		w.refuse = "/v2/mirror/api/manifests/1.0"
+		reqs := requests(t, reg, &verdict{}, imgs)
+		reqs[0].Request.Addresses = append(reqs[0].Request.Addresses, reg+"/mirror/api:1.0")
+		_, err := RunAll(ctx, reqs, 2)
+		var pe *PartialError
+		if !errors.As(err, &pe) {
+			t.Fatalf("RunAll = %v, want a *PartialError", err)
+		}
+		api, _ := imgs["api"].Digest()
+		if want := []string{reg + "/mirror/api@" + api.String(), reg + "/acme/ctl@", reg + "/acme/worker@"}; len(pe.Untagged) != 3 || pe.Untagged[0] != want[0] || !strings.HasPrefix(pe.Untagged[1], want[1]) || !strings.HasPrefix(pe.Untagged[2], want[2]) {
+			t.Errorf("Untagged = %q, want %q…: acme/api:1.0 moved, mirror/api did not", pe.Untagged, want)
+		}
+	})
+
+	t.Run("a binary's second repository refuses its upload: the first's upload is named", func(t *testing.T) {
+		reg, w := serve(t)
+		api, _ := imgs["api"].Digest()
+		w.refuse = "/v2/mirror/api/manifests/" + api.String()
+		reqs := requests(t, reg, &verdict{}, imgs)
+		reqs[0].Request.Addresses = append(reqs[0].Request.Addresses, reg+"/mirror/api:1.0")
+		reqs[0].Request.Push.Backoff = &remote.Backoff{Steps: 1}
+		_, err := RunAll(ctx, reqs, 2)
+		var pe *PartialError
+		if !errors.As(err, &pe) {
+			t.Fatalf("RunAll = %v, want a *PartialError", err)
+		}
+		if want := reg + "/acme/api@" + api.String(); len(pe.Untagged) != 1 || pe.Untagged[0] != want {
+			t.Errorf("Untagged = %q, want [%s]: it was uploaded before mirror/api refused", pe.Untagged, want)
 		}
 	})
 }

@@ -192,6 +192,11 @@ func publish(ctx context.Context, r Request, res *Result) error {
 	up, err := push.Upload(ctx, res.Artifact, r.Addresses, r.Push)
 	end()
 	if err != nil {
+		if len(up.References) > 0 {
+			// Uploaded to some repositories before another refused:
+			// kept, so that a release of several names them.
+			res.Pushed = &up
+		}
 		return err
 	}
 	res.Pushed = &up

@@ -72,9 +72,18 @@ type writes struct {
 	next http.Handler
 	mu   sync.Mutex
 	n    int
+	// refuse is a path whose PUT the registry denies: a registry that
+	// fails one push in the middle of a release.
+	refuse string
 }
 
 func (w *writes) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPut && w.refuse != "" && r.URL.Path == w.refuse {
+		rw.Header().Set("Content-Type", "application/json")
+		rw.WriteHeader(http.StatusForbidden)
+		io.WriteString(rw, `{"errors":[{"code":"DENIED","message":"tag is immutable"}]}`)
+		return
+	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.mu.Lock()
 		w.n++
