@@ -205,7 +205,7 @@ type PartialError struct {
 	// Tagged are the tags moved, of every binary.
 	Tagged []string
 	// Untagged are the repo@sha256:… uploaded that not every tag of their
-	// binary names.
+	// binary names, and the SBOMs attached to them.
 	Untagged []string
 	// lines describe both, with each binary's name and digest.
 	tagged, untagged []string
@@ -254,6 +254,12 @@ func leftBehind(reqs []Named, results []*Result, failed string, err error) *Part
 			}
 			e.Untagged = append(e.Untagged, ref)
 			e.untagged = append(e.untagged, fmt.Sprintf("%s: %s%s", n.Name, ref, signed))
+		}
+		// An SBOM attached as a referrer is an upload by digest too, and
+		// a registry's referrers API lists it beside the image.
+		if r.SBOMRef != "" {
+			e.Untagged = append(e.Untagged, r.SBOMRef)
+			e.untagged = append(e.untagged, fmt.Sprintf("%s: SBOM %s", n.Name, r.SBOMRef))
 		}
 	}
 	return e

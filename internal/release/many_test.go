@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -259,6 +260,26 @@ func TestRunAll(t *testing.T) {
 		api, _ := imgs["api"].Digest()
 		if want := []string{reg + "/mirror/api@" + api.String(), reg + "/acme/ctl@", reg + "/acme/worker@"}; len(pe.Untagged) != 3 || pe.Untagged[0] != want[0] || !strings.HasPrefix(pe.Untagged[1], want[1]) || !strings.HasPrefix(pe.Untagged[2], want[2]) {
 			t.Errorf("Untagged = %q, want %q…: acme/api:1.0 moved, mirror/api did not", pe.Untagged, want)
+		}
+	})
+
+	t.Run("an SBOM attached before another binary's upload failed is named", func(t *testing.T) {
+		reg, _ := serve(t)
+		api := request(t, []string{reg + "/acme/api:1.0"}, "linux/amd64")
+		api.AttachSBOM = true
+		ctl := request(t, []string{"127.0.0.1:1/acme/ctl:1.0"}, "linux/amd64")
+		ctl.Push.Backoff = &remote.Backoff{Steps: 1}
+		res, err := RunAll(ctx, []Named{{"api", api}, {"ctl", ctl}}, 2)
+		var pe *PartialError
+		if !errors.As(err, &pe) {
+			t.Fatalf("RunAll = %v, want a *PartialError", err)
+		}
+		sbom := res[0].SBOMRef
+		if sbom == "" {
+			t.Fatal("api's SBOM was not attached: the test expects it uploaded before ctl failed")
+		}
+		if !slices.Contains(pe.Untagged, sbom) || !strings.Contains(err.Error(), "api: SBOM "+sbom) {
+			t.Errorf("the error does not name api's SBOM %s, left in the registry:\n%v (Untagged %q)", sbom, err, pe.Untagged)
 		}
 	})
 
