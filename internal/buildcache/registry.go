@@ -115,6 +115,19 @@ func newRegistry(ctx context.Context, o Remote, c *Cache) (*registry, error) {
 	if base == nil {
 		base = defaultTransport(o.Insecure)
 	}
+	// Beneath the authenticating transports, so it sees the headers they
+	// add: a token server's bearer token is a credential the registry
+	// could echo back too.
+	base = &recordAuth{next: base, redact: c.redact}
+	if cfg, err := auth.Authorization(); err == nil && cfg != nil {
+		c.redact.add(cfg.Password, cfg.Auth, cfg.IdentityToken, cfg.RegistryToken)
+		if cfg.Password != "" {
+			c.redact.add(basicAuthSecret(cfg.Username, cfg.Password))
+		}
+		if u, p, ok := decodeBasic(cfg.Auth); ok {
+			c.redact.add(p, basicAuthSecret(u, p))
+		}
+	}
 	pusher, err := remote.NewPusher(remote.WithAuth(auth), remote.WithTransport(base), remote.WithUserAgent("go-image"),
 		remote.WithRetryBackoff(remote.Backoff{Duration: 250 * time.Millisecond, Factor: 2, Steps: 3}))
 	if err != nil {
@@ -345,4 +358,38 @@ func (m rawManifest) MediaType() (types.MediaType, error) { return types.OCIMani
 // which a registry could echo back: redacted like the password.
 func basicAuthSecret(user, password string) string {
 	return base64.StdEncoding.EncodeToString([]byte(user + ":" + password))
+}
+
+// recordAuth adds the credential of every Authorization header sent to the
+// redactor before the request leaves.
+type recordAuth struct {
+	next   http.RoundTripper
+	redact *redactor
+}
+
+func (t *recordAuth) RoundTrip(req *http.Request) (*http.Response, error) {
+	for _, h := range req.Header.Values("Authorization") {
+		scheme, cred, ok := strings.Cut(h, " ")
+		if !ok {
+			t.redact.add(h)
+			continue
+		}
+		cred = strings.TrimSpace(cred)
+		t.redact.add(cred)
+		if strings.EqualFold(scheme, "Basic") {
+			if _, p, ok := decodeBasic(cred); ok {
+				t.redact.add(p)
+			}
+		}
+	}
+	return t.next.RoundTrip(req)
+}
+
+// decodeBasic splits base64(user:password).
+func decodeBasic(s string) (user, password string, ok bool) {
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return "", "", false
+	}
+	return strings.Cut(string(b), ":")
 }
