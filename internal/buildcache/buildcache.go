@@ -73,12 +73,21 @@ const (
 	IndexTimeout = 20 * time.Second
 	// ObjectTimeout bounds one object's download or upload.
 	ObjectTimeout = 2 * time.Minute
+	// StallTimeout: a download whose body yields no byte for this long is
+	// dead, like an answer without headers (defaultTransport).
+	StallTimeout = 20 * time.Second
 	// FlushTimeout bounds the uploads still running at the end, and the
 	// index write.
 	FlushTimeout = 5 * time.Minute
 	// LocalMaxAge: local files unused for this long are removed (the go
 	// command's own cache uses 5 days too).
 	LocalMaxAge = 5 * 24 * time.Hour
+)
+
+// The timeouts that tests shorten.
+var (
+	objectTimeout = ObjectTimeout
+	stallTimeout  = StallTimeout
 )
 
 // Options configure a Cache.

@@ -1,11 +1,15 @@
 package buildcache
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 )
@@ -75,5 +79,56 @@ func TestRemoteEchoedCredentialsAreRedacted(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A registry that answers a blob's headers and then drips its body (or
+// stops) must cost the build one stall, not one per object: the go
+// command's gets wait on those downloads.
+func TestRemoteSlowDripBlobs(t *testing.T) {
+	defer func(o, s time.Duration) { objectTimeout, stallTimeout = o, s }(objectTimeout, stallTimeout)
+	objectTimeout, stallTimeout = 2*time.Second, 100*time.Millisecond
+
+	var objs []object
+	outputs := map[string]bool{}
+	for i := range 40 {
+		o := object{sum(fmt.Sprint("compile ", i)), bytes.Repeat([]byte{byte(i)}, 1000+i)}
+		objs = append(objs, o)
+		outputs["sha256:"+o.output().String()] = true
+	}
+	var hostile atomic.Bool
+	var stalled atomic.Int64
+	reg := newTestRegistry(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			d := r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]
+			if hostile.Load() && r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/") && outputs[d] {
+				stalled.Add(1)
+				w.Write([]byte("x"))
+				w.(http.Flusher).Flush()
+				<-r.Context().Done()
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	fill(t, reg.ref(), nil, objs...)
+	hostile.Store(true)
+	c, log := openCache(t, reg.ref(), nil)
+	start := time.Now()
+	for _, o := range objs {
+		if get(t, c, o) {
+			t.Fatal("hit on a blob that never finished")
+		}
+	}
+	took := time.Since(start)
+	c.Close(context.Background())
+	if n := stalled.Load(); n > Jobs+1 {
+		t.Errorf("%d stalled downloads for %d objects: a registry that stalls must turn reads off after the first", n, len(objs))
+	}
+	if took > 3*objectTimeout {
+		t.Errorf("the gets took %s", took)
+	}
+	if !strings.Contains(log.String(), "local cache only") {
+		t.Errorf("want a warning that reads are off:\n%s", log)
 	}
 }

@@ -11,8 +11,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"sort"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -184,7 +187,8 @@ func (r *registry) download(ctx context.Context, output ID, size int64) (string,
 	if r.readOff.Load() {
 		return "", errReadOff
 	}
-	ctx, cancel := context.WithTimeout(ctx, ObjectTimeout)
+	outer := ctx
+	ctx, cancel := context.WithTimeout(ctx, objectTimeout)
 	defer cancel()
 	resp, err := r.getBlob(ctx, "sha256:"+output.String())
 	if err != nil {
@@ -198,11 +202,26 @@ func (r *registry) download(ctx context.Context, output ID, size int64) (string,
 	if resp.ContentLength > size {
 		return "", r.mismatch(output, fmt.Sprintf("is %d bytes, its entry says %d", resp.ContentLength, size))
 	}
-	path, err := r.c.local.putObject(output, size, resp.Body)
+	body := &watchedBody{r: resp.Body, cancel: cancel}
+	body.timer = time.AfterFunc(stallTimeout, body.stall)
+	path, err := r.c.local.putObject(output, size, body)
+	body.timer.Stop()
 	if errors.Is(err, errMismatch) {
 		return "", r.mismatch(output, "does not hash to its output ID, or is not the size its entry says")
 	}
 	if err != nil {
+		if berr := body.failed(); berr != nil && outer.Err() == nil {
+			// A registry that stalls or breaks a body mid-way would cost
+			// every get the full wait, one object after another.
+			r.readOff.Store(true)
+			why := berr.Error()
+			if body.stalled.Load() {
+				why = fmt.Sprintf("no byte for %s", stallTimeout)
+			} else if errors.Is(berr, context.DeadlineExceeded) {
+				why = fmt.Sprintf("not done after %s", objectTimeout)
+			}
+			r.c.warn("read", fmt.Sprintf("download sha256:%s from %s: %s: the rest of the build uses the local cache only", output, r.tag, why))
+		}
 		return "", err
 	}
 	r.c.stats.downloads.Add(1)
@@ -421,4 +440,41 @@ func (r *registry) writeIndex(ctx context.Context) error {
 	r.c.stats.indexWritten.Store(true)
 	r.c.stats.indexEntries.Store(int64(len(entries)))
 	return nil
+}
+
+// watchedBody is a blob's body that ends the download (cancel) when no byte
+// arrives for stallTimeout, and remembers its read error, which is the
+// registry's fault (putObject's other errors are the local disk's).
+type watchedBody struct {
+	r       io.Reader
+	cancel  context.CancelFunc
+	timer   *time.Timer
+	stalled atomic.Bool
+
+	mu  sync.Mutex
+	err error
+}
+
+func (b *watchedBody) stall() {
+	b.stalled.Store(true)
+	b.cancel()
+}
+
+func (b *watchedBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if n > 0 {
+		b.timer.Reset(stallTimeout)
+	}
+	if err != nil && err != io.EOF {
+		b.mu.Lock()
+		b.err = err
+		b.mu.Unlock()
+	}
+	return n, err
+}
+
+func (b *watchedBody) failed() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.err
 }
