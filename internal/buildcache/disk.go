@@ -88,9 +88,12 @@ func parseAction(b []byte) (ID, int64, bool) {
 }
 
 // haveObject returns the object's path when it is there with size bytes.
+// A symlink is not an object: every object is written here by rename, and
+// one planted in a shared cache directory would hand the go command (and
+// the upload) a file outside it.
 func (d *disk) haveObject(o ID, size int64) (string, bool) {
 	p := d.objectPath(o)
-	st, err := os.Stat(p)
+	st, err := os.Lstat(p)
 	if err != nil || !st.Mode().IsRegular() || st.Size() != size {
 		return "", false
 	}
@@ -210,4 +213,35 @@ func readSmall(p string, max int64) ([]byte, error) {
 		return nil, fmt.Errorf("%s: larger than %d bytes", p, max)
 	}
 	return b, nil
+}
+
+// openVerified opens the object file at p for an upload, after checking
+// that it is a regular file of size bytes hashing to want: the local
+// directory may be shared, and bytes that are not the object never leave
+// the machine under its name. Each open checks again, so a file swapped
+// after the first check is caught too.
+func openVerified(p string, want ID, size int64) (io.ReadCloser, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	lst, lerr := os.Lstat(p)
+	st, serr := f.Stat()
+	if lerr != nil || serr != nil || !lst.Mode().IsRegular() || !os.SameFile(lst, st) {
+		f.Close()
+		return nil, fmt.Errorf("%s: not a regular file: %w", p, errMismatch)
+	}
+	if err := copyVerified(io.Discard, f, want, size); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		f.Close()
+		return nil, err
+	}
+	// At most size bytes, whatever is appended meanwhile.
+	return struct {
+		io.Reader
+		io.Closer
+	}{io.LimitReader(f, size), f}, nil
 }

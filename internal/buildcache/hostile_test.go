@@ -3,10 +3,15 @@ package buildcache
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -130,5 +135,68 @@ func TestRemoteSlowDripBlobs(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), "local cache only") {
 		t.Errorf("want a warning that reads are off:\n%s", log)
+	}
+}
+
+// A shared cache directory (a CI cache restored from another job) may hold
+// a symlink where an object belongs, and an action record pointing at it:
+// the go command must not be handed a file outside the cache, and the bytes
+// of a file the object is not (a credential file of the same size) must
+// never be sent to the registry under the object's name.
+func TestLocalPlantedObjectNeverLeaves(t *testing.T) {
+	secret := []byte(`{"auths":{"ghcr.io":{"auth":"c2VjcmV0LXNlY3JldC1zZWNyZXQ="}}}`)
+	secretFile := filepath.Join(t.TempDir(), "config.json")
+	if err := os.WriteFile(secretFile, secret, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	claimed := ID(sha256.Sum256(bytes.Repeat([]byte("a"), len(secret)))) // an output of the same size
+	tests := []struct {
+		name  string
+		plant func(objectPath string) error
+	}{
+		{"symlink to a file outside the cache", func(p string) error { return os.Symlink(secretFile, p) }},
+		{"regular file with other bytes", func(p string) error { return os.WriteFile(p, secret, 0o644) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var sent bytes.Buffer
+			var mu sync.Mutex
+			reg := newTestRegistry(t, func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if r.Method == http.MethodPatch || r.Method == http.MethodPut || r.Method == http.MethodPost {
+						b, _ := io.ReadAll(r.Body)
+						mu.Lock()
+						sent.Write(b)
+						mu.Unlock()
+						r.Body = io.NopCloser(bytes.NewReader(b))
+					}
+					next.ServeHTTP(w, r)
+				})
+			})
+			c, _ := openCache(t, reg.ref(), nil)
+			action := sum("compile planted")
+			p := c.local.objectPath(claimed)
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := tt.plant(p); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.local.putAction(action, claimed, int64(len(secret))); err != nil {
+				t.Fatal(err)
+			}
+			e, ok := c.Get(context.Background(), action)
+			if ok && e.DiskPath != "" {
+				if st, err := os.Lstat(e.DiskPath); err != nil || !st.Mode().IsRegular() {
+					t.Errorf("get answered %s, not a regular file in the cache (%v)", e.DiskPath, err)
+				}
+			}
+			c.Close(context.Background())
+			mu.Lock()
+			defer mu.Unlock()
+			if bytes.Contains(sent.Bytes(), secret) {
+				t.Errorf("the planted file's bytes were uploaded to the registry as sha256:%s", claimed)
+			}
+		})
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -339,10 +338,6 @@ func (l *blobLayer) Compressed() (io.ReadCloser, error)   { return l.open() }
 func (l *blobLayer) Uncompressed() (io.ReadCloser, error) { return l.open() }
 func (l *blobLayer) Size() (int64, error)                 { return l.size, nil }
 func (l *blobLayer) MediaType() (types.MediaType, error)  { return l.mt, nil }
-
-func fileOpener(p string) func() (io.ReadCloser, error) {
-	return func() (io.ReadCloser, error) { return os.Open(p) }
-}
 
 func bytesOpener(b []byte) func() (io.ReadCloser, error) {
 	return func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }

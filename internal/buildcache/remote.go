@@ -313,9 +313,22 @@ func (r *registry) upload(output ID, size int64, path string) {
 		if r.writeOff.Load() {
 			return
 		}
+		open := func() (io.ReadCloser, error) { return openVerified(path, output, size) }
+		f, err := open()
+		if err != nil {
+			// The local file is not the object (a shared cache directory
+			// with a planted file): not uploaded, and left out of the index.
+			r.c.stats.corrupt.Add(1)
+			r.mu.Lock()
+			r.corrupt[output] = true
+			r.mu.Unlock()
+			r.c.warn("corrupt-local", fmt.Sprintf("local object sha256:%s: %v: not uploaded; remove %s if it persists", output, err, r.c.local.dir))
+			return
+		}
+		f.Close()
 		ctx, cancel := context.WithTimeout(r.ctx, ObjectTimeout)
 		defer cancel()
-		l := &blobLayer{digest: v1.Hash{Algorithm: "sha256", Hex: output.String()}, size: size, mt: ObjectMediaType, open: fileOpener(path)}
+		l := &blobLayer{digest: v1.Hash{Algorithm: "sha256", Hex: output.String()}, size: size, mt: ObjectMediaType, open: open}
 		if err := r.pusher.Upload(ctx, r.tag.Context(), l); err != nil {
 			if r.ctx.Err() == nil {
 				r.writeOff.Store(true)
