@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -198,5 +199,49 @@ func TestLocalPlantedObjectNeverLeaves(t *testing.T) {
 				t.Errorf("the planted file's bytes were uploaded to the registry as sha256:%s", claimed)
 			}
 		})
+	}
+}
+
+// A registry may redirect a blob to storage elsewhere (as S3-backed ones
+// do): the credentials must not follow it to another host.
+func TestRemoteRedirectKeepsCredentials(t *testing.T) {
+	const user, password = "ci", "redirect-pass-123"
+	var leaked atomic.Value
+	leaked.Store("")
+	var asked atomic.Int64
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		if a := r.Header.Get("Authorization"); a != "" {
+			leaked.Store(a)
+		}
+		w.WriteHeader(http.StatusNotFound)
+	}))
+	t.Cleanup(elsewhere.Close)
+	var redirect atomic.Bool
+	reg := newTestRegistry(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if _, p, ok := r.BasicAuth(); !ok || p != password {
+				w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
+			if redirect.Load() && r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/") {
+				http.Redirect(w, r, elsewhere.URL+r.URL.Path, http.StatusTemporaryRedirect)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	creds := func(r *Remote) { r.Username, r.Password, r.PasswordFrom = user, password, "$CACHE_TOKEN" }
+	fill(t, reg.ref(), creds, objects...)
+	redirect.Store(true)
+	c, _ := openCache(t, reg.ref(), creds)
+	get(t, c, objects[0])
+	c.Close(context.Background())
+	if asked.Load() == 0 {
+		t.Fatal("the redirect was not followed: the test proves nothing")
+	}
+	if a := leaked.Load().(string); a != "" {
+		t.Errorf("a redirect to %s carried Authorization %q", elsewhere.URL, a)
 	}
 }
