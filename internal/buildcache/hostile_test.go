@@ -245,3 +245,42 @@ func TestRemoteRedirectKeepsCredentials(t *testing.T) {
 		t.Errorf("a redirect to %s carried Authorization %q", elsewhere.URL, a)
 	}
 }
+
+// SIGTERM or Ctrl-C (Main's ctx cancelled) ends the cache program promptly
+// even when the registry holds its uploads open: the go command waits for
+// the answer to "close", so a flush that ignored the signal held the
+// stopped build for FlushTimeout.
+func TestMainSignalEndsAStalledFlush(t *testing.T) {
+	reg := newTestRegistry(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodGet && r.Method != http.MethodHead {
+				<-r.Context().Done() // uploads never finish
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	t.Setenv("K", testCacheKeyValue)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- Main(ctx, []string{"--repository", reg.ref(), "--key-env", "K", "--insecure", "--dir", t.TempDir()}, inR, outW, &logBuffer{})
+		outW.Close()
+	}()
+	go io.Copy(io.Discard, outR)
+	o := objects[0]
+	fmt.Fprintf(inW, `{"ID":1,"Command":"put","ActionID":"%s","OutputID":"%s","BodySize":%d}`+"\n\"%s\"\n",
+		b64(o.action), b64(o.output()), len(o.body), base64.StdEncoding.EncodeToString(o.body))
+	time.Sleep(300 * time.Millisecond) // the upload starts, and stalls
+	cancel()
+	fmt.Fprintf(inW, `{"ID":2,"Command":"close"}`+"\n")
+	inW.Close()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the cache program still flushing 5s after the signal")
+	}
+}
