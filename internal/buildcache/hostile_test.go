@@ -284,3 +284,41 @@ func TestMainSignalEndsAStalledFlush(t *testing.T) {
 		t.Fatal("the cache program still flushing 5s after the signal")
 	}
 }
+
+// A registry that stalls the manifest's body when the index is re-read at
+// the end holds the go command's "close" for FlushTimeout unless every
+// read, not only an object's, gives up on a silent body.
+func TestRemoteStalledManifestAtFlush(t *testing.T) {
+	defer func(s time.Duration) { stallTimeout = s }(stallTimeout)
+	stallTimeout = 100 * time.Millisecond
+	var manifests atomic.Int64
+	var hostile atomic.Bool
+	reg := newTestRegistry(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if hostile.Load() && r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/manifests/") && manifests.Add(1) > 1 {
+				w.Write([]byte("{"))
+				w.(http.Flusher).Flush()
+				<-r.Context().Done()
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	fill(t, reg.ref(), nil, objects[0])
+	hostile.Store(true)
+	c, log := openCache(t, reg.ref(), nil)
+	o := objects[1]
+	if _, err := c.Put(context.Background(), o.action, o.output(), int64(len(o.body)), bytes.NewReader(o.body)); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan Stats, 1)
+	go func() { done <- c.Close(context.Background()) }()
+	select {
+	case s := <-done:
+		if s.IndexWritten {
+			t.Errorf("index written over a manifest never read: %s", s)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("Close still waiting on a stalled manifest after 5s:\n%s", log)
+	}
+}

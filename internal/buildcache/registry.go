@@ -302,13 +302,17 @@ func (r *registry) do(req *http.Request) (*http.Response, error) {
 	if r.client == nil {
 		return nil, errReadOff
 	}
-	resp, err := r.client.Do(req)
+	ctx, cancel := context.WithCancel(req.Context())
+	resp, err := r.client.Do(req.WithContext(ctx))
 	if err != nil {
+		cancel()
 		return nil, err
 	}
 	if resp.StatusCode == http.StatusOK {
+		resp.Body = newStallBody(resp.Body, cancel)
 		return resp, nil
 	}
+	defer cancel()
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusNotFound {
 		return nil, errNotFound
@@ -387,4 +391,40 @@ func decodeBasic(s string) (user, password string, ok bool) {
 		return "", "", false
 	}
 	return strings.Cut(string(b), ":")
+}
+
+var errStalled = errors.New("stalled")
+
+// stallBody ends a response (cancel) whose body yields no byte for
+// stallTimeout: headers are bounded by the transport, and a registry that
+// drips or stops a body would otherwise hold a get, or the go command's
+// "close", for the whole operation's timeout.
+type stallBody struct {
+	rc      io.ReadCloser
+	cancel  context.CancelFunc
+	timer   *time.Timer
+	stalled atomic.Bool
+}
+
+func newStallBody(rc io.ReadCloser, cancel context.CancelFunc) *stallBody {
+	b := &stallBody{rc: rc, cancel: cancel}
+	b.timer = time.AfterFunc(stallTimeout, func() { b.stalled.Store(true); cancel() })
+	return b
+}
+
+func (b *stallBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if n > 0 {
+		b.timer.Reset(stallTimeout)
+	}
+	if err != nil && err != io.EOF && b.stalled.Load() {
+		err = fmt.Errorf("no byte for %s: %w", stallTimeout, errStalled)
+	}
+	return n, err
+}
+
+func (b *stallBody) Close() error {
+	b.timer.Stop()
+	b.cancel()
+	return b.rc.Close()
 }

@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"sort"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -202,10 +201,8 @@ func (r *registry) download(ctx context.Context, output ID, size int64) (string,
 	if resp.ContentLength > size {
 		return "", r.mismatch(output, fmt.Sprintf("is %d bytes, its entry says %d", resp.ContentLength, size))
 	}
-	body := &watchedBody{r: resp.Body, cancel: cancel}
-	body.timer = time.AfterFunc(stallTimeout, body.stall)
+	body := &watchedBody{r: resp.Body}
 	path, err := r.c.local.putObject(output, size, body)
-	body.timer.Stop()
 	if errors.Is(err, errMismatch) {
 		return "", r.mismatch(output, "does not hash to its output ID, or is not the size its entry says")
 	}
@@ -215,9 +212,7 @@ func (r *registry) download(ctx context.Context, output ID, size int64) (string,
 			// every get the full wait, one object after another.
 			r.readOff.Store(true)
 			why := berr.Error()
-			if body.stalled.Load() {
-				why = fmt.Sprintf("no byte for %s", stallTimeout)
-			} else if errors.Is(berr, context.DeadlineExceeded) {
+			if errors.Is(berr, context.DeadlineExceeded) {
 				why = fmt.Sprintf("not done after %s", objectTimeout)
 			}
 			r.c.warn("read", fmt.Sprintf("download sha256:%s from %s: %s: the rest of the build uses the local cache only", output, r.tag, why))
@@ -455,29 +450,18 @@ func (r *registry) writeIndex(ctx context.Context) error {
 	return nil
 }
 
-// watchedBody is a blob's body that ends the download (cancel) when no byte
-// arrives for stallTimeout, and remembers its read error, which is the
-// registry's fault (putObject's other errors are the local disk's).
+// watchedBody is a blob's body that remembers its read error, which is
+// the registry's fault (putObject's other errors are the local disk's); a
+// stall is one (stallBody).
 type watchedBody struct {
-	r       io.Reader
-	cancel  context.CancelFunc
-	timer   *time.Timer
-	stalled atomic.Bool
+	r io.Reader
 
 	mu  sync.Mutex
 	err error
 }
 
-func (b *watchedBody) stall() {
-	b.stalled.Store(true)
-	b.cancel()
-}
-
 func (b *watchedBody) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
-	if n > 0 {
-		b.timer.Reset(stallTimeout)
-	}
 	if err != nil && err != io.EOF {
 		b.mu.Lock()
 		b.err = err
