@@ -190,7 +190,12 @@ func (d *disk) trim(now time.Time) {
 			return nil
 		})
 	}
-	_ = os.WriteFile(marker, []byte(strconv.FormatInt(now.Unix(), 10)), 0o644)
+	// By rename: a symlink planted as the marker is replaced, not written
+	// through.
+	_ = d.write(marker, func(w io.Writer) error {
+		_, err := io.WriteString(w, strconv.FormatInt(now.Unix(), 10))
+		return err
+	})
 }
 
 func touch(p string) {
@@ -198,13 +203,26 @@ func touch(p string) {
 	_ = os.Chtimes(p, now, now)
 }
 
-// readSmall reads a file of at most max bytes; a larger one is an error.
+// readSmall reads a regular file of at most max bytes; a larger one is an
+// error, and so is anything else at p: go-image writes only regular files
+// (by rename), and opening a FIFO planted in a shared cache directory
+// would wait for a writer forever.
 func readSmall(p string, max int64) ([]byte, error) {
+	lst, err := os.Lstat(p)
+	if err != nil {
+		return nil, err
+	}
+	if !lst.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file (%s): remove it", p, lst.Mode().Type())
+	}
 	f, err := os.Open(p)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	if st, err := f.Stat(); err != nil || !os.SameFile(lst, st) {
+		return nil, fmt.Errorf("%s: replaced while opened", p)
+	}
 	b, err := io.ReadAll(io.LimitReader(f, max+1))
 	if err != nil {
 		return nil, err
@@ -221,13 +239,19 @@ func readSmall(p string, max int64) ([]byte, error) {
 // the machine under its name. Each open checks again, so a file swapped
 // after the first check is caught too.
 func openVerified(p string, want ID, size int64) (io.ReadCloser, error) {
+	// Lstat first: opening a planted FIFO would block.
+	lst, err := os.Lstat(p)
+	if err != nil {
+		return nil, err
+	}
+	if !lst.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file: %w", p, errMismatch)
+	}
 	f, err := os.Open(p)
 	if err != nil {
 		return nil, err
 	}
-	lst, lerr := os.Lstat(p)
-	st, serr := f.Stat()
-	if lerr != nil || serr != nil || !lst.Mode().IsRegular() || !os.SameFile(lst, st) {
+	if st, err := f.Stat(); err != nil || !os.SameFile(lst, st) {
 		f.Close()
 		return nil, fmt.Errorf("%s: not a regular file: %w", p, errMismatch)
 	}
