@@ -258,21 +258,30 @@ func (c *Cache) warn(kind, msg string) {
 
 // oneLine keeps a message that may quote a registry's answer on one short
 // line of printable characters, so a hostile answer cannot forge log lines
-// or drive a terminal.
+// or drive a terminal. warn cuts after redacting: a secret cut in two
+// would no longer match.
 func oneLine(s string) string {
 	const max = 600
 	var b strings.Builder
-	for _, r := range s {
+	for _, r := range flat(s) {
 		if b.Len() >= max {
 			b.WriteString("…")
 			break
 		}
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-			r = ' '
-		}
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// flat is s with its control characters made spaces, uncut: what a
+// message quotes, before warn redacts and cuts it.
+func flat(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return ' '
+		}
+		return r
+	}, s)
 }
 
 // redactor blanks the secrets out of a message. It learns them as they

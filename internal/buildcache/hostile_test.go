@@ -379,3 +379,34 @@ func TestLocalPlantedSpecialFiles(t *testing.T) {
 		t.Fatal("get or trim blocked on a FIFO planted in the cache directory")
 	}
 }
+
+// A registry's error body is quoted cut to a length: a credential it
+// echoes across the cut must not be shown in part, the part no longer
+// matching the secret the redaction looks for.
+func TestRemoteEchoedCredentialAcrossTheCut(t *testing.T) {
+	const user, password = "ci", "cut-across-pass-0123456789abcdef"
+	for _, pad := range []int{270, 280, 290, 295} {
+		t.Run(fmt.Sprint(pad), func(t *testing.T) {
+			reg := newTestRegistry(t, func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if _, _, ok := r.BasicAuth(); !ok {
+						w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+						w.WriteHeader(http.StatusUnauthorized)
+						return
+					}
+					w.WriteHeader(http.StatusForbidden)
+					w.Write([]byte(strings.Repeat("x", pad) + password))
+				})
+			})
+			c, log := openCache(t, reg.ref(), func(r *Remote) { r.Username, r.Password, r.PasswordFrom = user, password, "$P" })
+			get(t, c, objects[0])
+			c.Close(context.Background())
+			if !strings.Contains(log.String(), "HTTP 403") {
+				t.Fatalf("the registry's error is not shown:\n%s", log)
+			}
+			if strings.Contains(log.String(), password[:8]) {
+				t.Errorf("log shows the start of the password:\n%s", log)
+			}
+		})
+	}
+}

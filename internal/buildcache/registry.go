@@ -222,7 +222,7 @@ func (r *registry) readIndex(ctx context.Context) (readIndex, error) {
 		return idx, fmt.Errorf("%w: %s: manifest: %v", errNotCache, r.tag, err)
 	}
 	if m.Config.MediaType != IndexMediaType {
-		return idx, fmt.Errorf("%w: %s holds a manifest with config %q", errNotCache, r.tag, oneLine(m.Config.MediaType))
+		return idx, fmt.Errorf("%w: %s holds a manifest with config %q", errNotCache, r.tag, flat(m.Config.MediaType))
 	}
 	if m.Config.Size < 0 || m.Config.Size > MaxIndexSize {
 		return idx, fmt.Errorf("%s: index of %d bytes, over the %d limit", r.tag, m.Config.Size, MaxIndexSize)
@@ -317,7 +317,9 @@ func (r *registry) do(req *http.Request) (*http.Response, error) {
 	if resp.StatusCode == http.StatusNotFound {
 		return nil, errNotFound
 	}
-	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 300))
+	// Much more than warn shows (oneLine), so that a credential the
+	// registry echoes is whole when redacted, and cut only after.
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
 	hint := ""
 	switch resp.StatusCode {
 	case http.StatusUnauthorized:
@@ -325,7 +327,7 @@ func (r *registry) do(req *http.Request) (*http.Response, error) {
 	case http.StatusForbidden:
 		hint = " (the credentials may not read this repository: grant them pull and push on it)"
 	}
-	return nil, fmt.Errorf("%s %s: HTTP %d%s: %s", req.Method, req.URL.Path, resp.StatusCode, hint, oneLine(string(msg)))
+	return nil, fmt.Errorf("%s %s: HTTP %d%s: %s", req.Method, req.URL.Path, resp.StatusCode, hint, flat(string(msg)))
 }
 
 // blobLayer is a blob to upload, as go-containerregistry takes one.
