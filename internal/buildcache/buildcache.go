@@ -24,6 +24,7 @@ package buildcache
 
 import (
 	"context"
+	"crypto/hmac"
 	"fmt"
 	"io"
 	"net/http"
@@ -192,10 +193,15 @@ func Open(ctx context.Context, o Options) (*Cache, error) {
 // Get implements cacheprog.Cache: the local disk, then the registry.
 func (c *Cache) Get(ctx context.Context, action ID) (cacheprog.Entry, bool) {
 	c.stats.gets.Add(1)
-	if e, ok := c.local.get(action); ok {
+	if e, mac, ok := c.local.getMAC(action); ok {
 		c.stats.localHits.Add(1)
 		if c.remote != nil {
-			c.remote.note(action, e.OutputID, e.Size, e.DiskPath)
+			// The record is published (signed into the registry's index)
+			// only when it carries a valid MAC: anyone who can write the
+			// local directory (a shared CI cache) could otherwise map any
+			// action to any output for every machine.
+			signed := hmac.Equal(mac, entryMAC(c.remote.key, action, e.OutputID, e.Size))
+			c.remote.note(action, e.OutputID, e.Size, e.DiskPath, signed)
 		}
 		return e, true
 	}
@@ -216,12 +222,16 @@ func (c *Cache) Put(ctx context.Context, action, output ID, size int64, body io.
 	if err != nil {
 		return "", err
 	}
-	if err := c.local.putAction(action, output, size); err != nil {
+	var mac []byte
+	if c.remote != nil {
+		mac = entryMAC(c.remote.key, action, output, size)
+	}
+	if err := c.local.putActionMAC(action, output, size, mac); err != nil {
 		return "", err
 	}
 	c.stats.puts.Add(1)
 	if c.remote != nil {
-		c.remote.note(action, output, size, path)
+		c.remote.note(action, output, size, path, true)
 	}
 	return path, nil
 }

@@ -18,7 +18,10 @@ import (
 
 // disk is the local half: outputs under o/, action → output records under
 // a/, both sharded by the first byte like the go command's own cache. It is
-// trusted as GOCACHE is: what is on it was verified before it got there.
+// trusted as GOCACHE is for this machine's builds: what is on it was
+// verified before it got there. It is not trusted to speak for the
+// registry: an action record is published only with a valid MAC, an
+// object only when it hashes to its name.
 // Files appear by rename, so a reader never sees half of one.
 type disk struct{ dir string }
 
@@ -52,39 +55,55 @@ func (d *disk) actionPath(a ID) string {
 // get returns the recorded output of action when its file is there with
 // the recorded size.
 func (d *disk) get(action ID) (cacheprog.Entry, bool) {
+	e, _, ok := d.getMAC(action)
+	return e, ok
+}
+
+// getMAC is get and the record's MAC (nil when it has none; see
+// putActionMAC).
+func (d *disk) getMAC(action ID) (cacheprog.Entry, []byte, bool) {
 	p := d.actionPath(action)
 	b, err := readSmall(p, 256)
 	if err != nil {
-		return cacheprog.Entry{}, false
+		return cacheprog.Entry{}, nil, false
 	}
-	o, size, ok := parseAction(b)
+	o, size, mac, ok := parseAction(b)
 	if !ok {
-		return cacheprog.Entry{}, false
+		return cacheprog.Entry{}, nil, false
 	}
 	path, ok := d.haveObject(o, size)
 	if !ok {
-		return cacheprog.Entry{}, false
+		return cacheprog.Entry{}, nil, false
 	}
 	if st, err := os.Stat(p); err == nil && time.Since(st.ModTime()) > touchAfter {
 		touch(p)
 	}
-	return cacheprog.Entry{OutputID: o, Size: size, DiskPath: path}, true
+	return cacheprog.Entry{OutputID: o, Size: size, DiskPath: path}, mac, true
 }
 
-func parseAction(b []byte) (ID, int64, bool) {
+// parseAction reads "OUTPUT SIZE" or "OUTPUT SIZE MAC".
+func parseAction(b []byte) (ID, int64, []byte, bool) {
 	f := strings.Fields(string(b))
-	if len(f) != 2 {
-		return ID{}, 0, false
+	if len(f) != 2 && len(f) != 3 {
+		return ID{}, 0, nil, false
 	}
 	o, err := cacheprog.ParseID(f[0])
 	if err != nil {
-		return ID{}, 0, false
+		return ID{}, 0, nil, false
 	}
 	size, err := strconv.ParseInt(f[1], 10, 64)
 	if err != nil || size < 0 {
-		return ID{}, 0, false
+		return ID{}, 0, nil, false
 	}
-	return o, size, true
+	var mac []byte
+	if len(f) == 3 {
+		m, err := cacheprog.ParseID(f[2])
+		if err != nil {
+			return ID{}, 0, nil, false
+		}
+		mac = m[:]
+	}
+	return o, size, mac, true
 }
 
 // haveObject returns the object's path when it is there with size bytes.
@@ -104,7 +123,18 @@ func (d *disk) haveObject(o ID, size int64) (string, bool) {
 }
 
 func (d *disk) putAction(action, output ID, size int64) error {
+	return d.putActionMAC(action, output, size, nil)
+}
+
+// putActionMAC records action's output with the index entry's MAC, when
+// there is a key: the local directory may be shared with jobs that hold
+// no key, and only a record that carries a valid MAC is published to the
+// registry's index (Cache.Get).
+func (d *disk) putActionMAC(action, output ID, size int64, mac []byte) error {
 	rec := fmt.Sprintf("%s %d\n", output, size)
+	if len(mac) == len(ID{}) {
+		rec = fmt.Sprintf("%s %d %s\n", output, size, ID(mac))
+	}
 	if b, err := readSmall(d.actionPath(action), 256); err == nil && string(b) == rec {
 		return nil
 	}

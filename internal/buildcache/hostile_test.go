@@ -353,3 +353,49 @@ func TestRemoteEchoedCredentialAcrossTheCut(t *testing.T) {
 		})
 	}
 }
+
+// Whoever can write the local cache directory (a shared CI cache) but
+// holds no key must not get a mapping of theirs signed into the registry's
+// index: a local hit on their record would be published for every machine.
+// The go command's own put, on the same directory, still is.
+func TestLocalRecordIsNotLaunderedIntoTheIndex(t *testing.T) {
+	reg := newTestRegistry(t, nil)
+	o := objects[0]
+	fill(t, reg.ref(), nil, o) // the registry holds fmt's output
+	dir := t.TempDir()
+	open := func() *Cache {
+		c, err := Open(context.Background(), Options{Dir: dir, Remote: &Remote{Ref: reg.ref(), Key: testKey, Keychain: authn.NewMultiKeychain()}, Log: &logBuffer{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	c := open()
+	if _, err := c.local.putObject(o.output(), int64(len(o.body)), bytes.NewReader(o.body)); err != nil {
+		t.Fatal(err)
+	}
+	victim := sum("compile crypto/tls")
+	if err := c.local.putAction(victim, o.output(), int64(len(o.body))); err != nil { // written without the key
+		t.Fatal(err)
+	}
+	honest := objects[1]
+	if _, err := c.Put(context.Background(), honest.action, honest.output(), int64(len(honest.body)), bytes.NewReader(honest.body)); err != nil {
+		t.Fatal(err)
+	}
+	c.Close(context.Background())
+	// The next run on this machine: both are local hits.
+	c = open()
+	if _, ok := c.Get(context.Background(), victim); !ok {
+		t.Fatal("the local record is not a local hit: the test proves nothing")
+	}
+	c.Get(context.Background(), honest.action)
+	c.Close(context.Background())
+
+	fresh, _ := openCache(t, reg.ref(), nil)
+	if e, ok := fresh.Get(context.Background(), victim); ok {
+		t.Errorf("a fresh machine gets output %s for an action nobody with the key mapped", e.OutputID)
+	}
+	if !get(t, fresh, honest) {
+		t.Error("the go command's put on this machine was not shared")
+	}
+}

@@ -90,6 +90,7 @@ type note struct {
 	action, output ID
 	size           int64
 	path           string
+	signed         bool // the go command's put, or a local record with a valid MAC
 }
 
 type result struct {

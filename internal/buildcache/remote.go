@@ -83,15 +83,18 @@ func (r *registry) waitLoaded(ctx context.Context) bool {
 }
 
 // note records that action gave output (a local hit or a put), so the index
-// written at the end has it and the registry has its output.
-func (r *registry) note(action, output ID, size int64, path string) {
+// written at the end has it and the registry has its output. An unsigned
+// note (a local record without a valid MAC) only refreshes an entry the
+// index already has; it never adds one.
+func (r *registry) note(action, output ID, size int64, path string, signed bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	n := note{action, output, size, path, signed}
 	select {
 	case <-r.loaded:
-		r.noteLocked(note{action, output, size, path})
+		r.noteLocked(n)
 	default:
-		r.pending = append(r.pending, note{action, output, size, path})
+		r.pending = append(r.pending, n)
 	}
 }
 
@@ -105,6 +108,9 @@ func (r *registry) noteLocked(n note) {
 			e.Used = now.Unix()
 			r.session[n.action] = e
 		}
+		return
+	}
+	if !n.signed {
 		return
 	}
 	r.session[n.action] = newEntry(r.key, n.action, n.output, n.size, now)
@@ -126,7 +132,7 @@ func (r *registry) get(ctx context.Context, action ID) (cacheprog.Entry, bool) {
 	if err != nil {
 		return cacheprog.Entry{}, false
 	}
-	if err := r.c.local.putAction(action, e.Output, e.Size); err != nil {
+	if err := r.c.local.putActionMAC(action, e.Output, e.Size, e.MAC); err != nil {
 		r.c.warn("local", fmt.Sprintf("record %s in %s: %v", action, r.c.local.dir, err))
 	}
 	r.mu.Lock()
