@@ -24,11 +24,13 @@ package buildcache
 
 import (
 	"context"
+	"crypto/hmac"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -72,12 +74,21 @@ const (
 	IndexTimeout = 20 * time.Second
 	// ObjectTimeout bounds one object's download or upload.
 	ObjectTimeout = 2 * time.Minute
+	// StallTimeout: a download whose body yields no byte for this long is
+	// dead, like an answer without headers (defaultTransport).
+	StallTimeout = 20 * time.Second
 	// FlushTimeout bounds the uploads still running at the end, and the
 	// index write.
 	FlushTimeout = 5 * time.Minute
 	// LocalMaxAge: local files unused for this long are removed (the go
 	// command's own cache uses 5 days too).
 	LocalMaxAge = 5 * 24 * time.Hour
+)
+
+// The timeouts that tests shorten.
+var (
+	objectTimeout = ObjectTimeout
+	stallTimeout  = StallTimeout
 )
 
 // Options configure a Cache.
@@ -134,7 +145,7 @@ type Cache struct {
 	remote *registry // nil: local only
 	log    io.Writer
 	prog   []string
-	redact func(string) string
+	redact *redactor
 
 	warned sync.Map // kind → struct{}: each kind of warning is printed once
 	stats  counters
@@ -158,17 +169,18 @@ func Open(ctx context.Context, o Options) (*Cache, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cache{local: local, log: o.Log, prog: o.Prog, redact: func(s string) string { return s }}
+	c := &Cache{local: local, log: o.Log, prog: o.Prog, redact: &redactor{}}
 	if c.log == nil {
 		c.log = io.Discard
 	}
 	if o.Remote != nil {
-		// Before the registry's goroutines, which may warn, start.
-		secrets := []string{string(o.Remote.Key)}
+		// Before the registry's goroutines, which may warn, start; the
+		// credentials of the docker config, and the tokens the registry
+		// issues, are added as they are resolved and sent.
+		c.redact.add(string(o.Remote.Key))
 		if o.Remote.Password != "" {
-			secrets = append(secrets, o.Remote.Password, basicAuthSecret(o.Remote.Username, o.Remote.Password))
+			c.redact.add(o.Remote.Password, basicAuthSecret(o.Remote.Username, o.Remote.Password))
 		}
-		c.redact = redactor(secrets...)
 		r, err := newRegistry(ctx, *o.Remote, c)
 		if err != nil {
 			return nil, err
@@ -181,10 +193,15 @@ func Open(ctx context.Context, o Options) (*Cache, error) {
 // Get implements cacheprog.Cache: the local disk, then the registry.
 func (c *Cache) Get(ctx context.Context, action ID) (cacheprog.Entry, bool) {
 	c.stats.gets.Add(1)
-	if e, ok := c.local.get(action); ok {
+	if e, mac, ok := c.local.getMAC(action); ok {
 		c.stats.localHits.Add(1)
 		if c.remote != nil {
-			c.remote.note(action, e.OutputID, e.Size, e.DiskPath)
+			// The record is published (signed into the registry's index)
+			// only when it carries a valid MAC: anyone who can write the
+			// local directory (a shared CI cache) could otherwise map any
+			// action to any output for every machine.
+			signed := hmac.Equal(mac, entryMAC(c.remote.key, action, e.OutputID, e.Size))
+			c.remote.note(action, e.OutputID, e.Size, e.DiskPath, signed)
 		}
 		return e, true
 	}
@@ -205,12 +222,16 @@ func (c *Cache) Put(ctx context.Context, action, output ID, size int64, body io.
 	if err != nil {
 		return "", err
 	}
-	if err := c.local.putAction(action, output, size); err != nil {
+	var mac []byte
+	if c.remote != nil {
+		mac = entryMAC(c.remote.key, action, output, size)
+	}
+	if err := c.local.putActionMAC(action, output, size, mac); err != nil {
 		return "", err
 	}
 	c.stats.puts.Add(1)
 	if c.remote != nil {
-		c.remote.note(action, output, size, path)
+		c.remote.note(action, output, size, path, true)
 	}
 	return path, nil
 }
@@ -242,43 +263,74 @@ func (c *Cache) warn(kind, msg string) {
 	}
 	// safetext: the message quotes the registry, whose answer may hold a
 	// CI runner command ("##[add-mask]…") or invisible characters.
-	fmt.Fprintln(c.log, "go-image: build cache: "+safetext.Line(oneLine(c.redact(msg))))
+	fmt.Fprintln(c.log, "go-image: build cache: "+safetext.Line(oneLine(c.redact.redact(msg))))
 }
 
 // oneLine keeps a message that may quote a registry's answer on one short
 // line of printable characters, so a hostile answer cannot forge log lines
-// or drive a terminal.
+// or drive a terminal. warn cuts after redacting: a secret cut in two
+// would no longer match.
 func oneLine(s string) string {
 	const max = 600
 	var b strings.Builder
-	for _, r := range s {
+	for _, r := range flat(s) {
 		if b.Len() >= max {
 			b.WriteString("…")
 			break
-		}
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-			r = ' '
 		}
 		b.WriteRune(r)
 	}
 	return b.String()
 }
 
-// redactor returns a function that blanks the secrets out of a message.
+// flat is s with its control characters made spaces, uncut: what a
+// message quotes, before warn redacts and cuts it.
+func flat(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+// redactor blanks the secrets out of a message. It learns them as they
+// appear: the password given, the docker config's credentials once
+// resolved, and every Authorization header sent (a registry's bearer token
+// too), since a hostile registry may echo any of them in an error body.
 // Secrets shorter than 4 characters are left alone: blanking "x" would
 // garble every word with an x and reveal the secret by the gaps (and keys
 // are at least MinKeyLen).
-func redactor(secrets ...string) func(string) string {
-	var ss []string
+type redactor struct {
+	mu sync.RWMutex
+	ss map[string]bool
+}
+
+func (r *redactor) add(secrets ...string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	for _, s := range secrets {
-		if len(s) >= 4 {
-			ss = append(ss, s)
+		if len(s) < 4 {
+			continue
 		}
-	}
-	return func(msg string) string {
-		for _, s := range ss {
-			msg = strings.ReplaceAll(msg, s, "[REDACTED]")
+		if r.ss == nil {
+			r.ss = map[string]bool{}
 		}
-		return msg
+		r.ss[s] = true
 	}
+}
+
+func (r *redactor) redact(msg string) string {
+	r.mu.RLock()
+	ss := make([]string, 0, len(r.ss))
+	for s := range r.ss {
+		ss = append(ss, s)
+	}
+	r.mu.RUnlock()
+	// Longest first: a secret that contains another is blanked whole.
+	sort.Slice(ss, func(i, j int) bool { return len(ss[i]) > len(ss[j]) })
+	for _, s := range ss {
+		msg = strings.ReplaceAll(msg, s, "[REDACTED]")
+	}
+	return msg
 }

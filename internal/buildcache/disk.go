@@ -18,7 +18,10 @@ import (
 
 // disk is the local half: outputs under o/, action → output records under
 // a/, both sharded by the first byte like the go command's own cache. It is
-// trusted as GOCACHE is: what is on it was verified before it got there.
+// trusted as GOCACHE is for this machine's builds: what is on it was
+// verified before it got there. It is not trusted to speak for the
+// registry: an action record is published only with a valid MAC, an
+// object only when it hashes to its name.
 // Files appear by rename, so a reader never sees half of one.
 type disk struct{ dir string }
 
@@ -52,45 +55,64 @@ func (d *disk) actionPath(a ID) string {
 // get returns the recorded output of action when its file is there with
 // the recorded size.
 func (d *disk) get(action ID) (cacheprog.Entry, bool) {
+	e, _, ok := d.getMAC(action)
+	return e, ok
+}
+
+// getMAC is get and the record's MAC (nil when it has none; see
+// putActionMAC).
+func (d *disk) getMAC(action ID) (cacheprog.Entry, []byte, bool) {
 	p := d.actionPath(action)
 	b, err := readSmall(p, 256)
 	if err != nil {
-		return cacheprog.Entry{}, false
+		return cacheprog.Entry{}, nil, false
 	}
-	o, size, ok := parseAction(b)
+	o, size, mac, ok := parseAction(b)
 	if !ok {
-		return cacheprog.Entry{}, false
+		return cacheprog.Entry{}, nil, false
 	}
 	path, ok := d.haveObject(o, size)
 	if !ok {
-		return cacheprog.Entry{}, false
+		return cacheprog.Entry{}, nil, false
 	}
 	if st, err := os.Stat(p); err == nil && time.Since(st.ModTime()) > touchAfter {
 		touch(p)
 	}
-	return cacheprog.Entry{OutputID: o, Size: size, DiskPath: path}, true
+	return cacheprog.Entry{OutputID: o, Size: size, DiskPath: path}, mac, true
 }
 
-func parseAction(b []byte) (ID, int64, bool) {
+// parseAction reads "OUTPUT SIZE" or "OUTPUT SIZE MAC".
+func parseAction(b []byte) (ID, int64, []byte, bool) {
 	f := strings.Fields(string(b))
-	if len(f) != 2 {
-		return ID{}, 0, false
+	if len(f) != 2 && len(f) != 3 {
+		return ID{}, 0, nil, false
 	}
 	o, err := cacheprog.ParseID(f[0])
 	if err != nil {
-		return ID{}, 0, false
+		return ID{}, 0, nil, false
 	}
 	size, err := strconv.ParseInt(f[1], 10, 64)
 	if err != nil || size < 0 {
-		return ID{}, 0, false
+		return ID{}, 0, nil, false
 	}
-	return o, size, true
+	var mac []byte
+	if len(f) == 3 {
+		m, err := cacheprog.ParseID(f[2])
+		if err != nil {
+			return ID{}, 0, nil, false
+		}
+		mac = m[:]
+	}
+	return o, size, mac, true
 }
 
 // haveObject returns the object's path when it is there with size bytes.
+// A symlink is not an object: every object is written here by rename, and
+// one planted in a shared cache directory would hand the go command (and
+// the upload) a file outside it.
 func (d *disk) haveObject(o ID, size int64) (string, bool) {
 	p := d.objectPath(o)
-	st, err := os.Stat(p)
+	st, err := os.Lstat(p)
 	if err != nil || !st.Mode().IsRegular() || st.Size() != size {
 		return "", false
 	}
@@ -101,7 +123,18 @@ func (d *disk) haveObject(o ID, size int64) (string, bool) {
 }
 
 func (d *disk) putAction(action, output ID, size int64) error {
+	return d.putActionMAC(action, output, size, nil)
+}
+
+// putActionMAC records action's output with the index entry's MAC, when
+// there is a key: the local directory may be shared with jobs that hold
+// no key, and only a record that carries a valid MAC is published to the
+// registry's index (Cache.Get).
+func (d *disk) putActionMAC(action, output ID, size int64, mac []byte) error {
 	rec := fmt.Sprintf("%s %d\n", output, size)
+	if len(mac) == len(ID{}) {
+		rec = fmt.Sprintf("%s %d %s\n", output, size, ID(mac))
+	}
 	if b, err := readSmall(d.actionPath(action), 256); err == nil && string(b) == rec {
 		return nil
 	}
@@ -187,7 +220,12 @@ func (d *disk) trim(now time.Time) {
 			return nil
 		})
 	}
-	_ = os.WriteFile(marker, []byte(strconv.FormatInt(now.Unix(), 10)), 0o644)
+	// By rename: a symlink planted as the marker is replaced, not written
+	// through.
+	_ = d.write(marker, func(w io.Writer) error {
+		_, err := io.WriteString(w, strconv.FormatInt(now.Unix(), 10))
+		return err
+	})
 }
 
 func touch(p string) {
@@ -195,13 +233,26 @@ func touch(p string) {
 	_ = os.Chtimes(p, now, now)
 }
 
-// readSmall reads a file of at most max bytes; a larger one is an error.
+// readSmall reads a regular file of at most max bytes; a larger one is an
+// error, and so is anything else at p: go-image writes only regular files
+// (by rename), and opening a FIFO planted in a shared cache directory
+// would wait for a writer forever.
 func readSmall(p string, max int64) ([]byte, error) {
+	lst, err := os.Lstat(p)
+	if err != nil {
+		return nil, err
+	}
+	if !lst.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file (%s): remove it", p, lst.Mode().Type())
+	}
 	f, err := os.Open(p)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	if st, err := f.Stat(); err != nil || !os.SameFile(lst, st) {
+		return nil, fmt.Errorf("%s: replaced while opened", p)
+	}
 	b, err := io.ReadAll(io.LimitReader(f, max+1))
 	if err != nil {
 		return nil, err
@@ -210,4 +261,41 @@ func readSmall(p string, max int64) ([]byte, error) {
 		return nil, fmt.Errorf("%s: larger than %d bytes", p, max)
 	}
 	return b, nil
+}
+
+// openVerified opens the object file at p for an upload, after checking
+// that it is a regular file of size bytes hashing to want: the local
+// directory may be shared, and bytes that are not the object never leave
+// the machine under its name. Each open checks again, so a file swapped
+// after the first check is caught too.
+func openVerified(p string, want ID, size int64) (io.ReadCloser, error) {
+	// Lstat first: opening a planted FIFO would block.
+	lst, err := os.Lstat(p)
+	if err != nil {
+		return nil, err
+	}
+	if !lst.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file: %w", p, errMismatch)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	if st, err := f.Stat(); err != nil || !os.SameFile(lst, st) {
+		f.Close()
+		return nil, fmt.Errorf("%s: not a regular file: %w", p, errMismatch)
+	}
+	if err := copyVerified(io.Discard, f, want, size); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		f.Close()
+		return nil, err
+	}
+	// At most size bytes, whatever is appended meanwhile.
+	return struct {
+		io.Reader
+		io.Closer
+	}{io.LimitReader(f, size), f}, nil
 }

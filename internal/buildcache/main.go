@@ -82,7 +82,10 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		return err
 	}
 	var stats Stats
-	err = cacheprog.Serve(ctx, stdin, stdout, c, func() { stats = c.Close(context.WithoutCancel(ctx)) })
+	// Close flushes under ctx: after SIGTERM or Ctrl-C the uploads are
+	// abandoned, since the go command waits for "close" to be answered
+	// and the build was told to stop (the CLI's Close does the same).
+	err = cacheprog.Serve(ctx, stdin, stdout, c, func() { stats = c.Close(ctx) })
 	if *statsFile != "" {
 		b, _ := json.Marshal(stats)
 		if werr := os.WriteFile(*statsFile, b, 0o644); werr != nil && err == nil {

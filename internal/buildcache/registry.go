@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -91,6 +90,7 @@ type note struct {
 	action, output ID
 	size           int64
 	path           string
+	signed         bool // the go command's put, or a local record with a valid MAC
 }
 
 type result struct {
@@ -114,6 +114,19 @@ func newRegistry(ctx context.Context, o Remote, c *Cache) (*registry, error) {
 	base := o.Transport
 	if base == nil {
 		base = defaultTransport(o.Insecure)
+	}
+	// Beneath the authenticating transports, so it sees the headers they
+	// add: a token server's bearer token is a credential the registry
+	// could echo back too.
+	base = &recordAuth{next: base, redact: c.redact}
+	if cfg, err := auth.Authorization(); err == nil && cfg != nil {
+		c.redact.add(cfg.Password, cfg.Auth, cfg.IdentityToken, cfg.RegistryToken)
+		if cfg.Password != "" {
+			c.redact.add(basicAuthSecret(cfg.Username, cfg.Password))
+		}
+		if u, p, ok := decodeBasic(cfg.Auth); ok {
+			c.redact.add(p, basicAuthSecret(u, p))
+		}
 	}
 	pusher, err := remote.NewPusher(remote.WithAuth(auth), remote.WithTransport(base), remote.WithUserAgent("go-image"),
 		remote.WithRetryBackoff(remote.Backoff{Duration: 250 * time.Millisecond, Factor: 2, Steps: 3}))
@@ -210,7 +223,7 @@ func (r *registry) readIndex(ctx context.Context) (readIndex, error) {
 		return idx, fmt.Errorf("%w: %s: manifest: %v", errNotCache, r.tag, err)
 	}
 	if m.Config.MediaType != IndexMediaType {
-		return idx, fmt.Errorf("%w: %s holds a manifest with config %q", errNotCache, r.tag, oneLine(m.Config.MediaType))
+		return idx, fmt.Errorf("%w: %s holds a manifest with config %q", errNotCache, r.tag, flat(m.Config.MediaType))
 	}
 	if m.Config.Size < 0 || m.Config.Size > MaxIndexSize {
 		return idx, fmt.Errorf("%s: index of %d bytes, over the %d limit", r.tag, m.Config.Size, MaxIndexSize)
@@ -290,18 +303,24 @@ func (r *registry) do(req *http.Request) (*http.Response, error) {
 	if r.client == nil {
 		return nil, errReadOff
 	}
-	resp, err := r.client.Do(req)
+	ctx, cancel := context.WithCancel(req.Context())
+	resp, err := r.client.Do(req.WithContext(ctx))
 	if err != nil {
+		cancel()
 		return nil, err
 	}
 	if resp.StatusCode == http.StatusOK {
+		resp.Body = newStallBody(resp.Body, cancel)
 		return resp, nil
 	}
+	defer cancel()
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusNotFound {
 		return nil, errNotFound
 	}
-	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 300))
+	// Much more than warn shows (oneLine), so that a credential the
+	// registry echoes is whole when redacted, and cut only after.
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
 	hint := ""
 	switch resp.StatusCode {
 	case http.StatusUnauthorized:
@@ -309,7 +328,7 @@ func (r *registry) do(req *http.Request) (*http.Response, error) {
 	case http.StatusForbidden:
 		hint = " (the credentials may not read this repository: grant them pull and push on it)"
 	}
-	return nil, fmt.Errorf("%s %s: HTTP %d%s: %s", req.Method, req.URL.Path, resp.StatusCode, hint, oneLine(string(msg)))
+	return nil, fmt.Errorf("%s %s: HTTP %d%s: %s", req.Method, req.URL.Path, resp.StatusCode, hint, flat(string(msg)))
 }
 
 // blobLayer is a blob to upload, as go-containerregistry takes one.
@@ -327,10 +346,6 @@ func (l *blobLayer) Uncompressed() (io.ReadCloser, error) { return l.open() }
 func (l *blobLayer) Size() (int64, error)                 { return l.size, nil }
 func (l *blobLayer) MediaType() (types.MediaType, error)  { return l.mt, nil }
 
-func fileOpener(p string) func() (io.ReadCloser, error) {
-	return func() (io.ReadCloser, error) { return os.Open(p) }
-}
-
 func bytesOpener(b []byte) func() (io.ReadCloser, error) {
 	return func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
 }
@@ -345,4 +360,74 @@ func (m rawManifest) MediaType() (types.MediaType, error) { return types.OCIMani
 // which a registry could echo back: redacted like the password.
 func basicAuthSecret(user, password string) string {
 	return base64.StdEncoding.EncodeToString([]byte(user + ":" + password))
+}
+
+// recordAuth adds the credential of every Authorization header sent to the
+// redactor before the request leaves.
+type recordAuth struct {
+	next   http.RoundTripper
+	redact *redactor
+}
+
+func (t *recordAuth) RoundTrip(req *http.Request) (*http.Response, error) {
+	for _, h := range req.Header.Values("Authorization") {
+		scheme, cred, ok := strings.Cut(h, " ")
+		if !ok {
+			t.redact.add(h)
+			continue
+		}
+		cred = strings.TrimSpace(cred)
+		t.redact.add(cred)
+		if strings.EqualFold(scheme, "Basic") {
+			if _, p, ok := decodeBasic(cred); ok {
+				t.redact.add(p)
+			}
+		}
+	}
+	return t.next.RoundTrip(req)
+}
+
+// decodeBasic splits base64(user:password).
+func decodeBasic(s string) (user, password string, ok bool) {
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return "", "", false
+	}
+	return strings.Cut(string(b), ":")
+}
+
+var errStalled = errors.New("stalled")
+
+// stallBody ends a response (cancel) whose body yields no byte for
+// stallTimeout: headers are bounded by the transport, and a registry that
+// drips or stops a body would otherwise hold a get, or the go command's
+// "close", for the whole operation's timeout.
+type stallBody struct {
+	rc      io.ReadCloser
+	cancel  context.CancelFunc
+	timer   *time.Timer
+	stalled atomic.Bool
+}
+
+func newStallBody(rc io.ReadCloser, cancel context.CancelFunc) *stallBody {
+	b := &stallBody{rc: rc, cancel: cancel}
+	b.timer = time.AfterFunc(stallTimeout, func() { b.stalled.Store(true); cancel() })
+	return b
+}
+
+func (b *stallBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if n > 0 {
+		b.timer.Reset(stallTimeout)
+	}
+	if err != nil && err != io.EOF && b.stalled.Load() {
+		err = fmt.Errorf("no byte for %s: %w", stallTimeout, errStalled)
+	}
+	return n, err
+}
+
+func (b *stallBody) Close() error {
+	b.timer.Stop()
+	b.cancel()
+	return b.rc.Close()
 }

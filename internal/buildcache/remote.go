@@ -11,8 +11,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"sort"
+	"sync"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -81,15 +83,18 @@ func (r *registry) waitLoaded(ctx context.Context) bool {
 }
 
 // note records that action gave output (a local hit or a put), so the index
-// written at the end has it and the registry has its output.
-func (r *registry) note(action, output ID, size int64, path string) {
+// written at the end has it and the registry has its output. An unsigned
+// note (a local record without a valid MAC) only refreshes an entry the
+// index already has; it never adds one.
+func (r *registry) note(action, output ID, size int64, path string, signed bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	n := note{action, output, size, path, signed}
 	select {
 	case <-r.loaded:
-		r.noteLocked(note{action, output, size, path})
+		r.noteLocked(n)
 	default:
-		r.pending = append(r.pending, note{action, output, size, path})
+		r.pending = append(r.pending, n)
 	}
 }
 
@@ -103,6 +108,9 @@ func (r *registry) noteLocked(n note) {
 			e.Used = now.Unix()
 			r.session[n.action] = e
 		}
+		return
+	}
+	if !n.signed {
 		return
 	}
 	r.session[n.action] = newEntry(r.key, n.action, n.output, n.size, now)
@@ -124,7 +132,7 @@ func (r *registry) get(ctx context.Context, action ID) (cacheprog.Entry, bool) {
 	if err != nil {
 		return cacheprog.Entry{}, false
 	}
-	if err := r.c.local.putAction(action, e.Output, e.Size); err != nil {
+	if err := r.c.local.putActionMAC(action, e.Output, e.Size, e.MAC); err != nil {
 		r.c.warn("local", fmt.Sprintf("record %s in %s: %v", action, r.c.local.dir, err))
 	}
 	r.mu.Lock()
@@ -184,7 +192,8 @@ func (r *registry) download(ctx context.Context, output ID, size int64) (string,
 	if r.readOff.Load() {
 		return "", errReadOff
 	}
-	ctx, cancel := context.WithTimeout(ctx, ObjectTimeout)
+	outer := ctx
+	ctx, cancel := context.WithTimeout(ctx, objectTimeout)
 	defer cancel()
 	resp, err := r.getBlob(ctx, "sha256:"+output.String())
 	if err != nil {
@@ -198,11 +207,22 @@ func (r *registry) download(ctx context.Context, output ID, size int64) (string,
 	if resp.ContentLength > size {
 		return "", r.mismatch(output, fmt.Sprintf("is %d bytes, its entry says %d", resp.ContentLength, size))
 	}
-	path, err := r.c.local.putObject(output, size, resp.Body)
+	body := &watchedBody{r: resp.Body}
+	path, err := r.c.local.putObject(output, size, body)
 	if errors.Is(err, errMismatch) {
 		return "", r.mismatch(output, "does not hash to its output ID, or is not the size its entry says")
 	}
 	if err != nil {
+		if berr := body.failed(); berr != nil && outer.Err() == nil {
+			// A registry that stalls or breaks a body mid-way would cost
+			// every get the full wait, one object after another.
+			r.readOff.Store(true)
+			why := berr.Error()
+			if errors.Is(berr, context.DeadlineExceeded) {
+				why = fmt.Sprintf("not done after %s", objectTimeout)
+			}
+			r.c.warn("read", fmt.Sprintf("download sha256:%s from %s: %s: the rest of the build uses the local cache only", output, r.tag, why))
+		}
 		return "", err
 	}
 	r.c.stats.downloads.Add(1)
@@ -294,9 +314,22 @@ func (r *registry) upload(output ID, size int64, path string) {
 		if r.writeOff.Load() {
 			return
 		}
+		open := func() (io.ReadCloser, error) { return openVerified(path, output, size) }
+		f, err := open()
+		if err != nil {
+			// The local file is not the object (a shared cache directory
+			// with a planted file): not uploaded, and left out of the index.
+			r.c.stats.corrupt.Add(1)
+			r.mu.Lock()
+			r.corrupt[output] = true
+			r.mu.Unlock()
+			r.c.warn("corrupt-local", fmt.Sprintf("local object sha256:%s: %v: not uploaded; remove %s if it persists", output, err, r.c.local.dir))
+			return
+		}
+		f.Close()
 		ctx, cancel := context.WithTimeout(r.ctx, ObjectTimeout)
 		defer cancel()
-		l := &blobLayer{digest: v1.Hash{Algorithm: "sha256", Hex: output.String()}, size: size, mt: ObjectMediaType, open: fileOpener(path)}
+		l := &blobLayer{digest: v1.Hash{Algorithm: "sha256", Hex: output.String()}, size: size, mt: ObjectMediaType, open: open}
 		if err := r.pusher.Upload(ctx, r.tag.Context(), l); err != nil {
 			if r.ctx.Err() == nil {
 				r.writeOff.Store(true)
@@ -421,4 +454,30 @@ func (r *registry) writeIndex(ctx context.Context) error {
 	r.c.stats.indexWritten.Store(true)
 	r.c.stats.indexEntries.Store(int64(len(entries)))
 	return nil
+}
+
+// watchedBody is a blob's body that remembers its read error, which is
+// the registry's fault (putObject's other errors are the local disk's); a
+// stall is one (stallBody).
+type watchedBody struct {
+	r io.Reader
+
+	mu  sync.Mutex
+	err error
+}
+
+func (b *watchedBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF {
+		b.mu.Lock()
+		b.err = err
+		b.mu.Unlock()
+	}
+	return n, err
+}
+
+func (b *watchedBody) failed() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.err
 }
