@@ -77,6 +77,16 @@ func (c *BuildCache) apply(b *dagger.Container) *dagger.Container {
 	return b.WithEnvVariable("GOCACHEPROG", line)
 }
 
+// withoutBuildCache is b without the cache's secrets and GOCACHEPROG, for
+// the execs after the compile that need no cache: packUPX's apk runs
+// install scripts fetched from the network, and neither it nor upx has any
+// use for the cache's key or password.
+func withoutBuildCache(b *dagger.Container) *dagger.Container {
+	return b.WithoutSecretVariable(buildcache.DefaultKeyEnv).
+		WithoutSecretVariable(cachePasswordEnv).
+		WithoutEnvVariable("GOCACHEPROG")
+}
+
 // CacheProg is the module's own binary as a file for the builder: it runs
 // on the engine's platform, as the builder does, and serves as the cache
 // program (buildcache.RunIfMode in the module's main package). Nothing is

@@ -203,9 +203,10 @@ func withEnv(ctr *dagger.Container, env []string) *dagger.Container {
 // packUPX packs the binary at path in the builder. The builder is
 // golang:<v>-alpine, whose repositories carry upx. Packing hides the build
 // info the SBOM and the harden gate read, so the UPX gate (deny by
-// default) has the last word.
+// default) has the last word. The build cache's secrets stay with the
+// compile (withoutBuildCache).
 func packUPX(builder *dagger.Container, path string) *dagger.Container {
-	return builder.WithExec([]string{"apk", "add", "--no-cache", "upx"}).WithExec([]string{"upx", "--best", "--lzma", path})
+	return withoutBuildCache(builder).WithExec([]string{"apk", "add", "--no-cache", "upx"}).WithExec([]string{"upx", "--best", "--lzma", path})
 }
 
 // Image compiles and assembles p's image with internal/assemble, writes it
