@@ -30,7 +30,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -39,6 +38,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 
 	"dagger/go-image/internal/cacheprog"
+	"dagger/go-image/internal/redact"
 	"dagger/go-image/internal/safetext"
 )
 
@@ -145,7 +145,7 @@ type Cache struct {
 	remote *registry // nil: local only
 	log    io.Writer
 	prog   []string
-	redact *redactor
+	redact *redact.Redactor
 
 	warned sync.Map // kind → struct{}: each kind of warning is printed once
 	stats  counters
@@ -169,7 +169,7 @@ func Open(ctx context.Context, o Options) (*Cache, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cache{local: local, log: o.Log, prog: o.Prog, redact: &redactor{}}
+	c := &Cache{local: local, log: o.Log, prog: o.Prog, redact: &redact.Redactor{}}
 	if c.log == nil {
 		c.log = io.Discard
 	}
@@ -177,10 +177,8 @@ func Open(ctx context.Context, o Options) (*Cache, error) {
 		// Before the registry's goroutines, which may warn, start; the
 		// credentials of the docker config, and the tokens the registry
 		// issues, are added as they are resolved and sent.
-		c.redact.add(string(o.Remote.Key))
-		if o.Remote.Password != "" {
-			c.redact.add(o.Remote.Password, basicAuthSecret(o.Remote.Username, o.Remote.Password))
-		}
+		c.redact.Secrets(string(o.Remote.Key))
+		c.redact.Credentials(o.Remote.Username, o.Remote.Password)
 		r, err := newRegistry(ctx, *o.Remote, c)
 		if err != nil {
 			return nil, err
@@ -263,7 +261,7 @@ func (c *Cache) warn(kind, msg string) {
 	}
 	// safetext: the message quotes the registry, whose answer may hold a
 	// CI runner command ("##[add-mask]…") or invisible characters.
-	fmt.Fprintln(c.log, "go-image: build cache: "+safetext.Line(oneLine(c.redact.redact(msg))))
+	fmt.Fprintln(c.log, "go-image: build cache: "+safetext.Line(oneLine(c.redact.Apply(msg))))
 }
 
 // oneLine keeps a message that may quote a registry's answer on one short
@@ -292,45 +290,4 @@ func flat(s string) string {
 		}
 		return r
 	}, s)
-}
-
-// redactor blanks the secrets out of a message. It learns them as they
-// appear: the password given, the docker config's credentials once
-// resolved, and every Authorization header sent (a registry's bearer token
-// too), since a hostile registry may echo any of them in an error body.
-// Secrets shorter than 4 characters are left alone: blanking "x" would
-// garble every word with an x and reveal the secret by the gaps (and keys
-// are at least MinKeyLen).
-type redactor struct {
-	mu sync.RWMutex
-	ss map[string]bool
-}
-
-func (r *redactor) add(secrets ...string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, s := range secrets {
-		if len(s) < 4 {
-			continue
-		}
-		if r.ss == nil {
-			r.ss = map[string]bool{}
-		}
-		r.ss[s] = true
-	}
-}
-
-func (r *redactor) redact(msg string) string {
-	r.mu.RLock()
-	ss := make([]string, 0, len(r.ss))
-	for s := range r.ss {
-		ss = append(ss, s)
-	}
-	r.mu.RUnlock()
-	// Longest first: a secret that contains another is blanked whole.
-	sort.Slice(ss, func(i, j int) bool { return len(ss[i]) > len(ss[j]) })
-	for _, s := range ss {
-		msg = strings.ReplaceAll(msg, s, "[REDACTED]")
-	}
-	return msg
 }

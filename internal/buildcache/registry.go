@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,6 +22,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"dagger/go-image/internal/cacheprog"
+	"dagger/go-image/internal/redact"
 )
 
 // Media types of the cache's manifest parts. A tag whose manifest has
@@ -120,12 +120,10 @@ func newRegistry(ctx context.Context, o Remote, c *Cache) (*registry, error) {
 	// could echo back too.
 	base = &recordAuth{next: base, redact: c.redact}
 	if cfg, err := auth.Authorization(); err == nil && cfg != nil {
-		c.redact.add(cfg.Password, cfg.Auth, cfg.IdentityToken, cfg.RegistryToken)
-		if cfg.Password != "" {
-			c.redact.add(basicAuthSecret(cfg.Username, cfg.Password))
-		}
-		if u, p, ok := decodeBasic(cfg.Auth); ok {
-			c.redact.add(p, basicAuthSecret(u, p))
+		c.redact.Secrets(cfg.IdentityToken, cfg.RegistryToken)
+		c.redact.Credentials(cfg.Username, cfg.Password)
+		if cfg.Auth != "" {
+			c.redact.Authorization("Basic " + cfg.Auth)
 		}
 	}
 	pusher, err := remote.NewPusher(remote.WithAuth(auth), remote.WithTransport(base), remote.WithUserAgent("go-image"),
@@ -356,44 +354,18 @@ type rawManifest struct{ b []byte }
 func (m rawManifest) RawManifest() ([]byte, error)        { return m.b, nil }
 func (m rawManifest) MediaType() (types.MediaType, error) { return types.OCIManifestSchema1, nil }
 
-// basicAuthSecret is how a password travels in an Authorization header,
-// which a registry could echo back: redacted like the password.
-func basicAuthSecret(user, password string) string {
-	return base64.StdEncoding.EncodeToString([]byte(user + ":" + password))
-}
-
 // recordAuth adds the credential of every Authorization header sent to the
 // redactor before the request leaves.
 type recordAuth struct {
 	next   http.RoundTripper
-	redact *redactor
+	redact *redact.Redactor
 }
 
 func (t *recordAuth) RoundTrip(req *http.Request) (*http.Response, error) {
 	for _, h := range req.Header.Values("Authorization") {
-		scheme, cred, ok := strings.Cut(h, " ")
-		if !ok {
-			t.redact.add(h)
-			continue
-		}
-		cred = strings.TrimSpace(cred)
-		t.redact.add(cred)
-		if strings.EqualFold(scheme, "Basic") {
-			if _, p, ok := decodeBasic(cred); ok {
-				t.redact.add(p)
-			}
-		}
+		t.redact.Authorization(h)
 	}
 	return t.next.RoundTrip(req)
-}
-
-// decodeBasic splits base64(user:password).
-func decodeBasic(s string) (user, password string, ok bool) {
-	b, err := base64.StdEncoding.DecodeString(s)
-	if err != nil {
-		return "", "", false
-	}
-	return strings.Cut(string(b), ":")
 }
 
 var errStalled = errors.New("stalled")

@@ -366,7 +366,7 @@ func (o Options) redact(err error) error {
 	if err == nil {
 		return nil
 	}
-	msg := newRedactor(o.Credentials).apply(err.Error())
+	msg := newRedactor(o.Credentials).Apply(err.Error())
 	if msg == err.Error() {
 		return err
 	}
