@@ -238,21 +238,11 @@ func touch(p string) {
 // (by rename), and opening a FIFO planted in a shared cache directory
 // would wait for a writer forever.
 func readSmall(p string, max int64) ([]byte, error) {
-	lst, err := os.Lstat(p)
-	if err != nil {
-		return nil, err
-	}
-	if !lst.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file (%s): remove it", p, lst.Mode().Type())
-	}
-	f, err := os.Open(p)
+	f, err := openRegular(p)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	if st, err := f.Stat(); err != nil || !os.SameFile(lst, st) {
-		return nil, fmt.Errorf("%s: replaced while opened", p)
-	}
 	b, err := io.ReadAll(io.LimitReader(f, max+1))
 	if err != nil {
 		return nil, err
@@ -269,21 +259,9 @@ func readSmall(p string, max int64) ([]byte, error) {
 // the machine under its name. Each open checks again, so a file swapped
 // after the first check is caught too.
 func openVerified(p string, want ID, size int64) (io.ReadCloser, error) {
-	// Lstat first: opening a planted FIFO would block.
-	lst, err := os.Lstat(p)
+	f, err := openRegular(p)
 	if err != nil {
 		return nil, err
-	}
-	if !lst.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file: %w", p, errMismatch)
-	}
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, err
-	}
-	if st, err := f.Stat(); err != nil || !os.SameFile(lst, st) {
-		f.Close()
-		return nil, fmt.Errorf("%s: not a regular file: %w", p, errMismatch)
 	}
 	if err := copyVerified(io.Discard, f, want, size); err != nil {
 		f.Close()
@@ -298,4 +276,44 @@ func openVerified(p string, want ID, size int64) (io.ReadCloser, error) {
 		io.Reader
 		io.Closer
 	}{io.LimitReader(f, size), f}, nil
+}
+
+// replaceTries bounds openRegular's retries: two puts of one output (the go
+// command stores identical outputs under several actions) each rename a
+// file of the same bytes over the object, and an upload's open between the
+// Lstat and the Open saw another inode. Only a writer renaming files in a
+// loop fails them all.
+const replaceTries = 3
+
+// testHookLstat, when set, runs between openRegular's Lstat and Open.
+var testHookLstat func(p string)
+
+// openRegular opens the regular file at p, never a FIFO or a device
+// (Lstat first: opening a planted FIFO would block) and never through a
+// symlink (the file opened must be the one Lstat saw).
+func openRegular(p string) (*os.File, error) {
+	for try := 1; ; try++ {
+		lst, err := os.Lstat(p)
+		if err != nil {
+			return nil, err
+		}
+		if !lst.Mode().IsRegular() {
+			return nil, fmt.Errorf("%s: not a regular file (%s): %w", p, lst.Mode().Type(), errMismatch)
+		}
+		if testHookLstat != nil {
+			testHookLstat(p)
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return nil, err
+		}
+		st, err := f.Stat()
+		if err == nil && os.SameFile(lst, st) {
+			return f, nil
+		}
+		f.Close()
+		if try == replaceTries {
+			return nil, fmt.Errorf("%s: replaced while opened, %d times: %w", p, replaceTries, errMismatch)
+		}
+	}
 }

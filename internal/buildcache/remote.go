@@ -315,8 +315,7 @@ func (r *registry) upload(output ID, size int64, path string) {
 			return
 		}
 		open := func() (io.ReadCloser, error) { return openVerified(path, output, size) }
-		f, err := open()
-		if err != nil {
+		corruptLocal := func(err error) {
 			// The local file is not the object (a shared cache directory
 			// with a planted file): not uploaded, and left out of the index.
 			r.c.stats.corrupt.Add(1)
@@ -324,6 +323,10 @@ func (r *registry) upload(output ID, size int64, path string) {
 			r.corrupt[output] = true
 			r.mu.Unlock()
 			r.c.warn("corrupt-local", fmt.Sprintf("local object sha256:%s: %v: not uploaded; remove %s if it persists", output, err, r.c.local.dir))
+		}
+		f, err := open()
+		if err != nil {
+			corruptLocal(err)
 			return
 		}
 		f.Close()
@@ -331,6 +334,13 @@ func (r *registry) upload(output ID, size int64, path string) {
 		defer cancel()
 		l := &blobLayer{digest: v1.Hash{Algorithm: "sha256", Hex: output.String()}, size: size, mt: ObjectMediaType, open: open}
 		if err := r.pusher.Upload(ctx, r.tag.Context(), l); err != nil {
+			if errors.Is(err, errMismatch) {
+				// The upload's own open found the file changed: this
+				// object's fault, not the registry's, so the others
+				// still go up.
+				corruptLocal(err)
+				return
+			}
 			if r.ctx.Err() == nil {
 				r.writeOff.Store(true)
 				r.c.warn("write", fmt.Sprintf("upload to %s: %v (used %s): this build's outputs stay local; give these credentials push access to the repository", r.tag, err, r.who))
