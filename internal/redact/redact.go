@@ -17,23 +17,23 @@ import (
 // Redacted replaces a credential in any text go-image prints.
 const Redacted = "[REDACTED]"
 
-// MinSecret is the shortest secret form replaced: replacing "x" would garble
+// minSecret is the shortest secret form replaced: replacing "x" would garble
 // every word containing an x and reveal the secret by the gaps.
-const MinSecret = 4
+const minSecret = 4
 
-// Forms are the ways a credential can come back in a registry's answer or
+// forms are the ways a credential can come back in a registry's answer or
 // an error: the password or token itself; the Basic Authorization value
 // base64(user:password) in the standard and URL alphabets, with and without
 // padding; base64 of the password alone; the URL-encoded forms a token
 // request's form body or query carries; and the JSON- and Go-escaped forms
 // a JSON error body or a %q quotes.
-func Forms(user, pass string) []string {
+func forms(user, pass string) []string {
 	if pass == "" {
 		return nil
 	}
 	var out []string
 	add := func(s string) {
-		if len(s) >= MinSecret {
+		if len(s) >= minSecret {
 			out = append(out, s, strings.ReplaceAll(s, "/", `\/`), jsonEscaped(s), goEscaped(s))
 		}
 	}
@@ -69,21 +69,21 @@ type Redactor struct {
 
 // Credentials adds every form of user and pass.
 func (r *Redactor) Credentials(user, pass string) {
-	r.add(Forms(user, pass)...)
+	r.add(forms(user, pass)...)
 }
 
 // Secrets adds every form of each secret (a key, a token).
 func (r *Redactor) Secrets(secrets ...string) {
 	for _, s := range secrets {
-		r.add(Forms("", s)...)
+		r.add(forms("", s)...)
 	}
 }
 
-func (r *Redactor) add(forms ...string) {
+func (r *Redactor) add(secrets ...string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, f := range forms {
-		if len(f) < MinSecret {
+	for _, f := range secrets {
+		if len(f) < minSecret {
 			continue
 		}
 		if r.secrets == nil {
@@ -116,18 +116,18 @@ func (r *Redactor) Authorization(h string) {
 // form containing another (base64 of user:pass, then pass) goes whole.
 func (r *Redactor) Apply(s string) string {
 	r.mu.Lock()
-	forms := make([]string, 0, len(r.secrets))
+	known := make([]string, 0, len(r.secrets))
 	for f := range r.secrets {
-		forms = append(forms, f)
+		known = append(known, f)
 	}
 	r.mu.Unlock()
-	sort.Slice(forms, func(i, j int) bool {
-		if len(forms[i]) != len(forms[j]) {
-			return len(forms[i]) > len(forms[j])
+	sort.Slice(known, func(i, j int) bool {
+		if len(known[i]) != len(known[j]) {
+			return len(known[i]) > len(known[j])
 		}
-		return forms[i] < forms[j]
+		return known[i] < known[j]
 	})
-	for _, f := range forms {
+	for _, f := range known {
 		s = strings.ReplaceAll(s, f, Redacted)
 	}
 	return s

@@ -44,7 +44,7 @@ func TestRedactor(t *testing.T) {
 	}
 }
 
-// TestRedactorShortSecrets: a secret shorter than MinSecret is left alone
+// TestRedactorShortSecrets: a secret shorter than 4 bytes (minSecret) is left alone
 // (blanking "ab" would garble every word with an "ab" and show the secret
 // by the gaps), and the zero Redactor redacts nothing.
 func TestRedactorShortSecrets(t *testing.T) {
